@@ -1,0 +1,49 @@
+/**
+ * The crypto facade. Synchronous on purpose (see DESIGN.md): the ratchet stays a pure
+ * function of (state, input), and a whole decrypt fits inside one storage transaction.
+ *
+ * Two providers implement it: `createPortableCrypto()` (noble only, runs anywhere) and
+ * `createNodeCrypto()` from `@parley/core/node` (node:crypto where it is faster and
+ * constant time). They must agree byte for byte; tests cross-check them.
+ *
+ * Conventions for every method:
+ * - Curve25519 keys here are raw 32-byte values (no 0x05 type byte; see `keys/`).
+ * - Bad input shape throws `ParleyError` `ERR_INVALID_ARGUMENT` naming the field.
+ * - Inputs are never mutated; outputs are fresh arrays the caller owns.
+ */
+export interface CryptoProvider {
+  readonly name: string;
+
+  /** Curve25519 public key (u-coordinate) for a 32-byte private key; the key is clamped first. */
+  x25519PublicKey(privateKey: Uint8Array): Uint8Array;
+  /**
+   * X25519 shared secret. A low-order or otherwise degenerate public key (an all-zero
+   * result) throws `ERR_INVALID_KEY`.
+   */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+
+  /** XEdDSA signature (64 bytes) as libsignal computes it; `random` must be 64 bytes. */
+  xeddsaSign(privateKey: Uint8Array, message: Uint8Array, random: Uint8Array): Uint8Array;
+  /** XEdDSA verification against a 32-byte Curve25519 public key; never throws on bad signatures. */
+  xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** Plain Ed25519 (RFC 8032) verification; XEdDSA verify is built on it. Never throws on bad input. */
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+
+  sha256(data: Uint8Array): Uint8Array;
+  sha512(data: Uint8Array): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** HKDF-SHA256 (RFC 5869). An empty or absent salt means 32 zero bytes. */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array, length: number): Uint8Array;
+
+  /** AES-256-CBC with PKCS#7 padding. */
+  aes256CbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Bad padding or a length that is not a multiple of 16 throws `ERR_DECRYPTION_FAILED`. */
+  aes256CbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /** AES-256-GCM with a 12-byte nonce; returns ciphertext ‖ 16-byte tag. */
+  aes256GcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** A wrong tag throws `ERR_DECRYPTION_FAILED`. */
+  aes256GcmDecrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+}
+
+/** Source of randomness, injected everywhere (tests use a deterministic one). */
+export type RandomSource = (length: number) => Uint8Array;

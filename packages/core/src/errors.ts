@@ -1,0 +1,66 @@
+/**
+ * One error type for everything Parley refuses. `code` is stable and documented; callers
+ * branch on it, never on `message`. Messages and `details` never carry key bytes,
+ * plaintext or phone numbers — only lengths, ids, counters and names of fields.
+ */
+export const ERROR_CODES = [
+  // Input shape
+  'ERR_INVALID_ARGUMENT',
+  'ERR_INVALID_KEY',
+  'ERR_INVALID_SIGNATURE',
+  'ERR_INVALID_MESSAGE',
+  'ERR_MESSAGE_TOO_LARGE',
+  'ERR_UNKNOWN_VERSION',
+  'ERR_VERSION_MISMATCH',
+  // Cryptographic failure
+  'ERR_INVALID_MAC',
+  'ERR_DECRYPTION_FAILED',
+  // Protocol state
+  'ERR_DUPLICATE_MESSAGE',
+  'ERR_MESSAGE_GAP_TOO_LARGE',
+  'ERR_SESSION_NOT_FOUND',
+  'ERR_SESSION_EXPIRED',
+  'ERR_NO_VALID_SESSION',
+  'ERR_PREKEY_NOT_FOUND',
+  'ERR_KYBER_PREKEY_REUSED',
+  'ERR_UNTRUSTED_IDENTITY',
+  'ERR_PROTOCOL_VERSION_REFUSED',
+  'ERR_INVALID_RECORD',
+  // Storage
+  'ERR_STORE_CONFLICT',
+  'ERR_STORE_CLOSED',
+  'ERR_STORE_SCHEMA',
+  'ERR_STORE_FAILURE',
+  // Business layer
+  'ERR_RETENTION_EXPIRED',
+  'ERR_RESIDENCY',
+  'ERR_INTEGRITY_BLOCKED',
+  'ERR_CONFIGURATION',
+  'ERR_NOT_FOUND',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Structured, non-secret facts about an error: ids, counts, lengths, field names. */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class ParleyError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ParleyError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { name: string; code: ErrorCode; message: string; details: ErrorDetails } {
+    return { name: this.name, code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Type guard; pass a code to also check which error it is. */
+export function isParleyError(value: unknown, code?: ErrorCode): value is ParleyError {
+  return value instanceof ParleyError && (code === undefined || value.code === code);
+}
