@@ -1,0 +1,139 @@
+import { concatBytes, wipe } from '../bytes.js';
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
+import { ratchetRootKey } from '../ratchet/root-key.js';
+import type { PendingPreKey, SessionState } from '../ratchet/session-state.js';
+
+/** X3DH spec 2.2: 32 0xFF bytes ahead of the DH outputs (the curve's "F"). */
+const DISCONTINUITY = new Uint8Array(32).fill(0xff);
+const INFO_V3 = new TextEncoder().encode('WhisperText');
+const INFO_V4 = new TextEncoder().encode('WhisperText_X25519_SHA-256_CRYSTALS-KYBER-1024');
+
+export interface HandshakeContext {
+  readonly crypto: CryptoProvider;
+  readonly random: RandomSource;
+}
+
+export interface InitiatorParameters {
+  readonly version: 3 | 4;
+  readonly localIdentity: KeyPair;
+  readonly localRegistrationId: number;
+  readonly localBaseKey: KeyPair;
+  readonly remoteIdentityKey: Uint8Array;
+  readonly remoteRegistrationId: number;
+  readonly remoteSignedPreKey: Uint8Array;
+  readonly remoteSignedPreKeyId: number;
+  readonly remoteOneTimePreKey?: Uint8Array | undefined;
+  readonly remoteOneTimePreKeyId?: number | undefined;
+  /** v4 only: the Kyber encapsulation done by the caller against the bundle's Kyber prekey. */
+  readonly kyber?: { readonly preKeyId: number; readonly ciphertext: Uint8Array; readonly sharedSecret: Uint8Array };
+  readonly now: number;
+}
+
+export interface ResponderParameters {
+  readonly version: 3 | 4;
+  readonly localIdentity: KeyPair;
+  readonly localRegistrationId: number;
+  readonly localSignedPreKey: KeyPair;
+  readonly localOneTimePreKey?: KeyPair | undefined;
+  readonly remoteIdentityKey: Uint8Array;
+  readonly remoteRegistrationId: number;
+  readonly remoteBaseKey: Uint8Array;
+  /** v4 only: the decapsulated Kyber shared secret. */
+  readonly kyberSharedSecret?: Uint8Array | undefined;
+}
+
+/** Root key and first chain key from the X3DH/PQXDH master secret. */
+export function deriveInitialSecrets(
+  crypto: CryptoProvider,
+  version: 3 | 4,
+  master: Uint8Array,
+): { rootKey: Uint8Array; chainKey: Uint8Array } {
+  const okm = crypto.hkdfSha256(master, undefined, version === 4 ? INFO_V4 : INFO_V3, 64);
+  return { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64) };
+}
+
+/**
+ * Alice's side (X3DH spec 3.3, libsignal `initialize_alice_session`). The responder's
+ * signed prekey doubles as its first ratchet key, so Alice immediately takes one DH
+ * ratchet step to open her sending chain.
+ */
+export function initiateSession(ctx: HandshakeContext, params: InitiatorParameters): SessionState {
+  const { crypto } = ctx;
+  const parts = [
+    DISCONTINUITY,
+    agree(crypto, params.localIdentity.privateKey, params.remoteSignedPreKey),
+    agree(crypto, params.localBaseKey.privateKey, params.remoteIdentityKey),
+    agree(crypto, params.localBaseKey.privateKey, params.remoteSignedPreKey),
+  ];
+  if (params.remoteOneTimePreKey) parts.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
+  if (params.version === 4 && params.kyber) parts.push(params.kyber.sharedSecret);
+  const master = concatBytes(...parts);
+  const derived = deriveInitialSecrets(crypto, params.version, master);
+  wipe(master, ...parts.slice(1));
+
+  const sendingRatchet = generateKeyPair(ctx);
+  const sending = ratchetRootKey(
+    crypto,
+    derived.rootKey,
+    agree(crypto, sendingRatchet.privateKey, params.remoteSignedPreKey),
+  );
+  const pendingPreKey: PendingPreKey = {
+    preKeyId: params.remoteOneTimePreKey ? params.remoteOneTimePreKeyId : undefined,
+    signedPreKeyId: params.remoteSignedPreKeyId,
+    baseKey: params.localBaseKey.publicKey,
+    kyberPreKeyId: params.version === 4 ? params.kyber?.preKeyId : undefined,
+    kyberCiphertext: params.version === 4 ? params.kyber?.ciphertext : undefined,
+    createdAt: params.now,
+  };
+  return {
+    version: params.version,
+    baseKey: params.localBaseKey.publicKey,
+    localIdentityKey: params.localIdentity.publicKey,
+    remoteIdentityKey: params.remoteIdentityKey,
+    localRegistrationId: params.localRegistrationId,
+    remoteRegistrationId: params.remoteRegistrationId,
+    rootKey: sending.rootKey,
+    previousCounter: 0,
+    sender: { ratchetKeyPair: sendingRatchet, chainKey: sending.chainKey },
+    receivers: [
+      { ratchetKey: params.remoteSignedPreKey, chainKey: { key: derived.chainKey, index: 0 }, skipped: [] },
+    ],
+    pendingPreKey,
+  };
+}
+
+/** Bob's side (libsignal `initialize_bob_session`): his signed prekey is his first ratchet key. */
+export function respondSession(ctx: HandshakeContext, params: ResponderParameters): SessionState {
+  const { crypto } = ctx;
+  const parts = [
+    DISCONTINUITY,
+    agree(crypto, params.localSignedPreKey.privateKey, params.remoteIdentityKey),
+    agree(crypto, params.localIdentity.privateKey, params.remoteBaseKey),
+    agree(crypto, params.localSignedPreKey.privateKey, params.remoteBaseKey),
+  ];
+  if (params.localOneTimePreKey) parts.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
+  if (params.version === 4 && params.kyberSharedSecret) parts.push(params.kyberSharedSecret);
+  const master = concatBytes(...parts);
+  const derived = deriveInitialSecrets(crypto, params.version, master);
+  wipe(master, ...parts.slice(1));
+  return {
+    version: params.version,
+    baseKey: params.remoteBaseKey,
+    localIdentityKey: params.localIdentity.publicKey,
+    remoteIdentityKey: params.remoteIdentityKey,
+    localRegistrationId: params.localRegistrationId,
+    remoteRegistrationId: params.remoteRegistrationId,
+    rootKey: derived.rootKey,
+    previousCounter: 0,
+    sender: {
+      ratchetKeyPair: {
+        publicKey: params.localSignedPreKey.publicKey.slice(),
+        privateKey: params.localSignedPreKey.privateKey.slice(),
+      },
+      chainKey: { key: derived.chainKey, index: 0 },
+    },
+    receivers: [],
+  };
+}
+

@@ -1,0 +1,45 @@
+/**
+ * @parley/core — Signal-protocol sessions held on a business's behalf.
+ *
+ * The root entry imports nothing from `node:*`; the node:crypto provider lives at
+ * `@parley/core/node`, and raw primitives at `@parley/core/hazmat`.
+ */
+export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
+
+// Crypto facade (providers and randomness)
+export type { CryptoProvider, RandomSource } from './crypto/provider.js';
+export { createPortableCrypto } from './crypto/portable.js';
+export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
+
+// Keys
+export type { KeyPair } from './keys/curve.js';
+export { generateKeyPair } from './keys/curve.js';
+export { generateIdentityKeyPair, generateRegistrationId } from './keys/identity.js';
+export type { OneTimePreKey, PreKeyBundle, SignedPreKey } from './keys/prekeys.js';
+export { verifyPreKeyBundle } from './keys/prekeys.js';
+
+// Sessions
+export { type ProtocolAddress } from './session/address.js';
+export { plainRecords, type RecordSealer } from './session/record-sealer.js';
+export {
+  type CiphertextMessage,
+  type DecryptOptions,
+  type DecryptResult,
+  type IdentityChange,
+  type LocalIdentity,
+  MessageType,
+  type ProcessBundleResult,
+  SessionManager,
+  type SessionManagerOptions,
+} from './session/session-manager.js';
+export {
+  acceptIdentityChanges,
+  strictTrustOnFirstUse,
+  type TrustDirection,
+  type TrustPolicy,
+  type TrustQuestion,
+} from './session/trust.js';
+
+// Storage contract and the reference memory store
+export * from './storage/contract.js';
+export { createMemoryStore, type MemoryStoreOptions } from './storage/memory.js';

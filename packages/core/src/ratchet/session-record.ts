@@ -1,0 +1,193 @@
+import { ByteReader, ByteWriter } from '../binary.js';
+import { bytesEqual } from '../bytes.js';
+import { ParleyError } from '../errors.js';
+import { ARCHIVED_STATES_MAX_LENGTH, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
+import type { ReceiverChain, SessionState, SkippedMessageKey } from './session-state.js';
+
+/**
+ * Parley's session record format. Version 1:
+ *
+ *   record  = u8 format(1) ‖ u8 hasCurrent ‖ [state] ‖ u8 archivedCount ‖ state*   (states length-prefixed)
+ *   state   = u8 version ‖ 33 baseKey ‖ 33 localIdentity ‖ 33 remoteIdentity ‖ u32 localRegId ‖ u32 remoteRegId
+ *             ‖ 32 rootKey ‖ u32 previousCounter ‖ 33 senderPublic ‖ 32 senderPrivate ‖ 32 senderChainKey
+ *             ‖ u32 senderIndex ‖ u8 receiverCount ‖ receiver* ‖ u8 flags ‖ [pending]
+ *   receiver= 33 ratchetKey ‖ 32 chainKey ‖ u32 index ‖ u32 skippedCount ‖ (u32 index ‖ 32 seed)*
+ *   pending = u32 signedPreKeyId ‖ u64 createdAt ‖ [u32 preKeyId] ‖ [u32 kyberPreKeyId ‖ bytes kyberCiphertext]
+ *
+ * Version and base key lead each state so that archived states can be matched without
+ * decoding them. Archived states stay as their encoded bytes until one is needed.
+ */
+export const SESSION_RECORD_FORMAT = 1;
+
+const PUBLIC_KEY_LENGTH = 33;
+const SECRET_LENGTH = 32;
+const FLAG_PENDING = 1;
+const FLAG_PENDING_PREKEY_ID = 2;
+const FLAG_PENDING_KYBER = 4;
+const MAX_KYBER_CIPHERTEXT = 1569;
+
+export interface SessionRecord {
+  current?: SessionState | undefined;
+  /** Encoded previous states, most recent first; at most ARCHIVED_STATES_MAX_LENGTH. */
+  archived: Uint8Array[];
+}
+
+export function emptyRecord(): SessionRecord {
+  return { archived: [] };
+}
+
+export function encodeSessionState(state: SessionState): Uint8Array {
+  const w = new ByteWriter(512);
+  w.u8(state.version)
+    .fixed(state.baseKey)
+    .fixed(state.localIdentityKey)
+    .fixed(state.remoteIdentityKey)
+    .u32(state.localRegistrationId)
+    .u32(state.remoteRegistrationId)
+    .fixed(state.rootKey)
+    .u32(state.previousCounter)
+    .fixed(state.sender.ratchetKeyPair.publicKey)
+    .fixed(state.sender.ratchetKeyPair.privateKey)
+    .fixed(state.sender.chainKey.key)
+    .u32(state.sender.chainKey.index)
+    .u8(state.receivers.length);
+  for (const chain of state.receivers) {
+    w.fixed(chain.ratchetKey).fixed(chain.chainKey.key).u32(chain.chainKey.index).u32(chain.skipped.length);
+    for (const skipped of chain.skipped) w.u32(skipped.index).fixed(skipped.seed);
+  }
+  const pending = state.pendingPreKey;
+  if (!pending) return w.u8(0).finish();
+  let flags = FLAG_PENDING;
+  if (pending.preKeyId !== undefined) flags |= FLAG_PENDING_PREKEY_ID;
+  if (pending.kyberCiphertext !== undefined) flags |= FLAG_PENDING_KYBER;
+  w.u8(flags).u32(pending.signedPreKeyId).u64(pending.createdAt);
+  if (pending.preKeyId !== undefined) w.u32(pending.preKeyId);
+  if (pending.kyberCiphertext !== undefined) w.u32(pending.kyberPreKeyId ?? 0).bytes(pending.kyberCiphertext);
+  return w.finish();
+}
+
+export function decodeSessionState(bytes: Uint8Array): SessionState {
+  const r = new ByteReader(bytes, 'session');
+  const version = r.u8();
+  if (version !== 3 && version !== 4) r.fail('unknown session version');
+  const sessionVersion = version as 3 | 4;
+  const baseKey = r.fixed(PUBLIC_KEY_LENGTH);
+  const localIdentityKey = r.fixed(PUBLIC_KEY_LENGTH);
+  const remoteIdentityKey = r.fixed(PUBLIC_KEY_LENGTH);
+  const localRegistrationId = r.u32();
+  const remoteRegistrationId = r.u32();
+  const rootKey = r.fixed(SECRET_LENGTH);
+  const previousCounter = r.u32();
+  const senderPublic = r.fixed(PUBLIC_KEY_LENGTH);
+  const senderPrivate = r.fixed(SECRET_LENGTH);
+  const senderChainKey = r.fixed(SECRET_LENGTH);
+  const senderIndex = r.u32();
+  const receiverCount = r.u8();
+  if (receiverCount > MAX_RECEIVER_CHAINS) r.fail('too many receiver chains');
+  const receivers: ReceiverChain[] = [];
+  for (let i = 0; i < receiverCount; i++) {
+    const ratchetKey = r.fixed(PUBLIC_KEY_LENGTH);
+    const key = r.fixed(SECRET_LENGTH);
+    const index = r.u32();
+    const skippedCount = r.u32();
+    if (skippedCount > MAX_MESSAGE_KEYS) r.fail('too many skipped keys');
+    const skipped: SkippedMessageKey[] = [];
+    for (let j = 0; j < skippedCount; j++) skipped.push({ index: r.u32(), seed: r.fixed(SECRET_LENGTH) });
+    receivers.push({ ratchetKey, chainKey: { key, index }, skipped });
+  }
+  const flags = r.u8();
+  let pendingPreKey: SessionState['pendingPreKey'];
+  if (flags & FLAG_PENDING) {
+    const signedPreKeyId = r.u32();
+    const createdAt = r.u64();
+    const preKeyId = flags & FLAG_PENDING_PREKEY_ID ? r.u32() : undefined;
+    let kyberPreKeyId: number | undefined;
+    let kyberCiphertext: Uint8Array | undefined;
+    if (flags & FLAG_PENDING_KYBER) {
+      kyberPreKeyId = r.u32();
+      kyberCiphertext = r.bytes(MAX_KYBER_CIPHERTEXT);
+    }
+    pendingPreKey = { signedPreKeyId, createdAt, preKeyId, baseKey, kyberPreKeyId, kyberCiphertext };
+  } else if (flags !== 0) {
+    r.fail('unknown flags');
+  }
+  r.end();
+  return {
+    version: sessionVersion,
+    baseKey,
+    localIdentityKey,
+    remoteIdentityKey,
+    localRegistrationId,
+    remoteRegistrationId,
+    rootKey,
+    previousCounter,
+    sender: {
+      ratchetKeyPair: { publicKey: senderPublic, privateKey: senderPrivate },
+      chainKey: { key: senderChainKey, index: senderIndex },
+    },
+    receivers,
+    pendingPreKey,
+  };
+}
+
+/** Version and base key of an encoded state, read without decoding the rest. */
+export function peekStateIdentity(encoded: Uint8Array): { version: number; baseKey: Uint8Array } {
+  if (encoded.length < 1 + PUBLIC_KEY_LENGTH) {
+    throw new ParleyError('ERR_INVALID_RECORD', 'session record is truncated or corrupt', { record: 'session' });
+  }
+  return { version: encoded[0]!, baseKey: encoded.subarray(1, 1 + PUBLIC_KEY_LENGTH) };
+}
+
+export function stateMatchesBaseKey(encoded: Uint8Array, version: number, baseKey: Uint8Array): boolean {
+  const peeked = peekStateIdentity(encoded);
+  return peeked.version === version && bytesEqual(peeked.baseKey, baseKey);
+}
+
+export function encodeSessionRecord(record: SessionRecord): Uint8Array {
+  const w = new ByteWriter(1024);
+  w.u8(SESSION_RECORD_FORMAT);
+  if (record.current) w.u8(1).bytes(encodeSessionState(record.current));
+  else w.u8(0);
+  w.u8(record.archived.length);
+  for (const state of record.archived) w.bytes(state);
+  return w.finish();
+}
+
+/** Decodes the current state; archived states are validated lazily when they are used. */
+export function decodeSessionRecord(bytes: Uint8Array): SessionRecord {
+  const r = new ByteReader(bytes, 'session');
+  const format = r.u8();
+  if (format !== SESSION_RECORD_FORMAT) {
+    throw new ParleyError(
+      'ERR_INVALID_RECORD',
+      `session record format ${format} is not supported by this version of Parley (expected ${SESSION_RECORD_FORMAT}); upgrade Parley to read it`,
+      { record: 'session', format },
+    );
+  }
+  const hasCurrent = r.u8();
+  if (hasCurrent > 1) r.fail('bad current flag');
+  const current = hasCurrent ? decodeSessionState(r.bytesView()) : undefined;
+  const archivedCount = r.u8();
+  if (archivedCount > ARCHIVED_STATES_MAX_LENGTH) r.fail('too many archived states');
+  const archived: Uint8Array[] = [];
+  for (let i = 0; i < archivedCount; i++) {
+    const state = r.bytes();
+    peekStateIdentity(state);
+    archived.push(state);
+  }
+  r.end();
+  return { current, archived };
+}
+
+/** Moves the current state to the front of the archive, dropping the oldest beyond the limit. */
+export function archiveCurrentState(record: SessionRecord): void {
+  if (!record.current) return;
+  record.archived.unshift(encodeSessionState(record.current));
+  if (record.archived.length > ARCHIVED_STATES_MAX_LENGTH) record.archived.length = ARCHIVED_STATES_MAX_LENGTH;
+  record.current = undefined;
+}
+
+export function promoteState(record: SessionRecord, state: SessionState): void {
+  archiveCurrentState(record);
+  record.current = state;
+}

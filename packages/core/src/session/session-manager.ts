@@ -1,0 +1,609 @@
+import { ByteReader, ByteWriter } from '../binary.js';
+import { bytesEqual } from '../bytes.js';
+import { defaultRandom } from '../crypto/random.js';
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import { generateKeyPair, type KeyPair } from '../keys/curve.js';
+import { generateRegistrationId } from '../keys/identity.js';
+import { generatePreKeys, generateSignedPreKey, type PreKeyBundle, verifyPreKeyBundle } from '../keys/prekeys.js';
+import {
+  decodeOneTimePreKeyRecord as decodeOneTimePreKey,
+  decodeSignedPreKeyRecord as decodeSignedPreKey,
+  encodeOneTimePreKeyRecord as encodeOneTimePreKey,
+  encodeSignedPreKeyRecord as encodeSignedPreKey,
+} from '../keys/records.js';
+import { initiateSession, respondSession } from '../handshake/x3dh.js';
+import { ratchetDecrypt, ratchetEncrypt } from '../ratchet/double-ratchet.js';
+import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS } from '../ratchet/limits.js';
+import {
+  decodeSessionRecord,
+  decodeSessionState,
+  emptyRecord,
+  encodeSessionRecord,
+  promoteState,
+  type SessionRecord,
+  stateMatchesBaseKey,
+} from '../ratchet/session-record.js';
+import type { SessionState } from '../ratchet/session-state.js';
+import { type Clock, type ExpectedVersion, systemClock, type Store, type WriteOperation } from '../storage/contract.js';
+import { decodePreKeySignalMessage, encodePreKeySignalMessage } from '../wire/prekey-signal-message.js';
+import { decodeSignalMessage } from '../wire/signal-message.js';
+import { assertAddress, type ProtocolAddress } from './address.js';
+import { ProtocolStore, type VersionedBytes } from './protocol-store.js';
+import type { RecordSealer } from './record-sealer.js';
+import { strictTrustOnFirstUse, type TrustDirection, type TrustPolicy } from './trust.js';
+
+/** libsignal's message type numbers (the JS libraries use 1 for whisper). */
+export const MessageType = { Whisper: 2, PreKey: 3 } as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export interface CiphertextMessage {
+  readonly type: MessageType;
+  readonly body: Uint8Array;
+}
+
+export interface LocalIdentity {
+  readonly identityKeyPair: KeyPair;
+  readonly registrationId: number;
+}
+
+/** Reported when a trust policy accepted an identity other than the stored one. */
+export interface IdentityChange {
+  readonly address: ProtocolAddress;
+  readonly previousIdentityKey: Uint8Array;
+  readonly identityKey: Uint8Array;
+}
+
+export interface DecryptResult {
+  readonly plaintext: Uint8Array;
+  readonly messageType: MessageType;
+  readonly sessionVersion: number;
+  /** True when this message created a new session (a first prekey message). */
+  readonly newSession: boolean;
+  readonly identityChange?: IdentityChange | undefined;
+}
+
+export interface ProcessBundleResult {
+  readonly sessionVersion: number;
+  readonly identityChange?: IdentityChange | undefined;
+}
+
+export interface DecryptOptions {
+  /**
+   * More writes committed atomically with the session update (e.g. the gateway's inbound
+   * queue entry), computed from the plaintext once it is known.
+   */
+  readonly alsoWrite?: (result: DecryptResult) => readonly WriteOperation[];
+}
+
+export interface SessionManagerOptions {
+  readonly store: Store;
+  readonly crypto: CryptoProvider;
+  readonly random?: RandomSource;
+  readonly clock?: Clock;
+  /** Separates the records of several local identities in one store. Default "default". */
+  readonly scope?: string;
+  readonly trust?: TrustPolicy;
+  readonly sealer?: RecordSealer;
+}
+
+/** Optimistic commits retry this often when another writer changed the same records. */
+const MAX_COMMIT_ATTEMPTS = 8;
+
+const LOCAL_IDENTITY_FORMAT = 1;
+
+/**
+ * Sessions of one local identity with many remote devices, in the spirit of libsignal's
+ * SessionBuilder and SessionCipher. Every operation reads what it needs, works on decoded
+ * copies, and writes everything it changed in one atomic commit that expects the versions
+ * it read; operations on one address are serialized in this instance.
+ */
+export class SessionManager {
+  readonly records: ProtocolStore;
+  private readonly crypto: CryptoProvider;
+  private readonly random: RandomSource;
+  private readonly ctx: { readonly crypto: CryptoProvider; readonly random: RandomSource };
+  private readonly clock: Clock;
+  private readonly trust: TrustPolicy;
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private localIdentityCache: LocalIdentity | undefined;
+
+  constructor(options: SessionManagerOptions) {
+    this.crypto = options.crypto;
+    this.random = options.random ?? defaultRandom;
+    this.clock = options.clock ?? systemClock;
+    this.trust = options.trust ?? strictTrustOnFirstUse;
+    this.ctx = { crypto: this.crypto, random: this.random };
+    this.records = new ProtocolStore(options.store, options.scope ?? 'default', options.sealer);
+  }
+
+  // ── Local keys ────────────────────────────────────────────────────────────────────
+
+  /** Creates the local identity (or imports the given one) unless one exists; returns it. */
+  async initializeIdentity(given?: Partial<LocalIdentity>): Promise<LocalIdentity> {
+    const existing = await this.findLocalIdentity();
+    if (existing) return existing;
+    const identity: LocalIdentity = {
+      identityKeyPair: given?.identityKeyPair ?? generateKeyPair(this.ctx),
+      registrationId: given?.registrationId ?? generateRegistrationId(this.random),
+    };
+    const key = this.records.localIdentityKey();
+    const bytes = new ByteWriter(80)
+      .u8(LOCAL_IDENTITY_FORMAT)
+      .fixed(identity.identityKeyPair.publicKey)
+      .fixed(identity.identityKeyPair.privateKey)
+      .u32(identity.registrationId)
+      .finish();
+    try {
+      await this.records.store.commit([this.records.put('identities', key, bytes)], {
+        expectVersions: [{ namespace: 'identities', key, version: 0 }],
+      });
+    } catch (error) {
+      // Another instance created it first: theirs wins.
+      if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
+      return this.localIdentity();
+    }
+    this.localIdentityCache = identity;
+    return identity;
+  }
+
+  async localIdentity(): Promise<LocalIdentity> {
+    const identity = await this.findLocalIdentity();
+    if (!identity) {
+      throw new ParleyError('ERR_NOT_FOUND', 'no local identity in this scope; call initializeIdentity() first');
+    }
+    return identity;
+  }
+
+  private async findLocalIdentity(): Promise<LocalIdentity | undefined> {
+    if (this.localIdentityCache) return this.localIdentityCache;
+    const { bytes } = await this.records.read('identities', this.records.localIdentityKey());
+    if (!bytes) return undefined;
+    const r = new ByteReader(bytes, 'local identity');
+    if (r.u8() !== LOCAL_IDENTITY_FORMAT) r.fail('unknown format');
+    const publicKey = r.fixed(33);
+    const privateKey = r.fixed(32);
+    const registrationId = r.u32();
+    r.end();
+    this.localIdentityCache = { identityKeyPair: { publicKey, privateKey }, registrationId };
+    return this.localIdentityCache;
+  }
+
+  /** Generates and stores `count` one-time prekeys with ids `startId…`; returns their public halves. */
+  async generateOneTimePreKeys(startId: number, count: number): Promise<{ id: number; publicKey: Uint8Array }[]> {
+    const preKeys = generatePreKeys(this.ctx, startId, count);
+    await this.records.store.commit(
+      preKeys.map((preKey) =>
+        this.records.put('prekeys', this.records.preKeyKey('one-time', preKey.id), encodeOneTimePreKey(preKey)),
+      ),
+    );
+    return preKeys.map((preKey) => ({ id: preKey.id, publicKey: preKey.keyPair.publicKey }));
+  }
+
+  /** Generates, signs with the identity key and stores a signed prekey. */
+  async generateSignedPreKey(id: number): Promise<{ id: number; publicKey: Uint8Array; signature: Uint8Array }> {
+    const identity = await this.localIdentity();
+    const signed = generateSignedPreKey(this.ctx, identity.identityKeyPair, id, this.clock.now());
+    await this.records.store.commit([
+      this.records.put('prekeys', this.records.preKeyKey('signed', id), encodeSignedPreKey(signed)),
+    ]);
+    return { id, publicKey: signed.keyPair.publicKey, signature: signed.signature };
+  }
+
+  async removePreKey(kind: 'one-time' | 'signed' | 'kyber', id: number): Promise<void> {
+    await this.records.store.commit([this.records.delete('prekeys', this.records.preKeyKey(kind, id))]);
+  }
+
+  /** A bundle for others to start sessions with; the one-time prekey is optional. */
+  async createBundle(options: { deviceId: number; signedPreKeyId: number; preKeyId?: number }): Promise<PreKeyBundle> {
+    const identity = await this.localIdentity();
+    const signed = await this.records.read('prekeys', this.records.preKeyKey('signed', options.signedPreKeyId));
+    if (!signed.bytes) throw preKeyNotFound('signed', options.signedPreKeyId);
+    const signedPreKey = decodeSignedPreKey(signed.bytes);
+    let preKey: Uint8Array | undefined;
+    if (options.preKeyId !== undefined) {
+      const oneTime = await this.records.read('prekeys', this.records.preKeyKey('one-time', options.preKeyId));
+      if (!oneTime.bytes) throw preKeyNotFound('one-time', options.preKeyId);
+      preKey = decodeOneTimePreKey(oneTime.bytes).keyPair.publicKey;
+    }
+    return {
+      registrationId: identity.registrationId,
+      deviceId: options.deviceId,
+      identityKey: identity.identityKeyPair.publicKey,
+      signedPreKeyId: signedPreKey.id,
+      signedPreKey: signedPreKey.keyPair.publicKey,
+      signedPreKeySignature: signedPreKey.signature,
+      preKeyId: preKey ? options.preKeyId : undefined,
+      preKey,
+    };
+  }
+
+  // ── Sessions ──────────────────────────────────────────────────────────────────────
+
+  async hasSession(address: ProtocolAddress): Promise<boolean> {
+    assertAddress(address);
+    const { bytes } = await this.records.read('sessions', this.records.sessionKey(address));
+    return bytes !== undefined && decodeSessionRecord(bytes).current !== undefined;
+  }
+
+  /** Deletes the session record (current and archived states) of one device. */
+  async deleteSession(address: ProtocolAddress): Promise<void> {
+    assertAddress(address);
+    await this.serialized(address, () =>
+      this.records.store.commit([this.records.delete('sessions', this.records.sessionKey(address))]),
+    );
+  }
+
+  /** Starts a session from a prekey bundle (X3DH as initiator); the old one is archived. */
+  processBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+    assertAddress(address);
+    return this.serialized(address, () => this.withRetries(() => this.processBundleOnce(address, bundle)));
+  }
+
+  /** Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages. */
+  encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+    assertAddress(address);
+    if (!(plaintext instanceof Uint8Array)) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"plaintext" expected a Uint8Array');
+    }
+    return this.serialized(address, () => this.withRetries(() => this.encryptOnce(address, plaintext)));
+  }
+
+  /** Decrypts a message of either type from one device. */
+  decrypt(address: ProtocolAddress, message: CiphertextMessage, options: DecryptOptions = {}): Promise<DecryptResult> {
+    assertAddress(address);
+    if (!(message?.body instanceof Uint8Array)) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"message.body" expected a Uint8Array');
+    }
+    if (message.type !== MessageType.PreKey && message.type !== MessageType.Whisper) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"message.type" expected 2 (whisper) or 3 (prekey)', {
+        type: String(message.type),
+      });
+    }
+    return this.serialized(address, () =>
+      this.withRetries(() =>
+        message.type === MessageType.PreKey
+          ? this.decryptPreKeyOnce(address, message.body, options)
+          : this.decryptWhisperOnce(address, message.body, options),
+      ),
+    );
+  }
+
+  // ── Operation bodies (each runs once per attempt, on fresh reads) ─────────────────
+
+  private async processBundleOnce(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+    const identity = await this.localIdentity();
+    const sessionKey = this.records.sessionKey(address);
+    const identityKeyName = this.records.remoteIdentityKey(address.name);
+    const [sessionRead, remoteIdentity] = await Promise.all([
+      this.records.read('sessions', sessionKey),
+      this.records.read('identities', identityKeyName),
+    ]);
+    await this.checkTrust(address, bundle.identityKey, remoteIdentity.bytes, 'sending');
+    verifyPreKeyBundle(this.crypto, bundle);
+    if (bundle.kyberPreKey !== undefined) {
+      // PQXDH arrives in a later version; refusing beats silently downgrading a v4 peer.
+      throw new ParleyError('ERR_PROTOCOL_VERSION_REFUSED', 'bundles with a Kyber prekey (PQXDH) are not supported yet');
+    }
+    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : emptyRecord();
+    const state = initiateSession(this.ctx, {
+      version: 3,
+      localIdentity: identity.identityKeyPair,
+      localRegistrationId: identity.registrationId,
+      localBaseKey: generateKeyPair(this.ctx),
+      remoteIdentityKey: bundle.identityKey,
+      remoteRegistrationId: bundle.registrationId,
+      remoteSignedPreKey: bundle.signedPreKey,
+      remoteSignedPreKeyId: bundle.signedPreKeyId,
+      remoteOneTimePreKey: bundle.preKey,
+      remoteOneTimePreKeyId: bundle.preKeyId,
+      now: this.clock.now(),
+    });
+    promoteState(record, state);
+    const writes = [this.records.put('sessions', sessionKey, encodeSessionRecord(record))];
+    const identityChange = this.identityWrite(address, bundle.identityKey, remoteIdentity, writes);
+    await this.commit(writes, [
+      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
+      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
+    ]);
+    return { sessionVersion: state.version, identityChange };
+  }
+
+  private async encryptOnce(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+    const sessionKey = this.records.sessionKey(address);
+    const identityKeyName = this.records.remoteIdentityKey(address.name);
+    const [sessionRead, remoteIdentity] = await Promise.all([
+      this.records.read('sessions', sessionKey),
+      this.records.read('identities', identityKeyName),
+    ]);
+    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : undefined;
+    const state = record?.current;
+    if (!record || !state) throw sessionNotFound(address);
+    const pending = state.pendingPreKey;
+    if (pending && this.clock.now() - pending.createdAt > MAX_UNACKNOWLEDGED_SESSION_AGE_MS) {
+      throw new ParleyError(
+        'ERR_SESSION_EXPIRED',
+        'the session was never acknowledged by the remote device and is too old to use; fetch a new bundle',
+        { deviceId: address.deviceId, ageLimitMs: MAX_UNACKNOWLEDGED_SESSION_AGE_MS },
+      );
+    }
+    await this.checkTrust(address, state.remoteIdentityKey, remoteIdentity.bytes, 'sending');
+    const signalMessage = ratchetEncrypt(this.ctx, state, plaintext);
+    let message: CiphertextMessage;
+    if (pending) {
+      message = {
+        type: MessageType.PreKey,
+        body: encodePreKeySignalMessage({
+          version: state.version,
+          registrationId: state.localRegistrationId,
+          preKeyId: pending.preKeyId,
+          signedPreKeyId: pending.signedPreKeyId,
+          baseKey: pending.baseKey,
+          identityKey: state.localIdentityKey,
+          message: signalMessage,
+          kyberPreKeyId: pending.kyberPreKeyId,
+          kyberCiphertext: pending.kyberCiphertext,
+        }),
+      };
+    } else {
+      message = { type: MessageType.Whisper, body: signalMessage };
+    }
+    await this.commit(
+      [this.records.put('sessions', sessionKey, encodeSessionRecord(record))],
+      [{ namespace: 'sessions', key: sessionKey, version: sessionRead.version }],
+    );
+    return message;
+  }
+
+  private async decryptPreKeyOnce(
+    address: ProtocolAddress,
+    body: Uint8Array,
+    options: DecryptOptions,
+  ): Promise<DecryptResult> {
+    const preKeyMessage = decodePreKeySignalMessage(body);
+    const inner = decodeSignalMessage(preKeyMessage.message);
+    const sessionKey = this.records.sessionKey(address);
+    const identityKeyName = this.records.remoteIdentityKey(address.name);
+    const [sessionRead, remoteIdentity] = await Promise.all([
+      this.records.read('sessions', sessionKey),
+      this.records.read('identities', identityKeyName),
+    ]);
+    await this.checkTrust(address, preKeyMessage.identityKey, remoteIdentity.bytes, 'receiving');
+    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : emptyRecord();
+    const expect: ExpectedVersion[] = [
+      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
+      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
+    ];
+    const writes: WriteOperation[] = [];
+
+    // A repeated prekey message (the initiator sends them until it hears back) belongs
+    // to a session we already have: find it by base key, no prekey lookup.
+    const existing = findStateByBaseKey(record, preKeyMessage.version, preKeyMessage.baseKey);
+    let plaintext: Uint8Array;
+    let newSession = false;
+    let state: SessionState;
+    if (existing) {
+      state = existing.state;
+      if (!bytesEqual(state.remoteIdentityKey, preKeyMessage.identityKey)) {
+        throw new ParleyError('ERR_INVALID_MESSAGE', 'prekey message identity does not match its session', {
+          deviceId: address.deviceId,
+        });
+      }
+      plaintext = ratchetDecrypt(this.ctx, state, inner);
+      if (existing.archivedIndex === undefined) record.current = state;
+      else {
+        record.archived.splice(existing.archivedIndex, 1);
+        promoteState(record, state);
+      }
+    } else {
+      if (preKeyMessage.version !== 3) {
+        throw new ParleyError('ERR_PROTOCOL_VERSION_REFUSED', 'PQXDH (version 4) prekey messages are not supported yet', {
+          version: preKeyMessage.version,
+        });
+      }
+      const identity = await this.localIdentity();
+      const signedKey = this.records.preKeyKey('signed', preKeyMessage.signedPreKeyId);
+      const signed = await this.records.read('prekeys', signedKey);
+      if (!signed.bytes) throw preKeyNotFound('signed', preKeyMessage.signedPreKeyId);
+      let oneTimeKeyPair: KeyPair | undefined;
+      if (preKeyMessage.preKeyId !== undefined) {
+        const oneTimeKey = this.records.preKeyKey('one-time', preKeyMessage.preKeyId);
+        const oneTime = await this.records.read('prekeys', oneTimeKey);
+        if (!oneTime.bytes) throw preKeyNotFound('one-time', preKeyMessage.preKeyId);
+        oneTimeKeyPair = decodeOneTimePreKey(oneTime.bytes).keyPair;
+        // Consumed in the same commit as the session: a concurrent second use conflicts.
+        writes.push(this.records.delete('prekeys', oneTimeKey));
+        expect.push({ namespace: 'prekeys', key: oneTimeKey, version: oneTime.version });
+      }
+      state = respondSession(this.ctx, {
+        version: 3,
+        localIdentity: identity.identityKeyPair,
+        localRegistrationId: identity.registrationId,
+        localSignedPreKey: decodeSignedPreKey(signed.bytes).keyPair,
+        localOneTimePreKey: oneTimeKeyPair,
+        remoteIdentityKey: preKeyMessage.identityKey,
+        remoteRegistrationId: preKeyMessage.registrationId,
+        remoteBaseKey: preKeyMessage.baseKey,
+      });
+      plaintext = ratchetDecrypt(this.ctx, state, inner);
+      promoteState(record, state);
+      newSession = true;
+    }
+
+    writes.push(this.records.put('sessions', sessionKey, encodeSessionRecord(record)));
+    const identityChange = this.identityWrite(address, preKeyMessage.identityKey, remoteIdentity, writes);
+    const result: DecryptResult = {
+      plaintext,
+      messageType: MessageType.PreKey,
+      sessionVersion: state.version,
+      newSession,
+      identityChange,
+    };
+    if (options.alsoWrite) writes.push(...options.alsoWrite(result));
+    await this.commit(writes, expect);
+    return result;
+  }
+
+  private async decryptWhisperOnce(
+    address: ProtocolAddress,
+    body: Uint8Array,
+    options: DecryptOptions,
+  ): Promise<DecryptResult> {
+    const message = decodeSignalMessage(body);
+    const sessionKey = this.records.sessionKey(address);
+    const identityKeyName = this.records.remoteIdentityKey(address.name);
+    const [sessionRead, remoteIdentity] = await Promise.all([
+      this.records.read('sessions', sessionKey),
+      this.records.read('identities', identityKeyName),
+    ]);
+    if (!sessionRead.bytes) throw sessionNotFound(address);
+    const record = decodeSessionRecord(sessionRead.bytes);
+    if (!record.current && record.archived.length === 0) throw sessionNotFound(address);
+
+    // Current state first, then archived ones (most recent first). Each attempt works on
+    // its own decoded copy, so a failed attempt changes nothing.
+    let firstError: unknown;
+    let decrypted: { state: SessionState; plaintext: Uint8Array; archivedIndex?: number } | undefined;
+    if (record.current) {
+      try {
+        decrypted = { state: record.current, plaintext: ratchetDecrypt(this.ctx, record.current, message) };
+      } catch (error) {
+        if (isParleyError(error, 'ERR_DUPLICATE_MESSAGE') || !isRecoverable(error)) throw error;
+        firstError = error;
+        record.current = decodeSessionRecord(sessionRead.bytes).current;
+      }
+    }
+    for (let i = 0; !decrypted && i < record.archived.length; i++) {
+      const state = decodeSessionState(record.archived[i]!);
+      try {
+        decrypted = { state, plaintext: ratchetDecrypt(this.ctx, state, message), archivedIndex: i };
+      } catch (error) {
+        if (isParleyError(error, 'ERR_DUPLICATE_MESSAGE') || !isRecoverable(error)) throw error;
+        firstError ??= error;
+      }
+    }
+    if (!decrypted) {
+      throw firstError ?? sessionNotFound(address);
+    }
+    if (decrypted.archivedIndex !== undefined) {
+      record.archived.splice(decrypted.archivedIndex, 1);
+      promoteState(record, decrypted.state);
+    }
+    await this.checkTrust(address, decrypted.state.remoteIdentityKey, remoteIdentity.bytes, 'receiving');
+    const writes = [this.records.put('sessions', sessionKey, encodeSessionRecord(record))];
+    const identityChange = this.identityWrite(address, decrypted.state.remoteIdentityKey, remoteIdentity, writes);
+    const result: DecryptResult = {
+      plaintext: decrypted.plaintext,
+      messageType: MessageType.Whisper,
+      sessionVersion: decrypted.state.version,
+      newSession: false,
+      identityChange,
+    };
+    if (options.alsoWrite) writes.push(...options.alsoWrite(result));
+    await this.commit(writes, [
+      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
+      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
+    ]);
+    return result;
+  }
+
+  // ── Helpers ───────────────────────────────────────────────────────────────────────
+
+  private async checkTrust(
+    address: ProtocolAddress,
+    identityKey: Uint8Array,
+    storedIdentityKey: Uint8Array | undefined,
+    direction: TrustDirection,
+  ): Promise<void> {
+    const trusted = await this.trust.isTrusted({ address, identityKey, storedIdentityKey, direction });
+    if (trusted !== true) {
+      throw new ParleyError('ERR_UNTRUSTED_IDENTITY', `identity key of the remote ${direction === 'sending' ? 'recipient' : 'sender'} is not trusted`, {
+        deviceId: address.deviceId,
+        direction,
+        policy: this.trust.name,
+      });
+    }
+  }
+
+  /** Adds the identity write when the key is new or changed; reports a change. */
+  private identityWrite(
+    address: ProtocolAddress,
+    identityKey: Uint8Array,
+    stored: VersionedBytes,
+    writes: WriteOperation[],
+  ): IdentityChange | undefined {
+    if (stored.bytes && bytesEqual(stored.bytes, identityKey)) return undefined;
+    writes.push(this.records.put('identities', this.records.remoteIdentityKey(address.name), identityKey));
+    if (!stored.bytes) return undefined;
+    return { address, previousIdentityKey: stored.bytes, identityKey };
+  }
+
+  private async commit(writes: readonly WriteOperation[], expectVersions: readonly ExpectedVersion[]): Promise<void> {
+    await this.records.store.commit(writes, { expectVersions });
+  }
+
+  /** Re-runs an operation from fresh reads when another writer committed first. */
+  private async withRetries<T>(operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** Runs operations on one address one after another (per instance, not process-global). */
+  private serialized<T>(address: ProtocolAddress, operation: () => Promise<T>): Promise<T> {
+    const key = this.records.sessionKey(address);
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(operation, operation);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
+  }
+}
+
+function findStateByBaseKey(
+  record: SessionRecord,
+  version: number,
+  baseKey: Uint8Array,
+): { state: SessionState; archivedIndex?: number } | undefined {
+  const current = record.current;
+  if (current && current.version === version && bytesEqual(current.baseKey, baseKey)) return { state: current };
+  for (let i = 0; i < record.archived.length; i++) {
+    const encoded = record.archived[i]!;
+    if (stateMatchesBaseKey(encoded, version, baseKey)) return { state: decodeSessionState(encoded), archivedIndex: i };
+  }
+  return undefined;
+}
+
+/** Errors after which another session state may still open the message. */
+function isRecoverable(error: unknown): boolean {
+  return (
+    isParleyError(error, 'ERR_INVALID_MAC') ||
+    isParleyError(error, 'ERR_VERSION_MISMATCH') ||
+    isParleyError(error, 'ERR_MESSAGE_GAP_TOO_LARGE') ||
+    isParleyError(error, 'ERR_DECRYPTION_FAILED') ||
+    isParleyError(error, 'ERR_INVALID_KEY')
+  );
+}
+
+function sessionNotFound(address: ProtocolAddress): ParleyError {
+  return new ParleyError('ERR_SESSION_NOT_FOUND', 'no session with this device; process a prekey bundle first', {
+    deviceId: address.deviceId,
+  });
+}
+
+function preKeyNotFound(kind: 'signed' | 'one-time' | 'kyber', id: number): ParleyError {
+  return new ParleyError('ERR_PREKEY_NOT_FOUND', `${kind} prekey ${id} is not available (used, removed or never issued)`, {
+    kind,
+    preKeyId: id,
+  });
+}
