@@ -406,10 +406,13 @@ export class SessionManager {
       const signed = await this.records.read('prekeys', signedKey);
       if (!signed.bytes) throw preKeyNotFound('signed', preKeyMessage.signedPreKeyId);
       let oneTimeKeyPair: KeyPair | undefined;
-      if (preKeyMessage.preKeyId !== undefined) {
-        const oneTimeKey = this.records.preKeyKey('one-time', preKeyMessage.preKeyId);
+      // privacyresearch's library writes pre_key_id = 0 when its bundle had no one-time
+      // prekey. Parley never issues id 0, so 0 can only mean "none".
+      const preKeyId = preKeyMessage.preKeyId === 0 ? undefined : preKeyMessage.preKeyId;
+      if (preKeyId !== undefined) {
+        const oneTimeKey = this.records.preKeyKey('one-time', preKeyId);
         const oneTime = await this.records.read('prekeys', oneTimeKey);
-        if (!oneTime.bytes) throw preKeyNotFound('one-time', preKeyMessage.preKeyId);
+        if (!oneTime.bytes) throw preKeyNotFound('one-time', preKeyId);
         oneTimeKeyPair = decodeOneTimePreKey(oneTime.bytes).keyPair;
         // Consumed in the same commit as the session: a concurrent second use conflicts.
         writes.push(this.records.delete('prekeys', oneTimeKey));

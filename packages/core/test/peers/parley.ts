@@ -1,0 +1,79 @@
+/** Parley behind the same {@link PeerClient} interface as the real peers. */
+import type { CryptoProvider } from '../../src/crypto/provider.js';
+import { SessionManager } from '../../src/session/session-manager.js';
+import { acceptIdentityChanges, strictTrustOnFirstUse } from '../../src/session/trust.js';
+import type { Store } from '../../src/storage/contract.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { FakeClock, testCrypto } from '../support/parties.js';
+import type { CreateBundleOptions, PeerAddress, PeerBundle, PeerClient, PeerMessage, TrustMode } from './types.js';
+
+export interface ParleyPeerOptions {
+  readonly trust?: TrustMode;
+  readonly crypto?: CryptoProvider;
+  readonly store?: Store;
+}
+
+export interface ParleyPeer extends PeerClient {
+  readonly sessions: SessionManager;
+  readonly store: Store;
+}
+
+export async function createParleyPeer(address: PeerAddress, options: ParleyPeerOptions = {}): Promise<ParleyPeer> {
+  const clock = new FakeClock();
+  const store = options.store ?? createMemoryStore({ clock });
+  const sessions = new SessionManager({
+    store,
+    crypto: options.crypto ?? testCrypto(),
+    clock,
+    scope: `${address.name}.${address.deviceId}`,
+    trust: options.trust === 'always' ? acceptIdentityChanges : strictTrustOnFirstUse,
+  });
+  const identity = await sessions.initializeIdentity();
+  let nextId = 1;
+  return {
+    kind: 'parley',
+    address,
+    identityKey: identity.identityKeyPair.publicKey,
+    registrationId: identity.registrationId,
+    sessions,
+    store,
+    async createBundle(bundleOptions: CreateBundleOptions = {}): Promise<PeerBundle> {
+      const id = nextId++;
+      await sessions.generateSignedPreKey(id);
+      const withOneTime = bundleOptions.oneTimePreKey ?? true;
+      if (withOneTime) await sessions.generateOneTimePreKeys(id, 1);
+      const bundle = await sessions.createBundle({
+        deviceId: address.deviceId,
+        signedPreKeyId: id,
+        preKeyId: withOneTime ? id : undefined,
+      });
+      const out: PeerBundle = {
+        registrationId: bundle.registrationId,
+        deviceId: bundle.deviceId,
+        identityKey: bundle.identityKey,
+        signedPreKeyId: bundle.signedPreKeyId,
+        signedPreKey: bundle.signedPreKey,
+        signedPreKeySignature: bundle.signedPreKeySignature,
+      };
+      if (bundle.preKeyId !== undefined && bundle.preKey) {
+        out.preKeyId = bundle.preKeyId;
+        out.preKey = bundle.preKey;
+      }
+      return out;
+    },
+    async processBundle(remote: PeerAddress, bundle: PeerBundle): Promise<void> {
+      await sessions.processBundle(remote, bundle);
+    },
+    async encrypt(remote: PeerAddress, plaintext: Uint8Array): Promise<PeerMessage> {
+      const message = await sessions.encrypt(remote, plaintext);
+      return { type: message.type, body: message.body };
+    },
+    async decrypt(remote: PeerAddress, message: PeerMessage): Promise<Uint8Array> {
+      return (await sessions.decrypt(remote, message)).plaintext;
+    },
+    hasSession: (remote: PeerAddress) => sessions.hasSession(remote),
+    async sessionRecordSize(remote: PeerAddress): Promise<number | undefined> {
+      return (await store.get('sessions', sessions.records.sessionKey(remote)))?.value.length;
+    },
+  };
+}
