@@ -4,12 +4,13 @@
  * The root entry imports nothing from `node:*`; the node:crypto provider lives at
  * `@parley/core/node`, and raw primitives at `@parley/core/hazmat`.
  */
-export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
+
+export { createPortableCrypto } from './crypto/portable.js';
 
 // Crypto facade (providers and randomness)
 export type { CryptoProvider, RandomSource } from './crypto/provider.js';
-export { createPortableCrypto } from './crypto/portable.js';
 export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
+export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
 
 // Keys
 export type { KeyPair } from './keys/curve.js';
@@ -19,7 +20,7 @@ export type { OneTimePreKey, PreKeyBundle, SignedPreKey } from './keys/prekeys.j
 export { verifyPreKeyBundle } from './keys/prekeys.js';
 
 // Sessions
-export { type ProtocolAddress } from './session/address.js';
+export type { ProtocolAddress } from './session/address.js';
 export { plainRecords, type RecordSealer } from './session/record-sealer.js';
 export {
   type CiphertextMessage,

@@ -10,7 +10,8 @@ import { createParleyPeer } from './peers/parley.js';
 
 // The JS peers log whole session objects (private keys included) to the console.
 beforeAll(() => {
-  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) vi.spyOn(console, level).mockImplementation(() => {});
+  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const)
+    vi.spyOn(console, level).mockImplementation(() => {});
 });
 afterAll(() => vi.restoreAllMocks());
 

@@ -54,10 +54,22 @@ describe('refused input changes nothing', () => {
     const message = await alice.sessions.encrypt(bob.address, text('tamper me'));
     expect(message.type).toBe(MessageType.Whisper);
     const { body } = message;
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, body.length - 1) }), 'ERR_INVALID_MAC');
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, body.length - 12) }), 'ERR_INVALID_MAC');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, body.length - 1) }),
+      'ERR_INVALID_MAC',
+    );
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, body.length - 12) }),
+      'ERR_INVALID_MAC',
+    );
     // The counter: version, tag, length and the 33-byte key come first, then its tag.
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, 37) }), 'ERR_INVALID_MAC');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: flip(body, 37) }),
+      'ERR_INVALID_MAC',
+    );
     expect(str((await bob.sessions.decrypt(alice.address, message)).plaintext)).toBe('tamper me');
   });
 
@@ -82,10 +94,18 @@ describe('refused input changes nothing', () => {
       ...fields,
       identityKey: (await mallory.sessions.localIdentity()).identityKeyPair.publicKey,
     });
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 3, body: forged }), 'ERR_UNTRUSTED_IDENTITY');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 3, body: forged }),
+      'ERR_UNTRUSTED_IDENTITY',
+    );
     // From an address with no pinned identity: the one-time prekey is spent, and without
     // it the forged identity enters X3DH and the MAC cannot verify.
-    await expectRefusal(bob, () => bob.sessions.decrypt(mallory.address, { type: 3, body: forged }), 'ERR_PREKEY_NOT_FOUND');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(mallory.address, { type: 3, body: forged }),
+      'ERR_PREKEY_NOT_FOUND',
+    );
     const forgedWithoutPreKey = encodePreKeySignalMessage({
       ...fields,
       preKeyId: undefined,
@@ -118,7 +138,8 @@ describe('refused input changes nothing', () => {
     const states = alice.sessions as unknown as { encrypt: typeof alice.sessions.encrypt };
     // Advance Alice's chain past the limit without delivering anything.
     let last: Awaited<ReturnType<typeof states.encrypt>> | undefined;
-    for (let i = 0; i <= MAX_FORWARD_JUMPS + 1; i++) last = await alice.sessions.encrypt(bob.address, text('.'));
+    for (let i = 0; i <= MAX_FORWARD_JUMPS + 1; i++)
+      last = await alice.sessions.encrypt(bob.address, text('.'));
     await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, last!), 'ERR_MESSAGE_GAP_TOO_LARGE');
   }, 120_000);
 
@@ -126,12 +147,15 @@ describe('refused input changes nothing', () => {
     const { alice, bob } = await established();
     const skipped: { type: 2 | 3; body: Uint8Array }[] = [];
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < MAX_MESSAGE_KEYS; i++) skipped.push(await alice.sessions.encrypt(bob.address, text(`s${round}-${i}`)));
+      for (let i = 0; i < MAX_MESSAGE_KEYS; i++)
+        skipped.push(await alice.sessions.encrypt(bob.address, text(`s${round}-${i}`)));
       await bob.sessions.decrypt(alice.address, await alice.sessions.encrypt(bob.address, text('tick')));
     }
     await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, skipped[0]!), 'ERR_DUPLICATE_MESSAGE');
     const recent = skipped[skipped.length - 1]!;
-    expect(str((await bob.sessions.decrypt(alice.address, recent)).plaintext)).toBe(`s2-${MAX_MESSAGE_KEYS - 1}`);
+    expect(str((await bob.sessions.decrypt(alice.address, recent)).plaintext)).toBe(
+      `s2-${MAX_MESSAGE_KEYS - 1}`,
+    );
     const record = await bob.store.get('sessions', bob.sessions.records.sessionKey(alice.address));
     expect(record!.value.length).toBeLessThan(MAX_MESSAGE_KEYS * 40 + 2_000);
   }, 120_000);
@@ -142,7 +166,11 @@ describe('refused input changes nothing', () => {
     for (const bad of [new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))]) {
       const body = message.body.slice();
       body.set(bad, 4); // version byte, field tag, length and 0x05 come first
-      await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body }), 'ERR_INVALID_KEY');
+      await expectRefusal(
+        bob,
+        () => bob.sessions.decrypt(alice.address, { type: 2, body }),
+        'ERR_INVALID_KEY',
+      );
     }
   });
 
@@ -150,17 +178,39 @@ describe('refused input changes nothing', () => {
     const { alice, bob } = await established();
     const message = await alice.sessions.encrypt(bob.address, text('shape'));
     for (const length of [0, 1, 5, 9, 20, message.body.length - 9]) {
-      const error = await bob.sessions.decrypt(alice.address, { type: 2, body: message.body.slice(0, length) }).catch((e) => e);
+      const error = await bob.sessions
+        .decrypt(alice.address, { type: 2, body: message.body.slice(0, length) })
+        .catch((e) => e);
       expect(isParleyError(error)).toBe(true);
     }
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: new Uint8Array(300 * 1024) }), 'ERR_MESSAGE_TOO_LARGE');
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: Uint8Array.of(0x33, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0) }), 'ERR_INVALID_MESSAGE');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: new Uint8Array(300 * 1024) }),
+      'ERR_MESSAGE_TOO_LARGE',
+    );
+    await expectRefusal(
+      bob,
+      () =>
+        bob.sessions.decrypt(alice.address, {
+          type: 2,
+          body: Uint8Array.of(0x33, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0),
+        }),
+      'ERR_INVALID_MESSAGE',
+    );
     const unknownVersion = message.body.slice();
     unknownVersion[0] = 0x55;
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: unknownVersion }), 'ERR_UNKNOWN_VERSION');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: unknownVersion }),
+      'ERR_UNKNOWN_VERSION',
+    );
     const oldVersion = message.body.slice();
     oldVersion[0] = 0x22;
-    await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, { type: 2, body: oldVersion }), 'ERR_UNKNOWN_VERSION');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.decrypt(alice.address, { type: 2, body: oldVersion }),
+      'ERR_UNKNOWN_VERSION',
+    );
   });
 
   it('an identity change under the strict policy is refused and stores nothing', async () => {
@@ -170,7 +220,11 @@ describe('refused input changes nothing', () => {
     const message = await reinstalled.sessions.encrypt(bob.address, text('new me'));
     await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, message), 'ERR_UNTRUSTED_IDENTITY');
     const bundle = await reinstalled.sessions.createBundle({ deviceId: 1, signedPreKeyId: 1, preKeyId: 2 });
-    await expectRefusal(bob, () => bob.sessions.processBundle(alice.address, bundle), 'ERR_UNTRUSTED_IDENTITY');
+    await expectRefusal(
+      bob,
+      () => bob.sessions.processBundle(alice.address, bundle),
+      'ERR_UNTRUSTED_IDENTITY',
+    );
   });
 
   it('a late message from an archived session that fails leaves the current session intact', async () => {
@@ -180,7 +234,16 @@ describe('refused input changes nothing', () => {
     await bob.sessions.decrypt(alice.address, await alice.sessions.encrypt(bob.address, text('new session')));
     const tampered = { type: 2 as const, body: flip(late.body, late.body.length - 1) };
     await expectRefusal(bob, () => bob.sessions.decrypt(alice.address, tampered), 'ERR_INVALID_MAC');
-    expect(str((await bob.sessions.decrypt(alice.address, await alice.sessions.encrypt(bob.address, text('current')))).plaintext)).toBe('current');
+    expect(
+      str(
+        (
+          await bob.sessions.decrypt(
+            alice.address,
+            await alice.sessions.encrypt(bob.address, text('current')),
+          )
+        ).plaintext,
+      ),
+    ).toBe('current');
     expect(str((await bob.sessions.decrypt(alice.address, late)).plaintext)).toBe('late');
   });
 
@@ -188,7 +251,10 @@ describe('refused input changes nothing', () => {
     const { alice, bob } = await established();
     const one = await alice.sessions.encrypt(bob.address, text('one'));
     const two = await alice.sessions.encrypt(bob.address, text('two'));
-    const results = await Promise.all([bob.sessions.decrypt(alice.address, two), bob.sessions.decrypt(alice.address, one)]);
+    const results = await Promise.all([
+      bob.sessions.decrypt(alice.address, two),
+      bob.sessions.decrypt(alice.address, one),
+    ]);
     expect(results.map((r) => str(r.plaintext))).toEqual(['two', 'one']);
   });
 
@@ -208,11 +274,18 @@ describe('refused input changes nothing', () => {
     const { alice, bob } = await established();
     const { SessionManager } = await import('../src/session/session-manager.js');
     const { testCrypto } = await import('./support/parties.js');
-    const twin = new SessionManager({ store: bob.store, crypto: testCrypto(), clock: bob.clock, scope: 'bob' });
+    const twin = new SessionManager({
+      store: bob.store,
+      crypto: testCrypto(),
+      clock: bob.clock,
+      scope: 'bob',
+    });
     const messages = [];
     for (let i = 0; i < 10; i++) messages.push(await alice.sessions.encrypt(bob.address, text(`m${i}`)));
     const results = await Promise.all(
-      messages.map((m, i) => (i % 2 ? twin : bob.sessions).decrypt(alice.address, m).then((r) => str(r.plaintext))),
+      messages.map((m, i) =>
+        (i % 2 ? twin : bob.sessions).decrypt(alice.address, m).then((r) => str(r.plaintext)),
+      ),
     );
     expect(results.sort()).toEqual(messages.map((_, i) => `m${i}`).sort());
   });

@@ -17,40 +17,45 @@ describe('sessions between two Parley parties', () => {
   it.each([
     ['with a one-time prekey', 1],
     ['without a one-time prekey', undefined],
-  ] as const)('set up %s, two prekey messages, a reply, then 50 messages both ways', async (_label, preKeyId) => {
-    const alice = await createParty('alice');
-    const bob = await createParty('bob');
-    await connect(alice, bob, preKeyId);
+  ] as const)(
+    'set up %s, two prekey messages, a reply, then 50 messages both ways',
+    async (_label, preKeyId) => {
+      const alice = await createParty('alice');
+      const bob = await createParty('bob');
+      await connect(alice, bob, preKeyId);
 
-    const first = await send(alice, bob, 'hello 1');
-    const second = await send(alice, bob, 'hello 2');
-    expect(first.type).toBe(MessageType.PreKey);
-    expect(second.type).toBe(MessageType.PreKey);
-    const firstResult = await bob.sessions.decrypt(alice.address, first);
-    expect(firstResult.newSession).toBe(true);
-    expect(str(firstResult.plaintext)).toBe('hello 1');
-    // The second prekey message carries the same base key: it must open with the session
-    // the first one created, although the one-time prekey is gone by now.
-    const secondResult = await bob.sessions.decrypt(alice.address, second);
-    expect(secondResult.newSession).toBe(false);
-    expect(str(secondResult.plaintext)).toBe('hello 2');
-    if (preKeyId !== undefined) {
-      expect(await bob.store.get('prekeys', bob.sessions.records.preKeyKey('one-time', preKeyId))).toBeUndefined();
-    }
+      const first = await send(alice, bob, 'hello 1');
+      const second = await send(alice, bob, 'hello 2');
+      expect(first.type).toBe(MessageType.PreKey);
+      expect(second.type).toBe(MessageType.PreKey);
+      const firstResult = await bob.sessions.decrypt(alice.address, first);
+      expect(firstResult.newSession).toBe(true);
+      expect(str(firstResult.plaintext)).toBe('hello 1');
+      // The second prekey message carries the same base key: it must open with the session
+      // the first one created, although the one-time prekey is gone by now.
+      const secondResult = await bob.sessions.decrypt(alice.address, second);
+      expect(secondResult.newSession).toBe(false);
+      expect(str(secondResult.plaintext)).toBe('hello 2');
+      if (preKeyId !== undefined) {
+        expect(
+          await bob.store.get('prekeys', bob.sessions.records.preKeyKey('one-time', preKeyId)),
+        ).toBeUndefined();
+      }
 
-    const reply = await send(bob, alice, 'reply');
-    expect(reply.type).toBe(MessageType.Whisper);
-    expect(await receive(alice, bob, reply)).toBe('reply');
-    const afterReply = await send(alice, bob, 'after reply');
-    expect(afterReply.type).toBe(MessageType.Whisper);
-    expect(await receive(bob, alice, afterReply)).toBe('after reply');
+      const reply = await send(bob, alice, 'reply');
+      expect(reply.type).toBe(MessageType.Whisper);
+      expect(await receive(alice, bob, reply)).toBe('reply');
+      const afterReply = await send(alice, bob, 'after reply');
+      expect(afterReply.type).toBe(MessageType.Whisper);
+      expect(await receive(bob, alice, afterReply)).toBe('after reply');
 
-    for (let i = 0; i < 50; i++) {
-      const [from, to] = i % 3 === 0 ? [bob, alice] : [alice, bob];
-      const message = await send(from, to, `message ${i}`);
-      expect(await receive(to, from, message)).toBe(`message ${i}`);
-    }
-  });
+      for (let i = 0; i < 50; i++) {
+        const [from, to] = i % 3 === 0 ? [bob, alice] : [alice, bob];
+        const message = await send(from, to, `message ${i}`);
+        expect(await receive(to, from, message)).toBe(`message ${i}`);
+      }
+    },
+  );
 
   it('a reversed burst and a dropped message do not break the session', async () => {
     const alice = await createParty('alice');
@@ -136,10 +141,17 @@ describe('sessions between two Parley parties', () => {
 
     const reinstalled = await createParty('person', { clock });
     await connect(reinstalled, business, 2);
-    const result = await business.sessions.decrypt(reinstalled.address, await send(reinstalled, business, 'after'));
+    const result = await business.sessions.decrypt(
+      reinstalled.address,
+      await send(reinstalled, business, 'after'),
+    );
     expect(str(result.plaintext)).toBe('after');
     expect(result.identityChange).toBeDefined();
-    expect(result.identityChange?.previousIdentityKey).toEqual((await person.sessions.localIdentity()).identityKeyPair.publicKey);
-    expect(await receive(reinstalled, business, await send(business, reinstalled, 'welcome back'))).toBe('welcome back');
+    expect(result.identityChange?.previousIdentityKey).toEqual(
+      (await person.sessions.localIdentity()).identityKeyPair.publicKey,
+    );
+    expect(await receive(reinstalled, business, await send(business, reinstalled, 'welcome back'))).toBe(
+      'welcome back',
+    );
   });
 });

@@ -26,7 +26,11 @@ export interface InitiatorParameters {
   readonly remoteOneTimePreKey?: Uint8Array | undefined;
   readonly remoteOneTimePreKeyId?: number | undefined;
   /** v4 only: the Kyber encapsulation done by the caller against the bundle's Kyber prekey. */
-  readonly kyber?: { readonly preKeyId: number; readonly ciphertext: Uint8Array; readonly sharedSecret: Uint8Array };
+  readonly kyber?: {
+    readonly preKeyId: number;
+    readonly ciphertext: Uint8Array;
+    readonly sharedSecret: Uint8Array;
+  };
   readonly now: number;
 }
 
@@ -66,7 +70,8 @@ export function initiateSession(ctx: HandshakeContext, params: InitiatorParamete
     agree(crypto, params.localBaseKey.privateKey, params.remoteIdentityKey),
     agree(crypto, params.localBaseKey.privateKey, params.remoteSignedPreKey),
   ];
-  if (params.remoteOneTimePreKey) parts.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
+  if (params.remoteOneTimePreKey)
+    parts.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
   if (params.version === 4 && params.kyber) parts.push(params.kyber.sharedSecret);
   const master = concatBytes(...parts);
   const derived = deriveInitialSecrets(crypto, params.version, master);
@@ -112,7 +117,8 @@ export function respondSession(ctx: HandshakeContext, params: ResponderParameter
     agree(crypto, params.localIdentity.privateKey, params.remoteBaseKey),
     agree(crypto, params.localSignedPreKey.privateKey, params.remoteBaseKey),
   ];
-  if (params.localOneTimePreKey) parts.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
+  if (params.localOneTimePreKey)
+    parts.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
   if (params.version === 4 && params.kyberSharedSecret) parts.push(params.kyberSharedSecret);
   const master = concatBytes(...parts);
   const derived = deriveInitialSecrets(crypto, params.version, master);
@@ -136,4 +142,3 @@ export function respondSession(ctx: HandshakeContext, params: ResponderParameter
     receivers: [],
   };
 }
-

@@ -25,7 +25,9 @@ function messageMac(
   receiverIdentity: Uint8Array,
   body: Uint8Array,
 ): Uint8Array {
-  return crypto.hmacSha256(macKey, concatBytes(senderIdentity, receiverIdentity, body)).subarray(0, MAC_LENGTH);
+  return crypto
+    .hmacSha256(macKey, concatBytes(senderIdentity, receiverIdentity, body))
+    .subarray(0, MAC_LENGTH);
 }
 
 /**
@@ -54,7 +56,11 @@ export function ratchetEncrypt(ctx: RatchetContext, state: SessionState, plainte
  * keep it only on success). Order matters for "failure changes nothing": keys are found
  * or derived first, the MAC is checked in constant time, and only then is AES run.
  */
-export function ratchetDecrypt(ctx: RatchetContext, state: SessionState, message: DecodedSignalMessage): Uint8Array {
+export function ratchetDecrypt(
+  ctx: RatchetContext,
+  state: SessionState,
+  message: DecodedSignalMessage,
+): Uint8Array {
   const { crypto } = ctx;
   if (message.version !== state.version) {
     throw new ParleyError('ERR_VERSION_MISMATCH', 'message version differs from the session version', {
@@ -64,7 +70,13 @@ export function ratchetDecrypt(ctx: RatchetContext, state: SessionState, message
   }
   const chain = findOrCreateReceiverChain(ctx, state, message.ratchetKey);
   const keys = takeMessageKeys(crypto, chain, message.counter);
-  const expected = messageMac(crypto, keys.macKey, state.remoteIdentityKey, state.localIdentityKey, message.body);
+  const expected = messageMac(
+    crypto,
+    keys.macKey,
+    state.remoteIdentityKey,
+    state.localIdentityKey,
+    message.body,
+  );
   if (!constantTimeEqual(expected, message.mac)) {
     throw new ParleyError('ERR_INVALID_MAC', 'message authentication failed', { counter: message.counter });
   }
@@ -74,7 +86,11 @@ export function ratchetDecrypt(ctx: RatchetContext, state: SessionState, message
   return plaintext;
 }
 
-function findOrCreateReceiverChain(ctx: RatchetContext, state: SessionState, theirRatchetKey: Uint8Array): ReceiverChain {
+function findOrCreateReceiverChain(
+  ctx: RatchetContext,
+  state: SessionState,
+  theirRatchetKey: Uint8Array,
+): ReceiverChain {
   const existing = findReceiverChain(state, theirRatchetKey);
   if (existing) return existing;
 
@@ -87,7 +103,11 @@ function findOrCreateReceiverChain(ctx: RatchetContext, state: SessionState, the
     agree(crypto, state.sender.ratchetKeyPair.privateKey, theirRatchetKey),
   );
   const ourNewRatchet = generateKeyPair(ctx);
-  const sending = ratchetRootKey(crypto, receiving.rootKey, agree(crypto, ourNewRatchet.privateKey, theirRatchetKey));
+  const sending = ratchetRootKey(
+    crypto,
+    receiving.rootKey,
+    agree(crypto, ourNewRatchet.privateKey, theirRatchetKey),
+  );
   const chain: ReceiverChain = { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: [] };
   state.receivers.push(chain);
   if (state.receivers.length > MAX_RECEIVER_CHAINS) state.receivers.shift();
@@ -115,10 +135,14 @@ function takeMessageKeys(crypto: CryptoProvider, chain: ReceiverChain, counter: 
   if (counter < current) {
     const at = chain.skipped.findIndex((skipped) => skipped.index === counter);
     if (at < 0) {
-      throw new ParleyError('ERR_DUPLICATE_MESSAGE', 'message was already received (or its key was evicted)', {
-        counter,
-        chainIndex: current,
-      });
+      throw new ParleyError(
+        'ERR_DUPLICATE_MESSAGE',
+        'message was already received (or its key was evicted)',
+        {
+          counter,
+          chainIndex: current,
+        },
+      );
     }
     const [skipped] = chain.skipped.splice(at, 1);
     return deriveMessageKeys(crypto, skipped!.seed, counter);
@@ -138,7 +162,8 @@ function takeMessageKeys(crypto: CryptoProvider, chain: ReceiverChain, counter: 
     if (key.index >= keepFrom) chain.skipped.push({ index: key.index, seed: messageKeySeed(crypto, key) });
     key = nextChainKey(crypto, key);
   }
-  if (chain.skipped.length > MAX_MESSAGE_KEYS) chain.skipped.splice(0, chain.skipped.length - MAX_MESSAGE_KEYS);
+  if (chain.skipped.length > MAX_MESSAGE_KEYS)
+    chain.skipped.splice(0, chain.skipped.length - MAX_MESSAGE_KEYS);
   const seed = messageKeySeed(crypto, key);
   chain.chainKey = nextChainKey(crypto, key);
   return deriveMessageKeys(crypto, seed, counter);

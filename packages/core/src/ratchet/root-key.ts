@@ -12,7 +12,11 @@ export interface RootStep {
  * One DH ratchet step (Double Ratchet spec KDF_RK): the DH output keyed by the current
  * root key gives the next root key and a fresh chain starting at index 0.
  */
-export function ratchetRootKey(crypto: CryptoProvider, rootKey: Uint8Array, sharedSecret: Uint8Array): RootStep {
+export function ratchetRootKey(
+  crypto: CryptoProvider,
+  rootKey: Uint8Array,
+  sharedSecret: Uint8Array,
+): RootStep {
   const okm = crypto.hkdfSha256(sharedSecret, rootKey, RATCHET_INFO, 64);
   return { rootKey: okm.slice(0, 32), chainKey: { key: okm.slice(32, 64), index: 0 } };
 }

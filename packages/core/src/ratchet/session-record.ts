@@ -133,7 +133,9 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
 /** Version and base key of an encoded state, read without decoding the rest. */
 export function peekStateIdentity(encoded: Uint8Array): { version: number; baseKey: Uint8Array } {
   if (encoded.length < 1 + PUBLIC_KEY_LENGTH) {
-    throw new ParleyError('ERR_INVALID_RECORD', 'session record is truncated or corrupt', { record: 'session' });
+    throw new ParleyError('ERR_INVALID_RECORD', 'session record is truncated or corrupt', {
+      record: 'session',
+    });
   }
   return { version: encoded[0]!, baseKey: encoded.subarray(1, 1 + PUBLIC_KEY_LENGTH) };
 }
@@ -183,7 +185,8 @@ export function decodeSessionRecord(bytes: Uint8Array): SessionRecord {
 export function archiveCurrentState(record: SessionRecord): void {
   if (!record.current) return;
   record.archived.unshift(encodeSessionState(record.current));
-  if (record.archived.length > ARCHIVED_STATES_MAX_LENGTH) record.archived.length = ARCHIVED_STATES_MAX_LENGTH;
+  if (record.archived.length > ARCHIVED_STATES_MAX_LENGTH)
+    record.archived.length = ARCHIVED_STATES_MAX_LENGTH;
   record.current = undefined;
 }
 

@@ -8,7 +8,10 @@ export interface ProtocolAddress {
 
 export function assertAddress(address: ProtocolAddress): void {
   if (typeof address?.name !== 'string' || address.name.length === 0 || address.name.length > 256) {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', '"address.name" expected a non-empty string of at most 256 characters');
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"address.name" expected a non-empty string of at most 256 characters',
+    );
   }
   if (!Number.isInteger(address.deviceId) || address.deviceId < 1 || address.deviceId > 0x7fff_ffff) {
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"address.deviceId" expected an integer from 1 to 2^31-1', {

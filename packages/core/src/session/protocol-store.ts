@@ -1,5 +1,5 @@
 import type { Namespace, Store, WriteOperation } from '../storage/contract.js';
-import { type ProtocolAddress, addressKey, nameKeyPrefix } from './address.js';
+import { addressKey, nameKeyPrefix, type ProtocolAddress } from './address.js';
 import { plainRecords, type RecordSealer } from './record-sealer.js';
 
 /** A record as read: its (opened) bytes and the version to expect when writing it back. */

@@ -1,18 +1,29 @@
 import { ByteReader, ByteWriter } from '../binary.js';
-import { bytesEqual } from '../bytes.js';
-import { defaultRandom } from '../crypto/random.js';
+import { bytesEqual, toHex } from '../bytes.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
+import { initiateSession, respondSession } from '../handshake/x3dh.js';
 import { generateKeyPair, type KeyPair } from '../keys/curve.js';
 import { generateRegistrationId } from '../keys/identity.js';
-import { generatePreKeys, generateSignedPreKey, type PreKeyBundle, verifyPreKeyBundle } from '../keys/prekeys.js';
+import {
+  decodeKyberPreKeyRecord,
+  encodeKyberPreKeyRecord,
+  generateKyberPreKey,
+} from '../keys/kyber-prekeys.js';
+import {
+  generatePreKeys,
+  generateSignedPreKey,
+  type PreKeyBundle,
+  verifyPreKeyBundle,
+} from '../keys/prekeys.js';
 import {
   decodeOneTimePreKeyRecord as decodeOneTimePreKey,
   decodeSignedPreKeyRecord as decodeSignedPreKey,
   encodeOneTimePreKeyRecord as encodeOneTimePreKey,
   encodeSignedPreKeyRecord as encodeSignedPreKey,
 } from '../keys/records.js';
-import { initiateSession, respondSession } from '../handshake/x3dh.js';
+import { kyberDecapsulate, kyberEncapsulate } from '../kyber/kyber1024.js';
 import { ratchetDecrypt, ratchetEncrypt } from '../ratchet/double-ratchet.js';
 import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS } from '../ratchet/limits.js';
 import {
@@ -25,7 +36,13 @@ import {
   stateMatchesBaseKey,
 } from '../ratchet/session-record.js';
 import type { SessionState } from '../ratchet/session-state.js';
-import { type Clock, type ExpectedVersion, systemClock, type Store, type WriteOperation } from '../storage/contract.js';
+import {
+  type Clock,
+  type ExpectedVersion,
+  type Store,
+  systemClock,
+  type WriteOperation,
+} from '../storage/contract.js';
 import { decodePreKeySignalMessage, encodePreKeySignalMessage } from '../wire/prekey-signal-message.js';
 import { decodeSignalMessage } from '../wire/signal-message.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
@@ -85,6 +102,13 @@ export interface SessionManagerOptions {
   readonly scope?: string;
   readonly trust?: TrustPolicy;
   readonly sealer?: RecordSealer;
+  /**
+   * Lowest protocol version this manager starts sessions with. 3 (default): PQXDH (v4)
+   * when the bundle carries a signed Kyber prekey, X3DH (v3) otherwise. 4: a bundle without
+   * a Kyber prekey is refused with `ERR_PROTOCOL_VERSION_REFUSED`. As responder both are
+   * always accepted.
+   */
+  readonly minimumVersion?: 3 | 4;
 }
 
 /** Optimistic commits retry this often when another writer changed the same records. */
@@ -105,6 +129,7 @@ export class SessionManager {
   private readonly ctx: { readonly crypto: CryptoProvider; readonly random: RandomSource };
   private readonly clock: Clock;
   private readonly trust: TrustPolicy;
+  private readonly minimumVersion: 3 | 4;
   private readonly queues = new Map<string, Promise<unknown>>();
   private localIdentityCache: LocalIdentity | undefined;
 
@@ -113,6 +138,7 @@ export class SessionManager {
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
     this.trust = options.trust ?? strictTrustOnFirstUse;
+    this.minimumVersion = options.minimumVersion ?? 3;
     this.ctx = { crypto: this.crypto, random: this.random };
     this.records = new ProtocolStore(options.store, options.scope ?? 'default', options.sealer);
   }
@@ -150,7 +176,10 @@ export class SessionManager {
   async localIdentity(): Promise<LocalIdentity> {
     const identity = await this.findLocalIdentity();
     if (!identity) {
-      throw new ParleyError('ERR_NOT_FOUND', 'no local identity in this scope; call initializeIdentity() first');
+      throw new ParleyError(
+        'ERR_NOT_FOUND',
+        'no local identity in this scope; call initializeIdentity() first',
+      );
     }
     return identity;
   }
@@ -170,18 +199,27 @@ export class SessionManager {
   }
 
   /** Generates and stores `count` one-time prekeys with ids `startId…`; returns their public halves. */
-  async generateOneTimePreKeys(startId: number, count: number): Promise<{ id: number; publicKey: Uint8Array }[]> {
+  async generateOneTimePreKeys(
+    startId: number,
+    count: number,
+  ): Promise<{ id: number; publicKey: Uint8Array }[]> {
     const preKeys = generatePreKeys(this.ctx, startId, count);
     await this.records.store.commit(
       preKeys.map((preKey) =>
-        this.records.put('prekeys', this.records.preKeyKey('one-time', preKey.id), encodeOneTimePreKey(preKey)),
+        this.records.put(
+          'prekeys',
+          this.records.preKeyKey('one-time', preKey.id),
+          encodeOneTimePreKey(preKey),
+        ),
       ),
     );
     return preKeys.map((preKey) => ({ id: preKey.id, publicKey: preKey.keyPair.publicKey }));
   }
 
   /** Generates, signs with the identity key and stores a signed prekey. */
-  async generateSignedPreKey(id: number): Promise<{ id: number; publicKey: Uint8Array; signature: Uint8Array }> {
+  async generateSignedPreKey(
+    id: number,
+  ): Promise<{ id: number; publicKey: Uint8Array; signature: Uint8Array }> {
     const identity = await this.localIdentity();
     const signed = generateSignedPreKey(this.ctx, identity.identityKeyPair, id, this.clock.now());
     await this.records.store.commit([
@@ -190,21 +228,64 @@ export class SessionManager {
     return { id, publicKey: signed.keyPair.publicKey, signature: signed.signature };
   }
 
-  async removePreKey(kind: 'one-time' | 'signed' | 'kyber', id: number): Promise<void> {
-    await this.records.store.commit([this.records.delete('prekeys', this.records.preKeyKey(kind, id))]);
+  /**
+   * Generates, signs and stores a Kyber prekey. A last-resort key serves many sessions (each
+   * base key once); a one-time key is consumed by the session that uses it.
+   */
+  async generateKyberPreKey(
+    id: number,
+    options: { lastResort?: boolean } = {},
+  ): Promise<{ id: number; publicKey: Uint8Array; signature: Uint8Array; lastResort: boolean }> {
+    const identity = await this.localIdentity();
+    const preKey = generateKyberPreKey(this.ctx, identity.identityKeyPair, id, this.clock.now(), options);
+    await this.records.store.commit([
+      this.records.put('prekeys', this.records.preKeyKey('kyber', id), encodeKyberPreKeyRecord(preKey)),
+    ]);
+    return { id, publicKey: preKey.publicKey, signature: preKey.signature, lastResort: preKey.lastResort };
   }
 
-  /** A bundle for others to start sessions with; the one-time prekey is optional. */
-  async createBundle(options: { deviceId: number; signedPreKeyId: number; preKeyId?: number }): Promise<PreKeyBundle> {
+  /** Removes a prekey; for a Kyber prekey also the base keys it has already served. */
+  async removePreKey(kind: 'one-time' | 'signed' | 'kyber', id: number): Promise<void> {
+    const writes = [this.records.delete('prekeys', this.records.preKeyKey(kind, id))];
+    if (kind === 'kyber') {
+      const used = await this.records.store.list('meta', { prefix: this.kyberUsePrefix(id) });
+      for (const marker of used) writes.push(this.records.delete('meta', marker.key));
+    }
+    await this.records.store.commit(writes);
+  }
+
+  private kyberUsePrefix(kyberPreKeyId: number): string {
+    return `${this.records.scope}/kyber-used/${kyberPreKeyId}/`;
+  }
+
+  /** A bundle for others to start sessions with; one-time and Kyber prekeys are optional. */
+  async createBundle(options: {
+    deviceId: number;
+    signedPreKeyId: number;
+    preKeyId?: number;
+    kyberPreKeyId?: number;
+  }): Promise<PreKeyBundle> {
     const identity = await this.localIdentity();
-    const signed = await this.records.read('prekeys', this.records.preKeyKey('signed', options.signedPreKeyId));
+    const signed = await this.records.read(
+      'prekeys',
+      this.records.preKeyKey('signed', options.signedPreKeyId),
+    );
     if (!signed.bytes) throw preKeyNotFound('signed', options.signedPreKeyId);
     const signedPreKey = decodeSignedPreKey(signed.bytes);
     let preKey: Uint8Array | undefined;
     if (options.preKeyId !== undefined) {
-      const oneTime = await this.records.read('prekeys', this.records.preKeyKey('one-time', options.preKeyId));
+      const oneTime = await this.records.read(
+        'prekeys',
+        this.records.preKeyKey('one-time', options.preKeyId),
+      );
       if (!oneTime.bytes) throw preKeyNotFound('one-time', options.preKeyId);
       preKey = decodeOneTimePreKey(oneTime.bytes).keyPair.publicKey;
+    }
+    let kyber: { id: number; publicKey: Uint8Array; signature: Uint8Array } | undefined;
+    if (options.kyberPreKeyId !== undefined) {
+      const read = await this.records.read('prekeys', this.records.preKeyKey('kyber', options.kyberPreKeyId));
+      if (!read.bytes) throw preKeyNotFound('kyber', options.kyberPreKeyId);
+      kyber = decodeKyberPreKeyRecord(read.bytes);
     }
     return {
       registrationId: identity.registrationId,
@@ -215,6 +296,9 @@ export class SessionManager {
       signedPreKeySignature: signedPreKey.signature,
       preKeyId: preKey ? options.preKeyId : undefined,
       preKey,
+      kyberPreKeyId: kyber?.id,
+      kyberPreKey: kyber?.publicKey,
+      kyberPreKeySignature: kyber?.signature,
     };
   }
 
@@ -250,7 +334,11 @@ export class SessionManager {
   }
 
   /** Decrypts a message of either type from one device. */
-  decrypt(address: ProtocolAddress, message: CiphertextMessage, options: DecryptOptions = {}): Promise<DecryptResult> {
+  decrypt(
+    address: ProtocolAddress,
+    message: CiphertextMessage,
+    options: DecryptOptions = {},
+  ): Promise<DecryptResult> {
     assertAddress(address);
     if (!(message?.body instanceof Uint8Array)) {
       throw new ParleyError('ERR_INVALID_ARGUMENT', '"message.body" expected a Uint8Array');
@@ -271,7 +359,10 @@ export class SessionManager {
 
   // ── Operation bodies (each runs once per attempt, on fresh reads) ─────────────────
 
-  private async processBundleOnce(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+  private async processBundleOnce(
+    address: ProtocolAddress,
+    bundle: PreKeyBundle,
+  ): Promise<ProcessBundleResult> {
     const identity = await this.localIdentity();
     const sessionKey = this.records.sessionKey(address);
     const identityKeyName = this.records.remoteIdentityKey(address.name);
@@ -280,14 +371,27 @@ export class SessionManager {
       this.records.read('identities', identityKeyName),
     ]);
     await this.checkTrust(address, bundle.identityKey, remoteIdentity.bytes, 'sending');
+    // Checks both signatures (signed prekey, and Kyber prekey when present) before any
+    // state is derived or written.
     verifyPreKeyBundle(this.crypto, bundle);
-    if (bundle.kyberPreKey !== undefined) {
-      // PQXDH arrives in a later version; refusing beats silently downgrading a v4 peer.
-      throw new ParleyError('ERR_PROTOCOL_VERSION_REFUSED', 'bundles with a Kyber prekey (PQXDH) are not supported yet');
+    const version = bundle.kyberPreKey !== undefined ? 4 : 3;
+    if (version < this.minimumVersion) {
+      throw new ParleyError(
+        'ERR_PROTOCOL_VERSION_REFUSED',
+        'the bundle has no Kyber prekey and this manager requires PQXDH (v4)',
+        {
+          minimumVersion: this.minimumVersion,
+        },
+      );
     }
+    const kyber =
+      version === 4
+        ? { preKeyId: bundle.kyberPreKeyId!, ...kyberEncapsulate(bundle.kyberPreKey!, this.random) }
+        : undefined;
     const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : emptyRecord();
     const state = initiateSession(this.ctx, {
-      version: 3,
+      version,
+      kyber,
       localIdentity: identity.identityKeyPair,
       localRegistrationId: identity.registrationId,
       localBaseKey: generateKeyPair(this.ctx),
@@ -396,12 +500,9 @@ export class SessionManager {
         promoteState(record, state);
       }
     } else {
-      if (preKeyMessage.version !== 3) {
-        throw new ParleyError('ERR_PROTOCOL_VERSION_REFUSED', 'PQXDH (version 4) prekey messages are not supported yet', {
-          version: preKeyMessage.version,
-        });
-      }
       const identity = await this.localIdentity();
+      const kyberSharedSecret =
+        preKeyMessage.version === 4 ? await this.takeKyberSecret(preKeyMessage, writes, expect) : undefined;
       const signedKey = this.records.preKeyKey('signed', preKeyMessage.signedPreKeyId);
       const signed = await this.records.read('prekeys', signedKey);
       if (!signed.bytes) throw preKeyNotFound('signed', preKeyMessage.signedPreKeyId);
@@ -419,7 +520,8 @@ export class SessionManager {
         expect.push({ namespace: 'prekeys', key: oneTimeKey, version: oneTime.version });
       }
       state = respondSession(this.ctx, {
-        version: 3,
+        version: preKeyMessage.version,
+        kyberSharedSecret,
         localIdentity: identity.identityKeyPair,
         localRegistrationId: identity.registrationId,
         localSignedPreKey: decodeSignedPreKey(signed.bytes).keyPair,
@@ -494,7 +596,12 @@ export class SessionManager {
     }
     await this.checkTrust(address, decrypted.state.remoteIdentityKey, remoteIdentity.bytes, 'receiving');
     const writes = [this.records.put('sessions', sessionKey, encodeSessionRecord(record))];
-    const identityChange = this.identityWrite(address, decrypted.state.remoteIdentityKey, remoteIdentity, writes);
+    const identityChange = this.identityWrite(
+      address,
+      decrypted.state.remoteIdentityKey,
+      remoteIdentity,
+      writes,
+    );
     const result: DecryptResult = {
       plaintext: decrypted.plaintext,
       messageType: MessageType.Whisper,
@@ -512,6 +619,53 @@ export class SessionManager {
 
   // ── Helpers ───────────────────────────────────────────────────────────────────────
 
+  /**
+   * PQXDH responder: decapsulates with the Kyber prekey the message names and adds its
+   * consumption to the commit — a one-time key is deleted; a last-resort key records the
+   * base key so the same base key can never use it twice (libsignal's store contract).
+   */
+  private async takeKyberSecret(
+    message: {
+      kyberPreKeyId: number | undefined;
+      kyberCiphertext: Uint8Array | undefined;
+      baseKey: Uint8Array;
+    },
+    writes: WriteOperation[],
+    expect: ExpectedVersion[],
+  ): Promise<Uint8Array> {
+    const id = message.kyberPreKeyId;
+    const ciphertext = message.kyberCiphertext;
+    if (id === undefined || ciphertext === undefined) {
+      throw new ParleyError(
+        'ERR_INVALID_MESSAGE',
+        'a v4 prekey message must carry a Kyber prekey id and ciphertext',
+      );
+    }
+    const key = this.records.preKeyKey('kyber', id);
+    const read = await this.records.read('prekeys', key);
+    if (!read.bytes) throw preKeyNotFound('kyber', id);
+    const preKey = decodeKyberPreKeyRecord(read.bytes);
+    if (preKey.lastResort) {
+      const marker = `${this.kyberUsePrefix(id)}${toHex(message.baseKey)}`;
+      if (await this.records.store.get('meta', marker)) {
+        throw new ParleyError(
+          'ERR_KYBER_PREKEY_REUSED',
+          'this base key already used this last-resort Kyber prekey',
+          {
+            kyberPreKeyId: id,
+          },
+        );
+      }
+      writes.push(this.records.put('meta', marker, new Uint8Array(0)));
+      expect.push({ namespace: 'meta', key: marker, version: 0 });
+      expect.push({ namespace: 'prekeys', key, version: read.version });
+    } else {
+      writes.push(this.records.delete('prekeys', key));
+      expect.push({ namespace: 'prekeys', key, version: read.version });
+    }
+    return kyberDecapsulate(preKey.secretKey, ciphertext);
+  }
+
   private async checkTrust(
     address: ProtocolAddress,
     identityKey: Uint8Array,
@@ -520,11 +674,15 @@ export class SessionManager {
   ): Promise<void> {
     const trusted = await this.trust.isTrusted({ address, identityKey, storedIdentityKey, direction });
     if (trusted !== true) {
-      throw new ParleyError('ERR_UNTRUSTED_IDENTITY', `identity key of the remote ${direction === 'sending' ? 'recipient' : 'sender'} is not trusted`, {
-        deviceId: address.deviceId,
-        direction,
-        policy: this.trust.name,
-      });
+      throw new ParleyError(
+        'ERR_UNTRUSTED_IDENTITY',
+        `identity key of the remote ${direction === 'sending' ? 'recipient' : 'sender'} is not trusted`,
+        {
+          deviceId: address.deviceId,
+          direction,
+          policy: this.trust.name,
+        },
+      );
     }
   }
 
@@ -541,7 +699,10 @@ export class SessionManager {
     return { address, previousIdentityKey: stored.bytes, identityKey };
   }
 
-  private async commit(writes: readonly WriteOperation[], expectVersions: readonly ExpectedVersion[]): Promise<void> {
+  private async commit(
+    writes: readonly WriteOperation[],
+    expectVersions: readonly ExpectedVersion[],
+  ): Promise<void> {
     await this.records.store.commit(writes, { expectVersions });
   }
 
@@ -579,10 +740,12 @@ function findStateByBaseKey(
   baseKey: Uint8Array,
 ): { state: SessionState; archivedIndex?: number } | undefined {
   const current = record.current;
-  if (current && current.version === version && bytesEqual(current.baseKey, baseKey)) return { state: current };
+  if (current && current.version === version && bytesEqual(current.baseKey, baseKey))
+    return { state: current };
   for (let i = 0; i < record.archived.length; i++) {
     const encoded = record.archived[i]!;
-    if (stateMatchesBaseKey(encoded, version, baseKey)) return { state: decodeSessionState(encoded), archivedIndex: i };
+    if (stateMatchesBaseKey(encoded, version, baseKey))
+      return { state: decodeSessionState(encoded), archivedIndex: i };
   }
   return undefined;
 }
@@ -599,14 +762,22 @@ function isRecoverable(error: unknown): boolean {
 }
 
 function sessionNotFound(address: ProtocolAddress): ParleyError {
-  return new ParleyError('ERR_SESSION_NOT_FOUND', 'no session with this device; process a prekey bundle first', {
-    deviceId: address.deviceId,
-  });
+  return new ParleyError(
+    'ERR_SESSION_NOT_FOUND',
+    'no session with this device; process a prekey bundle first',
+    {
+      deviceId: address.deviceId,
+    },
+  );
 }
 
 function preKeyNotFound(kind: 'signed' | 'one-time' | 'kyber', id: number): ParleyError {
-  return new ParleyError('ERR_PREKEY_NOT_FOUND', `${kind} prekey ${id} is not available (used, removed or never issued)`, {
-    kind,
-    preKeyId: id,
-  });
+  return new ParleyError(
+    'ERR_PREKEY_NOT_FOUND',
+    `${kind} prekey ${id} is not available (used, removed or never issued)`,
+    {
+      kind,
+      preKeyId: id,
+    },
+  );
 }

@@ -82,7 +82,11 @@ export interface CommitOptions {
 
 export interface CommitResult {
   /** New version of each put, in the order of the mutation's puts. */
-  readonly versions: readonly { readonly namespace: Namespace; readonly key: string; readonly version: number }[];
+  readonly versions: readonly {
+    readonly namespace: Namespace;
+    readonly key: string;
+    readonly version: number;
+  }[];
 }
 
 export interface ListOptions {

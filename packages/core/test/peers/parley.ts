@@ -5,12 +5,22 @@ import { acceptIdentityChanges, strictTrustOnFirstUse } from '../../src/session/
 import type { Store } from '../../src/storage/contract.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { FakeClock, testCrypto } from '../support/parties.js';
-import type { CreateBundleOptions, PeerAddress, PeerBundle, PeerClient, PeerMessage, TrustMode } from './types.js';
+import type {
+  CreateBundleOptions,
+  PeerAddress,
+  PeerBundle,
+  PeerClient,
+  PeerMessage,
+  TrustMode,
+} from './types.js';
 
 export interface ParleyPeerOptions {
   readonly trust?: TrustMode;
   readonly crypto?: CryptoProvider;
   readonly store?: Store;
+  /** Kyber prekeys in bundles are last-resort keys (default: one-time). */
+  readonly kyberLastResort?: boolean;
+  readonly minimumVersion?: 3 | 4;
 }
 
 export interface ParleyPeer extends PeerClient {
@@ -18,7 +28,10 @@ export interface ParleyPeer extends PeerClient {
   readonly store: Store;
 }
 
-export async function createParleyPeer(address: PeerAddress, options: ParleyPeerOptions = {}): Promise<ParleyPeer> {
+export async function createParleyPeer(
+  address: PeerAddress,
+  options: ParleyPeerOptions = {},
+): Promise<ParleyPeer> {
   const clock = new FakeClock();
   const store = options.store ?? createMemoryStore({ clock });
   const sessions = new SessionManager({
@@ -27,6 +40,7 @@ export async function createParleyPeer(address: PeerAddress, options: ParleyPeer
     clock,
     scope: `${address.name}.${address.deviceId}`,
     trust: options.trust === 'always' ? acceptIdentityChanges : strictTrustOnFirstUse,
+    minimumVersion: options.minimumVersion,
   });
   const identity = await sessions.initializeIdentity();
   let nextId = 1;
@@ -42,10 +56,13 @@ export async function createParleyPeer(address: PeerAddress, options: ParleyPeer
       await sessions.generateSignedPreKey(id);
       const withOneTime = bundleOptions.oneTimePreKey ?? true;
       if (withOneTime) await sessions.generateOneTimePreKeys(id, 1);
+      const withKyber = bundleOptions.kyber ?? false;
+      if (withKyber) await sessions.generateKyberPreKey(id, { lastResort: options.kyberLastResort ?? false });
       const bundle = await sessions.createBundle({
         deviceId: address.deviceId,
         signedPreKeyId: id,
         preKeyId: withOneTime ? id : undefined,
+        kyberPreKeyId: withKyber ? id : undefined,
       });
       const out: PeerBundle = {
         registrationId: bundle.registrationId,
@@ -58,6 +75,11 @@ export async function createParleyPeer(address: PeerAddress, options: ParleyPeer
       if (bundle.preKeyId !== undefined && bundle.preKey) {
         out.preKeyId = bundle.preKeyId;
         out.preKey = bundle.preKey;
+      }
+      if (bundle.kyberPreKeyId !== undefined && bundle.kyberPreKey && bundle.kyberPreKeySignature) {
+        out.kyberPreKeyId = bundle.kyberPreKeyId;
+        out.kyberPreKey = bundle.kyberPreKey;
+        out.kyberPreKeySignature = bundle.kyberPreKeySignature;
       }
       return out;
     },

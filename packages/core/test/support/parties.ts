@@ -1,3 +1,4 @@
+import { createNodeCrypto } from '../../src/crypto/node.js';
 import { createPortableCrypto } from '../../src/crypto/portable.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { createDeterministicRandom } from '../../src/crypto/random.js';
@@ -6,7 +7,6 @@ import { SessionManager, type SessionManagerOptions } from '../../src/session/se
 import type { TrustPolicy } from '../../src/session/trust.js';
 import type { Clock, Store } from '../../src/storage/contract.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
-import { createNodeCrypto } from '../../src/crypto/node.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -66,7 +66,11 @@ export async function createParty(name: string, options: PartyOptions = {}): Pro
 
 /** Alice starts a session from Bob's bundle (with one-time prekey 1 unless told otherwise). */
 export async function connect(alice: Party, bob: Party, preKeyId: number | undefined = 1): Promise<void> {
-  const bundle = await bob.sessions.createBundle({ deviceId: bob.address.deviceId, signedPreKeyId: 1, preKeyId });
+  const bundle = await bob.sessions.createBundle({
+    deviceId: bob.address.deviceId,
+    signedPreKeyId: 1,
+    preKeyId,
+  });
   await alice.sessions.processBundle(bob.address, bundle);
 }
 
@@ -78,7 +82,16 @@ export const str = (value: Uint8Array): string => decoder.decode(value);
 /** Every stored record of a store, for byte-identical comparisons after a failure. */
 export async function snapshot(store: Store): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for (const namespace of ['identities', 'prekeys', 'sessions', 'messages', 'outbox', 'counters', 'vault', 'meta'] as const) {
+  for (const namespace of [
+    'identities',
+    'prekeys',
+    'sessions',
+    'messages',
+    'outbox',
+    'counters',
+    'vault',
+    'meta',
+  ] as const) {
     for (const record of await store.list(namespace)) {
       out.set(`${namespace}:${record.key}`, `${record.version}:${Buffer.from(record.value).toString('hex')}`);
     }

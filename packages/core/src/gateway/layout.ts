@@ -1,0 +1,38 @@
+/**
+ * Where the gateway keeps its records (besides the SessionManager's own layout, scoped per
+ * business number). Nothing outside `m/` (message records, content sealed) is keyed by or
+ * holds a person's phone number: person-related keys use the per-business pseudonym.
+ *
+ *   meta      gw/business/{biz}                 business config (retention, region, wrapped keys)
+ *   meta      gw/number/{number}                business number → business id
+ *   meta      gw/b/{biz}/keys/{number}          prekey schedule of a business number
+ *   meta      gw/id/{messageId}                 message id → business, deadline (outlives the message)
+ *   messages  gw/b/{biz}/m/{messageId}          message record (expires at its deadline)
+ *   meta      gw/b/{biz}/p/{pseud}/{messageId}  a person's messages (for erasure)
+ *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
+ *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
+ *   meta      gw/b/{biz}/d/{pseud}              a person's device list
+ *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
+ *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}  retry request sent (rate limit)
+ *   vault     gw/b/{biz}/period/{period}        wrapped content key (vault store)
+ */
+export const businessKey = (biz: string) => `gw/business/${biz}`;
+export const BUSINESS_PREFIX = 'gw/business/';
+export const numberIndexKey = (number: string) => `gw/number/${number}`;
+export const numberKeysKey = (biz: string, number: string) => `gw/b/${biz}/keys/${number}`;
+export const numberKeysPrefix = (biz: string) => `gw/b/${biz}/keys/`;
+export const messageIndexKey = (id: string) => `gw/id/${id}`;
+export const messageKey = (biz: string, id: string) => `gw/b/${biz}/m/${id}`;
+export const personIndexKey = (biz: string, pseud: string, id: string) => `gw/b/${biz}/p/${pseud}/${id}`;
+export const personIndexPrefix = (biz: string, pseud: string) => `gw/b/${biz}/p/${pseud}/`;
+export const outboxKey = (biz: string, id: string) => `gw/b/${biz}/o/${id}`;
+export const OUTBOX_PREFIX = 'gw/b/';
+export const seenKey = (biz: string, pseud: string, digest: string) => `gw/b/${biz}/seen/${pseud}/${digest}`;
+export const seenPrefix = (biz: string, pseud: string) => `gw/b/${biz}/seen/${pseud}/`;
+export const devicesKey = (biz: string, pseud: string) => `gw/b/${biz}/d/${pseud}`;
+export const contactKey = (biz: string, pseud: string) => `gw/b/${biz}/c/${pseud}`;
+export const contactPrefix = (biz: string) => `gw/b/${biz}/c/`;
+export const retryLimitKey = (biz: string, number: string, pseud: string, deviceId: number) =>
+  `gw/b/${biz}/r/${number}/${pseud}/${deviceId}`;
+export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
+export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;

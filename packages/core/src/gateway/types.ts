@@ -1,0 +1,146 @@
+import type { ErrorCode } from '../errors.js';
+import type { PreKeyBundle } from '../keys/prekeys.js';
+
+/** A message id, unique per gateway; random, so it reveals nothing about sender or content. */
+export type MessageId = string & { readonly __brand: 'MessageId' };
+
+/** Status of a message the business sent. */
+export type OutboundStatus = 'accepted' | 'sent' | 'delivered' | 'failed' | 'expired';
+/** Status of a message a person sent to the business. */
+export type InboundStatus = 'pending' | 'delivered' | 'dropped';
+
+/** What the business's handler receives for each message from a person. */
+export interface InboundMessage {
+  readonly id: MessageId;
+  readonly businessId: string;
+  /** The business number it was sent to. */
+  readonly to: string;
+  /** The person's phone number (as attributed by the transport). */
+  readonly from: string;
+  readonly deviceId: number;
+  /** When the gateway received it (injected clock); never a timestamp from the peer. */
+  readonly receivedAt: number;
+  /** Attempt number of this delivery (1 = first); ids stay the same across redeliveries. */
+  readonly attempt: number;
+  readonly content: Uint8Array;
+}
+
+export type MessageHandler = (message: InboundMessage) => void | Promise<void>;
+
+/** Events for one business. */
+export type GatewayEvent =
+  | {
+      readonly type: 'status';
+      readonly businessId: string;
+      readonly messageId: MessageId;
+      readonly status: OutboundStatus;
+      readonly reason?: ErrorCode | undefined;
+    }
+  | {
+      readonly type: 'dropped';
+      readonly businessId: string;
+      readonly messageId: MessageId;
+      readonly attempts: number;
+    }
+  | {
+      readonly type: 'identity-changed';
+      readonly businessId: string;
+      readonly number: string;
+      readonly phoneNumber: string;
+      readonly deviceId: number;
+    };
+
+export type EventHandler = (event: GatewayEvent) => void;
+
+/** A frame from the transport: a person's device sent ciphertext to a business number. */
+export interface InboundFrame {
+  /** The transport's id for this frame; redelivering the same frame uses the same id. */
+  readonly frameId: string;
+  /** Business number. */
+  readonly to: string;
+  /** Sender's phone number; Parley trusts the transport's sender attribution. */
+  readonly from: string;
+  readonly deviceId: number;
+  /** 2 = SignalMessage, 3 = PreKeySignalMessage (libsignal numbering). */
+  readonly type: 2 | 3;
+  readonly body: Uint8Array;
+}
+
+export type ReceiveOutcome =
+  | { readonly kind: 'accepted'; readonly messageId: MessageId }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'undecryptable'; readonly reason: ErrorCode; readonly retryRequested: boolean };
+
+/** What Parley hands the transport: routing and ciphertext, nothing else. */
+export interface OutboundFrame {
+  readonly frameId: string;
+  /** Business number. */
+  readonly from: string;
+  /** Recipient phone number (routing). */
+  readonly to: string;
+  readonly deviceId: number;
+  readonly type: 2 | 3;
+  readonly body: Uint8Array;
+}
+
+/** Asks the person's device to start a new session and re-send (no content inside). */
+export interface RetryRequest {
+  /** Business number. */
+  readonly from: string;
+  readonly to: string;
+  readonly deviceId: number;
+  /** The frame that could not be decrypted. */
+  readonly frameId: string;
+  readonly reason: ErrorCode;
+}
+
+export interface DeliveryReceipt {
+  /** The outbound frame id the person's device acknowledged. */
+  readonly frameId: string;
+}
+
+export interface Transport {
+  /** Hands a frame to the network; a rejection counts as a failed attempt and is retried. */
+  send(frame: OutboundFrame): Promise<void>;
+  requestRetry(request: RetryRequest): Promise<void>;
+  /** The inbound frame is safely stored; the network may forget it. */
+  acknowledge(frameId: string): Promise<void>;
+}
+
+/** Public prekeys of one business number, uploaded to the directory. */
+export interface PreKeyUpload {
+  readonly number: string;
+  readonly deviceId: number;
+  readonly registrationId: number;
+  readonly identityKey: Uint8Array;
+  readonly signedPreKey: { readonly id: number; readonly publicKey: Uint8Array; readonly signature: Uint8Array };
+  /** New one-time prekeys to add to the directory's pool (each served at most once). */
+  readonly oneTimePreKeys: readonly { readonly id: number; readonly publicKey: Uint8Array }[];
+}
+
+/** The key directory the network provides (Signal's key server). */
+export interface Directory {
+  publish(upload: PreKeyUpload): Promise<void>;
+  /** One-time prekeys of a business number still unserved; drives replenishment. */
+  availableOneTimePreKeys(number: string): Promise<number>;
+  /** The person's current device ids. */
+  fetchDevices(phoneNumber: string): Promise<readonly number[]>;
+  /** A bundle of one of the person's devices. */
+  fetchBundle(phoneNumber: string, deviceId: number): Promise<PreKeyBundle>;
+}
+
+export interface SendRequest {
+  /** Business number to send from. */
+  readonly from: string;
+  /** Person's phone number. */
+  readonly to: string;
+  readonly content: Uint8Array | string;
+}
+
+export interface BusinessRegistration {
+  readonly businessId: string;
+  /** Pin the business's data at rest (and its key unwrapping) to this region. */
+  readonly region?: string | undefined;
+  /** 1 to 30; default 30. */
+  readonly retentionDays?: number | undefined;
+}

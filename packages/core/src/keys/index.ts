@@ -1,0 +1,47 @@
+export {
+  agree,
+  assertKeyBytes,
+  CURVE25519_KEY_TYPE,
+  derivePublicKey,
+  deserializePublicKey,
+  generateKeyPair,
+  isSerializedPublicKey,
+  type KeyContext,
+  type KeyPair,
+  PRIVATE_KEY_LENGTH,
+  SERIALIZED_PUBLIC_KEY_LENGTH,
+  SIGNATURE_LENGTH,
+  serializePublicKey,
+  sign,
+  verifySignature,
+} from './curve.js';
+export {
+  generateIdentityKeyPair,
+  generateRegistrationId,
+  type IdentityKeyPair,
+  isValidRegistrationId,
+  MAX_REGISTRATION_ID,
+  MIN_REGISTRATION_ID,
+} from './identity.js';
+export {
+  generatePreKeys,
+  generateSignedPreKey,
+  KYBER_KEY_TYPE,
+  MAX_LOCAL_PREKEY_ID,
+  MAX_PREKEYS_PER_BATCH,
+  MAX_UINT32,
+  type OneTimePreKey,
+  type PreKeyBundle,
+  SERIALIZED_KYBER_PUBLIC_KEY_LENGTH,
+  type SignedPreKey,
+  verifyPreKeyBundle,
+} from './prekeys.js';
+export {
+  decodeKeyPairRecord,
+  decodeOneTimePreKeyRecord,
+  decodeSignedPreKeyRecord,
+  encodeKeyPairRecord,
+  encodeOneTimePreKeyRecord,
+  encodeSignedPreKeyRecord,
+  KEY_RECORD_VERSION,
+} from './records.js';

@@ -1,0 +1,17 @@
+export {
+  assertKyberCiphertext,
+  assertKyberPublicKey,
+  assertKyberSecretKey,
+  generateKyberKeyPair,
+  KYBER_KEY_TYPE,
+  KYBER_KEYGEN_SEED_LENGTH,
+  KYBER_SHARED_SECRET_LENGTH,
+  KYBER1024_CIPHERTEXT_LENGTH,
+  KYBER1024_PUBLIC_KEY_LENGTH,
+  KYBER1024_SECRET_KEY_LENGTH,
+  type KyberEncapsulation,
+  type KyberKeyPair,
+  kyberDecapsulate,
+  kyberEncapsulate,
+  kyberPublicKeyFromSecretKey,
+} from './kyber1024.js';

@@ -1,0 +1,274 @@
+import { ParleyError } from '../errors.js';
+import {
+  type Clock,
+  type CommitOptions,
+  type CommitResult,
+  type ExpectedVersion,
+  type ListedRecord,
+  type ListOptions,
+  type Mutation,
+  NAMESPACES,
+  type Namespace,
+  type Store,
+  type StoredRecord,
+  systemClock,
+  type WriteOperation,
+} from './contract.js';
+
+/**
+ * The reference store: everything the contract asks for, in a `Map`, with nothing durable.
+ * Adapters in `@parley/storage-adapters` must behave exactly like this one (the conformance
+ * suite runs against it first).
+ *
+ * Expiry rule shared by every adapter: a store instance evaluates expiry against the highest
+ * clock value it has seen, so a clock stepping backwards (an NTP correction) never brings back
+ * a record that was already treated as expired. `sweepExpired(now)` deletes every record with
+ * `expiresAt <= now`, and also those the instance already hides.
+ */
+export interface MemoryStoreOptions {
+  readonly clock?: Clock;
+  readonly region?: string;
+  /**
+   * Testing only: called inside `commit` before each write is applied, after the version
+   * checks passed. Throwing from it simulates a failure mid-commit; the store must roll back.
+   */
+  readonly testHooks?: {
+    readonly beforeWrite?: (operation: WriteOperation, index: number) => void;
+  };
+}
+
+interface MemoryRecord {
+  readonly value: Uint8Array;
+  readonly version: number;
+  readonly expiresAt: number | undefined;
+}
+
+type UndoEntry = {
+  readonly table: Map<string, MemoryRecord>;
+  readonly key: string;
+  readonly previous?: MemoryRecord;
+};
+
+const NAMESPACE_SET: ReadonlySet<string> = new Set(NAMESPACES);
+
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  const clock = options.clock ?? systemClock;
+  const beforeWrite = options.testHooks?.beforeWrite;
+  const tables = new Map<Namespace, Map<string, MemoryRecord>>(NAMESPACES.map((ns) => [ns, new Map()]));
+  let sequence = 0;
+  let latestNow = Number.NEGATIVE_INFINITY;
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) {
+      throw new ParleyError(
+        'ERR_STORE_CLOSED',
+        'the memory store is closed; create a new store to continue',
+        {
+          store: 'memory',
+        },
+      );
+    }
+  }
+
+  function expiryNow(): number {
+    latestNow = Math.max(latestNow, clock.now());
+    return latestNow;
+  }
+
+  function table(namespace: Namespace): Map<string, MemoryRecord> {
+    return tables.get(namespace)!;
+  }
+
+  function live(namespace: Namespace, key: string, now: number): MemoryRecord | undefined {
+    const record = table(namespace).get(key);
+    if (record === undefined) return undefined;
+    if (record.expiresAt !== undefined && record.expiresAt <= now) return undefined;
+    return record;
+  }
+
+  function copyOut(record: MemoryRecord): StoredRecord {
+    return { value: record.value.slice(), version: record.version, expiresAt: record.expiresAt };
+  }
+
+  return {
+    kind: 'memory',
+    region: options.region,
+
+    async get(namespace, key) {
+      assertOpen();
+      assertNamespace(namespace);
+      assertKey(key, 'key');
+      const record = live(namespace, key, expiryNow());
+      return record === undefined ? undefined : copyOut(record);
+    },
+
+    async getMany(namespace, keys) {
+      assertOpen();
+      assertNamespace(namespace);
+      if (!Array.isArray(keys)) throw invalid('"keys" expected an array of strings');
+      keys.forEach((key, i) => {
+        assertKey(key, `keys[${i}]`);
+      });
+      const now = expiryNow();
+      const out = new Map<string, StoredRecord>();
+      for (const key of keys) {
+        const record = live(namespace, key, now);
+        if (record !== undefined) out.set(key, copyOut(record));
+      }
+      return out;
+    },
+
+    async list(namespace, listOptions: ListOptions = {}) {
+      assertOpen();
+      assertNamespace(namespace);
+      const { prefix, limit } = checkListOptions(listOptions);
+      const now = expiryNow();
+      const keys = [...table(namespace).keys()]
+        .filter((key) => key.startsWith(prefix))
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const out: ListedRecord[] = [];
+      for (const key of keys) {
+        if (out.length >= limit) break;
+        const record = live(namespace, key, now);
+        if (record !== undefined) out.push({ key, ...copyOut(record) });
+      }
+      return out;
+    },
+
+    async commit(mutation: Mutation, commitOptions: CommitOptions = {}): Promise<CommitResult> {
+      assertOpen();
+      checkMutation(mutation);
+      const expectations = checkExpectations(commitOptions.expectVersions);
+      const now = expiryNow();
+      for (const expected of expectations) {
+        const current = live(expected.namespace, expected.key, now)?.version ?? 0;
+        if (current !== expected.version) throw conflict(expected, current);
+      }
+      // Copy every value before touching the tables, so nothing the caller does later (or a
+      // throwing getter) can leave a half-applied commit behind.
+      const staged = mutation.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op));
+      const undo: UndoEntry[] = [];
+      const versions: { namespace: Namespace; key: string; version: number }[] = [];
+      try {
+        staged.forEach((op, index) => {
+          beforeWrite?.(op, index);
+          const target = table(op.namespace);
+          const previous = target.get(op.key);
+          undo.push(
+            previous === undefined
+              ? { table: target, key: op.key }
+              : { table: target, key: op.key, previous },
+          );
+          if (op.type === 'delete') {
+            target.delete(op.key);
+          } else {
+            sequence += 1;
+            target.set(op.key, { value: op.value, version: sequence, expiresAt: op.expiresAt });
+            versions.push({ namespace: op.namespace, key: op.key, version: sequence });
+          }
+        });
+      } catch (cause) {
+        for (const entry of undo.reverse()) {
+          if (entry.previous === undefined) entry.table.delete(entry.key);
+          else entry.table.set(entry.key, entry.previous);
+        }
+        throw new ParleyError(
+          'ERR_STORE_FAILURE',
+          'commit failed and was rolled back; nothing was written. Retry the operation',
+          { store: 'memory', operations: mutation.length },
+          { cause },
+        );
+      }
+      return { versions };
+    },
+
+    async sweepExpired(now) {
+      assertOpen();
+      if (typeof now !== 'number' || Number.isNaN(now)) throw invalid('"now" expected a number (epoch ms)');
+      const limit = Math.max(now, latestNow);
+      let removed = 0;
+      for (const target of tables.values()) {
+        for (const [key, record] of target) {
+          if (record.expiresAt !== undefined && record.expiresAt <= limit) {
+            target.delete(key);
+            removed += 1;
+          }
+        }
+      }
+      return removed;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      tables.clear();
+    },
+  };
+}
+
+function invalid(message: string, details: Record<string, string | number> = {}): ParleyError {
+  return new ParleyError('ERR_INVALID_ARGUMENT', message, details);
+}
+
+function assertNamespace(namespace: unknown, field = 'namespace'): asserts namespace is Namespace {
+  if (typeof namespace !== 'string' || !NAMESPACE_SET.has(namespace)) {
+    throw invalid(`"${field}" expected one of ${NAMESPACES.join(', ')}`, { field });
+  }
+}
+
+function assertKey(key: unknown, field: string): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0)
+    throw invalid(`"${field}" expected a non-empty string`, { field });
+}
+
+function checkListOptions(options: ListOptions): { prefix: string; limit: number } {
+  const prefix = options.prefix ?? '';
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (typeof prefix !== 'string') throw invalid('"prefix" expected a string', { field: 'prefix' });
+  if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw invalid('"limit" expected a non-negative integer', { field: 'limit' });
+  }
+  return { prefix, limit };
+}
+
+function checkMutation(mutation: Mutation): void {
+  if (!Array.isArray(mutation)) throw invalid('"mutation" expected an array of operations');
+  mutation.forEach((op: WriteOperation, i) => {
+    if (op === null || typeof op !== 'object') throw invalid(`"mutation[${i}]" expected an operation object`);
+    assertNamespace(op.namespace, `mutation[${i}].namespace`);
+    assertKey(op.key, `mutation[${i}].key`);
+    if (op.type === 'put') {
+      if (!(op.value instanceof Uint8Array)) throw invalid(`"mutation[${i}].value" expected a Uint8Array`);
+      if (
+        op.expiresAt !== undefined &&
+        (typeof op.expiresAt !== 'number' || !Number.isFinite(op.expiresAt))
+      ) {
+        throw invalid(`"mutation[${i}].expiresAt" expected a finite number (epoch ms)`);
+      }
+    } else if (op.type !== 'delete') {
+      throw invalid(`"mutation[${i}].type" expected "put" or "delete"`);
+    }
+  });
+}
+
+function checkExpectations(expectations: readonly ExpectedVersion[] | undefined): readonly ExpectedVersion[] {
+  if (expectations === undefined) return [];
+  if (!Array.isArray(expectations)) throw invalid('"expectVersions" expected an array');
+  expectations.forEach((expected: ExpectedVersion, i) => {
+    assertNamespace(expected?.namespace, `expectVersions[${i}].namespace`);
+    assertKey(expected.key, `expectVersions[${i}].key`);
+    if (!Number.isSafeInteger(expected.version) || expected.version < 0) {
+      throw invalid(`"expectVersions[${i}].version" expected a non-negative integer`);
+    }
+  });
+  return expectations;
+}
+
+function conflict(expected: ExpectedVersion, actual: number): ParleyError {
+  return new ParleyError(
+    'ERR_STORE_CONFLICT',
+    `version conflict in "${expected.namespace}": expected ${expected.version}, found ${actual}; re-read and retry`,
+    { store: 'memory', namespace: expected.namespace, expected: expected.version, actual },
+  );
+}

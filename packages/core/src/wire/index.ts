@@ -1,0 +1,32 @@
+/** Signal wire messages: byte-compatible with libsignal's `protocol.rs` and `wire.proto`. */
+
+/**
+ * Message type numbers as libsignal reports them (`CiphertextMessageType`). The JS libraries
+ * (libsignal-node, privacyresearch) call a whisper message 1; map at their boundary, not here.
+ */
+export const CiphertextMessageType = { Whisper: 2, PreKey: 3 } as const;
+export type CiphertextMessageType = (typeof CiphertextMessageType)[keyof typeof CiphertextMessageType];
+
+export {
+  CIPHERTEXT_VERSION_V3,
+  CIPHERTEXT_VERSION_V4,
+  type CiphertextVersion,
+  KYBER_CIPHERTEXT_LENGTH,
+  MAC_LENGTH,
+  MAX_MESSAGE_BYTES,
+  PUBLIC_KEY_LENGTH,
+  versionByte,
+} from './limits.js';
+export {
+  type DecodedPreKeySignalMessage,
+  decodePreKeySignalMessage,
+  encodePreKeySignalMessage,
+  type PreKeySignalMessageFields,
+} from './prekey-signal-message.js';
+export {
+  appendMac,
+  type DecodedSignalMessage,
+  decodeSignalMessage,
+  encodeSignalMessageBody,
+  type SignalMessageFields,
+} from './signal-message.js';
