@@ -8,3 +8,4 @@ export { createPortableCrypto, HKDF_SHA256_MAX_LENGTH } from './crypto/portable.
 export type { CryptoProvider, RandomSource } from './crypto/provider.js';
 export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
 export { clampPrivateKey, montgomeryToEdwards, xeddsaSign, xeddsaVerify } from './crypto/xeddsa.js';
+export * from './kyber/index.js';

@@ -106,7 +106,10 @@ describe('Kyber-1024 (round 3) encapsulation', () => {
         fc.uint8Array({ minLength: 1, maxLength: 32 }),
         (keySeed, encSeed) => {
           const pair = generateKyberKeyPair(createDeterministicRandom(keySeed));
-          const { ciphertext, sharedSecret } = kyberEncapsulate(pair.publicKey, createDeterministicRandom(encSeed));
+          const { ciphertext, sharedSecret } = kyberEncapsulate(
+            pair.publicKey,
+            createDeterministicRandom(encSeed),
+          );
           expect(ciphertext.length).toBe(KYBER1024_CIPHERTEXT_LENGTH);
           expect(sharedSecret.length).toBe(32);
           expect(toHex(kyberDecapsulate(pair.secretKey, ciphertext))).toBe(toHex(sharedSecret));
@@ -119,13 +122,17 @@ describe('Kyber-1024 (round 3) encapsulation', () => {
 
   it('gives a different secret, without throwing, for a bit-flipped ciphertext (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: KYBER1024_CIPHERTEXT_LENGTH - 1 }), fc.integer({ min: 0, max: 7 }), (index, bit) => {
-        const flipped = encA.ciphertext.slice();
-        flipped[index]! ^= 1 << bit;
-        const secret = kyberDecapsulate(keyPairA.secretKey, flipped);
-        expect(secret.length).toBe(32);
-        expect(bytesEqual(secret, encA.sharedSecret)).toBe(false);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: KYBER1024_CIPHERTEXT_LENGTH - 1 }),
+        fc.integer({ min: 0, max: 7 }),
+        (index, bit) => {
+          const flipped = encA.ciphertext.slice();
+          flipped[index]! ^= 1 << bit;
+          const secret = kyberDecapsulate(keyPairA.secretKey, flipped);
+          expect(secret.length).toBe(32);
+          expect(bytesEqual(secret, encA.sharedSecret)).toBe(false);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -188,7 +195,9 @@ describe('Kyber-1024 (round 3) encapsulation', () => {
 
   it('refuses malformed secret keys with typed errors', () => {
     for (const value of NOT_BYTES) {
-      expect(codeOf(() => kyberDecapsulate(value as Uint8Array, encA.ciphertext))).toBe('ERR_INVALID_ARGUMENT');
+      expect(codeOf(() => kyberDecapsulate(value as Uint8Array, encA.ciphertext))).toBe(
+        'ERR_INVALID_ARGUMENT',
+      );
       expect(codeOf(() => kyberPublicKeyFromSecretKey(value as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
     }
     const bad = [...badShapes(keyPairA.secretKey), keyPairA.publicKey];
@@ -206,7 +215,9 @@ describe('Kyber-1024 (round 3) encapsulation', () => {
 
   it('refuses malformed ciphertexts with ERR_INVALID_MESSAGE', () => {
     for (const value of NOT_BYTES) {
-      expect(codeOf(() => kyberDecapsulate(keyPairA.secretKey, value as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
+      expect(codeOf(() => kyberDecapsulate(keyPairA.secretKey, value as Uint8Array))).toBe(
+        'ERR_INVALID_ARGUMENT',
+      );
     }
     for (const value of [...badShapes(encA.ciphertext), keyPairA.secretKey]) {
       expect(codeOf(() => kyberDecapsulate(keyPairA.secretKey, value))).toBe('ERR_INVALID_MESSAGE');
@@ -287,23 +298,30 @@ describe('Kyber prekeys', () => {
 
   it('signature verifies (both providers) and every single-bit flip of it fails', () => {
     for (const provider of [crypto, portable]) {
-      expect(verifyKyberPreKeySignature(provider, identity.publicKey, oneTime.publicKey, oneTime.signature)).toBe(true);
-      expect(verifyKyberPreKeySignature(provider, identity.publicKey, lastResort.publicKey, lastResort.signature)).toBe(
-        true,
-      );
+      expect(
+        verifyKyberPreKeySignature(provider, identity.publicKey, oneTime.publicKey, oneTime.signature),
+      ).toBe(true);
+      expect(
+        verifyKyberPreKeySignature(provider, identity.publicKey, lastResort.publicKey, lastResort.signature),
+      ).toBe(true);
     }
     for (let bit = 0; bit < 64 * 8; bit++) {
       const flipped = oneTime.signature.slice();
       flipped[bit >> 3]! ^= 1 << (bit & 7);
-      expect(verifyKyberPreKeySignature(crypto, identity.publicKey, oneTime.publicKey, flipped), `bit ${bit}`).toBe(
-        false,
-      );
+      expect(
+        verifyKyberPreKeySignature(crypto, identity.publicKey, oneTime.publicKey, flipped),
+        `bit ${bit}`,
+      ).toBe(false);
     }
   });
 
   it('signature fails for another identity, another Kyber key, a flipped public key, or a bad length', () => {
-    expect(verifyKyberPreKeySignature(crypto, other.publicKey, oneTime.publicKey, oneTime.signature)).toBe(false);
-    expect(verifyKyberPreKeySignature(crypto, identity.publicKey, lastResort.publicKey, oneTime.signature)).toBe(false);
+    expect(verifyKyberPreKeySignature(crypto, other.publicKey, oneTime.publicKey, oneTime.signature)).toBe(
+      false,
+    );
+    expect(
+      verifyKyberPreKeySignature(crypto, identity.publicKey, lastResort.publicKey, oneTime.signature),
+    ).toBe(false);
     for (const index of [1, 2, 784, 1568]) {
       const flipped = oneTime.publicKey.slice();
       flipped[index]! ^= 0x10;
@@ -318,21 +336,25 @@ describe('Kyber prekeys', () => {
 
   it('verification refuses malformed keys with typed errors', () => {
     for (const value of badShapes(oneTime.publicKey)) {
-      expect(codeOf(() => verifyKyberPreKeySignature(crypto, identity.publicKey, value, oneTime.signature))).toBe(
-        'ERR_INVALID_KEY',
-      );
+      expect(
+        codeOf(() => verifyKyberPreKeySignature(crypto, identity.publicKey, value, oneTime.signature)),
+      ).toBe('ERR_INVALID_KEY');
     }
     for (const value of [new Uint8Array(33), identity.publicKey.subarray(1), oneTime.publicKey]) {
-      expect(codeOf(() => verifyKyberPreKeySignature(crypto, value, oneTime.publicKey, oneTime.signature))).toBe(
-        'ERR_INVALID_KEY',
-      );
+      expect(
+        codeOf(() => verifyKyberPreKeySignature(crypto, value, oneTime.publicKey, oneTime.signature)),
+      ).toBe('ERR_INVALID_KEY');
     }
     for (const value of NOT_BYTES) {
       expect(
-        codeOf(() => verifyKyberPreKeySignature(crypto, identity.publicKey, value as Uint8Array, oneTime.signature)),
+        codeOf(() =>
+          verifyKyberPreKeySignature(crypto, identity.publicKey, value as Uint8Array, oneTime.signature),
+        ),
       ).toBe('ERR_INVALID_ARGUMENT');
       expect(
-        codeOf(() => verifyKyberPreKeySignature(crypto, identity.publicKey, oneTime.publicKey, value as Uint8Array)),
+        codeOf(() =>
+          verifyKyberPreKeySignature(crypto, identity.publicKey, oneTime.publicKey, value as Uint8Array),
+        ),
       ).toBe('ERR_INVALID_ARGUMENT');
     }
   });
@@ -345,10 +367,16 @@ describe('Kyber prekeys', () => {
       [() => generateKyberPreKey(ctx, identity, Number.NaN, 0), 'ERR_INVALID_ARGUMENT'],
       [() => generateKyberPreKey(ctx, identity, 1, -1), 'ERR_INVALID_ARGUMENT'],
       [() => generateKyberPreKey(ctx, identity, 1, 2 ** 53), 'ERR_INVALID_ARGUMENT'],
-      [() => generateKyberPreKey(ctx, identity, 1, 0, { lastResort: 'yes' as unknown as boolean }), 'ERR_INVALID_ARGUMENT'],
+      [
+        () => generateKyberPreKey(ctx, identity, 1, 0, { lastResort: 'yes' as unknown as boolean }),
+        'ERR_INVALID_ARGUMENT',
+      ],
       [() => generateKyberPreKey(ctx, identity, 1, 0, null as unknown as undefined), 'ERR_INVALID_ARGUMENT'],
       [() => generateKyberPreKey(ctx, null as unknown as typeof identity, 1, 0), 'ERR_INVALID_ARGUMENT'],
-      [() => generateKyberPreKey(ctx, { ...identity, privateKey: new Uint8Array(31) }, 1, 0), 'ERR_INVALID_KEY'],
+      [
+        () => generateKyberPreKey(ctx, { ...identity, privateKey: new Uint8Array(31) }, 1, 0),
+        'ERR_INVALID_KEY',
+      ],
     ];
     for (const [fn, code] of cases) expect(codeOf(fn)).toBe(code);
   });
@@ -401,11 +429,17 @@ describe('Kyber prekeys', () => {
       ['secret key H(ek) flip', mutate((c) => (c[15 + 1569 + 1 + 1536 + 1568]! ^= 1))],
       ['swapped public key', mutate((c) => c.set(otherRecord.subarray(15, 15 + 1569), 15))],
       ['zeros', new Uint8Array(good.length)],
-      ['signed prekey record', encodeSignedPreKeyRecord({ id: 1, keyPair: identity, signature: new Uint8Array(64), timestamp: 0 })],
+      [
+        'signed prekey record',
+        encodeSignedPreKeyRecord({ id: 1, keyPair: identity, signature: new Uint8Array(64), timestamp: 0 }),
+      ],
       ['one-time prekey record', encodeOneTimePreKeyRecord({ id: 1, keyPair: identity })],
     ];
     for (const [name, record] of bad) {
-      expect(codeOf(() => decodeKyberPreKeyRecord(record)), name).toBe('ERR_INVALID_RECORD');
+      expect(
+        codeOf(() => decodeKyberPreKeyRecord(record)),
+        name,
+      ).toBe('ERR_INVALID_RECORD');
     }
     for (const value of NOT_BYTES) {
       expect(codeOf(() => decodeKyberPreKeyRecord(value as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
@@ -414,14 +448,18 @@ describe('Kyber prekeys', () => {
     expect(decodeKyberPreKeyRecord(mutate((c) => (c[2] = 1))).lastResort).toBe(true);
     // Arbitrary bytes never escape as anything but a typed error.
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: good.length - 1 }), (bytes, at) => {
-        const code = codeOf(() => decodeKyberPreKeyRecord(bytes));
-        expect(code).toBe('ERR_INVALID_RECORD');
-        const spliced = good.slice();
-        spliced.set(bytes.subarray(0, good.length - at), at);
-        const result = codeOf(() => decodeKyberPreKeyRecord(spliced));
-        expect(result === undefined || result === 'ERR_INVALID_RECORD').toBe(true);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 0, max: good.length - 1 }),
+        (bytes, at) => {
+          const code = codeOf(() => decodeKyberPreKeyRecord(bytes));
+          expect(code).toBe('ERR_INVALID_RECORD');
+          const spliced = good.slice();
+          spliced.set(bytes.subarray(0, good.length - at), at);
+          const result = codeOf(() => decodeKyberPreKeyRecord(spliced));
+          expect(result === undefined || result === 'ERR_INVALID_RECORD').toBe(true);
+        },
+      ),
       { numRuns: 100 },
     );
   });
@@ -438,7 +476,9 @@ describe('Kyber prekeys', () => {
       [{ ...oneTime, publicKey: lastResort.publicKey }, 'ERR_INVALID_KEY'],
     ];
     for (const [preKey, code] of cases) expect(codeOf(() => encodeKyberPreKeyRecord(preKey))).toBe(code);
-    expect(codeOf(() => encodeKyberPreKeyRecord(null as unknown as KyberPreKey))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => encodeKyberPreKeyRecord(null as unknown as KyberPreKey))).toBe(
+      'ERR_INVALID_ARGUMENT',
+    );
   });
 });
 

@@ -25,11 +25,11 @@ import {
   type Store,
   type WriteOperation,
 } from '@parley/core';
+import type { StoreTestHooks } from '@parley/core/storage';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StoreTestHooks } from './internal/checks.js';
 import { type StoreScenario, sessionScenarios } from './session-scenarios.js';
 
-export type { StoreTestHooks } from './internal/checks.js';
+export type { StoreTestHooks } from '@parley/core/storage';
 export type { ScenarioContext, StoreScenario } from './session-scenarios.js';
 export { sessionScenarios } from './session-scenarios.js';
 

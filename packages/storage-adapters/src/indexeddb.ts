@@ -32,7 +32,6 @@ import {
   type StoredRecord,
   systemClock,
 } from '@parley/core';
-import { get as idbGet, getMany as idbGetMany, type UseStore } from 'idb-keyval';
 import {
   assertKey,
   assertKeys,
@@ -46,7 +45,8 @@ import {
   ExpiryClock,
   isLive,
   type StoreTestHooks,
-} from './internal/checks.js';
+} from '@parley/core/storage';
+import { get as idbGet, getMany as idbGetMany, type UseStore } from 'idb-keyval';
 
 export interface IndexedDbStoreOptions {
   /** Database name; one Parley store per database. */

@@ -26,7 +26,6 @@ import {
   type StoredRecord,
   systemClock,
 } from '@parley/core';
-import Database from 'better-sqlite3';
 import {
   assertKey,
   assertKeys,
@@ -39,7 +38,8 @@ import {
   conflictError,
   ExpiryClock,
   type StoreTestHooks,
-} from './internal/checks.js';
+} from '@parley/core/storage';
+import Database from 'better-sqlite3';
 
 export interface SqliteStoreOptions {
   /** Database file, or `':memory:'` for a private in-memory database. */

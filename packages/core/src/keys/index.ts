@@ -24,15 +24,22 @@ export {
   MIN_REGISTRATION_ID,
 } from './identity.js';
 export {
+  decodeKyberPreKeyRecord,
+  encodeKyberPreKeyRecord,
+  type GenerateKyberPreKeyOptions,
+  generateKyberPreKey,
+  KYBER_PREKEY_RECORD_LENGTH,
+  type KyberPreKey,
+  verifyKyberPreKeySignature,
+} from './kyber-prekeys.js';
+export {
   generatePreKeys,
   generateSignedPreKey,
-  KYBER_KEY_TYPE,
   MAX_LOCAL_PREKEY_ID,
   MAX_PREKEYS_PER_BATCH,
   MAX_UINT32,
   type OneTimePreKey,
   type PreKeyBundle,
-  SERIALIZED_KYBER_PUBLIC_KEY_LENGTH,
   type SignedPreKey,
   verifyPreKeyBundle,
 } from './prekeys.js';

@@ -20,7 +20,14 @@ import {
   KYBER1024_SECRET_KEY_LENGTH,
   kyberPublicKeyFromSecretKey,
 } from '../kyber/kyber1024.js';
-import { assertKeyBytes, type KeyContext, type KeyPair, SIGNATURE_LENGTH, sign, verifySignature } from './curve.js';
+import {
+  assertKeyBytes,
+  type KeyContext,
+  type KeyPair,
+  SIGNATURE_LENGTH,
+  sign,
+  verifySignature,
+} from './curve.js';
 import { MAX_LOCAL_PREKEY_ID, MAX_UINT32 } from './prekeys.js';
 import { KEY_RECORD_VERSION } from './records.js';
 
@@ -68,9 +75,13 @@ function readLastResortOption(options: unknown): boolean {
   const lastResort = (options as GenerateKyberPreKeyOptions).lastResort;
   if (lastResort === undefined) return false;
   if (typeof lastResort !== 'boolean') {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', `"lastResort" expected a boolean, got ${typeof lastResort}`, {
-      field: 'lastResort',
-    });
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"lastResort" expected a boolean, got ${typeof lastResort}`,
+      {
+        field: 'lastResort',
+      },
+    );
   }
   return lastResort;
 }
@@ -133,7 +144,9 @@ export function encodeKyberPreKeyRecord(preKey: KyberPreKey): Uint8Array {
   assertKyberSecretKey(preKey.secretKey, 'secretKey');
   assertBytes(preKey.signature, 'signature', SIGNATURE_LENGTH);
   if (!checkPairMatches(preKey.publicKey, preKey.secretKey)) {
-    throw new ParleyError('ERR_INVALID_KEY', '"publicKey" does not match "secretKey"', { field: 'publicKey' });
+    throw new ParleyError('ERR_INVALID_KEY', '"publicKey" does not match "secretKey"', {
+      field: 'publicKey',
+    });
   }
   const out = new Uint8Array(KYBER_PREKEY_RECORD_LENGTH);
   const view = new DataView(out.buffer);

@@ -6,6 +6,7 @@
 import { assertBytes, assertInteger } from '../crypto/guards.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
+import { KYBER_KEY_TYPE, KYBER1024_PUBLIC_KEY_LENGTH } from '../kyber/kyber1024.js';
 import {
   assertKeyBytes,
   deserializePublicKey,
@@ -22,9 +23,6 @@ export const MAX_LOCAL_PREKEY_ID = 0xffffff;
 export const MAX_UINT32 = 0xffffffff;
 /** A replenishment uploads ~100 keys; far more means a unit mix-up, not a real request. */
 export const MAX_PREKEYS_PER_BATCH = 10_000;
-/** libsignal's Kyber-1024 public key: type byte 0x08 ‖ 1568 bytes. */
-export const KYBER_KEY_TYPE = 0x08;
-export const SERIALIZED_KYBER_PUBLIC_KEY_LENGTH = 1569;
 
 export interface SignedPreKey {
   readonly id: number;
@@ -143,7 +141,7 @@ export function verifyPreKeyBundle(crypto: CryptoProvider, bundle: PreKeyBundle)
   }
   if (hasKyber) {
     assertInteger(bundle.kyberPreKeyId, 'kyberPreKeyId', 0, MAX_UINT32);
-    assertKeyBytes(bundle.kyberPreKey, 'kyberPreKey', SERIALIZED_KYBER_PUBLIC_KEY_LENGTH);
+    assertKeyBytes(bundle.kyberPreKey, 'kyberPreKey', KYBER1024_PUBLIC_KEY_LENGTH);
     if (bundle.kyberPreKey[0] !== KYBER_KEY_TYPE) {
       throw new ParleyError(
         'ERR_INVALID_KEY',

@@ -20,6 +20,7 @@ export const KEY_RECORD_VERSION = 1;
 const KIND_KEY_PAIR = 1;
 const KIND_SIGNED_PREKEY = 2;
 const KIND_ONE_TIME_PREKEY = 3;
+/** Kind 4 is taken by Kyber prekey records (keys/kyber-prekeys.ts). */
 
 const HEADER = 2;
 const KEY_PAIR_BYTES = SERIALIZED_PUBLIC_KEY_LENGTH + PRIVATE_KEY_LENGTH;

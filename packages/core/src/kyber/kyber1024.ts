@@ -100,7 +100,11 @@ function invalidSecretKey(field: string): ParleyError {
 
 /** Round-3 key derivation: SHAKE-256(k ‖ SHA3-256(ct), 32). */
 function deriveSharedSecret(k: Uint8Array, rawCiphertext: Uint8Array): Uint8Array {
-  return shake256.create({ dkLen: KYBER_SHARED_SECRET_LENGTH }).update(k).update(sha3_256(rawCiphertext)).digest();
+  return shake256
+    .create({ dkLen: KYBER_SHARED_SECRET_LENGTH })
+    .update(k)
+    .update(sha3_256(rawCiphertext))
+    .digest();
 }
 
 /** A Kyber-1024 key pair from 64 bytes of `random` (deterministic for a deterministic source). */

@@ -1,5 +1,14 @@
 import { ParleyError } from '../errors.js';
 import {
+  assertKey,
+  assertNamespace,
+  checkExpectations,
+  checkListOptions,
+  checkMutation,
+  conflictError,
+  invalid,
+} from './adapter-kit.js';
+import {
   type Clock,
   type CommitOptions,
   type CommitResult,
@@ -48,8 +57,6 @@ type UndoEntry = {
   readonly key: string;
   readonly previous?: MemoryRecord;
 };
-
-const NAMESPACE_SET: ReadonlySet<string> = new Set(NAMESPACES);
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
@@ -143,7 +150,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       const now = expiryNow();
       for (const expected of expectations) {
         const current = live(expected.namespace, expected.key, now)?.version ?? 0;
-        if (current !== expected.version) throw conflict(expected, current);
+        if (current !== expected.version) throw conflictError('memory', expected, current);
       }
       // Copy every value before touching the tables, so nothing the caller does later (or a
       // throwing getter) can leave a half-applied commit behind.
@@ -205,70 +212,4 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       tables.clear();
     },
   };
-}
-
-function invalid(message: string, details: Record<string, string | number> = {}): ParleyError {
-  return new ParleyError('ERR_INVALID_ARGUMENT', message, details);
-}
-
-function assertNamespace(namespace: unknown, field = 'namespace'): asserts namespace is Namespace {
-  if (typeof namespace !== 'string' || !NAMESPACE_SET.has(namespace)) {
-    throw invalid(`"${field}" expected one of ${NAMESPACES.join(', ')}`, { field });
-  }
-}
-
-function assertKey(key: unknown, field: string): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0)
-    throw invalid(`"${field}" expected a non-empty string`, { field });
-}
-
-function checkListOptions(options: ListOptions): { prefix: string; limit: number } {
-  const prefix = options.prefix ?? '';
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  if (typeof prefix !== 'string') throw invalid('"prefix" expected a string', { field: 'prefix' });
-  if (limit !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw invalid('"limit" expected a non-negative integer', { field: 'limit' });
-  }
-  return { prefix, limit };
-}
-
-function checkMutation(mutation: Mutation): void {
-  if (!Array.isArray(mutation)) throw invalid('"mutation" expected an array of operations');
-  mutation.forEach((op: WriteOperation, i) => {
-    if (op === null || typeof op !== 'object') throw invalid(`"mutation[${i}]" expected an operation object`);
-    assertNamespace(op.namespace, `mutation[${i}].namespace`);
-    assertKey(op.key, `mutation[${i}].key`);
-    if (op.type === 'put') {
-      if (!(op.value instanceof Uint8Array)) throw invalid(`"mutation[${i}].value" expected a Uint8Array`);
-      if (
-        op.expiresAt !== undefined &&
-        (typeof op.expiresAt !== 'number' || !Number.isFinite(op.expiresAt))
-      ) {
-        throw invalid(`"mutation[${i}].expiresAt" expected a finite number (epoch ms)`);
-      }
-    } else if (op.type !== 'delete') {
-      throw invalid(`"mutation[${i}].type" expected "put" or "delete"`);
-    }
-  });
-}
-
-function checkExpectations(expectations: readonly ExpectedVersion[] | undefined): readonly ExpectedVersion[] {
-  if (expectations === undefined) return [];
-  if (!Array.isArray(expectations)) throw invalid('"expectVersions" expected an array');
-  expectations.forEach((expected: ExpectedVersion, i) => {
-    assertNamespace(expected?.namespace, `expectVersions[${i}].namespace`);
-    assertKey(expected.key, `expectVersions[${i}].key`);
-    if (!Number.isSafeInteger(expected.version) || expected.version < 0) {
-      throw invalid(`"expectVersions[${i}].version" expected a non-negative integer`);
-    }
-  });
-  return expectations;
-}
-
-function conflict(expected: ExpectedVersion, actual: number): ParleyError {
-  return new ParleyError(
-    'ERR_STORE_CONFLICT',
-    `version conflict in "${expected.namespace}": expected ${expected.version}, found ${actual}; re-read and retry`,
-    { store: 'memory', namespace: expected.namespace, expected: expected.version, actual },
-  );
 }

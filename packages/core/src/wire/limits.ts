@@ -27,8 +27,10 @@ export const PUBLIC_KEY_LENGTH = 33;
 export const PUBLIC_KEY_TYPE_DJB = 0x05;
 
 /** Kyber-1024 ciphertext on the wire: 0x08 ‖ 1568 bytes. */
-export const KYBER_CIPHERTEXT_LENGTH = 1569;
-export const KYBER_KEY_TYPE = 0x08;
+export {
+  KYBER_KEY_TYPE,
+  KYBER1024_CIPHERTEXT_LENGTH as KYBER_CIPHERTEXT_LENGTH,
+} from '../kyber/kyber1024.js';
 
 /**
  * The version byte we emit: the session version in both nibbles (0x33, 0x44). libsignal ≥ 0.24

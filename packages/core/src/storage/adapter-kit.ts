@@ -1,3 +1,4 @@
+import { ParleyError } from '../errors.js';
 import {
   type Clock,
   type ExpectedVersion,
@@ -5,12 +6,14 @@ import {
   type Mutation,
   NAMESPACES,
   type Namespace,
-  ParleyError,
   type WriteOperation,
-} from '@parley/core';
+} from './contract.js';
 
-// Argument checks shared by the SQLite and IndexedDB adapters. They mirror the memory store in
-// core (the reference), so every adapter refuses the same inputs with the same codes.
+/**
+ * The toolkit for store adapters (`@parley/core/storage`): argument checks, errors and the
+ * expiry rule every adapter shares with the memory store, so every adapter refuses the same
+ * inputs with the same codes.
+ */
 
 const NAMESPACE_SET: ReadonlySet<string> = new Set(NAMESPACES);
 

@@ -1,0 +1,7 @@
+/**
+ * `@parley/core/storage`: what a store adapter needs — the contract, the reference memory
+ * store and the shared argument checks and expiry rule.
+ */
+export * from './adapter-kit.js';
+export * from './contract.js';
+export { createMemoryStore, type MemoryStoreOptions } from './memory.js';
