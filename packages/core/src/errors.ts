@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'ERR_INTEGRITY_BLOCKED',
   'ERR_CONFIGURATION',
   'ERR_NOT_FOUND',
+  'ERR_TRANSPORT_FAILURE',
+  'ERR_CLOSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

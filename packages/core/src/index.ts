@@ -11,14 +11,14 @@ export { createPortableCrypto } from './crypto/portable.js';
 export type { CryptoProvider, RandomSource } from './crypto/provider.js';
 export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
-
+// The business gateway
+export * from './gateway/index.js';
 // Keys
 export type { KeyPair } from './keys/curve.js';
 export { generateKeyPair } from './keys/curve.js';
 export { generateIdentityKeyPair, generateRegistrationId } from './keys/identity.js';
 export type { OneTimePreKey, PreKeyBundle, SignedPreKey } from './keys/prekeys.js';
 export { verifyPreKeyBundle } from './keys/prekeys.js';
-
 // Sessions
 export type { ProtocolAddress } from './session/address.js';
 export { plainRecords, type RecordSealer } from './session/record-sealer.js';

@@ -53,11 +53,17 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
     region: options.region,
     async wrapKey(dataKey, context) {
       const nonce = random(NONCE_LENGTH);
-      return concatBytes(Uint8Array.of(WRAP_FORMAT), nonce, crypto.aes256GcmEncrypt(kek, nonce, dataKey, aad(context)));
+      return concatBytes(
+        Uint8Array.of(WRAP_FORMAT),
+        nonce,
+        crypto.aes256GcmEncrypt(kek, nonce, dataKey, aad(context)),
+      );
     },
     async unwrapKey(wrapped, context) {
       if (wrapped.length < 1 + NONCE_LENGTH + 16 || wrapped[0] !== WRAP_FORMAT) {
-        throw new ParleyError('ERR_DECRYPTION_FAILED', 'wrapped key has an unknown format', { length: wrapped.length });
+        throw new ParleyError('ERR_DECRYPTION_FAILED', 'wrapped key has an unknown format', {
+          length: wrapped.length,
+        });
       }
       try {
         return crypto.aes256GcmDecrypt(
@@ -68,9 +74,13 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
         );
       } catch (error) {
         if (isParleyError(error)) {
-          throw new ParleyError('ERR_DECRYPTION_FAILED', 'wrapped key does not open under this key provider', {
-            provider: 'local',
-          });
+          throw new ParleyError(
+            'ERR_DECRYPTION_FAILED',
+            'wrapped key does not open under this key provider',
+            {
+              provider: 'local',
+            },
+          );
         }
         throw error;
       }

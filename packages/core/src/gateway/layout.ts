@@ -34,5 +34,8 @@ export const contactKey = (biz: string, pseud: string) => `gw/b/${biz}/c/${pseud
 export const contactPrefix = (biz: string) => `gw/b/${biz}/c/`;
 export const retryLimitKey = (biz: string, number: string, pseud: string, deviceId: number) =>
   `gw/b/${biz}/r/${number}/${pseud}/${deviceId}`;
+export const retryLimitPrefix = (biz: string, number: string, pseud: string) =>
+  `gw/b/${biz}/r/${number}/${pseud}/`;
+export const messagePrefix = (biz: string) => `gw/b/${biz}/m/`;
 export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
 export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;

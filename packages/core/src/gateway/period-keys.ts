@@ -45,9 +45,12 @@ export class PeriodKeys {
       const wrapped = await this.options.keyProvider.wrapKey(key, context(businessId, period));
       const expiresAt = (period + 1) * this.options.periodMs;
       try {
-        await this.options.vaultStore.commit([{ type: 'put', namespace: 'vault', key: recordKey, value: wrapped, expiresAt }], {
-          expectVersions: [{ namespace: 'vault', key: recordKey, version: 0 }],
-        });
+        await this.options.vaultStore.commit(
+          [{ type: 'put', namespace: 'vault', key: recordKey, value: wrapped, expiresAt }],
+          {
+            expectVersions: [{ namespace: 'vault', key: recordKey, version: 0 }],
+          },
+        );
       } catch (error) {
         // Another writer created this period's key first: use theirs.
         if (isParleyError(error, 'ERR_STORE_CONFLICT')) continue;
@@ -67,9 +70,9 @@ export class PeriodKeys {
     if (cached && cached.expiresAt > now) return cached.key;
     if (cached) this.drop(recordKey);
     const record = await this.options.vaultStore.get('vault', recordKey);
-    if (!record || record.expiresAt === undefined) return undefined;
+    if (!record) return undefined;
     const key = await this.options.keyProvider.unwrapKey(record.value, context(businessId, period));
-    this.cache.set(recordKey, { key, expiresAt: record.expiresAt });
+    this.cache.set(recordKey, { key, expiresAt: record.expiresAt ?? (period + 1) * this.options.periodMs });
     return key;
   }
 

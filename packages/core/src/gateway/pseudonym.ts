@@ -8,6 +8,10 @@ import type { CryptoProvider } from '../crypto/provider.js';
  * the operator's key provider) a pseudonym cannot be tested against a guessed number.
  * Different businesses get unrelated pseudonyms for the same person.
  */
-export function derivePseudonym(crypto: CryptoProvider, pseudonymKey: Uint8Array, phoneNumber: string): string {
+export function derivePseudonym(
+  crypto: CryptoProvider,
+  pseudonymKey: Uint8Array,
+  phoneNumber: string,
+): string {
   return toHex(crypto.hmacSha256(pseudonymKey, utf8(`parley/pseudonym/v1\u0000${phoneNumber}`)));
 }

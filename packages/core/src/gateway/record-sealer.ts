@@ -14,7 +14,11 @@ const TAG_LENGTH = 16;
  * rates the birthday bound (2^32 writes per key) is far away. The associated data is the
  * record's namespace and key, so a sealed record copied under another key does not open.
  */
-export function createAesGcmSealer(crypto: CryptoProvider, random: RandomSource, dataKey: Uint8Array): RecordSealer {
+export function createAesGcmSealer(
+  crypto: CryptoProvider,
+  random: RandomSource,
+  dataKey: Uint8Array,
+): RecordSealer {
   const key = dataKey.slice();
   const aad = (namespace: Namespace, recordKey: string) => utf8(`${namespace}\u0000${recordKey}`);
   return {
@@ -39,9 +43,13 @@ export function createAesGcmSealer(crypto: CryptoProvider, random: RandomSource,
         );
       } catch (error) {
         if (isParleyError(error)) {
-          throw new ParleyError('ERR_INVALID_RECORD', 'sealed record does not open (wrong key or moved record)', {
-            namespace,
-          });
+          throw new ParleyError(
+            'ERR_INVALID_RECORD',
+            'sealed record does not open (wrong key or moved record)',
+            {
+              namespace,
+            },
+          );
         }
         throw error;
       }

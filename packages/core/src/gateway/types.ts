@@ -113,7 +113,11 @@ export interface PreKeyUpload {
   readonly deviceId: number;
   readonly registrationId: number;
   readonly identityKey: Uint8Array;
-  readonly signedPreKey: { readonly id: number; readonly publicKey: Uint8Array; readonly signature: Uint8Array };
+  readonly signedPreKey: {
+    readonly id: number;
+    readonly publicKey: Uint8Array;
+    readonly signature: Uint8Array;
+  };
   /** New one-time prekeys to add to the directory's pool (each served at most once). */
   readonly oneTimePreKeys: readonly { readonly id: number; readonly publicKey: Uint8Array }[];
 }

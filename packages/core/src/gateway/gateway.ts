@@ -1,0 +1,1400 @@
+import { toHex, utf8, wipe } from '../bytes.js';
+import { createPortableCrypto } from '../crypto/portable.js';
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { defaultRandom } from '../crypto/random.js';
+import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import { MAX_LOCAL_PREKEY_ID } from '../keys/prekeys.js';
+import type { ProtocolAddress } from '../session/address.js';
+import type { RecordSealer } from '../session/record-sealer.js';
+import { type CiphertextMessage, type IdentityChange, SessionManager } from '../session/session-manager.js';
+import { acceptIdentityChanges } from '../session/trust.js';
+import {
+  type Clock,
+  type Namespace,
+  type Store,
+  systemClock,
+  type WriteOperation,
+} from '../storage/contract.js';
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import type { KeyProvider } from './key-provider.js';
+import { KeyedQueue } from './keyed-queue.js';
+import {
+  BUSINESS_PREFIX,
+  businessKey,
+  contactKey,
+  contactPrefix,
+  devicesKey,
+  messageIndexKey,
+  messageKey,
+  numberIndexKey,
+  numberKeysKey,
+  numberKeysPrefix,
+  OUTBOX_PREFIX,
+  outboxKey,
+  personIndexKey,
+  personIndexPrefix,
+  retryLimitKey,
+  retryLimitPrefix,
+  seenKey,
+  seenPrefix,
+  sessionScope,
+} from './layout.js';
+import { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
+import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
+import { derivePseudonym } from './pseudonym.js';
+import { createAesGcmSealer } from './record-sealer.js';
+import {
+  type BusinessConfig,
+  contentAad,
+  type Direction,
+  decodeBusinessConfig,
+  decodeDeviceList,
+  decodeMessageIndex,
+  decodeMessageRecord,
+  decodeNumberKeys,
+  decodeOutboxEntry,
+  decodeTimestamp,
+  encodeBusinessConfig,
+  encodeDeviceList,
+  encodeMessageIndex,
+  encodeMessageRecord,
+  encodeNumberKeys,
+  encodeOutboxEntry,
+  encodeTimestamp,
+  type MessageRecord,
+  type NumberKeys,
+  openContent,
+  sealContent,
+} from './records.js';
+import type {
+  BusinessRegistration,
+  DeliveryReceipt,
+  Directory,
+  EventHandler,
+  GatewayEvent,
+  InboundFrame,
+  MessageHandler,
+  MessageId,
+  ReceiveOutcome,
+  SendRequest,
+  Transport,
+} from './types.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** MISSION.md: messages are kept at most 30 days. */
+export const MAX_RETENTION_DAYS = 30;
+/** The reference service's limit for redelivering to a failing webhook. */
+export const DEFAULT_REDELIVERY_LIMIT_MS = 60 * 60_000;
+/** One retry request per device per hour: a broken session must not turn into a reset storm. */
+export const DEFAULT_RETRY_REQUEST_INTERVAL_MS = 60 * 60_000;
+export const DEFAULT_MAX_SEND_ATTEMPTS = 6;
+/** Protocol state of a person silent this long is deleted (longer than any retention). */
+export const DEFAULT_INACTIVITY_MS = 90 * DAY_MS;
+/** Signal clients upload 100 one-time prekeys and top up below a few dozen. */
+export const DEFAULT_PREKEY_BATCH = 100;
+export const DEFAULT_PREKEY_LOW_WATER = 25;
+/** Signal rotates the signed prekey every 2 days… we follow libsignal-service's weekly default. */
+export const DEFAULT_SIGNED_PREKEY_ROTATION_MS = 7 * DAY_MS;
+/** Prekey messages built on the previous signed prekey still open this long after rotation. */
+export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * DAY_MS;
+/** Largest content `send` accepts (before padding). */
+export const MAX_CONTENT_LENGTH = 64 * 1024;
+/** The message id index outlives the message so a late retransmit is told "expired", not "unknown". */
+const INDEX_GRACE_MS = 31 * DAY_MS;
+/** Outbox entries outlive their message by this, so `tick` can still report the expiry. */
+const OUTBOX_GRACE_MS = DAY_MS;
+const BUSINESS_DEVICE_ID = 1;
+const KEY_LENGTH = 32;
+
+export interface GatewayOptions {
+  /** Protocol state, messages, queues: the "message database". */
+  readonly store: Store;
+  /** Wrapped period keys for crypto-shredding: a separate adapter instance (another file). */
+  readonly vaultStore: Store;
+  readonly keyProvider: KeyProvider;
+  readonly transport: Transport;
+  readonly directory: Directory;
+  /** Default: the portable provider. Pass `createNodeCrypto()` from `@parley/core/node` on Node. */
+  readonly crypto?: CryptoProvider;
+  readonly random?: RandomSource;
+  readonly clock?: Clock;
+  /** Padding block size before encryption (default 160); `false` for peers that do not pad. */
+  readonly padding?: number | false;
+  /** Length of a retention period (one content key each). Default one day. */
+  readonly periodMs?: number;
+  readonly redelivery?: { readonly limitMs?: number; readonly backoff?: BackoffPolicy };
+  readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  readonly retryRequestIntervalMs?: number;
+  readonly inactivityMs?: number;
+  readonly preKeys?: {
+    readonly batchSize?: number;
+    readonly lowWaterMark?: number;
+    readonly signedRotationMs?: number;
+    readonly signedGraceMs?: number;
+  };
+  /**
+   * Runs `tick()` on a real-time interval (default every 60 s). Only the trigger is real
+   * time; every deadline it evaluates comes from `clock`. `false` disables it (tests).
+   */
+  readonly timer?: { readonly intervalMs: number } | false;
+}
+
+interface BusinessContext {
+  readonly id: string;
+  readonly config: BusinessConfig;
+  readonly retentionMs: number;
+  readonly sealer: RecordSealer;
+  readonly pseudonymKey: Uint8Array;
+  readonly numbers: Map<string, SessionManager>;
+}
+
+export interface SweepResult {
+  /** Expired records deleted from the message store. */
+  readonly records: number;
+  /** Period keys destroyed in the vault store. */
+  readonly periodKeys: number;
+  /** People whose protocol state was deleted for inactivity. */
+  readonly inactive: number;
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  return new Gateway(options);
+}
+
+/**
+ * Holds Signal-protocol sessions for many businesses and their phone numbers. Inbound frames
+ * are decrypted, stored (content encrypted under a period key) and handed to the business's
+ * handler; outbound messages are stored, encrypted per device and handed to the transport.
+ * Background work (redeliveries, retries, prekey upkeep, retention) runs in `tick()`.
+ *
+ * Plaintext exists only inside one call (decrypt → handler; open → encrypt); buffers the
+ * gateway owns are zeroed afterwards, best-effort: JavaScript may keep copies it never exposes.
+ */
+export class Gateway {
+  private readonly store: Store;
+  private readonly vaultStore: Store;
+  private readonly keyProvider: KeyProvider;
+  private readonly transport: Transport;
+  private readonly directory: Directory;
+  private readonly crypto: CryptoProvider;
+  private readonly random: RandomSource;
+  private readonly clock: Clock;
+  private readonly paddingBlock: number | false;
+  private readonly periodKeys: PeriodKeys;
+  private readonly redeliveryLimitMs: number;
+  private readonly redeliveryBackoff: BackoffPolicy;
+  private readonly maxSendAttempts: number;
+  private readonly sendBackoff: BackoffPolicy;
+  private readonly retryRequestIntervalMs: number;
+  private readonly inactivityMs: number;
+  private readonly preKeyBatch: number;
+  private readonly preKeyLowWater: number;
+  private readonly signedRotationMs: number;
+  private readonly signedGraceMs: number;
+  private readonly businesses = new Map<string, Promise<BusinessContext>>();
+  private readonly messageHandlers = new Map<string, MessageHandler>();
+  private readonly eventHandlers = new Map<string, Set<EventHandler>>();
+  private readonly errorHandlers = new Set<(error: unknown) => void>();
+  private readonly queue = new KeyedQueue();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly interval: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(options: GatewayOptions) {
+    this.store = options.store;
+    this.vaultStore = options.vaultStore;
+    if (options.store === options.vaultStore) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        'the vault store must be a separate adapter instance: a copy of the message store must not carry the period keys',
+      );
+    }
+    this.keyProvider = options.keyProvider;
+    this.transport = options.transport;
+    this.directory = options.directory;
+    this.crypto = options.crypto ?? createPortableCrypto();
+    this.random = options.random ?? defaultRandom;
+    this.clock = options.clock ?? systemClock;
+    this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
+    const periodMs = positive(options.periodMs ?? DEFAULT_PERIOD_MS, 'periodMs');
+    this.periodKeys = new PeriodKeys({
+      vaultStore: this.vaultStore,
+      keyProvider: this.keyProvider,
+      random: this.random,
+      clock: this.clock,
+      periodMs,
+    });
+    this.redeliveryLimitMs = positive(
+      options.redelivery?.limitMs ?? DEFAULT_REDELIVERY_LIMIT_MS,
+      'redelivery.limitMs',
+    );
+    this.redeliveryBackoff = options.redelivery?.backoff ?? DEFAULT_BACKOFF;
+    this.maxSendAttempts = positive(
+      options.sending?.maxAttempts ?? DEFAULT_MAX_SEND_ATTEMPTS,
+      'sending.maxAttempts',
+    );
+    this.sendBackoff = options.sending?.backoff ?? DEFAULT_BACKOFF;
+    this.retryRequestIntervalMs = positive(
+      options.retryRequestIntervalMs ?? DEFAULT_RETRY_REQUEST_INTERVAL_MS,
+      'retryRequestIntervalMs',
+    );
+    this.inactivityMs = positive(options.inactivityMs ?? DEFAULT_INACTIVITY_MS, 'inactivityMs');
+    this.preKeyBatch = positive(options.preKeys?.batchSize ?? DEFAULT_PREKEY_BATCH, 'preKeys.batchSize');
+    this.preKeyLowWater = options.preKeys?.lowWaterMark ?? DEFAULT_PREKEY_LOW_WATER;
+    this.signedRotationMs = positive(
+      options.preKeys?.signedRotationMs ?? DEFAULT_SIGNED_PREKEY_ROTATION_MS,
+      'preKeys.signedRotationMs',
+    );
+    this.signedGraceMs = positive(
+      options.preKeys?.signedGraceMs ?? DEFAULT_SIGNED_PREKEY_GRACE_MS,
+      'preKeys.signedGraceMs',
+    );
+    const timer = options.timer ?? { intervalMs: 60_000 };
+    if (timer) {
+      this.interval = setInterval(
+        () => this.track(this.tick()),
+        positive(timer.intervalMs, 'timer.intervalMs'),
+      );
+      (this.interval as { unref?: () => void }).unref?.();
+    }
+  }
+
+  // ── Businesses and numbers ────────────────────────────────────────────────────────
+
+  /**
+   * Registers a business (idempotent for the same settings). Retention is 1–30 days
+   * (default 30); a pinned region must match every store's and the key provider's region.
+   */
+  async registerBusiness(registration: BusinessRegistration): Promise<void> {
+    this.assertOpen();
+    const businessId = registration.businessId;
+    assertBusinessId(businessId);
+    const retentionDays = registration.retentionDays ?? MAX_RETENTION_DAYS;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        `"retentionDays" expected an integer from 1 to ${MAX_RETENTION_DAYS}`,
+        {
+          retentionDays: Number.isFinite(retentionDays) ? retentionDays : String(retentionDays),
+        },
+      );
+    }
+    const region = registration.region;
+    if (region !== undefined && (typeof region !== 'string' || region.length === 0)) {
+      throw new ParleyError('ERR_CONFIGURATION', '"region" expected a non-empty string');
+    }
+    this.assertResidency(businessId, region);
+    const existing = await this.store.get('meta', businessKey(businessId));
+    if (existing) {
+      const config = decodeBusinessConfig(existing.value);
+      if (config.retentionDays === retentionDays && config.region === region) return;
+      throw new ParleyError('ERR_CONFIGURATION', 'business already registered with other settings', {
+        retentionDays: config.retentionDays,
+      });
+    }
+    const recordKey = this.random(KEY_LENGTH);
+    const pseudonymKey = this.random(KEY_LENGTH);
+    const config: BusinessConfig = {
+      retentionDays,
+      region,
+      wrappedRecordKey: await this.keyProvider.wrapKey(recordKey, recordKeyContext(businessId)),
+      wrappedPseudonymKey: await this.keyProvider.wrapKey(pseudonymKey, pseudonymKeyContext(businessId)),
+    };
+    wipe(recordKey, pseudonymKey);
+    try {
+      await this.store.commit([put('meta', businessKey(businessId), encodeBusinessConfig(config))], {
+        expectVersions: [{ namespace: 'meta', key: businessKey(businessId), version: 0 }],
+      });
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) return this.registerBusiness(registration);
+      throw error;
+    }
+  }
+
+  /**
+   * Adds a phone number to a business: identity key, registration id, signed prekey and a
+   * batch of one-time prekeys, published to the directory.
+   */
+  async addNumber(businessId: string, number: string): Promise<void> {
+    this.assertOpen();
+    assertPhoneNumber(number, 'number');
+    const ctx = await this.business(businessId);
+    try {
+      await this.store.commit([put('meta', numberIndexKey(number), utf8(businessId))], {
+        expectVersions: [{ namespace: 'meta', key: numberIndexKey(number), version: 0 }],
+      });
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) {
+        throw new ParleyError('ERR_CONFIGURATION', 'this number is already registered with the gateway');
+      }
+      throw error;
+    }
+    const sessions = this.sessions(ctx, number);
+    await sessions.initializeIdentity();
+    await sessions.generateSignedPreKey(1);
+    const oneTime = await sessions.generateOneTimePreKeys(1, this.preKeyBatch);
+    const keys: NumberKeys = {
+      signedPreKeyId: 1,
+      signedPreKeyCreatedAt: this.clock.now(),
+      previousSignedPreKeys: [],
+      nextSignedPreKeyId: 2,
+      nextOneTimePreKeyId: this.preKeyBatch + 1,
+    };
+    await this.store.commit([
+      this.sealedPut(ctx, 'meta', numberKeysKey(businessId, number), encodeNumberKeys(keys)),
+    ]);
+    await this.publish(ctx, number, keys, oneTime);
+  }
+
+  /** Business numbers of a business. */
+  async numbers(businessId: string): Promise<string[]> {
+    await this.business(businessId);
+    const prefix = numberKeysPrefix(businessId);
+    return (await this.store.list('meta', { prefix })).map((record) => record.key.slice(prefix.length));
+  }
+
+  // ── Handlers and events ───────────────────────────────────────────────────────────
+
+  /** The business's message handler (one per business); pending messages are delivered to it. */
+  onMessage(businessId: string, handler: MessageHandler): () => void {
+    this.messageHandlers.set(businessId, handler);
+    this.track(this.runDue(businessId));
+    return () => {
+      if (this.messageHandlers.get(businessId) === handler) this.messageHandlers.delete(businessId);
+    };
+  }
+
+  /** Status changes, dropped messages and identity changes of one business. */
+  onEvent(businessId: string, handler: EventHandler): () => void {
+    const set = this.eventHandlers.get(businessId) ?? new Set<EventHandler>();
+    this.eventHandlers.set(businessId, set);
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  /** Failures of background work (never carry content or phone numbers). */
+  onError(handler: (error: unknown) => void): () => void {
+    this.errorHandlers.add(handler);
+    return () => this.errorHandlers.delete(handler);
+  }
+
+  // ── Inbound ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * Takes a frame from the transport: decrypts it, stores the message (atomically with the
+   * session update), acknowledges the frame and starts delivery to the business's handler.
+   */
+  async receiveFrame(frame: InboundFrame): Promise<ReceiveOutcome> {
+    this.assertOpen();
+    assertFrame(frame);
+    const businessId = await this.businessOfNumber(frame.to);
+    const ctx = await this.business(businessId);
+    const pseudonym = this.pseudonym(ctx, frame.from);
+    const sessions = this.sessions(ctx, frame.to);
+    const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
+    const now = this.clock.now();
+    const seen = seenKey(businessId, pseudonym, toHex(this.crypto.sha256(utf8(frame.frameId))).slice(0, 32));
+    if (await this.store.get('meta', seen)) {
+      await this.acknowledge(frame.frameId);
+      return { kind: 'duplicate' };
+    }
+    const id = this.newMessageId();
+    const deadline = now + ctx.retentionMs;
+    const { period, key: periodKey } = await this.periodKeys.forDeadline(businessId, deadline);
+    const knownDevices = await this.readSealed(ctx, 'meta', devicesKey(businessId, pseudonym));
+    const devices = knownDevices ? decodeDeviceList(knownDevices) : [];
+
+    let identityChange: IdentityChange | undefined;
+    try {
+      const result = await sessions.decrypt(
+        address,
+        { type: frame.type, body: frame.body },
+        {
+          alsoWrite: (decrypted) => {
+            const content =
+              this.paddingBlock === false ? decrypted.plaintext.slice() : unpadContent(decrypted.plaintext);
+            const record: MessageRecord = {
+              direction: 'inbound',
+              status: 'pending',
+              createdAt: now,
+              deadline,
+              number: frame.to,
+              pseudonym,
+              deviceId: frame.deviceId,
+              attempts: 0,
+              firstAttemptAt: 0,
+              devices: [],
+              period,
+              content: sealContent(
+                this.crypto,
+                this.random,
+                periodKey,
+                contentAad(businessId, id),
+                frame.from,
+                content,
+              ),
+            };
+            wipe(content);
+            const writes = [
+              ...this.messageWrites(ctx, id, record, now),
+              this.sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
+            ];
+            if (!devices.includes(frame.deviceId)) {
+              writes.push(
+                this.sealedPut(
+                  ctx,
+                  'meta',
+                  devicesKey(businessId, pseudonym),
+                  encodeDeviceList([...devices, frame.deviceId]),
+                ),
+              );
+            }
+            return writes;
+          },
+        },
+      );
+      identityChange = result.identityChange;
+      wipe(result.plaintext);
+    } catch (error) {
+      return this.undecryptable(ctx, frame, pseudonym, error);
+    }
+    await this.acknowledge(frame.frameId);
+    if (identityChange) {
+      this.emit(businessId, {
+        type: 'identity-changed',
+        businessId,
+        number: frame.to,
+        phoneNumber: frame.from,
+        deviceId: frame.deviceId,
+      });
+    }
+    this.track(this.deliver(businessId, id));
+    return { kind: 'accepted', messageId: id };
+  }
+
+  private async undecryptable(
+    ctx: BusinessContext,
+    frame: InboundFrame,
+    pseudonym: string,
+    error: unknown,
+  ): Promise<ReceiveOutcome> {
+    if (!isParleyError(error) || error.code.startsWith('ERR_STORE_') || error.code === 'ERR_RESIDENCY')
+      throw error;
+    if (error.code === 'ERR_DUPLICATE_MESSAGE') {
+      await this.acknowledge(frame.frameId);
+      return { kind: 'duplicate' };
+    }
+    // Rate limit: the marker expires after the interval (store expiry, injected clock).
+    const limitKey = retryLimitKey(ctx.id, frame.to, pseudonym, frame.deviceId);
+    let retryRequested = false;
+    try {
+      await this.store.commit(
+        [
+          this.sealedPut(
+            ctx,
+            'meta',
+            limitKey,
+            new Uint8Array(0),
+            this.clock.now() + this.retryRequestIntervalMs,
+          ),
+        ],
+        { expectVersions: [{ namespace: 'meta', key: limitKey, version: 0 }] },
+      );
+      retryRequested = true;
+    } catch (commitError) {
+      if (!isParleyError(commitError, 'ERR_STORE_CONFLICT')) throw commitError;
+    }
+    if (retryRequested) {
+      await this.transport.requestRetry({
+        from: frame.to,
+        to: frame.from,
+        deviceId: frame.deviceId,
+        frameId: frame.frameId,
+        reason: error.code,
+      });
+    }
+    await this.acknowledge(frame.frameId);
+    return { kind: 'undecryptable', reason: error.code, retryRequested };
+  }
+
+  /** One delivery attempt of a stored inbound message, if it is due. */
+  private deliver(businessId: string, id: MessageId): Promise<void> {
+    return this.queue.run(id, async () => {
+      const handler = this.messageHandlers.get(businessId);
+      if (!handler) return;
+      const ctx = await this.business(businessId);
+      const now = this.clock.now();
+      const entry = await this.store.get('outbox', outboxKey(businessId, id));
+      if (!entry || decodeOutboxEntry(entry.value).nextAttemptAt > now) return;
+      const stored = await this.readMessage(ctx, id);
+      if (stored?.record.status !== 'pending') return;
+      const record = stored.record;
+      const periodKey = await this.periodKeys.forPeriod(businessId, record.period);
+      if (!periodKey) return;
+      const { phoneNumber, content } = openContent(
+        this.crypto,
+        periodKey,
+        contentAad(businessId, id),
+        record.content,
+      );
+      record.attempts += 1;
+      if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
+      let delivered = false;
+      try {
+        await handler({
+          id,
+          businessId,
+          to: record.number,
+          from: phoneNumber,
+          deviceId: record.deviceId,
+          receivedAt: record.createdAt,
+          attempt: record.attempts,
+          content,
+        });
+        delivered = true;
+      } catch {
+        // The handler's failure is the business's; the message waits for the next attempt.
+      }
+      const writes: WriteOperation[] = [];
+      let dropped = false;
+      const limit = record.firstAttemptAt + this.redeliveryLimitMs;
+      if (delivered) {
+        record.status = 'delivered';
+        writes.push(del('outbox', outboxKey(businessId, id)));
+      } else if (now >= limit) {
+        record.status = 'dropped';
+        dropped = true;
+        writes.push(del('outbox', outboxKey(businessId, id)));
+      } else {
+        const next = Math.min(now + backoffDelay(this.redeliveryBackoff, record.attempts), limit);
+        writes.push(this.outboxPut(businessId, id, 'inbound', next, record.deadline));
+      }
+      writes.push(
+        this.sealedPut(
+          ctx,
+          'messages',
+          messageKey(businessId, id),
+          encodeMessageRecord(record),
+          record.deadline,
+        ),
+      );
+      if (await this.commitIfUnchanged(writes, 'messages', messageKey(businessId, id), stored.version)) {
+        if (dropped)
+          this.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: record.attempts });
+      }
+    });
+  }
+
+  // ── Outbound ──────────────────────────────────────────────────────────────────────
+
+  /**
+   * Accepts a message for a person: stored (encrypted) before this resolves, then encrypted
+   * for each of the person's devices and handed to the transport in the background.
+   */
+  async send(request: SendRequest): Promise<MessageId> {
+    this.assertOpen();
+    assertPhoneNumber(request?.from, 'from');
+    assertPhoneNumber(request.to, 'to');
+    const content = typeof request.content === 'string' ? utf8(request.content) : request.content?.slice();
+    if (!(content instanceof Uint8Array) || content.length > MAX_CONTENT_LENGTH) {
+      throw new ParleyError(
+        'ERR_INVALID_ARGUMENT',
+        `"content" expected a string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      );
+    }
+    const businessId = await this.businessOfNumber(request.from);
+    const ctx = await this.business(businessId);
+    const now = this.clock.now();
+    const id = this.newMessageId();
+    const deadline = now + ctx.retentionMs;
+    const pseudonym = this.pseudonym(ctx, request.to);
+    const { period, key } = await this.periodKeys.forDeadline(businessId, deadline);
+    const record: MessageRecord = {
+      direction: 'outbound',
+      status: 'accepted',
+      createdAt: now,
+      deadline,
+      number: request.from,
+      pseudonym,
+      deviceId: 0,
+      attempts: 0,
+      firstAttemptAt: 0,
+      devices: [],
+      period,
+      content: sealContent(this.crypto, this.random, key, contentAad(businessId, id), request.to, content),
+    };
+    wipe(content);
+    await this.store.commit(this.messageWrites(ctx, id, record, now));
+    this.emit(businessId, { type: 'status', businessId, messageId: id, status: 'accepted' });
+    this.track(this.processOutbound(businessId, id));
+    return id;
+  }
+
+  /** Sends a message again to every device that has not confirmed delivery; refused after the deadline. */
+  async retransmit(messageId: string): Promise<void> {
+    this.assertOpen();
+    const id = messageId as MessageId;
+    const index = await this.messageIndex(id);
+    const ctx = await this.business(index.businessId);
+    await this.queue.run(id, async () => {
+      const now = this.clock.now();
+      const stored = await this.readMessage(ctx, id);
+      if (!stored || index.deadline <= now) throw expired(id);
+      const record = stored.record;
+      if (record.direction !== 'outbound') {
+        throw new ParleyError('ERR_INVALID_ARGUMENT', 'only outbound messages can be retransmitted');
+      }
+      for (const device of record.devices) if (device.state === 'sent') device.state = 'pending';
+      record.attempts = 0;
+      record.firstAttemptAt = 0;
+      if (record.status !== 'delivered') record.status = 'accepted';
+      const key = messageKey(ctx.id, id);
+      await this.store.commit(
+        [
+          this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+          this.outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+        ],
+        { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
+      );
+      if (record.status === 'accepted') {
+        this.emit(ctx.id, { type: 'status', businessId: ctx.id, messageId: id, status: 'accepted' });
+      }
+    });
+    this.track(this.processOutbound(ctx.id, id));
+  }
+
+  /** A delivery receipt from a person's device for one outbound frame. */
+  async receiveReceipt(receipt: DeliveryReceipt): Promise<void> {
+    this.assertOpen();
+    const parsed = parseFrameId(receipt?.frameId);
+    if (!parsed)
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
+    const index = await this.store.get('meta', messageIndexKey(parsed.id));
+    if (!index) return;
+    const { businessId } = decodeMessageIndex(index.value);
+    const ctx = await this.business(businessId);
+    await this.queue.run(parsed.id, async () => {
+      const stored = await this.readMessage(ctx, parsed.id);
+      if (stored?.record.direction !== 'outbound') return;
+      const record = stored.record;
+      const device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+      if (!device || device.state === 'delivered') return;
+      device.state = 'delivered';
+      const first = record.status !== 'delivered';
+      record.status = 'delivered';
+      const key = messageKey(businessId, parsed.id);
+      const writes = [this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)];
+      if (record.devices.every((candidate) => candidate.state !== 'pending')) {
+        writes.push(del('outbox', outboxKey(businessId, parsed.id)));
+      }
+      if ((await this.commitIfUnchanged(writes, 'messages', key, stored.version)) && first) {
+        this.emit(businessId, { type: 'status', businessId, messageId: parsed.id, status: 'delivered' });
+      }
+    });
+  }
+
+  /** One sending attempt of an outbound message, if it is due. */
+  private processOutbound(businessId: string, id: MessageId): Promise<void> {
+    return this.queue.run(id, async () => {
+      const ctx = await this.business(businessId);
+      const now = this.clock.now();
+      const entryRecord = await this.store.get('outbox', outboxKey(businessId, id));
+      if (!entryRecord) return;
+      const entry = decodeOutboxEntry(entryRecord.value);
+      if (entry.deadline <= now) return this.expire(businessId, id, entry.direction);
+      if (entry.nextAttemptAt > now) return;
+      const stored = await this.readMessage(ctx, id);
+      const periodKey = stored && (await this.periodKeys.forPeriod(businessId, stored.record.period));
+      if (!stored || !periodKey) return this.expire(businessId, id, 'outbound');
+      const record = stored.record;
+      const { phoneNumber, content } = openContent(
+        this.crypto,
+        periodKey,
+        contentAad(businessId, id),
+        record.content,
+      );
+      record.attempts += 1;
+      if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
+      let failure: ErrorCode | undefined;
+      const plaintext = this.paddingBlock === false ? content : padContent(content, this.paddingBlock);
+      try {
+        if (record.devices.length === 0) {
+          const devices = await this.resolveDevices(ctx, phoneNumber, record.pseudonym);
+          record.devices = devices.map((deviceId) => ({ id: deviceId, state: 'pending' }));
+        }
+        const sessions = this.sessions(ctx, record.number);
+        for (const device of record.devices) {
+          if (device.state !== 'pending') continue;
+          try {
+            const address = { name: record.pseudonym, deviceId: device.id };
+            const message = await this.encryptFor(
+              ctx,
+              sessions,
+              address,
+              phoneNumber,
+              plaintext,
+              record.number,
+            );
+            await this.transport.send({
+              frameId: `${id}.${device.id}.${record.attempts}`,
+              from: record.number,
+              to: phoneNumber,
+              deviceId: device.id,
+              type: message.type,
+              body: message.body,
+            });
+            device.state = 'sent';
+          } catch (error) {
+            failure ??= isParleyError(error) ? error.code : undefined;
+          }
+        }
+      } catch (error) {
+        failure ??= isParleyError(error) ? error.code : undefined;
+      } finally {
+        wipe(plaintext, content);
+      }
+      const key = messageKey(businessId, id);
+      const writes: WriteOperation[] = [];
+      let event: GatewayEvent | undefined;
+      const allSent =
+        record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
+      if (allSent) {
+        writes.push(del('outbox', outboxKey(businessId, id)));
+        if (record.status !== 'delivered' && record.status !== 'sent') {
+          record.status = 'sent';
+          event = { type: 'status', businessId, messageId: id, status: 'sent' };
+        }
+      } else if (record.attempts >= this.maxSendAttempts) {
+        writes.push(del('outbox', outboxKey(businessId, id)));
+        if (record.status !== 'delivered') {
+          record.status = 'failed';
+          event = { type: 'status', businessId, messageId: id, status: 'failed', reason: failure };
+        }
+      } else {
+        const next = now + backoffDelay(this.sendBackoff, record.attempts);
+        writes.push(this.outboxPut(businessId, id, 'outbound', next, record.deadline));
+      }
+      writes.push(this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+      if ((await this.commitIfUnchanged(writes, 'messages', key, stored.version)) && event)
+        this.emit(businessId, event);
+    });
+  }
+
+  private async encryptFor(
+    ctx: BusinessContext,
+    sessions: SessionManager,
+    address: ProtocolAddress,
+    phoneNumber: string,
+    plaintext: Uint8Array,
+    number: string,
+  ): Promise<CiphertextMessage> {
+    if (!(await sessions.hasSession(address)))
+      await this.startSession(ctx, sessions, address, phoneNumber, number);
+    try {
+      return await sessions.encrypt(address, plaintext);
+    } catch (error) {
+      // A session the device never answered is too old to use, or it vanished: start over.
+      if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
+        throw error;
+      await this.startSession(ctx, sessions, address, phoneNumber, number);
+      return sessions.encrypt(address, plaintext);
+    }
+  }
+
+  private async startSession(
+    ctx: BusinessContext,
+    sessions: SessionManager,
+    address: ProtocolAddress,
+    phoneNumber: string,
+    number: string,
+  ): Promise<void> {
+    const bundle = await this.directory.fetchBundle(phoneNumber, address.deviceId);
+    const result = await sessions.processBundle(address, bundle);
+    if (result.identityChange) {
+      this.emit(ctx.id, {
+        type: 'identity-changed',
+        businessId: ctx.id,
+        number,
+        phoneNumber,
+        deviceId: address.deviceId,
+      });
+    }
+  }
+
+  private async resolveDevices(
+    ctx: BusinessContext,
+    phoneNumber: string,
+    pseudonym: string,
+  ): Promise<number[]> {
+    const known = await this.readSealed(ctx, 'meta', devicesKey(ctx.id, pseudonym));
+    if (known) {
+      const devices = decodeDeviceList(known);
+      if (devices.length > 0) return devices;
+    }
+    const devices = [...(await this.directory.fetchDevices(phoneNumber))];
+    for (const deviceId of devices) assertDeviceId(deviceId);
+    if (devices.length === 0) throw new ParleyError('ERR_NOT_FOUND', 'the recipient has no devices');
+    await this.store.commit([
+      this.sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices)),
+    ]);
+    return devices;
+  }
+
+  private async expire(businessId: string, id: MessageId, direction: Direction): Promise<void> {
+    await this.store.commit([del('outbox', outboxKey(businessId, id))]);
+    if (direction === 'outbound') {
+      this.emit(businessId, {
+        type: 'status',
+        businessId,
+        messageId: id,
+        status: 'expired',
+        reason: 'ERR_RETENTION_EXPIRED',
+      });
+    } else {
+      this.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: 0 });
+    }
+  }
+
+  // ── Devices and erasure ───────────────────────────────────────────────────────────
+
+  /**
+   * The transport's device list for a person. Sessions of removed devices are deleted in
+   * every business that knows the person; new devices get sessions when next messaged.
+   */
+  async setDevices(phoneNumber: string, deviceIds: readonly number[]): Promise<void> {
+    this.assertOpen();
+    assertPhoneNumber(phoneNumber, 'phoneNumber');
+    for (const deviceId of deviceIds) assertDeviceId(deviceId);
+    const devices = [...new Set(deviceIds)];
+    for (const ctx of await this.allBusinesses()) {
+      const pseudonym = this.pseudonym(ctx, phoneNumber);
+      const known = await this.readSealed(ctx, 'meta', devicesKey(ctx.id, pseudonym));
+      if (!known) continue;
+      const removed = decodeDeviceList(known).filter((deviceId) => !devices.includes(deviceId));
+      for (const number of await this.numbers(ctx.id)) {
+        const sessions = this.sessions(ctx, number);
+        for (const deviceId of removed) await sessions.deleteSession({ name: pseudonym, deviceId });
+      }
+      await this.store.commit([
+        this.sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices)),
+      ]);
+    }
+  }
+
+  /**
+   * Deletes everything tied to a person's phone number for one business, in one commit:
+   * messages (with the clear number), sessions, identity keys, device list, dedup and
+   * rate-limit records.
+   */
+  async erase(businessId: string, phoneNumber: string): Promise<void> {
+    this.assertOpen();
+    assertPhoneNumber(phoneNumber, 'phoneNumber');
+    const ctx = await this.business(businessId);
+    await this.erasePseudonym(ctx, this.pseudonym(ctx, phoneNumber), true);
+  }
+
+  private async erasePseudonym(
+    ctx: BusinessContext,
+    pseudonym: string,
+    withMessages: boolean,
+  ): Promise<void> {
+    const biz = ctx.id;
+    const writes: WriteOperation[] = [];
+    if (withMessages) {
+      const prefix = personIndexPrefix(biz, pseudonym);
+      for (const entry of await this.store.list('meta', { prefix })) {
+        const id = entry.key.slice(prefix.length);
+        writes.push(
+          del('messages', messageKey(biz, id)),
+          del('outbox', outboxKey(biz, id)),
+          del('meta', messageIndexKey(id)),
+          del('meta', entry.key),
+        );
+      }
+    }
+    for (const entry of await this.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
+      writes.push(del('meta', entry.key));
+    writes.push(del('meta', devicesKey(biz, pseudonym)), del('meta', contactKey(biz, pseudonym)));
+    for (const number of await this.numbers(biz)) {
+      const records = this.sessions(ctx, number).records;
+      for (const entry of await this.store.list('sessions', { prefix: records.sessionPrefix(pseudonym) })) {
+        writes.push(del('sessions', entry.key));
+      }
+      writes.push(del('identities', records.remoteIdentityKey(pseudonym)));
+      for (const entry of await this.store.list('meta', {
+        prefix: retryLimitPrefix(biz, number, pseudonym),
+      })) {
+        writes.push(del('meta', entry.key));
+      }
+    }
+    await this.store.commit(writes);
+  }
+
+  // ── Schedule-driven work ──────────────────────────────────────────────────────────
+
+  /** Everything due at `clock.now()`: redeliveries, retries, expiries, prekey upkeep, retention. */
+  async tick(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.runDue();
+      await this.maintainPreKeys();
+      await this.sweep();
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  /** Runs the due redeliveries and sending attempts (of one business, or all), and reports expiries. */
+  async runDue(businessId?: string): Promise<void> {
+    const prefix = businessId === undefined ? OUTBOX_PREFIX : `${OUTBOX_PREFIX}${businessId}/`;
+    const now = this.clock.now();
+    for (const record of await this.store.list('outbox', { prefix })) {
+      const match = /^gw\/b\/([^/]+)\/o\/([^/]+)$/.exec(record.key);
+      if (!match) continue;
+      const [, biz, id] = match as unknown as [string, string, MessageId];
+      const entry = decodeOutboxEntry(record.value);
+      try {
+        if (entry.deadline <= now) await this.queue.run(id, () => this.expire(biz, id, entry.direction));
+        else if (entry.nextAttemptAt <= now) {
+          await (entry.direction === 'inbound' ? this.deliver(biz, id) : this.processOutbound(biz, id));
+        }
+      } catch (error) {
+        this.reportError(error);
+      }
+    }
+  }
+
+  /**
+   * Tops up one-time prekeys below the low-water mark, rotates signed prekeys on schedule
+   * and removes previous signed prekeys after their grace period.
+   */
+  async maintainPreKeys(): Promise<void> {
+    const now = this.clock.now();
+    for (const ctx of await this.allBusinesses()) {
+      for (const number of await this.numbers(ctx.id)) {
+        const key = numberKeysKey(ctx.id, number);
+        const stored = await this.readSealed(ctx, 'meta', key);
+        if (!stored) continue;
+        let keys = decodeNumberKeys(stored);
+        const sessions = this.sessions(ctx, number);
+        let changed = false;
+        let oneTime: { id: number; publicKey: Uint8Array }[] = [];
+        if (now - keys.signedPreKeyCreatedAt >= this.signedRotationMs) {
+          const id = keys.nextSignedPreKeyId;
+          await sessions.generateSignedPreKey(id);
+          keys = {
+            ...keys,
+            signedPreKeyId: id,
+            signedPreKeyCreatedAt: now,
+            nextSignedPreKeyId: nextId(id, 1),
+            previousSignedPreKeys: [
+              ...keys.previousSignedPreKeys,
+              { id: keys.signedPreKeyId, removeAt: now + this.signedGraceMs },
+            ],
+          };
+          changed = true;
+        }
+        const expiredSigned = keys.previousSignedPreKeys.filter((previous) => previous.removeAt <= now);
+        if (expiredSigned.length > 0) {
+          for (const previous of expiredSigned) await sessions.removePreKey('signed', previous.id);
+          keys = {
+            ...keys,
+            previousSignedPreKeys: keys.previousSignedPreKeys.filter((previous) => previous.removeAt > now),
+          };
+          changed = true;
+        }
+        if ((await this.directory.availableOneTimePreKeys(number)) < this.preKeyLowWater) {
+          oneTime = await sessions.generateOneTimePreKeys(keys.nextOneTimePreKeyId, this.preKeyBatch);
+          keys = { ...keys, nextOneTimePreKeyId: nextId(keys.nextOneTimePreKeyId, this.preKeyBatch) };
+          changed = true;
+        }
+        if (!changed) continue;
+        await this.store.commit([this.sealedPut(ctx, 'meta', key, encodeNumberKeys(keys))]);
+        await this.publish(ctx, number, keys, oneTime);
+      }
+    }
+  }
+
+  /**
+   * Retention: deletes expired records, destroys period keys whose period ended (shredding
+   * their content in every copy of the message store) and the protocol state of people
+   * inactive longer than `inactivityMs`.
+   */
+  async sweep(): Promise<SweepResult> {
+    const now = this.clock.now();
+    let inactive = 0;
+    for (const ctx of await this.allBusinesses()) {
+      const prefix = contactPrefix(ctx.id);
+      for (const contact of await this.store.list('meta', { prefix })) {
+        const last = decodeTimestamp(ctx.sealer.open('meta', contact.key, contact.value));
+        if (last + this.inactivityMs > now) continue;
+        await this.erasePseudonym(ctx, contact.key.slice(prefix.length), false);
+        inactive += 1;
+      }
+    }
+    const records = await this.store.sweepExpired(now);
+    const periodKeys = await this.periodKeys.destroyExpired();
+    return { records, periodKeys, inactive };
+  }
+
+  /** Resolves when no background work started by this gateway is running. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Stops the timer, waits for background work and forgets cached keys. Stores stay open (the caller owns them). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.interval) clearInterval(this.interval);
+    await this.idle();
+    this.periodKeys.clear();
+    for (const pending of this.businesses.values()) {
+      pending.then((ctx) => wipe(ctx.pseudonymKey)).catch(() => undefined);
+    }
+    this.businesses.clear();
+  }
+
+  // ── Helpers ───────────────────────────────────────────────────────────────────────
+
+  private async business(businessId: string): Promise<BusinessContext> {
+    assertBusinessId(businessId);
+    let pending = this.businesses.get(businessId);
+    if (!pending) {
+      pending = this.loadBusiness(businessId);
+      this.businesses.set(businessId, pending);
+      pending.catch(() => this.businesses.delete(businessId));
+    }
+    const ctx = await pending;
+    this.assertResidency(businessId, ctx.config.region);
+    return ctx;
+  }
+
+  /** Every registered business this gateway may serve; one pinned elsewhere is reported and skipped. */
+  private async allBusinesses(): Promise<BusinessContext[]> {
+    const out: BusinessContext[] = [];
+    for (const record of await this.store.list('meta', { prefix: BUSINESS_PREFIX })) {
+      try {
+        out.push(await this.business(record.key.slice(BUSINESS_PREFIX.length)));
+      } catch (error) {
+        if (!isParleyError(error, 'ERR_RESIDENCY')) throw error;
+        this.reportError(error);
+      }
+    }
+    return out;
+  }
+
+  private async loadBusiness(businessId: string): Promise<BusinessContext> {
+    const record = await this.store.get('meta', businessKey(businessId));
+    if (!record) throw new ParleyError('ERR_NOT_FOUND', 'no such business; call registerBusiness() first');
+    const config = decodeBusinessConfig(record.value);
+    this.assertResidency(businessId, config.region);
+    const recordKey = await this.keyProvider.unwrapKey(config.wrappedRecordKey, recordKeyContext(businessId));
+    const pseudonymKey = await this.keyProvider.unwrapKey(
+      config.wrappedPseudonymKey,
+      pseudonymKeyContext(businessId),
+    );
+    const sealer = createAesGcmSealer(this.crypto, this.random, recordKey);
+    wipe(recordKey);
+    return {
+      id: businessId,
+      config,
+      retentionMs: config.retentionDays * DAY_MS,
+      sealer,
+      pseudonymKey,
+      numbers: new Map(),
+    };
+  }
+
+  /** A business pinned to a region writes only to stores, and unwraps only with a provider, of that region. */
+  private assertResidency(businessId: string, region: string | undefined): void {
+    if (region === undefined) return;
+    const components: [string, string | undefined][] = [
+      ['store', this.store.region],
+      ['vaultStore', this.vaultStore.region],
+      ['keyProvider', this.keyProvider.region],
+    ];
+    for (const [component, declared] of components) {
+      if (declared !== region) {
+        throw new ParleyError('ERR_RESIDENCY', `the ${component} is not in the business's pinned region`, {
+          businessId,
+          component,
+          required: region,
+          declared: declared ?? 'undeclared',
+        });
+      }
+    }
+  }
+
+  private async businessOfNumber(number: string): Promise<string> {
+    const record = await this.store.get('meta', numberIndexKey(number));
+    if (!record)
+      throw new ParleyError('ERR_NOT_FOUND', 'this business number is not registered with the gateway');
+    return new TextDecoder().decode(record.value);
+  }
+
+  private sessions(ctx: BusinessContext, number: string): SessionManager {
+    let sessions = ctx.numbers.get(number);
+    if (!sessions) {
+      sessions = new SessionManager({
+        store: this.store,
+        crypto: this.crypto,
+        random: this.random,
+        clock: this.clock,
+        scope: sessionScope(ctx.id, number),
+        trust: acceptIdentityChanges,
+        sealer: ctx.sealer,
+      });
+      ctx.numbers.set(number, sessions);
+    }
+    return sessions;
+  }
+
+  private pseudonym(ctx: BusinessContext, phoneNumber: string): string {
+    assertPhoneNumber(phoneNumber, 'phoneNumber');
+    return derivePseudonym(this.crypto, ctx.pseudonymKey, phoneNumber);
+  }
+
+  private async publish(
+    ctx: BusinessContext,
+    number: string,
+    keys: NumberKeys,
+    oneTimePreKeys: readonly { id: number; publicKey: Uint8Array }[],
+  ): Promise<void> {
+    const sessions = this.sessions(ctx, number);
+    const identity = await sessions.localIdentity();
+    const bundle = await sessions.createBundle({
+      deviceId: BUSINESS_DEVICE_ID,
+      signedPreKeyId: keys.signedPreKeyId,
+    });
+    await this.directory.publish({
+      number,
+      deviceId: BUSINESS_DEVICE_ID,
+      registrationId: identity.registrationId,
+      identityKey: identity.identityKeyPair.publicKey,
+      signedPreKey: {
+        id: bundle.signedPreKeyId,
+        publicKey: bundle.signedPreKey,
+        signature: bundle.signedPreKeySignature,
+      },
+      oneTimePreKeys,
+    });
+  }
+
+  /** The message record, its id index, the person index, its outbox entry and the contact's activity. */
+  private messageWrites(
+    ctx: BusinessContext,
+    id: MessageId,
+    record: MessageRecord,
+    now: number,
+  ): WriteOperation[] {
+    const biz = ctx.id;
+    return [
+      this.sealedPut(ctx, 'messages', messageKey(biz, id), encodeMessageRecord(record), record.deadline),
+      put(
+        'meta',
+        messageIndexKey(id),
+        encodeMessageIndex({ businessId: biz, deadline: record.deadline }),
+        record.deadline + INDEX_GRACE_MS,
+      ),
+      put('meta', personIndexKey(biz, record.pseudonym, id), new Uint8Array(0), record.deadline),
+      this.outboxPut(biz, id, record.direction, now, record.deadline),
+      this.sealedPut(ctx, 'meta', contactKey(biz, record.pseudonym), encodeTimestamp(now)),
+    ];
+  }
+
+  private outboxPut(
+    biz: string,
+    id: MessageId,
+    direction: Direction,
+    nextAttemptAt: number,
+    deadline: number,
+  ): WriteOperation {
+    return put(
+      'outbox',
+      outboxKey(biz, id),
+      encodeOutboxEntry({ direction, nextAttemptAt, deadline }),
+      deadline + OUTBOX_GRACE_MS,
+    );
+  }
+
+  private async readMessage(
+    ctx: BusinessContext,
+    id: MessageId,
+  ): Promise<{ record: MessageRecord; version: number } | undefined> {
+    const key = messageKey(ctx.id, id);
+    const stored = await this.store.get('messages', key);
+    if (!stored) return undefined;
+    return {
+      record: decodeMessageRecord(ctx.sealer.open('messages', key, stored.value)),
+      version: stored.version,
+    };
+  }
+
+  private async messageIndex(id: MessageId): Promise<{ businessId: string; deadline: number }> {
+    const stored = typeof id === 'string' ? await this.store.get('meta', messageIndexKey(id)) : undefined;
+    if (!stored)
+      throw new ParleyError('ERR_NOT_FOUND', 'no such message (never sent, erased, or long expired)');
+    return decodeMessageIndex(stored.value);
+  }
+
+  private sealedPut(
+    ctx: BusinessContext,
+    namespace: Namespace,
+    key: string,
+    bytes: Uint8Array,
+    expiresAt?: number,
+  ): WriteOperation {
+    return put(namespace, key, ctx.sealer.seal(namespace, key, bytes), expiresAt);
+  }
+
+  private async readSealed(
+    ctx: BusinessContext,
+    namespace: Namespace,
+    key: string,
+  ): Promise<Uint8Array | undefined> {
+    const stored = await this.store.get(namespace, key);
+    return stored ? ctx.sealer.open(namespace, key, stored.value) : undefined;
+  }
+
+  /** Commits when the record is still at `version`; false when someone else (erasure, expiry) got there first. */
+  private async commitIfUnchanged(
+    writes: WriteOperation[],
+    namespace: Namespace,
+    key: string,
+    version: number,
+  ): Promise<boolean> {
+    try {
+      await this.store.commit(writes, { expectVersions: [{ namespace, key, version }] });
+      return true;
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) return false;
+      throw error;
+    }
+  }
+
+  private async acknowledge(frameId: string): Promise<void> {
+    try {
+      await this.transport.acknowledge(frameId);
+    } catch (error) {
+      // The message is stored; an unacknowledged frame comes back and is recognised as a duplicate.
+      this.reportError(error);
+    }
+  }
+
+  private emit(businessId: string, event: GatewayEvent): void {
+    for (const handler of this.eventHandlers.get(businessId) ?? []) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.reportError(error);
+      }
+    }
+  }
+
+  private reportError(error: unknown): void {
+    for (const handler of this.errorHandlers) handler(error);
+  }
+
+  private track(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((error) => this.reportError(error))
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private newMessageId(): MessageId {
+    return `m${toHex(this.random(16))}` as MessageId;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ParleyError('ERR_CONFIGURATION', 'the gateway is closed');
+  }
+}
+
+function put(namespace: Namespace, key: string, value: Uint8Array, expiresAt?: number): WriteOperation {
+  return { type: 'put', namespace, key, value, expiresAt };
+}
+
+function del(namespace: Namespace, key: string): WriteOperation {
+  return { type: 'delete', namespace, key };
+}
+
+function expired(id: MessageId): ParleyError {
+  return new ParleyError(
+    'ERR_RETENTION_EXPIRED',
+    'the message passed its retention deadline; it can no longer be sent',
+    {
+      messageId: id,
+    },
+  );
+}
+
+function recordKeyContext(businessId: string): string {
+  return `parley/records/${businessId}`;
+}
+
+function pseudonymKeyContext(businessId: string): string {
+  return `parley/pseudonym/${businessId}`;
+}
+
+/** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
+function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
+  if (typeof frameId !== 'string') return undefined;
+  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}$/.exec(frameId);
+  return match ? { id: match[1] as MessageId, deviceId: Number(match[2]) } : undefined;
+}
+
+/** Next prekey id after using `count` ids from `id`, wrapping within 1..0xFFFFFF as libsignal does. */
+function nextId(id: number, count: number): number {
+  return ((id - 1 + count) % MAX_LOCAL_PREKEY_ID) + 1;
+}
+
+function positive(value: number, field: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ParleyError('ERR_CONFIGURATION', `"${field}" expected a positive number`, { field });
+  }
+  return value;
+}
+
+const BUSINESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** E.164: "+", then up to 15 digits, not starting with 0. */
+const PHONE_NUMBER = /^\+[1-9][0-9]{3,14}$/;
+
+function assertBusinessId(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !BUSINESS_ID.test(value)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"businessId" expected 1–64 characters of A–Z, a–z, 0–9, "_" or "-"',
+    );
+  }
+}
+
+function assertPhoneNumber(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || !PHONE_NUMBER.test(value)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"${field}" expected an E.164 phone number ("+" and 4–15 digits)`,
+    );
+  }
+}
+
+function assertDeviceId(value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0x7fff_ffff) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"deviceId" expected an integer from 1 to 2^31-1');
+  }
+}
+
+function assertFrame(frame: InboundFrame): void {
+  if (typeof frame?.frameId !== 'string' || frame.frameId.length === 0 || frame.frameId.length > 256) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" expected a string of 1–256 characters');
+  }
+  assertPhoneNumber(frame.to, 'to');
+  assertPhoneNumber(frame.from, 'from');
+  assertDeviceId(frame.deviceId);
+  if (frame.type !== 2 && frame.type !== 3) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+  }
+  if (!(frame.body instanceof Uint8Array))
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+}

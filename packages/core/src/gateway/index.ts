@@ -1,0 +1,44 @@
+/**
+ * The business gateway: Signal-protocol sessions held for many businesses and their phone
+ * numbers, with retention, crypto-shredding, pseudonyms and residency.
+ */
+export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchive } from './archive.js';
+export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+export {
+  createGateway,
+  DEFAULT_INACTIVITY_MS,
+  DEFAULT_MAX_SEND_ATTEMPTS,
+  DEFAULT_PREKEY_BATCH,
+  DEFAULT_PREKEY_LOW_WATER,
+  DEFAULT_REDELIVERY_LIMIT_MS,
+  DEFAULT_RETRY_REQUEST_INTERVAL_MS,
+  DEFAULT_SIGNED_PREKEY_GRACE_MS,
+  DEFAULT_SIGNED_PREKEY_ROTATION_MS,
+  Gateway,
+  type GatewayOptions,
+  MAX_CONTENT_LENGTH,
+  MAX_RETENTION_DAYS,
+  type SweepResult,
+} from './gateway.js';
+export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
+export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
+export { DEFAULT_PERIOD_MS } from './period-keys.js';
+export type {
+  BusinessRegistration,
+  DeliveryReceipt,
+  Directory,
+  EventHandler,
+  GatewayEvent,
+  InboundFrame,
+  InboundMessage,
+  InboundStatus,
+  MessageHandler,
+  MessageId,
+  OutboundFrame,
+  OutboundStatus,
+  PreKeyUpload,
+  ReceiveOutcome,
+  RetryRequest,
+  SendRequest,
+  Transport,
+} from './types.js';

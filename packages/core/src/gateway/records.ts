@@ -1,0 +1,297 @@
+import { ByteReader, ByteWriter } from '../binary.js';
+import { concatBytes, fromUtf8, utf8 } from '../bytes.js';
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import type { InboundStatus, OutboundStatus } from './types.js';
+
+/** Encodings of the gateway's own records (Parley's compact format, see binary.ts). */
+
+const FORMAT = 1;
+
+// ── Business config ────────────────────────────────────────────────────────────────
+
+export interface BusinessConfig {
+  readonly retentionDays: number;
+  readonly region: string | undefined;
+  /** Record-sealing key, wrapped by the key provider. */
+  readonly wrappedRecordKey: Uint8Array;
+  /** Pseudonym (HMAC) key, wrapped by the key provider. */
+  readonly wrappedPseudonymKey: Uint8Array;
+}
+
+export function encodeBusinessConfig(config: BusinessConfig): Uint8Array {
+  return new ByteWriter()
+    .u8(FORMAT)
+    .u32(config.retentionDays)
+    .bytes(utf8(config.region ?? ''))
+    .bytes(config.wrappedRecordKey)
+    .bytes(config.wrappedPseudonymKey)
+    .finish();
+}
+
+export function decodeBusinessConfig(bytes: Uint8Array): BusinessConfig {
+  const r = new ByteReader(bytes, 'business config');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const retentionDays = r.u32();
+  const region = fromUtf8(r.bytes());
+  const wrappedRecordKey = r.bytes();
+  const wrappedPseudonymKey = r.bytes();
+  r.end();
+  return { retentionDays, region: region === '' ? undefined : region, wrappedRecordKey, wrappedPseudonymKey };
+}
+
+// ── Prekey schedule of a business number ───────────────────────────────────────────
+
+export interface NumberKeys {
+  readonly signedPreKeyId: number;
+  readonly signedPreKeyCreatedAt: number;
+  /** Earlier signed prekeys kept for prekey messages already under way, until `removeAt`. */
+  readonly previousSignedPreKeys: readonly { readonly id: number; readonly removeAt: number }[];
+  readonly nextSignedPreKeyId: number;
+  readonly nextOneTimePreKeyId: number;
+}
+
+export function encodeNumberKeys(keys: NumberKeys): Uint8Array {
+  const w = new ByteWriter()
+    .u8(FORMAT)
+    .u32(keys.signedPreKeyId)
+    .u64(keys.signedPreKeyCreatedAt)
+    .u32(keys.nextSignedPreKeyId)
+    .u32(keys.nextOneTimePreKeyId)
+    .u32(keys.previousSignedPreKeys.length);
+  for (const previous of keys.previousSignedPreKeys) w.u32(previous.id).u64(previous.removeAt);
+  return w.finish();
+}
+
+export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
+  const r = new ByteReader(bytes, 'number keys');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const signedPreKeyId = r.u32();
+  const signedPreKeyCreatedAt = r.u64();
+  const nextSignedPreKeyId = r.u32();
+  const nextOneTimePreKeyId = r.u32();
+  const count = r.u32();
+  const previousSignedPreKeys: { id: number; removeAt: number }[] = [];
+  for (let i = 0; i < count; i++) previousSignedPreKeys.push({ id: r.u32(), removeAt: r.u64() });
+  r.end();
+  return {
+    signedPreKeyId,
+    signedPreKeyCreatedAt,
+    previousSignedPreKeys,
+    nextSignedPreKeyId,
+    nextOneTimePreKeyId,
+  };
+}
+
+// ── Messages ───────────────────────────────────────────────────────────────────────
+
+export type Direction = 'inbound' | 'outbound';
+/** Per-device progress of an outbound message. */
+export type DeviceState = 'pending' | 'sent' | 'delivered';
+
+export interface MessageRecord {
+  readonly direction: Direction;
+  status: InboundStatus | OutboundStatus;
+  readonly createdAt: number;
+  readonly deadline: number;
+  /** Business number. */
+  readonly number: string;
+  readonly pseudonym: string;
+  /** Inbound: the sender's device. Outbound: 0. */
+  readonly deviceId: number;
+  attempts: number;
+  /** When delivery (inbound) or sending (outbound) was first tried; 0 = not yet. */
+  firstAttemptAt: number;
+  /** Outbound: the person's devices and how far each got. */
+  devices: { id: number; state: DeviceState }[];
+  /** Retention period whose key encrypts `content`. */
+  readonly period: number;
+  /** nonce ‖ AES-256-GCM(period key, phone number ‖ content). */
+  readonly content: Uint8Array;
+}
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
+const STATUSES: readonly (InboundStatus | OutboundStatus)[] = [
+  'pending',
+  'delivered',
+  'dropped',
+  'accepted',
+  'sent',
+  'failed',
+  'expired',
+];
+const DEVICE_STATES: readonly DeviceState[] = ['pending', 'sent', 'delivered'];
+
+export function encodeMessageRecord(record: MessageRecord): Uint8Array {
+  const w = new ByteWriter(256)
+    .u8(FORMAT)
+    .u8(DIRECTIONS.indexOf(record.direction))
+    .u8(STATUSES.indexOf(record.status))
+    .u64(record.createdAt)
+    .u64(record.deadline)
+    .bytes(utf8(record.number))
+    .bytes(utf8(record.pseudonym))
+    .u32(record.deviceId)
+    .u32(record.attempts)
+    .u64(record.firstAttemptAt)
+    .u32(record.devices.length);
+  for (const device of record.devices) w.u32(device.id).u8(DEVICE_STATES.indexOf(device.state));
+  return w.u32(record.period).bytes(record.content).finish();
+}
+
+export function decodeMessageRecord(bytes: Uint8Array): MessageRecord {
+  const r = new ByteReader(bytes, 'message record');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const direction = DIRECTIONS[r.u8()] ?? r.fail('unknown direction');
+  const status = STATUSES[r.u8()] ?? r.fail('unknown status');
+  const createdAt = r.u64();
+  const deadline = r.u64();
+  const number = fromUtf8(r.bytes());
+  const pseudonym = fromUtf8(r.bytes());
+  const deviceId = r.u32();
+  const attempts = r.u32();
+  const firstAttemptAt = r.u64();
+  const count = r.u32();
+  const devices: { id: number; state: DeviceState }[] = [];
+  for (let i = 0; i < count; i++)
+    devices.push({ id: r.u32(), state: DEVICE_STATES[r.u8()] ?? r.fail('unknown device state') });
+  const period = r.u32();
+  const content = r.bytes();
+  r.end();
+  return {
+    direction,
+    status,
+    createdAt,
+    deadline,
+    number,
+    pseudonym,
+    deviceId,
+    attempts,
+    firstAttemptAt,
+    devices,
+    period,
+    content,
+  };
+}
+
+const NONCE_LENGTH = 12;
+
+/** Encrypts a person's phone number and the content under a period key. */
+export function sealContent(
+  crypto: CryptoProvider,
+  random: RandomSource,
+  periodKey: Uint8Array,
+  aad: string,
+  phoneNumber: string,
+  content: Uint8Array,
+): Uint8Array {
+  const nonce = random(NONCE_LENGTH);
+  const plaintext = new ByteWriter(content.length + 32).bytes(utf8(phoneNumber)).bytes(content).finish();
+  const sealed = concatBytes(nonce, crypto.aes256GcmEncrypt(periodKey, nonce, plaintext, utf8(aad)));
+  plaintext.fill(0);
+  return sealed;
+}
+
+export function openContent(
+  crypto: CryptoProvider,
+  periodKey: Uint8Array,
+  aad: string,
+  sealed: Uint8Array,
+): { phoneNumber: string; content: Uint8Array } {
+  let plaintext: Uint8Array;
+  try {
+    plaintext = crypto.aes256GcmDecrypt(
+      periodKey,
+      sealed.subarray(0, NONCE_LENGTH),
+      sealed.subarray(NONCE_LENGTH),
+      utf8(aad),
+    );
+  } catch (error) {
+    if (isParleyError(error))
+      throw new ParleyError('ERR_INVALID_RECORD', 'message content does not open', {});
+    throw error;
+  }
+  const r = new ByteReader(plaintext, 'message content');
+  const phoneNumber = fromUtf8(r.bytes());
+  const content = r.bytes();
+  r.end();
+  plaintext.fill(0);
+  return { phoneNumber, content };
+}
+
+export function contentAad(businessId: string, messageId: string): string {
+  return `parley/message/v1/${businessId}/${messageId}`;
+}
+
+// ── Outbox (work queue) and small records ─────────────────────────────────────────
+
+export interface OutboxEntry {
+  readonly direction: Direction;
+  readonly nextAttemptAt: number;
+  readonly deadline: number;
+}
+
+export function encodeOutboxEntry(entry: OutboxEntry): Uint8Array {
+  return new ByteWriter(24)
+    .u8(FORMAT)
+    .u8(DIRECTIONS.indexOf(entry.direction))
+    .u64(entry.nextAttemptAt)
+    .u64(entry.deadline)
+    .finish();
+}
+
+export function decodeOutboxEntry(bytes: Uint8Array): OutboxEntry {
+  const r = new ByteReader(bytes, 'outbox entry');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const direction = DIRECTIONS[r.u8()] ?? r.fail('unknown direction');
+  const nextAttemptAt = r.u64();
+  const deadline = r.u64();
+  r.end();
+  return { direction, nextAttemptAt, deadline };
+}
+
+export interface MessageIndex {
+  readonly businessId: string;
+  readonly deadline: number;
+}
+
+export function encodeMessageIndex(index: MessageIndex): Uint8Array {
+  return new ByteWriter(64).u8(FORMAT).bytes(utf8(index.businessId)).u64(index.deadline).finish();
+}
+
+export function decodeMessageIndex(bytes: Uint8Array): MessageIndex {
+  const r = new ByteReader(bytes, 'message index');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const businessId = fromUtf8(r.bytes());
+  const deadline = r.u64();
+  r.end();
+  return { businessId, deadline };
+}
+
+export function encodeDeviceList(devices: readonly number[]): Uint8Array {
+  const w = new ByteWriter(8 + devices.length * 4).u8(FORMAT).u32(devices.length);
+  for (const id of devices) w.u32(id);
+  return w.finish();
+}
+
+export function decodeDeviceList(bytes: Uint8Array): number[] {
+  const r = new ByteReader(bytes, 'device list');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const count = r.u32();
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) out.push(r.u32());
+  r.end();
+  return out;
+}
+
+export function encodeTimestamp(value: number): Uint8Array {
+  return new ByteWriter(9).u8(FORMAT).u64(value).finish();
+}
+
+export function decodeTimestamp(bytes: Uint8Array): number {
+  const r = new ByteReader(bytes, 'timestamp');
+  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const value = r.u64();
+  r.end();
+  return value;
+}

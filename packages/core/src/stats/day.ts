@@ -1,0 +1,33 @@
+/** UTC calendar days: the period of statistics and billing. */
+import { ParleyError } from '../errors.js';
+
+/** "YYYY-MM-DD" (UTC). A template type, so no branded personal string fits into it. */
+export type Day = `${number}-${number}-${number}`;
+
+const DAY_MS = 86_400_000;
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+export function dayOf(epochMs: number): Day {
+  return new Date(epochMs).toISOString().slice(0, 10) as Day;
+}
+
+export function isDay(value: unknown): value is Day {
+  return (
+    typeof value === 'string' && DAY_PATTERN.test(value) && dayOf(Date.parse(`${value}T00:00:00Z`)) === value
+  );
+}
+
+export function day(value: string): Day {
+  if (!isDay(value))
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"day" expected a UTC date YYYY-MM-DD', { field: 'day' });
+  return value;
+}
+
+/** Epoch ms of the day's first millisecond. */
+export function dayStart(value: Day): number {
+  return Date.parse(`${value}T00:00:00Z`);
+}
+
+export function addDays(value: Day, days: number): Day {
+  return dayOf(dayStart(value) + days * DAY_MS);
+}

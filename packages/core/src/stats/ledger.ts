@@ -1,0 +1,407 @@
+/**
+ * Non-personal statistics and billing counters per business and UTC day.
+ *
+ * Per person, the ledger keeps only what billing cannot do without, keyed by a keyed 64-bit
+ * tag of the pseudonym (never the pseudonym) and only for 24 hours after that person's last
+ * message: when they last wrote (the customer-service window) and when their current
+ * conversation opened. Breakdowns keep the tags of a category's people only while that
+ * category has fewer than k of them and only until its day is over; then just the folded
+ * counts remain. Exports carry counts only.
+ */
+
+import type { RandomSource } from '../crypto/provider.js';
+import { defaultRandom } from '../crypto/random.js';
+import { ParleyError } from '../errors.js';
+import { HashDomain, SKETCH_KEY_LENGTH, SketchKey } from '../integrity/sketch-key.js';
+import { isPseudonym, type Pseudonym } from '../privacy/branded.js';
+import type { Clock } from '../storage/contract.js';
+import { type Category, isCategory, OTHER_CATEGORY } from './category.js';
+import { type Day, dayOf, dayStart } from './day.js';
+import { type CategoryTally, foldSmallCounts, type PeopleTally } from './small-count.js';
+import type {
+  BillingExport,
+  BillingSnapshot,
+  BusinessBilling,
+  BusinessStatistics,
+  CategoryStatistics,
+  StatisticsExport,
+  StatisticsSnapshot,
+} from './snapshots.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface StatisticsOptions {
+  readonly clock: Clock;
+  /** Small-count threshold: a breakdown row describes at least this many people. Default 5. */
+  readonly k?: number;
+  /** Days of statistics and billing kept for export. Default 62: two full billing months. */
+  readonly retainDays?: number;
+  /** A conversation is this long per person. Default 24 h. */
+  readonly conversationWindowMs?: number;
+  /** After a person writes, the business's messages to them are replies for this long. Default 24 h. */
+  readonly customerServiceWindowMs?: number;
+  /** An unresolved sent message is forgotten after this. Default 30 days (message retention). */
+  readonly pendingTtlMs?: number;
+  /** Distinct categories per business and day; more are counted under "other". Default 64. */
+  readonly maxCategories?: number;
+  /** 32-byte key for people tags; default a fresh random key per instance. */
+  readonly tagKey?: Uint8Array;
+  readonly random?: RandomSource;
+}
+
+interface MutableTally {
+  messagesIn: number;
+  messagesOut: number;
+  people: Set<string> | 'at-least-k';
+}
+
+class DayCounters {
+  messagesIn = 0;
+  messagesOut = 0;
+  delivered = 0;
+  failed = 0;
+  expired = 0;
+  sessionsEstablished = 0;
+  businessInitiatedDelivered = 0;
+  openedByBusiness = 0;
+  openedByPerson = 0;
+  /** Live tallies while the day runs; replaced by `breakdown` once it is over. */
+  tallies: Map<Category, MutableTally> | undefined = new Map();
+  breakdown: CategoryStatistics[] | undefined;
+}
+
+interface PersonWindows {
+  lastInbound: number | undefined;
+  conversationStart: number | undefined;
+  touched: number;
+}
+
+class BusinessLedger {
+  readonly days = new Map<Day, DayCounters>();
+  /** Ordered by `touched` (re-inserted on every touch), so expiry pops from the front. */
+  readonly people = new Map<string, PersonWindows>();
+  /** Sent, not yet delivered/failed/expired: message id → business-initiated, ordered by send time. */
+  readonly pending = new Map<string, { readonly initiated: boolean; readonly sentAt: number }>();
+}
+
+function invalid(field: string, expected: string): ParleyError {
+  return new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected ${expected}`, { field });
+}
+
+function checkId(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256)
+    throw invalid(field, '1 to 256 characters');
+}
+
+function checkPerson(value: unknown, field: string): asserts value is Pseudonym {
+  if (!isPseudonym(value)) throw invalid(field, 'a pseudonym (not a phone number)');
+}
+
+function checkCategory(value: unknown): asserts value is Category | undefined {
+  if (value !== undefined && !isCategory(value)) throw invalid('category', 'a Category label');
+}
+
+function positiveInteger(value: number | undefined, fallback: number, field: string, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ParleyError('ERR_CONFIGURATION', `"${field}" expected an integer ≥ ${min}`, { field });
+  return value;
+}
+
+export class UsageLedger implements StatisticsExport {
+  readonly k: number;
+  readonly #clock: Clock;
+  readonly #retainDays: number;
+  readonly #conversationMs: number;
+  readonly #serviceWindowMs: number;
+  readonly #pendingTtlMs: number;
+  readonly #maxCategories: number;
+  readonly #key: SketchKey;
+  readonly #businesses = new Map<string, BusinessLedger>();
+
+  constructor(options: StatisticsOptions) {
+    this.#clock = options.clock;
+    // k = 1 would fold nothing; 2 is the least that still hides a single person.
+    this.k = positiveInteger(options.k, 5, 'k', 2);
+    this.#retainDays = positiveInteger(options.retainDays, 62, 'retainDays');
+    this.#conversationMs = positiveInteger(options.conversationWindowMs, DAY, 'conversationWindowMs');
+    this.#serviceWindowMs = positiveInteger(options.customerServiceWindowMs, DAY, 'customerServiceWindowMs');
+    this.#pendingTtlMs = positiveInteger(options.pendingTtlMs, 30 * DAY, 'pendingTtlMs');
+    this.#maxCategories = positiveInteger(options.maxCategories, 64, 'maxCategories');
+    this.#key = new SketchKey(options.tagKey ?? (options.random ?? defaultRandom)(SKETCH_KEY_LENGTH));
+  }
+
+  /** A person's message reached the business. */
+  recordReceived(event: {
+    readonly businessId: string;
+    readonly sender: Pseudonym;
+    readonly category?: Category | undefined;
+  }): void {
+    checkId(event.businessId, 'businessId');
+    checkPerson(event.sender, 'sender');
+    checkCategory(event.category);
+    const now = this.#clock.now();
+    const { ledger, today } = this.#open(event.businessId, now);
+    const tag = this.#tag(event.sender);
+    today.messagesIn++;
+    this.#tally(today, event.category, tag).messagesIn++;
+    const person = this.#person(ledger, tag, now);
+    person.lastInbound = now;
+    if (!this.#conversationOpen(person, now)) {
+      person.conversationStart = now;
+      today.openedByPerson++;
+    }
+  }
+
+  /** The business's message was accepted for sending (once per message, not per device). */
+  recordSent(event: {
+    readonly businessId: string;
+    readonly messageId: string;
+    readonly recipient: Pseudonym;
+    readonly category?: Category | undefined;
+  }): void {
+    checkId(event.businessId, 'businessId');
+    checkId(event.messageId, 'messageId');
+    checkPerson(event.recipient, 'recipient');
+    checkCategory(event.category);
+    const now = this.#clock.now();
+    const { ledger, today } = this.#open(event.businessId, now);
+    const tag = this.#tag(event.recipient);
+    today.messagesOut++;
+    this.#tally(today, event.category, tag).messagesOut++;
+    const initiated = !this.#inServiceWindow(ledger.people.get(tag), now);
+    ledger.pending.set(event.messageId, { initiated, sentAt: now });
+  }
+
+  /** The message reached status `delivered`. `recipient` is who it was sent to. */
+  recordDelivered(event: {
+    readonly businessId: string;
+    readonly messageId: string;
+    readonly recipient: Pseudonym;
+  }): void {
+    checkId(event.businessId, 'businessId');
+    checkId(event.messageId, 'messageId');
+    checkPerson(event.recipient, 'recipient');
+    const now = this.#clock.now();
+    const { ledger, today } = this.#open(event.businessId, now);
+    const tag = this.#tag(event.recipient);
+    const pending = ledger.pending.get(event.messageId);
+    ledger.pending.delete(event.messageId);
+    // Without the send-time record (e.g. after a restart) the delivery time decides.
+    const initiated = pending?.initiated ?? !this.#inServiceWindow(ledger.people.get(tag), now);
+    today.delivered++;
+    if (initiated) today.businessInitiatedDelivered++;
+    const person = this.#person(ledger, tag, now);
+    if (!this.#conversationOpen(person, now)) {
+      person.conversationStart = now;
+      today.openedByBusiness++;
+    }
+  }
+
+  recordFailed(event: { readonly businessId: string; readonly messageId: string }): void {
+    this.#resolve(event, 'failed');
+  }
+
+  recordExpired(event: { readonly businessId: string; readonly messageId: string }): void {
+    this.#resolve(event, 'expired');
+  }
+
+  /** A new Signal session with one of the person's devices was established. */
+  recordSessionEstablished(event: { readonly businessId: string }): void {
+    checkId(event.businessId, 'businessId');
+    this.#open(event.businessId, this.#clock.now()).today.sessionsEstablished++;
+  }
+
+  /** Erasure: drops the person's billing windows and breakdown tags; counts already made stay. */
+  forgetPerson(businessId: string, person: Pseudonym): void {
+    checkId(businessId, 'businessId');
+    checkPerson(person, 'person');
+    const ledger = this.#businesses.get(businessId);
+    if (!ledger) return;
+    const tag = this.#tag(person);
+    ledger.people.delete(tag);
+    for (const counters of ledger.days.values())
+      for (const tally of counters.tallies?.values() ?? [])
+        if (tally.people !== 'at-least-k') tally.people.delete(tag);
+  }
+
+  snapshot(day: Day): StatisticsSnapshot {
+    this.#maintainAll();
+    const businesses: BusinessStatistics[] = [];
+    for (const [businessId, ledger] of [...this.#businesses].sort(([a], [b]) => a.localeCompare(b))) {
+      const c = ledger.days.get(day);
+      if (!c) continue;
+      businesses.push({
+        businessId,
+        day,
+        messagesIn: c.messagesIn,
+        messagesOut: c.messagesOut,
+        delivered: c.delivered,
+        failed: c.failed,
+        expired: c.expired,
+        sessionsEstablished: c.sessionsEstablished,
+        breakdown: c.breakdown ?? foldSmallCounts(this.#tallyList(c), this.k),
+      });
+    }
+    return { day, k: this.k, businesses };
+  }
+
+  days(): readonly Day[] {
+    this.#maintainAll();
+    const all = new Set<Day>();
+    for (const ledger of this.#businesses.values()) for (const d of ledger.days.keys()) all.add(d);
+    return [...all].sort();
+  }
+
+  /** The billing view of the same ledger. */
+  readonly billing: BillingExport = {
+    snapshot: (day: Day): BillingSnapshot => {
+      this.#maintainAll();
+      const businesses: BusinessBilling[] = [];
+      for (const [businessId, ledger] of [...this.#businesses].sort(([a], [b]) => a.localeCompare(b))) {
+        const c = ledger.days.get(day);
+        if (!c) continue;
+        businesses.push({
+          businessId,
+          day,
+          businessInitiatedDelivered: c.businessInitiatedDelivered,
+          conversationsOpened: c.openedByBusiness + c.openedByPerson,
+          conversationsOpenedBy: { business: c.openedByBusiness, person: c.openedByPerson },
+        });
+      }
+      return { day, businesses };
+    },
+  };
+
+  /** Per-person entries currently held for a business (for tests and capacity planning). */
+  heldPeople(businessId: string): number {
+    const ledger = this.#businesses.get(businessId);
+    if (!ledger) return 0;
+    this.#maintain(ledger, this.#clock.now());
+    return ledger.people.size;
+  }
+
+  #resolve(
+    event: { readonly businessId: string; readonly messageId: string },
+    status: 'failed' | 'expired',
+  ): void {
+    checkId(event.businessId, 'businessId');
+    checkId(event.messageId, 'messageId');
+    const { ledger, today } = this.#open(event.businessId, this.#clock.now());
+    ledger.pending.delete(event.messageId);
+    today[status]++;
+  }
+
+  #tag(person: Pseudonym): string {
+    const hash = this.#key.hash(HashDomain.person, person);
+    return hash.high.toString(16).padStart(8, '0') + hash.low.toString(16).padStart(8, '0');
+  }
+
+  #open(businessId: string, now: number): { ledger: BusinessLedger; today: DayCounters } {
+    let ledger = this.#businesses.get(businessId);
+    if (!ledger) {
+      ledger = new BusinessLedger();
+      this.#businesses.set(businessId, ledger);
+    }
+    this.#maintain(ledger, now);
+    const key = dayOf(now);
+    let today = ledger.days.get(key);
+    if (!today) {
+      today = new DayCounters();
+      ledger.days.set(key, today);
+    }
+    return { ledger, today };
+  }
+
+  #person(ledger: BusinessLedger, tag: string, now: number): PersonWindows {
+    const person = ledger.people.get(tag) ?? {
+      lastInbound: undefined,
+      conversationStart: undefined,
+      touched: now,
+    };
+    person.touched = now;
+    ledger.people.delete(tag);
+    ledger.people.set(tag, person);
+    return person;
+  }
+
+  #inServiceWindow(person: PersonWindows | undefined, now: number): boolean {
+    return person?.lastInbound !== undefined && now - person.lastInbound < this.#serviceWindowMs;
+  }
+
+  #conversationOpen(person: PersonWindows, now: number): boolean {
+    return person.conversationStart !== undefined && now - person.conversationStart < this.#conversationMs;
+  }
+
+  #tally(counters: DayCounters, label: Category | undefined, tag: string): MutableTally {
+    const tallies = counters.tallies!;
+    let key = label ?? OTHER_CATEGORY;
+    if (!tallies.has(key) && tallies.size >= this.#maxCategories) key = OTHER_CATEGORY;
+    let tally = tallies.get(key);
+    if (!tally) {
+      tally = { messagesIn: 0, messagesOut: 0, people: new Set() };
+      tallies.set(key, tally);
+    }
+    if (tally.people !== 'at-least-k') {
+      tally.people.add(tag);
+      // Past k the rule no longer needs to know who: drop the tags.
+      if (tally.people.size >= this.k) tally.people = 'at-least-k';
+    }
+    return tally;
+  }
+
+  #tallyList(counters: DayCounters): CategoryTally[] {
+    return [...(counters.tallies ?? [])].map(([label, tally]) => ({
+      category: label,
+      messagesIn: tally.messagesIn,
+      messagesOut: tally.messagesOut,
+      people: tally.people as PeopleTally,
+    }));
+  }
+
+  #maintainAll(): void {
+    const now = this.#clock.now();
+    for (const ledger of this.#businesses.values()) this.#maintain(ledger, now);
+  }
+
+  /** Expires per-person windows and pending sends, closes finished days, drops old days. */
+  #maintain(ledger: BusinessLedger, now: number): void {
+    const horizon = Math.max(this.#conversationMs, this.#serviceWindowMs);
+    for (const [tag, person] of ledger.people) {
+      if (now - person.touched < horizon) break;
+      ledger.people.delete(tag);
+    }
+    for (const [messageId, pending] of ledger.pending) {
+      if (now - pending.sentAt < this.#pendingTtlMs) break;
+      ledger.pending.delete(messageId);
+    }
+    const today = dayOf(now);
+    const oldest = dayStart(today) - this.#retainDays * DAY;
+    for (const [key, counters] of ledger.days) {
+      if (dayStart(key) <= oldest) {
+        ledger.days.delete(key);
+      } else if (key < today && counters.tallies) {
+        counters.breakdown = foldSmallCounts(this.#tallyList(counters), this.k);
+        counters.tallies = undefined;
+      }
+    }
+  }
+}
+
+/**
+ * The recorder for the gateway, and the two export views for the rest of the platform.
+ * Hand out `statistics` and `billing` only; they have no way to record or to reach people.
+ */
+export function createStatistics(options: StatisticsOptions): {
+  readonly recorder: UsageLedger;
+  readonly statistics: StatisticsExport;
+  readonly billing: BillingExport;
+} {
+  const recorder = new UsageLedger(options);
+  return {
+    recorder,
+    statistics: { snapshot: (d: Day) => recorder.snapshot(d), days: () => recorder.days() },
+    billing: { snapshot: (d: Day) => recorder.billing.snapshot(d) },
+  };
+}

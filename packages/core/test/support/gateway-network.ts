@@ -1,0 +1,296 @@
+/**
+ * A fake messaging network for gateway tests: the transport (frames, retry requests,
+ * acknowledgements, failure injection), the key directory (one-time prekeys served at most
+ * once) and the people's devices (Parley or real Signal-protocol peers).
+ */
+
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
+import { createLocalKeyProvider, type KeyProvider } from '../../src/gateway/key-provider.js';
+import { padContent, unpadContent } from '../../src/gateway/padding.js';
+import type {
+  Directory,
+  InboundFrame,
+  OutboundFrame,
+  PreKeyUpload,
+  RetryRequest,
+  Transport,
+} from '../../src/gateway/types.js';
+import type { PreKeyBundle } from '../../src/keys/prekeys.js';
+import type { Store } from '../../src/storage/contract.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { createParleyPeer } from '../peers/parley.js';
+import type { PeerBundle, PeerClient } from '../peers/types.js';
+import { FakeClock, testCrypto } from './parties.js';
+
+interface Published {
+  registrationId: number;
+  identityKey: Uint8Array;
+  signedPreKey: PreKeyUpload['signedPreKey'];
+  pool: { id: number; publicKey: Uint8Array }[];
+}
+
+export interface DeliveredFrame {
+  readonly frame: OutboundFrame;
+  readonly text: string;
+}
+
+export class FakeNetwork implements Transport, Directory {
+  readonly published = new Map<string, Published>();
+  /** Every one-time prekey id the directory handed out, per business number. */
+  readonly served = new Map<string, number[]>();
+  readonly people = new Map<string, Map<number, PeerClient>>();
+  /** Frames the transport accepted, in order. */
+  readonly sent: OutboundFrame[] = [];
+  readonly retryRequests: RetryRequest[] = [];
+  readonly acknowledged: string[] = [];
+  sendAttempts = 0;
+  /** The next this-many `send` calls fail. */
+  failNextSends = 0;
+  /** Every `send` fails while true. */
+  down = false;
+  private undelivered: OutboundFrame[] = [];
+  private frameCounter = 0;
+
+  // ── Transport ──
+  async send(frame: OutboundFrame): Promise<void> {
+    this.sendAttempts += 1;
+    if (this.down || this.failNextSends > 0) {
+      this.failNextSends = Math.max(0, this.failNextSends - 1);
+      throw new Error('network unavailable');
+    }
+    this.sent.push(frame);
+    this.undelivered.push(frame);
+  }
+
+  async requestRetry(request: RetryRequest): Promise<void> {
+    this.retryRequests.push(request);
+  }
+
+  async acknowledge(frameId: string): Promise<void> {
+    this.acknowledged.push(frameId);
+  }
+
+  // ── Directory ──
+  async publish(upload: PreKeyUpload): Promise<void> {
+    const entry = this.published.get(upload.number) ?? {
+      registrationId: upload.registrationId,
+      identityKey: upload.identityKey,
+      signedPreKey: upload.signedPreKey,
+      pool: [],
+    };
+    entry.signedPreKey = upload.signedPreKey;
+    entry.pool.push(...upload.oneTimePreKeys);
+    this.published.set(upload.number, entry);
+  }
+
+  async availableOneTimePreKeys(number: string): Promise<number> {
+    return this.published.get(number)?.pool.length ?? 0;
+  }
+
+  async fetchDevices(phoneNumber: string): Promise<readonly number[]> {
+    return [...(this.people.get(phoneNumber)?.keys() ?? [])];
+  }
+
+  async fetchBundle(phoneNumber: string, deviceId: number): Promise<PreKeyBundle> {
+    const device = this.people.get(phoneNumber)?.get(deviceId);
+    if (!device) throw new Error('no such device');
+    return device.createBundle({ kyber: false });
+  }
+
+  /** A business number's bundle, as a person's client fetches it (consumes a one-time prekey). */
+  businessBundle(number: string): PeerBundle {
+    const entry = this.published.get(number);
+    if (!entry) throw new Error('number not published');
+    const oneTime = entry.pool.shift();
+    if (oneTime) this.served.set(number, [...(this.served.get(number) ?? []), oneTime.id]);
+    const bundle: PeerBundle = {
+      registrationId: entry.registrationId,
+      deviceId: 1,
+      identityKey: entry.identityKey,
+      signedPreKeyId: entry.signedPreKey.id,
+      signedPreKey: entry.signedPreKey.publicKey,
+      signedPreKeySignature: entry.signedPreKey.signature,
+    };
+    if (oneTime) {
+      bundle.preKeyId = oneTime.id;
+      bundle.preKey = oneTime.publicKey;
+    }
+    return bundle;
+  }
+
+  // ── People ──
+  addDevice(phoneNumber: string, device: PeerClient): void {
+    const devices = this.people.get(phoneNumber) ?? new Map<number, PeerClient>();
+    devices.set(device.address.deviceId, device);
+    this.people.set(phoneNumber, devices);
+  }
+
+  /** A person (Parley-based client) with the given device ids. */
+  async addPerson(phoneNumber: string, deviceIds: readonly number[] = [1]): Promise<PeerClient[]> {
+    const out: PeerClient[] = [];
+    for (const deviceId of deviceIds) {
+      const device = await createParleyPeer({ name: phoneNumber, deviceId }, { trust: 'always' });
+      this.addDevice(phoneNumber, device);
+      out.push(device);
+    }
+    return out;
+  }
+
+  device(phoneNumber: string, deviceId = 1): PeerClient {
+    const device = this.people.get(phoneNumber)?.get(deviceId);
+    if (!device) throw new Error('no such device');
+    return device;
+  }
+
+  /**
+   * A person's device encrypts a (padded) text to a business number, starting a session from
+   * the directory's bundle if it has none; returns the frame the transport would deliver.
+   */
+  async personFrame(
+    phoneNumber: string,
+    to: string,
+    text: string,
+    options: { deviceId?: number; pad?: boolean; freshBundle?: boolean } = {},
+  ): Promise<InboundFrame> {
+    const deviceId = options.deviceId ?? 1;
+    const device = this.device(phoneNumber, deviceId);
+    const business = { name: to, deviceId: 1 };
+    if (options.freshBundle || !(await device.hasSession(business))) {
+      await device.processBundle(business, this.businessBundle(to));
+    }
+    const bytes = new TextEncoder().encode(text);
+    const message = await device.encrypt(business, options.pad === false ? bytes : padContent(bytes));
+    this.frameCounter += 1;
+    return {
+      frameId: `in-${this.frameCounter}`,
+      to,
+      from: phoneNumber,
+      deviceId,
+      type: message.type,
+      body: message.body,
+    };
+  }
+
+  /** Hands every undelivered frame to its device; returns what each device decrypted. */
+  async deliverAll(): Promise<DeliveredFrame[]> {
+    const frames = this.undelivered;
+    this.undelivered = [];
+    const out: DeliveredFrame[] = [];
+    for (const frame of frames) {
+      const device = this.device(frame.to, frame.deviceId);
+      const plaintext = await device.decrypt(
+        { name: frame.from, deviceId: 1 },
+        { type: frame.type, body: frame.body },
+      );
+      out.push({ frame, text: new TextDecoder().decode(unpadContent(plaintext)) });
+    }
+    return out;
+  }
+
+  /** Drops undelivered frames (lost in the network). */
+  loseAll(): void {
+    this.undelivered = [];
+  }
+}
+
+export interface GatewayStores {
+  readonly store: Store;
+  readonly vaultStore: Store;
+}
+
+/** Makes the message store and the vault store of one gateway (memory, SQLite, …). */
+export interface GatewayStoreFactory {
+  readonly kind: string;
+  create(clock: FakeClock, region?: string): Promise<GatewayStores>;
+  /**
+   * A copy of a store as a backup would have it, opened with a clock frozen at copy time
+   * (an attacker reading the bytes does not honour expiry).
+   */
+  copy(source: Store, clock: FakeClock): Promise<Store>;
+  cleanup?(): Promise<void>;
+}
+
+export const TEST_KEK = new Uint8Array(32).fill(7);
+
+export interface TestGateway extends GatewayStores {
+  readonly gateway: Gateway;
+  readonly network: FakeNetwork;
+  readonly clock: FakeClock;
+  readonly keyProvider: KeyProvider;
+  readonly events: import('../../src/gateway/types.js').GatewayEvent[];
+  readonly errors: unknown[];
+}
+
+export async function createTestGateway(
+  factory: GatewayStoreFactory,
+  options: Partial<GatewayOptions> & { region?: string; clock?: FakeClock; network?: FakeNetwork } = {},
+): Promise<TestGateway> {
+  const clock = options.clock ?? new FakeClock();
+  const stores = await factory.create(clock, options.region);
+  const network = options.network ?? new FakeNetwork();
+  const keyProvider =
+    options.keyProvider ??
+    createLocalKeyProvider({ kek: TEST_KEK, region: options.region, crypto: testCrypto() });
+  const gateway = createGateway({
+    crypto: testCrypto(),
+    clock,
+    transport: network,
+    directory: network,
+    timer: false,
+    ...stores,
+    ...options,
+    keyProvider,
+  });
+  const errors: unknown[] = [];
+  gateway.onError((error) => errors.push(error));
+  return { gateway, network, clock, keyProvider, events: [], errors, ...stores };
+}
+
+/** Registers a business with numbers and records its events into `tg.events`. */
+export async function setUpBusiness(
+  tg: TestGateway,
+  businessId: string,
+  numbers: readonly string[],
+  settings: { retentionDays?: number; region?: string } = {},
+): Promise<void> {
+  await tg.gateway.registerBusiness({ businessId, ...settings });
+  for (const number of numbers) await tg.gateway.addNumber(businessId, number);
+  tg.gateway.onEvent(businessId, (event) => tg.events.push(event));
+}
+
+/** Copies every live record of a memory store into a new one (a "backup"). */
+export async function copyIntoMemory(source: Store, clock: FakeClock, region?: string): Promise<Store> {
+  const frozen = new FakeClock(clock.now());
+  const copy = createMemoryStore({ clock: frozen, region });
+  for (const namespace of [
+    'identities',
+    'prekeys',
+    'sessions',
+    'messages',
+    'outbox',
+    'counters',
+    'vault',
+    'meta',
+  ] as const) {
+    const records = await source.list(namespace);
+    if (records.length === 0) continue;
+    await copy.commit(
+      records.map((record) => ({
+        type: 'put',
+        namespace,
+        key: record.key,
+        value: record.value,
+        expiresAt: record.expiresAt,
+      })),
+    );
+  }
+  return copy;
+}
+
+export const memoryStores: GatewayStoreFactory = {
+  kind: 'memory',
+  async create(clock, region) {
+    return { store: createMemoryStore({ clock, region }), vaultStore: createMemoryStore({ clock, region }) };
+  },
+  copy: (source, clock) => copyIntoMemory(source, clock, source.region),
+};
