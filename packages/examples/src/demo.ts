@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   }
 
   for (const device of devices) {
-    const message = await device.sessions.encrypt(businessAddress, encoder.encode(`Hello from device ${device.address.deviceId}`));
+    const message = await device.sessions.encrypt(
+      businessAddress,
+      encoder.encode(`Hello from device ${device.address.deviceId}`),
+    );
     const result = await business.decrypt(device.address, message);
     log(
       `business decrypted a message from device ${device.address.deviceId}`,
@@ -52,17 +55,21 @@ async function main(): Promise<void> {
   for (const device of devices) {
     const reply = await business.encrypt(device.address, encoder.encode('Thanks, how can we help?'));
     const opened = await device.sessions.decrypt(businessAddress, reply);
-    if (decoder.decode(opened.plaintext) !== 'Thanks, how can we help?') throw new Error('demo: reply mismatch');
+    if (decoder.decode(opened.plaintext) !== 'Thanks, how can we help?')
+      throw new Error('demo: reply mismatch');
     roundTrips++;
   }
   log('business replied to both devices', `${roundTrips} replies decrypted`);
 
   const burst = [];
-  for (let i = 0; i < 5; i++) burst.push(await devices[0]!.sessions.encrypt(businessAddress, encoder.encode(`burst ${i}`)));
+  for (let i = 0; i < 5; i++)
+    burst.push(await devices[0]!.sessions.encrypt(businessAddress, encoder.encode(`burst ${i}`)));
   for (const message of burst.reverse()) await business.decrypt(devices[0]!.address, message);
   log('a burst of 5 messages arrived in reverse order', 'all decrypted');
 
-  const replay = await business.decrypt(devices[0]!.address, burst[0]!).catch((error: { code?: string }) => error.code);
+  const replay = await business
+    .decrypt(devices[0]!.address, burst[0]!)
+    .catch((error: { code?: string }) => error.code);
   log('a replayed message was refused', String(replay));
 
   console.log('\nDone: sessions established, messages both ways, reordering handled, replay refused.');
