@@ -5,6 +5,7 @@
  * `@parley/core/node`, and raw primitives at `@parley/core/hazmat`.
  */
 
+export { defaultCrypto } from './crypto/default.js';
 export { createPortableCrypto } from './crypto/portable.js';
 
 // Crypto facade (providers and randomness)

@@ -1,5 +1,6 @@
 import { ByteReader, ByteWriter } from '../binary.js';
 import { bytesEqual, toHex } from '../bytes.js';
+import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
@@ -95,7 +96,8 @@ export interface DecryptOptions {
 
 export interface SessionManagerOptions {
   readonly store: Store;
-  readonly crypto: CryptoProvider;
+  /** Default: node:crypto on Node, the portable (noble) provider elsewhere. */
+  readonly crypto?: CryptoProvider;
   readonly random?: RandomSource;
   readonly clock?: Clock;
   /** Separates the records of several local identities in one store. Default "default". */
@@ -134,7 +136,7 @@ export class SessionManager {
   private localIdentityCache: LocalIdentity | undefined;
 
   constructor(options: SessionManagerOptions) {
-    this.crypto = options.crypto;
+    this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
     this.trust = options.trust ?? strictTrustOnFirstUse;
