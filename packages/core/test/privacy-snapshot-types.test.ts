@@ -8,8 +8,8 @@ import {
   type MessageContent,
   messageContent,
   type PhoneNumber,
-  phoneNumber,
   type Pseudonym,
+  phoneNumber,
   pseudonym,
 } from '../src/privacy/branded.js';
 import { type Category, category } from '../src/stats/category.js';
@@ -104,8 +104,8 @@ describe('branded personal data cannot enter billing snapshots', () => {
       { ...row, businessInitiatedDelivered: content },
       // @ts-expect-error a device id is not a count
       { ...row, conversationsOpenedBy: { business: device, person: 0 } },
-      // @ts-expect-error a pseudonym is not an opener
-      { ...row, conversationsOpenedBy: { [person]: 1, business: 0, person: 0 } },
+      // @ts-expect-error a phone number is not a count
+      { ...row, conversationsOpenedBy: { business: 0, person: phone } },
     ];
     const snapshot: BillingSnapshot = { day: today, businesses: [row] };
     expect(rows).toHaveLength(6);
@@ -138,7 +138,13 @@ describe('branded personal data cannot enter integrity signals', () => {
       // @ts-expect-error a phone number is not a count
       { ...snapshot, knownContacts: phone },
     ];
-    const reason: IntegrityReason = { rule: 'spam-reports', level: 'warn', message: 'x', observed: 1, threshold: 1 };
+    const reason: IntegrityReason = {
+      rule: 'spam-reports',
+      level: 'warn',
+      message: 'x',
+      observed: 1,
+      threshold: 1,
+    };
     const reasons: IntegrityReason[] = [
       // @ts-expect-error a phone number is not a reason message
       { ...reason, message: phone },

@@ -113,7 +113,7 @@ export class GenerationalBitmap {
       // Popcount of a 32-bit word.
       union -= (union >>> 1) & 0x55555555;
       union = (union & 0x33333333) + ((union >>> 2) & 0x33333333);
-      count += (((union + (union >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+      count += Math.imul((union + (union >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
     }
     this.#unionBits = count;
   }
