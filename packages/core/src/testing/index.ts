@@ -1,0 +1,37 @@
+/**
+ * `@parley/core/testing`: everything a team needs to unit-test its flows through Parley
+ * without a network, a real clock or real randomness. Runs in browsers (no `node:*`).
+ * Not for production: the seeded random source makes every key predictable.
+ */
+export { createDeterministicRandom } from '../crypto/random.js';
+export { createManualClock, DEFAULT_TEST_TIME, ManualClock } from './manual-clock.js';
+export {
+  createSimulatedPerson,
+  type NetworkPerson,
+  type PersonDevice,
+  type PersonLink,
+  type PersonMessage,
+  type SendOptions,
+  SimulatedPerson,
+  type SimulatedPersonOptions,
+} from './simulated-person.js';
+export {
+  DEFAULT_MAX_FLUSH_STEPS,
+  type Delivery,
+  type FlushResult,
+  type GatewayEndpoint,
+  type Packet,
+  type PacketDirection,
+  type PacketFilter,
+  TestNetwork,
+  type TestNetworkOptions,
+} from './test-network.js';
+export {
+  type BusinessMessage,
+  createTestWorld,
+  TEST_BUSINESS_NUMBER,
+  TEST_PERSON_NUMBER,
+  type TestBusiness,
+  type TestWorld,
+  type TestWorldOptions,
+} from './test-world.js';
