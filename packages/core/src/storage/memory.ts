@@ -12,7 +12,6 @@ import {
   type Clock,
   type CommitOptions,
   type CommitResult,
-  type ExpectedVersion,
   type ListedRecord,
   type ListOptions,
   type Mutation,
