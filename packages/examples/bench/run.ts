@@ -1,0 +1,473 @@
+/**
+ * `pnpm bench`: Parley next to libsignal-client, libsignal (node) and privacyresearch on the
+ * same workloads, plus the bare-primitive floors. Interleaved rounds, medians, Parley ÷ peer
+ * ratios; results as JSON and an SVG chart in bench/results/.
+ *
+ *   pnpm bench                 full run (several minutes)
+ *   pnpm bench --quick         CI smoke run (under a minute; results go to *.tmp files)
+ *   options: --rounds=N  --only=parley-node,lsc-0.23.1  --skip-rss
+ *
+ * Measures only: nothing here compares against a threshold or fails on a slow number.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Store } from '@parley/core';
+import type { PeerAddress } from '../../core/test/peers/types.js';
+import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
+import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
+import {
+  type ChartGroup,
+  describeError,
+  formatBytes,
+  formatKiB,
+  formatRate,
+  formatRatio,
+  median,
+  print,
+  ratioChart,
+  silenceConsole,
+  table,
+} from './output.js';
+import {
+  MESSAGE_BYTES,
+  persistedDecryptsPerSecond,
+  pingPongsPerSecond,
+  recordSizes,
+  sessionsPerSecond,
+  streamRates,
+} from './workloads.js';
+
+silenceConsole();
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const examplesDir = dirname(benchDir);
+const resultsDir = join(benchDir, 'results');
+
+// ── Options ─────────────────────────────────────────────────────────────────────────
+
+const argv = process.argv.slice(2);
+const option = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+const base: BenchConfig = argv.includes('--quick') ? QUICK : FULL;
+const config: BenchConfig = { ...base, rounds: Number(option('rounds') ?? base.rounds) };
+const only = option('only')?.split(',');
+const libs: readonly BenchLib[] = only ? only.map(libById) : LIBS;
+const skipRss = argv.includes('--skip-rss');
+const PARLEY = 'parley-node';
+const PORTABLE = 'parley-portable';
+const PEERS = LIBS.filter((lib) => lib.group === 'peer').map((lib) => lib.id);
+
+// ── Samples ─────────────────────────────────────────────────────────────────────────
+
+type Metric = 'sessions' | 'encrypt' | 'decrypt' | 'reverse' | 'reverseRatio' | 'pingPong';
+const METRICS: readonly Metric[] = ['sessions', 'encrypt', 'decrypt', 'pingPong', 'reverse', 'reverseRatio'];
+const samples = new Map<Metric, Map<string, number[]>>(METRICS.map((m) => [m, new Map()]));
+const storageSamples = new Map<string, number[]>();
+const failures = new Map<string, string>();
+const notes: string[] = [];
+
+function record(metric: Metric, lib: string, value: number): void {
+  const byLib = samples.get(metric)!;
+  const list = byLib.get(lib) ?? [];
+  list.push(value);
+  byLib.set(lib, list);
+}
+
+function medianOf(metric: Metric, lib: string): number | undefined {
+  return median(samples.get(metric)!.get(lib) ?? []);
+}
+
+/** Runs one measurement; a library that throws is skipped for that workload from then on. */
+async function attempt(lib: string, workload: string, run: () => Promise<void>): Promise<void> {
+  const key = `${lib} ${workload}`;
+  if (failures.has(key)) return;
+  gc();
+  try {
+    await run();
+  } catch (error) {
+    failures.set(key, describeError(error));
+  }
+}
+
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const n = items.length;
+  return n === 0 ? [] : items.map((_, i) => items[(i + by) % n]!);
+}
+
+// ── Storage row (Parley only) ───────────────────────────────────────────────────────
+
+type StoreVariant = 'memory' | 'sqlite-file' | 'sqlite-memory';
+const STORE_VARIANTS: readonly StoreVariant[] = ['memory', 'sqlite-file', 'sqlite-memory'];
+type SqliteFactory = (options: { path: string }) => Store;
+let createSqliteStore: SqliteFactory | undefined;
+let sqliteMissing: string | undefined;
+try {
+  ({ createSqliteStore } = (await import('@parley/storage-adapters/sqlite')) as {
+    createSqliteStore: SqliteFactory;
+  });
+} catch (error) {
+  sqliteMissing = describeError(error);
+}
+
+async function storageRun(variant: StoreVariant, count: number): Promise<number> {
+  const lib = libById(PARLEY);
+  const crypto = parleyCrypto('node');
+  if (variant === 'memory') {
+    return persistedDecryptsPerSecond(lib, (address) => createParleyParty(address, { crypto }), count);
+  }
+  if (!createSqliteStore) throw new Error(`SQLite adapter unavailable: ${sqliteMissing}`);
+  const dir = variant === 'sqlite-file' ? mkdtempSync(join(tmpdir(), 'parley-bench-')) : undefined;
+  const stores: Store[] = [];
+  const open = createSqliteStore;
+  try {
+    const createB = async (address: PeerAddress): Promise<BenchParty> => {
+      const store = open({ path: dir ? join(dir, 'sessions.db') : ':memory:' });
+      stores.push(store);
+      return createParleyParty(address, { crypto, store });
+    };
+    return await persistedDecryptsPerSecond(lib, createB, count);
+  } finally {
+    for (const store of stores) await store.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ── Rounds ──────────────────────────────────────────────────────────────────────────
+
+async function round(index: number, warmup: boolean): Promise<void> {
+  const order = rotate(libs, index);
+  for (const lib of order) {
+    const counts = countsFor(config, lib, warmup);
+    await attempt(lib.id, 'sessions', async () => {
+      const rate = await sessionsPerSecond(lib, counts.sessions);
+      if (!warmup) record('sessions', lib.id, rate);
+    });
+  }
+  for (const lib of order) {
+    const counts = countsFor(config, lib, warmup);
+    await attempt(lib.id, 'stream', async () => {
+      const rates = await streamRates(
+        lib,
+        counts.stream,
+        warmup ? Math.min(100, config.reverse) : config.reverse,
+      );
+      if (warmup) return;
+      record('encrypt', lib.id, rates.encrypt);
+      record('decrypt', lib.id, rates.decrypt);
+      record('reverse', lib.id, rates.reverse);
+      record('reverseRatio', lib.id, rates.reverse / rates.decrypt);
+    });
+  }
+  for (const lib of order) {
+    const counts = countsFor(config, lib, warmup);
+    await attempt(lib.id, 'ping-pong', async () => {
+      const rate = await pingPongsPerSecond(lib, counts.pingPong);
+      if (!warmup) record('pingPong', lib.id, rate);
+    });
+  }
+  if (!libs.some((lib) => lib.id === PARLEY)) return;
+  for (const variant of rotate(STORE_VARIANTS, index)) {
+    const count =
+      variant === 'memory'
+        ? config.storage.memory
+        : variant === 'sqlite-file'
+          ? config.storage.sqliteFile
+          : config.storage.sqliteMemory;
+    await attempt(`storage`, variant, async () => {
+      const rate = await storageRun(variant, warmup ? Math.min(50, count) : count);
+      if (warmup) return;
+      const list = storageSamples.get(variant) ?? [];
+      list.push(rate);
+      storageSamples.set(variant, list);
+    });
+  }
+}
+
+// ── Memory per held session (child processes) ──────────────────────────────────────
+
+interface RssResult {
+  readonly lib: string;
+  readonly sessions: number;
+  readonly seconds: number;
+  readonly rssPerSession: number;
+  readonly rssPerSessionSecondHalf: number;
+  readonly heapPerSession: number;
+}
+
+function rssChild(lib: BenchLib, count: number): Promise<RssResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--conditions=parley-source',
+        '--import',
+        'tsx',
+        join(benchDir, 'rss-child.ts'),
+        lib.id,
+        String(count),
+      ],
+      { cwd: examplesDir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) {
+        resolve(JSON.parse(last) as RssResult);
+        return;
+      }
+      // Only the error line of the child's stderr (its message), never more.
+      const reason = stderr.split('\n').find((line) => /Error/.test(line)) ?? `exit code ${code}`;
+      reject(new Error(reason.trim().slice(0, 160)));
+    });
+  });
+}
+
+async function measureRss(): Promise<Map<string, RssResult>> {
+  const results = new Map<string, RssResult>();
+  const queue = libs.filter((lib) => lib.group !== 'floor');
+  const worker = async () => {
+    for (let lib = queue.shift(); lib; lib = queue.shift()) {
+      const count = config.rssOverrides[lib.id] ?? config.rssSessions[lib.speed];
+      try {
+        results.set(lib.id, await rssChild(lib, count));
+      } catch (error) {
+        failures.set(`${lib.id} rss`, describeError(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: config.rssConcurrency }, worker));
+  return results;
+}
+
+// ── Run ─────────────────────────────────────────────────────────────────────────────
+
+const startedAt = performance.now();
+const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+print(
+  `Parley bench (${config.mode}): ${config.rounds} interleaved rounds, ${MESSAGE_BYTES}-byte messages, ` +
+    `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}`,
+);
+const loadAtStart = loadavg()[0]!;
+print(`libraries: ${libs.map((lib) => `${lib.id} (${lib.protocol})`).join(', ')}`);
+
+await round(0, true);
+print(`warm-up done (${elapsed()})`);
+for (let r = 0; r < config.rounds; r++) {
+  await round(r, false);
+  print(`round ${r + 1}/${config.rounds} done (${elapsed()})`);
+}
+
+const checkpoints = [...new Set([Math.min(100, config.recordPingPongs), config.recordPingPongs])];
+const sizes = new Map<string, Awaited<ReturnType<typeof recordSizes>>>();
+for (const lib of libs.filter((candidate) => candidate.group !== 'floor')) {
+  await attempt(lib.id, 'record size', async () => {
+    sizes.set(lib.id, await recordSizes(lib, checkpoints));
+  });
+}
+print(`record sizes done (${elapsed()})`);
+
+const rss = skipRss ? new Map<string, RssResult>() : await measureRss();
+if (!skipRss) print(`memory per session done (${elapsed()})`);
+
+// ── Report ──────────────────────────────────────────────────────────────────────────
+
+const lastCheckpoint = String(config.recordPingPongs);
+const recordAt = (lib: string, at = lastCheckpoint) => sizes.get(lib)?.initiator[at];
+
+interface Row {
+  readonly label: string;
+  readonly value: (lib: string) => number | undefined;
+  readonly format: (value: number | undefined) => string;
+  /** Lower is better (memory, bytes): ratios are still Parley ÷ peer. */
+  readonly lowerIsBetter?: boolean;
+}
+
+const rows: Row[] = [
+  { label: 'sessions/s', value: (lib) => medianOf('sessions', lib), format: formatRate },
+  { label: 'stream encrypt msgs/s', value: (lib) => medianOf('encrypt', lib), format: formatRate },
+  { label: 'stream decrypt msgs/s', value: (lib) => medianOf('decrypt', lib), format: formatRate },
+  { label: 'ping-pong round trips/s', value: (lib) => medianOf('pingPong', lib), format: formatRate },
+  {
+    label: `reverse-order decrypt msgs/s (${config.reverse})`,
+    value: (lib) => medianOf('reverse', lib),
+    format: formatRate,
+  },
+  {
+    label: '  reverse ÷ own in-order',
+    value: (lib) => medianOf('reverseRatio', lib),
+    format: (v) => (v === undefined ? '—' : v.toFixed(2)),
+  },
+  {
+    label: 'RSS per held session',
+    value: (lib) => rss.get(lib)?.rssPerSession,
+    format: formatKiB,
+    lowerIsBetter: true,
+  },
+  {
+    label: '  heap + external per held session',
+    value: (lib) => rss.get(lib)?.heapPerSession,
+    format: formatKiB,
+    lowerIsBetter: true,
+  },
+  {
+    label: `session record after ${config.recordPingPongs} ping-pongs`,
+    value: (lib) => recordAt(lib),
+    format: formatBytes,
+    lowerIsBetter: true,
+  },
+  ...(config.recordPingPongs > 100
+    ? [
+        {
+          label: '  after 100 ping-pongs (growth check)',
+          value: (lib: string) => recordAt(lib, '100'),
+          format: formatBytes,
+        },
+      ]
+    : []),
+];
+
+const present = (id: string) => libs.some((lib) => lib.id === id);
+print();
+print('Medians (higher is better, except memory and record size)');
+for (const line of table(
+  ['workload', ...libs.map((lib) => lib.label)],
+  rows.map((row) => [row.label, ...libs.map((lib) => row.format(row.value(lib.id)))]),
+)) {
+  print(line);
+}
+
+const ratio = (row: Row, a: string, b: string) => {
+  const x = row.value(a);
+  const y = row.value(b);
+  return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
+};
+const comparators = [
+  ...PEERS.filter(present).map((peer) => ({ id: peer, label: `÷ ${libById(peer).label}`, of: PARLEY })),
+  ...(present('floor-node') ? [{ id: 'floor-node', label: '÷ node floor', of: PARLEY }] : []),
+  ...(present('floor-noble') && present(PORTABLE)
+    ? [{ id: 'floor-noble', label: 'portable ÷ noble floor', of: PORTABLE }]
+    : []),
+];
+const ratioRows = rows.filter((row) => !row.label.startsWith('  '));
+if (present(PARLEY) || present(PORTABLE)) {
+  print();
+  print('Ratios: Parley (node) ÷ peer, Parley ÷ floor (memory and record size: lower is better)');
+  for (const line of table(
+    ['workload', ...comparators.map((c) => c.label)],
+    ratioRows.map((row) => [row.label, ...comparators.map((c) => formatRatio(ratio(row, c.of, c.id)))]),
+  )) {
+    print(line);
+  }
+}
+
+const storageMedians = Object.fromEntries(
+  STORE_VARIANTS.map((v) => [v, median(storageSamples.get(v) ?? [])]),
+);
+if (present(PARLEY)) {
+  print();
+  print(
+    `Storage (Parley node, decrypt + persist, one commit per message): memory ${formatRate(storageMedians.memory)} msgs/s, ` +
+      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s; ` +
+      'batched: n/a (the session API commits once per decrypt)',
+  );
+}
+
+notes.push(
+  `lsc-0.103.0 speaks PQXDH + SPQR (v4) and runs against itself; every other library runs v3 (X3DH).`,
+  'Sessions/s: a new initiator per session and one responder with bundles made beforehand; timed: process bundle, encrypt, decrypt.',
+  `Memory: ${[...rss.values()].map((r) => `${r.lib} ${r.sessions} sessions`).join(', ') || 'skipped'}; one child process per library.`,
+  ...(config.mode === 'quick'
+    ? ['Quick run: memory from a few hundred sessions is noise, not a measurement.']
+    : []),
+  'libsignal 6.0.0 does not verify the signed-prekey signature; the floors verify Ed25519 without the XEdDSA key conversion.',
+);
+notes.push(
+  `Load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs: ` +
+    'other work on the machine lowers every rate; compare ratios within one run.',
+);
+if (sqliteMissing) notes.push(`SQLite rows skipped: ${sqliteMissing}`);
+print();
+for (const note of notes) print(`note: ${note}`);
+for (const [key, message] of failures) print(`failed: ${key}: ${message}`);
+
+// ── Files ───────────────────────────────────────────────────────────────────────────
+
+const chartSeries = comparators.map((c) =>
+  c.of === PORTABLE ? 'Parley (portable) ÷ noble floor' : `Parley ÷ ${libById(c.id).label}`,
+);
+const chartGroups: ChartGroup[] = ratioRows.map((row) => ({
+  label: row.label.replace(/ \(\d+\)$/, ''),
+  bars: comparators.map((c, i) => {
+    const value = ratio(row, c.of, c.id);
+    return {
+      series: chartSeries[i]!,
+      value: value === undefined ? undefined : row.lowerIsBetter ? 1 / value : value,
+    };
+  }),
+}));
+
+const results = {
+  mode: config.mode,
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model.trim(),
+  loadAverage: { start: loadAtStart, end: loadavg()[0] },
+  messageBytes: MESSAGE_BYTES,
+  rounds: config.rounds,
+  config,
+  libraries: libs.map(({ id, label, group, protocol }) => ({ id, label, group, protocol })),
+  medians: Object.fromEntries(
+    rows.map((row) => [
+      row.label.trim(),
+      Object.fromEntries(libs.map((lib) => [lib.id, row.value(lib.id) ?? null])),
+    ]),
+  ),
+  ratios: Object.fromEntries(
+    ratioRows.map((row) => [
+      row.label,
+      Object.fromEntries(comparators.map((c) => [`${c.of} / ${c.id}`, ratio(row, c.of, c.id) ?? null])),
+    ]),
+  ),
+  samples: Object.fromEntries([...samples].map(([metric, byLib]) => [metric, Object.fromEntries(byLib)])),
+  storage: { medians: storageMedians, samples: Object.fromEntries(storageSamples) },
+  memory: Object.fromEntries(rss),
+  recordSizes: Object.fromEntries(sizes),
+  notes,
+  failures: Object.fromEntries(failures),
+};
+
+mkdirSync(resultsDir, { recursive: true });
+// The quick run is a smoke check: its files are ignored by git and do not replace a full run's.
+const jsonFile = join(resultsDir, config.mode === 'full' ? 'results.json' : 'quick-results.json.tmp');
+const svgFile = join(resultsDir, config.mode === 'full' ? 'ratios.svg' : 'quick-ratios.svg.tmp');
+writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(
+  svgFile,
+  ratioChart(
+    `Parley vs. Signal libraries (${config.mode} run, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})`,
+    '> 1× : Parley ahead. Throughput: Parley ÷ other; memory and record size: other ÷ Parley. Log scale.',
+    chartSeries,
+    chartGroups,
+  ),
+);
+print();
+print(
+  `wrote ${join('bench', 'results', jsonFile.split('/').pop()!)} and ${join('bench', 'results', svgFile.split('/').pop()!)} (${elapsed()})`,
+);
