@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { ByteWriter } from '../src/binary.js';
 import { utf8 } from '../src/bytes.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import { padContent, unpadContent } from '../src/gateway/padding.js';
+import { PlaintextLeases } from '../src/gateway/plaintext-leases.js';
 import { derivePseudonym } from '../src/gateway/pseudonym.js';
 import { createAesGcmSealer } from '../src/gateway/record-sealer.js';
-import { testCrypto } from './support/parties.js';
+import { decodeNumberKeys, encodeNumberKeys, type NumberKeys } from '../src/gateway/records.js';
+import { FakeClock, testCrypto } from './support/parties.js';
 
 const crypto = testCrypto();
 
@@ -108,5 +111,62 @@ describe('record sealer', () => {
   it('uses a fresh nonce for every seal', () => {
     const plaintext = utf8('same');
     expect(sealer.seal('meta', 'k', plaintext)).not.toEqual(sealer.seal('meta', 'k', plaintext));
+  });
+});
+
+describe('number keys record', () => {
+  it('round-trips the Kyber schedule, and reads a pre-Kyber (format 1) record as "no last-resort key yet"', () => {
+    const keys: NumberKeys = {
+      signedPreKeyId: 3,
+      signedPreKeyCreatedAt: 1_700_000_000_000,
+      previousSignedPreKeys: [{ id: 2, removeAt: 1_700_100_000_000 }],
+      nextSignedPreKeyId: 4,
+      nextOneTimePreKeyId: 201,
+      lastResortKyberPreKeyId: 7,
+      previousKyberPreKeys: [{ id: 1, removeAt: 1_700_100_000_000 }],
+      nextKyberPreKeyId: 8,
+      published: false,
+    };
+    expect(decodeNumberKeys(encodeNumberKeys(keys))).toEqual(keys);
+    const legacy = new ByteWriter()
+      .u8(1)
+      .u32(3)
+      .u64(1_700_000_000_000)
+      .u32(4)
+      .u32(201)
+      .u32(1)
+      .u32(2)
+      .u64(1_700_100_000_000)
+      .finish();
+    expect(decodeNumberKeys(legacy)).toEqual({
+      ...keys,
+      lastResortKyberPreKeyId: 0,
+      previousKyberPreKeys: [],
+      nextKyberPreKeyId: 1,
+      published: true,
+    });
+  });
+});
+
+describe('plaintext leases', () => {
+  it('zero their buffers when released or when the TTL runs out; a hand-over keeps them', () => {
+    const clock = new FakeClock();
+    const leases = new PlaintextLeases(clock, 1_000);
+    const released = Uint8Array.of(1, 2, 3);
+    const expiring = Uint8Array.of(4, 5, 6);
+    const handed = Uint8Array.of(7, 8, 9);
+    leases.acquire(released).release();
+    const old = leases.acquire(expiring);
+    clock.advance(500);
+    const young = leases.acquire(handed);
+    expect(leases.stats()).toEqual({ leases: 2, oldestAgeMs: 500 });
+    clock.advance(500);
+    expect(leases.expire()).toBe(1);
+    expect([old.revoked, young.revoked]).toEqual([true, false]);
+    young.handOver();
+    expect(leases.stats()).toEqual({ leases: 0, oldestAgeMs: undefined });
+    expect([...released, ...expiring, ...handed]).toEqual([0, 0, 0, 0, 0, 0, 7, 8, 9]);
+    // A buffer added to a revoked lease is zeroed at once.
+    expect(old.add(Uint8Array.of(1))).toEqual(Uint8Array.of(0));
   });
 });

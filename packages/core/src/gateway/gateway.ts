@@ -23,13 +23,14 @@ import {
   businessKey,
   contactKey,
   contactPrefix,
+  DUE_PREFIX,
   devicesKey,
+  dueKey,
   messageIndexKey,
   messageKey,
   numberIndexKey,
   numberKeysKey,
   numberKeysPrefix,
-  OUTBOX_PREFIX,
   outboxKey,
   personIndexKey,
   personIndexPrefix,
@@ -41,6 +42,7 @@ import {
 } from './layout.js';
 import { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
+import { type PlaintextLease, PlaintextLeases } from './plaintext-leases.js';
 import { derivePseudonym } from './pseudonym.js';
 import { createAesGcmSealer } from './record-sealer.js';
 import {
@@ -63,7 +65,9 @@ import {
   encodeTimestamp,
   type MessageRecord,
   type NumberKeys,
+  type OutboxEntry,
   openContent,
+  type PreviousPreKey,
   sealContent,
 } from './records.js';
 import type {
@@ -73,10 +77,12 @@ import type {
   EventHandler,
   GatewayEvent,
   InboundFrame,
+  InboundMessage,
   MessageHandler,
   MessageId,
   ReceiveOutcome,
   SendRequest,
+  SignedPublicPreKey,
   Transport,
 } from './types.js';
 
@@ -93,6 +99,17 @@ export const DEFAULT_INACTIVITY_MS = 90 * DAY_MS;
 /** Signal clients upload 100 one-time prekeys and top up below a few dozen. */
 export const DEFAULT_PREKEY_BATCH = 100;
 export const DEFAULT_PREKEY_LOW_WATER = 25;
+/**
+ * Signal clients upload 100 one-time Kyber prekeys too. Each costs about 3 ms to generate
+ * (Kyber-1024 key generation) and 4.8 kB sealed at rest.
+ */
+export const DEFAULT_KYBER_PREKEY_BATCH = 100;
+export const DEFAULT_KYBER_PREKEY_LOW_WATER = 25;
+/**
+ * Longest time plaintext stays in use in the gateway's memory: the reference service's limit
+ * for data in use outside a business's pinned region.
+ */
+export const DEFAULT_PLAINTEXT_TTL_MS = 60 * 60_000;
 /** Signal rotates the signed prekey every 2 days… we follow libsignal-service's weekly default. */
 export const DEFAULT_SIGNED_PREKEY_ROTATION_MS = 7 * DAY_MS;
 /** Prekey messages built on the previous signed prekey still open this long after rotation. */
@@ -129,9 +146,21 @@ export interface GatewayOptions {
   readonly preKeys?: {
     readonly batchSize?: number;
     readonly lowWaterMark?: number;
+    /** The last-resort Kyber prekey is rotated (and its predecessor kept) with the signed prekey. */
     readonly signedRotationMs?: number;
     readonly signedGraceMs?: number;
+    /** One-time Kyber prekeys per top-up (default 100). */
+    readonly kyberBatchSize?: number;
+    /** Top up one-time Kyber prekeys when the directory has fewer than this (default 25). */
+    readonly kyberLowWaterMark?: number;
   };
+  /**
+   * Longest time (injected clock) the gateway holds a message's plaintext in memory; default
+   * 60 minutes. Content is re-read from the encrypted store for every attempt; a buffer still
+   * in use when the TTL runs out is zeroed at the next `tick()` and the work that held it reads
+   * the content again (outbound) or counts as a failed delivery attempt (inbound handler).
+   */
+  readonly plaintextTtlMs?: number;
   /**
    * Runs `tick()` on a real-time interval (default every 60 s). Only the trigger is real
    * time; every deadline it evaluates comes from `clock`. `false` disables it (tests).
@@ -167,8 +196,22 @@ export function createGateway(options: GatewayOptions): Gateway {
  * handler; outbound messages are stored, encrypted per device and handed to the transport.
  * Background work (redeliveries, retries, prekey upkeep, retention) runs in `tick()`.
  *
- * Plaintext exists only inside one call (decrypt → handler; open → encrypt); buffers the
- * gateway owns are zeroed afterwards, best-effort: JavaScript may keep copies it never exposes.
+ * Prekeys: each business number publishes a signed prekey, a last-resort Kyber prekey and
+ * pools of one-time EC and Kyber prekeys (PQXDH, session version 4, for clients that speak it;
+ * X3DH, version 3, for the others). Pools are topped up below their low-water marks; the signed
+ * and the last-resort Kyber prekey rotate together and their predecessors are kept for a grace
+ * period. Outbound sessions are v4 when the person's bundle carries a Kyber prekey.
+ *
+ * Data in use: message content is at rest only encrypted (period key), and it is opened for
+ * one step at a time — to encrypt it for one device, or to hand it to the business's handler —
+ * and never kept between steps or attempts: each attempt reads it again from the store.
+ * Every buffer the gateway holds is under a lease that `tick()` revokes after
+ * `plaintextTtlMs` (default 60 minutes, injected clock; checked once per tick): the buffer is
+ * zeroed and the work that held it reads the content again (outbound) or counts as a failed
+ * delivery attempt (a handler that has not returned). `plaintextInUse()` reports what is held.
+ * The content handed to a handler belongs to the business once the handler settles.
+ * Zeroing is best-effort: JavaScript engines may keep copies (strings, the decoder's buffers)
+ * that no library can reach.
  */
 export class Gateway {
   private readonly store: Store;
@@ -191,6 +234,9 @@ export class Gateway {
   private readonly preKeyLowWater: number;
   private readonly signedRotationMs: number;
   private readonly signedGraceMs: number;
+  private readonly kyberBatch: number;
+  private readonly kyberLowWater: number;
+  private readonly leases: PlaintextLeases;
   private readonly businesses = new Map<string, Promise<BusinessContext>>();
   private readonly messageHandlers = new Map<string, MessageHandler>();
   private readonly eventHandlers = new Map<string, Set<EventHandler>>();
@@ -248,6 +294,15 @@ export class Gateway {
     this.signedGraceMs = positive(
       options.preKeys?.signedGraceMs ?? DEFAULT_SIGNED_PREKEY_GRACE_MS,
       'preKeys.signedGraceMs',
+    );
+    this.kyberBatch = positive(
+      options.preKeys?.kyberBatchSize ?? DEFAULT_KYBER_PREKEY_BATCH,
+      'preKeys.kyberBatchSize',
+    );
+    this.kyberLowWater = options.preKeys?.kyberLowWaterMark ?? DEFAULT_KYBER_PREKEY_LOW_WATER;
+    this.leases = new PlaintextLeases(
+      this.clock,
+      positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     const timer = options.timer ?? { intervalMs: 60_000 };
     if (timer) {
@@ -312,8 +367,9 @@ export class Gateway {
   }
 
   /**
-   * Adds a phone number to a business: identity key, registration id, signed prekey and a
-   * batch of one-time prekeys, published to the directory.
+   * Adds a phone number to a business: identity key, registration id, signed prekey, a
+   * last-resort Kyber prekey and batches of one-time EC and Kyber prekeys, published to the
+   * directory.
    */
   async addNumber(businessId: string, number: string): Promise<void> {
     this.assertOpen();
@@ -332,22 +388,27 @@ export class Gateway {
     const sessions = this.sessions(ctx, number);
     await sessions.initializeIdentity();
     await sessions.generateSignedPreKey(1);
+    await sessions.generateKyberPreKey(1, { lastResort: true });
     const oneTime = await sessions.generateOneTimePreKeys(1, this.preKeyBatch);
+    const oneTimeKyber = await generateOneTimeKyberPreKeys(sessions, 2, this.kyberBatch);
     const keys: NumberKeys = {
       signedPreKeyId: 1,
       signedPreKeyCreatedAt: this.clock.now(),
       previousSignedPreKeys: [],
       nextSignedPreKeyId: 2,
-      nextOneTimePreKeyId: this.preKeyBatch + 1,
+      nextOneTimePreKeyId: nextId(1, this.preKeyBatch),
+      lastResortKyberPreKeyId: 1,
+      previousKyberPreKeys: [],
+      nextKyberPreKeyId: nextId(2, this.kyberBatch),
+      published: false,
     };
-    await this.store.commit([
-      this.sealedPut(ctx, 'meta', numberKeysKey(businessId, number), encodeNumberKeys(keys)),
-    ]);
-    await this.publish(ctx, number, keys, oneTime);
+    await this.saveNumberKeys(ctx, number, keys);
+    await this.publish(ctx, number, keys, oneTime, oneTimeKyber);
   }
 
   /** Business numbers of a business. */
   async numbers(businessId: string): Promise<string[]> {
+    this.assertOpen();
     await this.business(businessId);
     const prefix = numberKeysPrefix(businessId);
     return (await this.store.list('meta', { prefix })).map((record) => record.key.slice(prefix.length));
@@ -357,6 +418,7 @@ export class Gateway {
 
   /** The business's message handler (one per business); pending messages are delivered to it. */
   onMessage(businessId: string, handler: MessageHandler): () => void {
+    this.assertOpen();
     this.messageHandlers.set(businessId, handler);
     this.track(this.runDue(businessId));
     return () => {
@@ -434,7 +496,8 @@ export class Gateway {
                 content,
               ),
             };
-            wipe(content);
+            // Nothing holds plaintext while the commit is awaited.
+            wipe(content, decrypted.plaintext);
             const writes = [
               ...this.messageWrites(ctx, id, record, now),
               this.sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
@@ -524,24 +587,24 @@ export class Gateway {
       if (!handler) return;
       const ctx = await this.business(businessId);
       const now = this.clock.now();
-      const entry = await this.store.get('outbox', outboxKey(businessId, id));
-      if (!entry || decodeOutboxEntry(entry.value).nextAttemptAt > now) return;
+      const entryRecord = await this.store.get('outbox', outboxKey(businessId, id));
+      const entry = entryRecord && decodeOutboxEntry(entryRecord.value);
+      if (!entry || entry.nextAttemptAt > now) return;
       const stored = await this.readMessage(ctx, id);
       if (stored?.record.status !== 'pending') return;
       const record = stored.record;
       const periodKey = await this.periodKeys.forPeriod(businessId, record.period);
       if (!periodKey) return;
-      const { phoneNumber, content } = openContent(
-        this.crypto,
-        periodKey,
-        contentAad(businessId, id),
-        record.content,
-      );
       record.attempts += 1;
       if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
-      let delivered = false;
-      try {
-        await handler({
+      const delivered = await this.callHandler(handler, () => {
+        const { phoneNumber, content } = openContent(
+          this.crypto,
+          periodKey,
+          contentAad(businessId, id),
+          record.content,
+        );
+        return {
           id,
           businessId,
           to: record.number,
@@ -550,12 +613,10 @@ export class Gateway {
           receivedAt: record.createdAt,
           attempt: record.attempts,
           content,
-        });
-        delivered = true;
-      } catch {
-        // The handler's failure is the business's; the message waits for the next attempt.
-      }
-      const writes: WriteOperation[] = [];
+        };
+      });
+      // This attempt spends the entry's hint in the time index.
+      const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
       let dropped = false;
       const limit = record.firstAttemptAt + this.redeliveryLimitMs;
       if (delivered) {
@@ -567,7 +628,7 @@ export class Gateway {
         writes.push(del('outbox', outboxKey(businessId, id)));
       } else {
         const next = Math.min(now + backoffDelay(this.redeliveryBackoff, record.attempts), limit);
-        writes.push(this.outboxPut(businessId, id, 'inbound', next, record.deadline));
+        writes.push(...this.outboxPut(businessId, id, 'inbound', next, record.deadline));
       }
       writes.push(
         this.sealedPut(
@@ -585,6 +646,24 @@ export class Gateway {
     });
   }
 
+  /**
+   * Hands a message to the business's handler. The content buffer is the handler's once it
+   * settles (the gateway keeps no reference); a handler still running when the plaintext TTL
+   * runs out counts as a failed attempt and the buffer it was handed is zeroed.
+   */
+  private async callHandler(handler: MessageHandler, message: () => InboundMessage): Promise<boolean> {
+    const opened = message();
+    const lease = this.leases.acquire(opened.content);
+    const settled = (async () => handler(opened))().then(
+      () => true,
+      // The handler's failure is the business's; the message waits for the next attempt.
+      () => false,
+    );
+    const delivered = await Promise.race([settled, lease.expired.then(() => false)]);
+    lease.handOver();
+    return delivered && !lease.revoked;
+  }
+
   // ── Outbound ──────────────────────────────────────────────────────────────────────
 
   /**
@@ -595,8 +674,11 @@ export class Gateway {
     this.assertOpen();
     assertPhoneNumber(request?.from, 'from');
     assertPhoneNumber(request.to, 'to');
-    const content = typeof request.content === 'string' ? utf8(request.content) : request.content?.slice();
-    if (!(content instanceof Uint8Array) || content.length > MAX_CONTENT_LENGTH) {
+    const given = request.content;
+    if (
+      !(typeof given === 'string' || given instanceof Uint8Array) ||
+      (typeof given === 'string' ? utf8Length(given) : given.length) > MAX_CONTENT_LENGTH
+    ) {
       throw new ParleyError(
         'ERR_INVALID_ARGUMENT',
         `"content" expected a string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
@@ -609,6 +691,8 @@ export class Gateway {
     const deadline = now + ctx.retentionMs;
     const pseudonym = this.pseudonym(ctx, request.to);
     const { period, key } = await this.periodKeys.forDeadline(businessId, deadline);
+    // Copied only now, after every await: sealed and zeroed in one synchronous step.
+    const content = typeof given === 'string' ? utf8(given) : given.slice();
     const record: MessageRecord = {
       direction: 'outbound',
       status: 'accepted',
@@ -652,7 +736,7 @@ export class Gateway {
       await this.store.commit(
         [
           this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-          this.outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+          ...this.outboxPut(ctx.id, id, 'outbound', now, record.deadline),
         ],
         { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
       );
@@ -707,54 +791,66 @@ export class Gateway {
       const periodKey = stored && (await this.periodKeys.forPeriod(businessId, stored.record.period));
       if (!stored || !periodKey) return this.expire(businessId, id, 'outbound');
       const record = stored.record;
-      const { phoneNumber, content } = openContent(
-        this.crypto,
-        periodKey,
-        contentAad(businessId, id),
-        record.content,
-      );
+      const aad = contentAad(businessId, id);
+      const opened = openContent(this.crypto, periodKey, aad, record.content);
+      const phoneNumber = opened.phoneNumber;
+      wipe(opened.content);
+      // Content is opened again for each device, right before it is encrypted, and zeroed
+      // right after: nothing holds it while the directory or the transport is awaited. After
+      // the TTL revoked a buffer, the record is read again from the store.
+      const open: OpenContent = async (reread) => {
+        let sealed = record.content;
+        if (reread) {
+          const again = await this.readMessage(ctx, id);
+          if (!again) throw new ParleyError('ERR_NOT_FOUND', 'the message was erased or expired meanwhile');
+          sealed = again.record.content;
+        }
+        const { content } = openContent(this.crypto, periodKey, aad, sealed);
+        const lease = this.leases.acquire(content);
+        const plaintext =
+          this.paddingBlock === false ? content : lease.add(padContent(content, this.paddingBlock));
+        return { lease, plaintext };
+      };
       record.attempts += 1;
       if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
       let failure: ErrorCode | undefined;
-      const plaintext = this.paddingBlock === false ? content : padContent(content, this.paddingBlock);
-      try {
-        if (record.devices.length === 0) {
-          const devices = await this.resolveDevices(ctx, phoneNumber, record.pseudonym);
-          record.devices = devices.map((deviceId) => ({ id: deviceId, state: 'pending' }));
-        }
-        const sessions = this.sessions(ctx, record.number);
-        for (const device of record.devices) {
-          if (device.state !== 'pending') continue;
-          try {
-            const address = { name: record.pseudonym, deviceId: device.id };
-            const message = await this.encryptFor(
-              ctx,
-              sessions,
-              address,
-              phoneNumber,
-              plaintext,
-              record.number,
-            );
-            await this.transport.send({
-              frameId: `${id}.${device.id}.${record.attempts}`,
-              from: record.number,
-              to: phoneNumber,
-              deviceId: device.id,
-              type: message.type,
-              body: message.body,
-            });
-            device.state = 'sent';
-          } catch (error) {
-            failure ??= isParleyError(error) ? error.code : undefined;
+      // One person at a time: an erasure waits for this attempt, and this attempt, once it
+      // runs after an erasure, finds the message gone and builds no session.
+      const erased = await this.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
+        if (!(await this.store.get('messages', messageKey(businessId, id)))) return true;
+        try {
+          if (record.devices.length === 0) {
+            const devices = await this.resolveDevices(ctx, phoneNumber, record.pseudonym);
+            record.devices = devices.map((deviceId) => ({ id: deviceId, state: 'pending' }));
           }
+          const sessions = this.sessions(ctx, record.number);
+          for (const device of record.devices) {
+            if (device.state !== 'pending') continue;
+            try {
+              const address = { name: record.pseudonym, deviceId: device.id };
+              const message = await this.encryptFor(ctx, sessions, address, phoneNumber, record.number, open);
+              await this.transport.send({
+                frameId: `${id}.${device.id}.${record.attempts}`,
+                from: record.number,
+                to: phoneNumber,
+                deviceId: device.id,
+                type: message.type,
+                body: message.body,
+              });
+              device.state = 'sent';
+            } catch (error) {
+              failure ??= failureReason(error);
+            }
+          }
+        } catch (error) {
+          failure ??= failureReason(error);
         }
-      } catch (error) {
-        failure ??= isParleyError(error) ? error.code : undefined;
-      } finally {
-        wipe(plaintext, content);
-      }
+        return false;
+      });
+      if (erased) return;
       const key = messageKey(businessId, id);
-      const writes: WriteOperation[] = [];
+      // This attempt spends the entry's hint in the time index.
+      const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
       let event: GatewayEvent | undefined;
       const allSent =
         record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
@@ -772,7 +868,7 @@ export class Gateway {
         }
       } else {
         const next = now + backoffDelay(this.sendBackoff, record.attempts);
-        writes.push(this.outboxPut(businessId, id, 'outbound', next, record.deadline));
+        writes.push(...this.outboxPut(businessId, id, 'outbound', next, record.deadline));
       }
       writes.push(this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
       if ((await this.commitIfUnchanged(writes, 'messages', key, stored.version)) && event)
@@ -785,20 +881,46 @@ export class Gateway {
     sessions: SessionManager,
     address: ProtocolAddress,
     phoneNumber: string,
-    plaintext: Uint8Array,
     number: string,
+    open: OpenContent,
   ): Promise<CiphertextMessage> {
     if (!(await sessions.hasSession(address)))
       await this.startSession(ctx, sessions, address, phoneNumber, number);
     try {
-      return await sessions.encrypt(address, plaintext);
+      return await this.encryptLeased(sessions, address, open);
     } catch (error) {
       // A session the device never answered is too old to use, or it vanished: start over.
       if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
         throw error;
       await this.startSession(ctx, sessions, address, phoneNumber, number);
-      return sessions.encrypt(address, plaintext);
+      return this.encryptLeased(sessions, address, open);
     }
+  }
+
+  /**
+   * Encrypts freshly opened content and zeroes it. When the plaintext TTL ran out while the
+   * session store was awaited, the buffer may have been zeroed before it was encrypted: that
+   * ciphertext is discarded (the ratchet skips a counter, which the receiver tolerates) and the
+   * content is read again from the store.
+   */
+  private async encryptLeased(
+    sessions: SessionManager,
+    address: ProtocolAddress,
+    open: OpenContent,
+  ): Promise<CiphertextMessage> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const { lease, plaintext } = await open(attempt > 1);
+      try {
+        const message = await sessions.encrypt(address, plaintext);
+        if (!lease.revoked) return message;
+      } finally {
+        lease.release();
+      }
+    }
+    throw new ParleyError(
+      'ERR_STORE_FAILURE',
+      'the session store took longer than plaintextTtlMs twice; the content was not kept in memory',
+    );
   }
 
   private async startSession(
@@ -890,7 +1012,11 @@ export class Gateway {
     this.assertOpen();
     assertPhoneNumber(phoneNumber, 'phoneNumber');
     const ctx = await this.business(businessId);
-    await this.erasePseudonym(ctx, this.pseudonym(ctx, phoneNumber), true);
+    const pseudonym = this.pseudonym(ctx, phoneNumber);
+    // After any send to this person under way: it cannot rebuild a session once this ran.
+    await this.queue.run(personQueueKey(businessId, pseudonym), () =>
+      this.erasePseudonym(ctx, pseudonym, true),
+    );
   }
 
   private async erasePseudonym(
@@ -936,6 +1062,8 @@ export class Gateway {
   async tick(): Promise<void> {
     if (this.closed) return;
     try {
+      // First, so that work stuck on a slow store or handler holds no plaintext past the TTL.
+      this.leases.expire();
       await this.runDue();
       await this.maintainPreKeys();
       await this.sweep();
@@ -944,75 +1072,159 @@ export class Gateway {
     }
   }
 
-  /** Runs the due redeliveries and sending attempts (of one business, or all), and reports expiries. */
+  /**
+   * Runs the due redeliveries and sending attempts (of one business, or all), and reports
+   * expiries. Reads only the time index of due work up to now, not the whole outbox.
+   */
   async runDue(businessId?: string): Promise<void> {
-    const prefix = businessId === undefined ? OUTBOX_PREFIX : `${OUTBOX_PREFIX}${businessId}/`;
+    this.assertOpen();
     const now = this.clock.now();
-    for (const record of await this.store.list('outbox', { prefix })) {
-      const match = /^gw\/b\/([^/]+)\/o\/([^/]+)$/.exec(record.key);
-      if (!match) continue;
-      const [, biz, id] = match as unknown as [string, string, MessageId];
-      const entry = decodeOutboxEntry(record.value);
-      try {
-        if (entry.deadline <= now) await this.queue.run(id, () => this.expire(biz, id, entry.direction));
-        else if (entry.nextAttemptAt <= now) {
-          await (entry.direction === 'inbound' ? this.deliver(biz, id) : this.processOutbound(biz, id));
+    // Hints left in place (busy, another business, not yet deliverable) are skipped by key.
+    const skipped = new Set<string>();
+    for (;;) {
+      const limit = skipped.size + DUE_PAGE;
+      const page = await this.store.list('outbox', { prefix: DUE_PREFIX, limit });
+      let progressed = false;
+      for (const hint of page) {
+        if (skipped.has(hint.key)) continue;
+        const due = parseDueKey(hint.key);
+        if (due && due.at > now) return;
+        if (
+          !due ||
+          (businessId !== undefined && due.businessId !== businessId) ||
+          // Already under way (a slow transport, store or handler): not waited for here.
+          this.queue.busy(due.id)
+        ) {
+          skipped.add(hint.key);
+          continue;
         }
-      } catch (error) {
-        this.reportError(error);
+        progressed = true;
+        try {
+          if (!(await this.runHint(hint.key, due, now))) skipped.add(hint.key);
+        } catch (error) {
+          skipped.add(hint.key);
+          this.reportError(error);
+        }
+      }
+      if (page.length < limit || !progressed) return;
+    }
+  }
+
+  /** Runs one due item; true when its hint is spent (and deleted). */
+  private async runHint(
+    hintKey: string,
+    due: { at: number; businessId: string; id: MessageId },
+    now: number,
+  ): Promise<boolean> {
+    const { businessId: biz, id } = due;
+    const before = await this.store.get('outbox', outboxKey(biz, id));
+    if (before) {
+      const entry = decodeOutboxEntry(before.value);
+      if (dueAt(entry) === due.at) {
+        if (entry.deadline <= now) await this.queue.run(id, () => this.expire(biz, id, entry.direction));
+        else await (entry.direction === 'inbound' ? this.deliver(biz, id) : this.processOutbound(biz, id));
+      }
+    }
+    // Spent once the entry is gone or has another due time (it wrote its own hint); an entry
+    // still due at this time (no handler yet) keeps its hint.
+    const after = await this.store.get('outbox', outboxKey(biz, id));
+    if (after && dueAt(decodeOutboxEntry(after.value)) === due.at) return false;
+    return this.commitIfUnchanged(
+      [del('outbox', hintKey)],
+      'outbox',
+      outboxKey(biz, id),
+      after?.version ?? 0,
+    );
+  }
+
+  /**
+   * Tops up one-time EC and Kyber prekeys below their low-water marks, rotates the signed
+   * prekey and the last-resort Kyber prekey on schedule, removes the previous ones after their
+   * grace period (a Kyber prekey with the base keys it served) and re-publishes anything a
+   * failed upload left out of the directory.
+   */
+  async maintainPreKeys(): Promise<void> {
+    this.assertOpen();
+    for (const ctx of await this.allBusinesses()) {
+      for (const number of await this.numbers(ctx.id)) {
+        try {
+          await this.queue.run(`keys/${number}`, () => this.maintainNumber(ctx, number));
+        } catch (error) {
+          this.reportError(error);
+        }
       }
     }
   }
 
-  /**
-   * Tops up one-time prekeys below the low-water mark, rotates signed prekeys on schedule
-   * and removes previous signed prekeys after their grace period.
-   */
-  async maintainPreKeys(): Promise<void> {
+  private async maintainNumber(ctx: BusinessContext, number: string): Promise<void> {
     const now = this.clock.now();
-    for (const ctx of await this.allBusinesses()) {
-      for (const number of await this.numbers(ctx.id)) {
-        const key = numberKeysKey(ctx.id, number);
-        const stored = await this.readSealed(ctx, 'meta', key);
-        if (!stored) continue;
-        let keys = decodeNumberKeys(stored);
-        const sessions = this.sessions(ctx, number);
-        let changed = false;
-        let oneTime: { id: number; publicKey: Uint8Array }[] = [];
-        if (now - keys.signedPreKeyCreatedAt >= this.signedRotationMs) {
-          const id = keys.nextSignedPreKeyId;
-          await sessions.generateSignedPreKey(id);
-          keys = {
-            ...keys,
-            signedPreKeyId: id,
-            signedPreKeyCreatedAt: now,
-            nextSignedPreKeyId: nextId(id, 1),
-            previousSignedPreKeys: [
-              ...keys.previousSignedPreKeys,
-              { id: keys.signedPreKeyId, removeAt: now + this.signedGraceMs },
-            ],
-          };
-          changed = true;
-        }
-        const expiredSigned = keys.previousSignedPreKeys.filter((previous) => previous.removeAt <= now);
-        if (expiredSigned.length > 0) {
-          for (const previous of expiredSigned) await sessions.removePreKey('signed', previous.id);
-          keys = {
-            ...keys,
-            previousSignedPreKeys: keys.previousSignedPreKeys.filter((previous) => previous.removeAt > now),
-          };
-          changed = true;
-        }
-        if ((await this.directory.availableOneTimePreKeys(number)) < this.preKeyLowWater) {
-          oneTime = await sessions.generateOneTimePreKeys(keys.nextOneTimePreKeyId, this.preKeyBatch);
-          keys = { ...keys, nextOneTimePreKeyId: nextId(keys.nextOneTimePreKeyId, this.preKeyBatch) };
-          changed = true;
-        }
-        if (!changed) continue;
-        await this.store.commit([this.sealedPut(ctx, 'meta', key, encodeNumberKeys(keys))]);
-        await this.publish(ctx, number, keys, oneTime);
-      }
+    const stored = await this.readSealed(ctx, 'meta', numberKeysKey(ctx.id, number));
+    if (!stored) return;
+    let keys = decodeNumberKeys(stored);
+    const sessions = this.sessions(ctx, number);
+    let changed = !keys.published;
+    let oneTime: { id: number; publicKey: Uint8Array }[] = [];
+    let oneTimeKyber: SignedPublicPreKey[] = [];
+    const rotate = now - keys.signedPreKeyCreatedAt >= this.signedRotationMs;
+    if (rotate) {
+      const id = keys.nextSignedPreKeyId;
+      await sessions.generateSignedPreKey(id);
+      keys = {
+        ...keys,
+        signedPreKeyId: id,
+        signedPreKeyCreatedAt: now,
+        nextSignedPreKeyId: nextId(id, 1),
+        previousSignedPreKeys: [
+          ...keys.previousSignedPreKeys,
+          { id: keys.signedPreKeyId, removeAt: now + this.signedGraceMs },
+        ],
+      };
+      changed = true;
     }
+    // A number added before Kyber prekeys existed gets its first last-resort key here.
+    if (rotate || keys.lastResortKyberPreKeyId === 0) {
+      const id = keys.nextKyberPreKeyId;
+      await sessions.generateKyberPreKey(id, { lastResort: true });
+      const previous = keys.lastResortKyberPreKeyId;
+      keys = {
+        ...keys,
+        lastResortKyberPreKeyId: id,
+        nextKyberPreKeyId: nextId(id, 1),
+        previousKyberPreKeys:
+          previous === 0
+            ? keys.previousKyberPreKeys
+            : [...keys.previousKyberPreKeys, { id: previous, removeAt: now + this.signedGraceMs }],
+      };
+      changed = true;
+    }
+    const due = (previous: PreviousPreKey) => previous.removeAt <= now;
+    const expiredSigned = keys.previousSignedPreKeys.filter(due);
+    const expiredKyber = keys.previousKyberPreKeys.filter(due);
+    if (expiredSigned.length > 0 || expiredKyber.length > 0) {
+      for (const previous of expiredSigned) await sessions.removePreKey('signed', previous.id);
+      for (const previous of expiredKyber) await sessions.removePreKey('kyber', previous.id);
+      keys = {
+        ...keys,
+        previousSignedPreKeys: keys.previousSignedPreKeys.filter((previous) => !due(previous)),
+        previousKyberPreKeys: keys.previousKyberPreKeys.filter((previous) => !due(previous)),
+      };
+      // Removal is local: nothing new for the directory, but the schedule must be saved.
+      await this.saveNumberKeys(ctx, number, keys);
+    }
+    if ((await this.directory.availableOneTimePreKeys(number)) < this.preKeyLowWater) {
+      oneTime = await sessions.generateOneTimePreKeys(keys.nextOneTimePreKeyId, this.preKeyBatch);
+      keys = { ...keys, nextOneTimePreKeyId: nextId(keys.nextOneTimePreKeyId, this.preKeyBatch) };
+      changed = true;
+    }
+    if ((await this.directory.availableOneTimeKyberPreKeys(number)) < this.kyberLowWater) {
+      oneTimeKyber = await generateOneTimeKyberPreKeys(sessions, keys.nextKyberPreKeyId, this.kyberBatch);
+      keys = { ...keys, nextKyberPreKeyId: nextId(keys.nextKyberPreKeyId, this.kyberBatch) };
+      changed = true;
+    }
+    if (!changed) return;
+    keys = { ...keys, published: false };
+    await this.saveNumberKeys(ctx, number, keys);
+    await this.publish(ctx, number, keys, oneTime, oneTimeKyber);
   }
 
   /**
@@ -1021,6 +1233,7 @@ export class Gateway {
    * inactive longer than `inactivityMs`.
    */
   async sweep(): Promise<SweepResult> {
+    this.assertOpen();
     const now = this.clock.now();
     let inactive = 0;
     for (const ctx of await this.allBusinesses()) {
@@ -1028,13 +1241,26 @@ export class Gateway {
       for (const contact of await this.store.list('meta', { prefix })) {
         const last = decodeTimestamp(ctx.sealer.open('meta', contact.key, contact.value));
         if (last + this.inactivityMs > now) continue;
-        await this.erasePseudonym(ctx, contact.key.slice(prefix.length), false);
+        const pseudonym = contact.key.slice(prefix.length);
+        await this.queue.run(personQueueKey(ctx.id, pseudonym), () =>
+          this.erasePseudonym(ctx, pseudonym, false),
+        );
         inactive += 1;
       }
     }
     const records = await this.store.sweepExpired(now);
     const periodKeys = await this.periodKeys.destroyExpired();
     return { records, periodKeys, inactive };
+  }
+
+  /**
+   * Plaintext buffers the gateway holds right now (content being encrypted or handed to a
+   * handler that has not returned) and the age of the oldest, on the injected clock. Never
+   * more than `plaintextTtlMs` after a `tick()`.
+   */
+  plaintextInUse(): { readonly buffers: number; readonly oldestAgeMs: number | undefined } {
+    const { leases, oldestAgeMs } = this.leases.stats();
+    return { buffers: leases, oldestAgeMs };
   }
 
   /** Resolves when no background work started by this gateway is running. */
@@ -1048,6 +1274,7 @@ export class Gateway {
     this.closed = true;
     if (this.interval) clearInterval(this.interval);
     await this.idle();
+    this.leases.clear();
     this.periodKeys.clear();
     for (const pending of this.businesses.values()) {
       pending.then((ctx) => wipe(ctx.pseudonymKey)).catch(() => undefined);
@@ -1155,17 +1382,20 @@ export class Gateway {
     return derivePseudonym(this.crypto, ctx.pseudonymKey, phoneNumber);
   }
 
+  /** Uploads the number's current keys (and new one-time keys), then records that it did. */
   private async publish(
     ctx: BusinessContext,
     number: string,
     keys: NumberKeys,
     oneTimePreKeys: readonly { id: number; publicKey: Uint8Array }[],
+    oneTimeKyberPreKeys: readonly SignedPublicPreKey[],
   ): Promise<void> {
     const sessions = this.sessions(ctx, number);
     const identity = await sessions.localIdentity();
     const bundle = await sessions.createBundle({
       deviceId: BUSINESS_DEVICE_ID,
       signedPreKeyId: keys.signedPreKeyId,
+      kyberPreKeyId: keys.lastResortKyberPreKeyId,
     });
     await this.directory.publish({
       number,
@@ -1178,7 +1408,20 @@ export class Gateway {
         signature: bundle.signedPreKeySignature,
       },
       oneTimePreKeys,
+      lastResortKyberPreKey: {
+        id: keys.lastResortKyberPreKeyId,
+        publicKey: bundle.kyberPreKey!,
+        signature: bundle.kyberPreKeySignature!,
+      },
+      oneTimeKyberPreKeys,
     });
+    await this.saveNumberKeys(ctx, number, { ...keys, published: true });
+  }
+
+  private async saveNumberKeys(ctx: BusinessContext, number: string, keys: NumberKeys): Promise<void> {
+    await this.store.commit([
+      this.sealedPut(ctx, 'meta', numberKeysKey(ctx.id, number), encodeNumberKeys(keys)),
+    ]);
   }
 
   /** The message record, its id index, the person index, its outbox entry and the contact's activity. */
@@ -1198,24 +1441,28 @@ export class Gateway {
         record.deadline + INDEX_GRACE_MS,
       ),
       put('meta', personIndexKey(biz, record.pseudonym, id), new Uint8Array(0), record.deadline),
-      this.outboxPut(biz, id, record.direction, now, record.deadline),
+      ...this.outboxPut(biz, id, record.direction, now, record.deadline),
       this.sealedPut(ctx, 'meta', contactKey(biz, record.pseudonym), encodeTimestamp(now)),
     ];
   }
 
+  /**
+   * The outbox entry and a hint in the time index of due work. Hints are never updated in
+   * place: `runDue` deletes a hint once it is spent or its entry moved to another time.
+   */
   private outboxPut(
     biz: string,
     id: MessageId,
     direction: Direction,
     nextAttemptAt: number,
     deadline: number,
-  ): WriteOperation {
-    return put(
-      'outbox',
-      outboxKey(biz, id),
-      encodeOutboxEntry({ direction, nextAttemptAt, deadline }),
-      deadline + OUTBOX_GRACE_MS,
-    );
+  ): WriteOperation[] {
+    const entry = { direction, nextAttemptAt, deadline };
+    const expiresAt = deadline + OUTBOX_GRACE_MS;
+    return [
+      put('outbox', outboxKey(biz, id), encodeOutboxEntry(entry), expiresAt),
+      put('outbox', dueKey(dueAt(entry), biz, id), new Uint8Array(0), expiresAt),
+    ];
   }
 
   private async readMessage(
@@ -1308,7 +1555,7 @@ export class Gateway {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ParleyError('ERR_CONFIGURATION', 'the gateway is closed');
+    if (this.closed) throw new ParleyError('ERR_CLOSED', 'the gateway is closed');
   }
 }
 
@@ -1318,6 +1565,47 @@ function put(namespace: Namespace, key: string, value: Uint8Array, expiresAt?: n
 
 function del(namespace: Namespace, key: string): WriteOperation {
   return { type: 'delete', namespace, key };
+}
+
+/** A Parley error keeps its code; anything else came from the transport or the directory. */
+/** Hints of due work listed per round of `runDue`. */
+const DUE_PAGE = 256;
+
+/** When an outbox entry next needs attention: its next attempt, or its expiry if sooner. */
+function dueAt(entry: OutboxEntry): number {
+  return Math.min(entry.nextAttemptAt, entry.deadline);
+}
+
+function parseDueKey(key: string): { at: number; businessId: string; id: MessageId } | undefined {
+  const match = /^gw\/due\/(\d{15})\/([^/]+)\/(m[0-9a-f]{32})$/.exec(key);
+  return match ? { at: Number(match[1]), businessId: match[2]!, id: match[3] as MessageId } : undefined;
+}
+
+/** Opens an outbound message's content under a plaintext lease; `reread`: from the store. */
+type OpenContent = (reread: boolean) => Promise<{ lease: PlaintextLease; plaintext: Uint8Array }>;
+
+/** UTF-8 length without encoding (an encoded copy would be plaintext nobody zeroes). */
+function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      length += 4;
+      i += 1;
+    } else length += 3;
+  }
+  return length;
+}
+
+/** Work on one person of one business (sending, erasure) runs one at a time. */
+function personQueueKey(businessId: string, pseudonym: string): string {
+  return `person/${businessId}/${pseudonym}`;
+}
+
+function failureReason(error: unknown): ErrorCode {
+  return isParleyError(error) ? error.code : 'ERR_TRANSPORT_FAILURE';
 }
 
 function expired(id: MessageId): ParleyError {
@@ -1343,6 +1631,20 @@ function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | u
   if (typeof frameId !== 'string') return undefined;
   const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}$/.exec(frameId);
   return match ? { id: match[1] as MessageId, deviceId: Number(match[2]) } : undefined;
+}
+
+/** `count` one-time Kyber prekeys with ids from `startId` (wrapping like the EC ones). */
+async function generateOneTimeKyberPreKeys(
+  sessions: SessionManager,
+  startId: number,
+  count: number,
+): Promise<SignedPublicPreKey[]> {
+  const out: SignedPublicPreKey[] = [];
+  for (let i = 0; i < count; i++) {
+    const { id, publicKey, signature } = await sessions.generateKyberPreKey(nextId(startId, i));
+    out.push({ id, publicKey, signature });
+  }
+  return out;
 }
 
 /** Next prekey id after using `count` ids from `id`, wrapping within 1..0xFFFFFF as libsignal does. */

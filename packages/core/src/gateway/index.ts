@@ -7,7 +7,10 @@ export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 export {
   createGateway,
   DEFAULT_INACTIVITY_MS,
+  DEFAULT_KYBER_PREKEY_BATCH,
+  DEFAULT_KYBER_PREKEY_LOW_WATER,
   DEFAULT_MAX_SEND_ATTEMPTS,
+  DEFAULT_PLAINTEXT_TTL_MS,
   DEFAULT_PREKEY_BATCH,
   DEFAULT_PREKEY_LOW_WATER,
   DEFAULT_REDELIVERY_LIMIT_MS,
@@ -40,5 +43,6 @@ export type {
   ReceiveOutcome,
   RetryRequest,
   SendRequest,
+  SignedPublicPreKey,
   Transport,
 } from './types.js';

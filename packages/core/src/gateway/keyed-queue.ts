@@ -15,4 +15,9 @@ export class KeyedQueue {
     });
     return next;
   }
+
+  /** True while an operation with this key is queued or running. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
 }

@@ -10,6 +10,7 @@
  *   messages  gw/b/{biz}/m/{messageId}          message record (expires at its deadline)
  *   meta      gw/b/{biz}/p/{pseud}/{messageId}  a person's messages (for erasure)
  *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
+ *   outbox    gw/due/{time}/{biz}/{messageId}   time index of due work (hint; time: 15 digits)
  *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
  *   meta      gw/b/{biz}/d/{pseud}              a person's device list
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
@@ -27,6 +28,10 @@ export const personIndexKey = (biz: string, pseud: string, id: string) => `gw/b/
 export const personIndexPrefix = (biz: string, pseud: string) => `gw/b/${biz}/p/${pseud}/`;
 export const outboxKey = (biz: string, id: string) => `gw/b/${biz}/o/${id}`;
 export const OUTBOX_PREFIX = 'gw/b/';
+/** Sorted by time as strings: epoch milliseconds zero-padded to 15 digits. */
+export const dueKey = (time: number, biz: string, id: string) =>
+  `gw/due/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${biz}/${id}`;
+export const DUE_PREFIX = 'gw/due/';
 export const seenKey = (biz: string, pseud: string, digest: string) => `gw/b/${biz}/seen/${pseud}/${digest}`;
 export const seenPrefix = (biz: string, pseud: string) => `gw/b/${biz}/seen/${pseud}/`;
 export const devicesKey = (biz: string, pseud: string) => `gw/b/${biz}/d/${pseud}`;

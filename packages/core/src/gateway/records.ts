@@ -44,35 +44,64 @@ export function decodeBusinessConfig(bytes: Uint8Array): BusinessConfig {
 
 export interface NumberKeys {
   readonly signedPreKeyId: number;
+  /** When the current signed prekey (and the last-resort Kyber prekey with it) was made. */
   readonly signedPreKeyCreatedAt: number;
   /** Earlier signed prekeys kept for prekey messages already under way, until `removeAt`. */
-  readonly previousSignedPreKeys: readonly { readonly id: number; readonly removeAt: number }[];
+  readonly previousSignedPreKeys: readonly PreviousPreKey[];
   readonly nextSignedPreKeyId: number;
   readonly nextOneTimePreKeyId: number;
+  /** Current last-resort Kyber prekey; 0 = none yet (a number added before Kyber). */
+  readonly lastResortKyberPreKeyId: number;
+  /** Earlier last-resort Kyber prekeys, removed (with their base-key markers) at `removeAt`. */
+  readonly previousKyberPreKeys: readonly PreviousPreKey[];
+  /** One-time and last-resort Kyber prekeys share one id space. */
+  readonly nextKyberPreKeyId: number;
+  /** False while a change is not yet known to be in the directory; `maintainPreKeys` re-publishes. */
+  readonly published: boolean;
 }
+
+export interface PreviousPreKey {
+  readonly id: number;
+  readonly removeAt: number;
+}
+
+/** Format 1 predates Kyber prekeys; it is still read (and upgraded by `maintainPreKeys`). */
+const NUMBER_KEYS_FORMAT = 2;
 
 export function encodeNumberKeys(keys: NumberKeys): Uint8Array {
   const w = new ByteWriter()
-    .u8(FORMAT)
+    .u8(NUMBER_KEYS_FORMAT)
     .u32(keys.signedPreKeyId)
     .u64(keys.signedPreKeyCreatedAt)
     .u32(keys.nextSignedPreKeyId)
-    .u32(keys.nextOneTimePreKeyId)
-    .u32(keys.previousSignedPreKeys.length);
-  for (const previous of keys.previousSignedPreKeys) w.u32(previous.id).u64(previous.removeAt);
+    .u32(keys.nextOneTimePreKeyId);
+  writePrevious(w, keys.previousSignedPreKeys);
+  w.u32(keys.lastResortKyberPreKeyId)
+    .u32(keys.nextKyberPreKeyId)
+    .u8(keys.published ? 1 : 0);
+  writePrevious(w, keys.previousKyberPreKeys);
   return w.finish();
 }
 
 export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
   const r = new ByteReader(bytes, 'number keys');
-  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const format = r.u8();
+  if (format !== 1 && format !== NUMBER_KEYS_FORMAT) r.fail('unknown format');
   const signedPreKeyId = r.u32();
   const signedPreKeyCreatedAt = r.u64();
   const nextSignedPreKeyId = r.u32();
   const nextOneTimePreKeyId = r.u32();
-  const count = r.u32();
-  const previousSignedPreKeys: { id: number; removeAt: number }[] = [];
-  for (let i = 0; i < count; i++) previousSignedPreKeys.push({ id: r.u32(), removeAt: r.u64() });
+  const previousSignedPreKeys = readPrevious(r);
+  let lastResortKyberPreKeyId = 0;
+  let nextKyberPreKeyId = 1;
+  let published = true;
+  let previousKyberPreKeys: PreviousPreKey[] = [];
+  if (format === NUMBER_KEYS_FORMAT) {
+    lastResortKyberPreKeyId = r.u32();
+    nextKyberPreKeyId = r.u32();
+    published = r.u8() === 1;
+    previousKyberPreKeys = readPrevious(r);
+  }
   r.end();
   return {
     signedPreKeyId,
@@ -80,7 +109,23 @@ export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
     previousSignedPreKeys,
     nextSignedPreKeyId,
     nextOneTimePreKeyId,
+    lastResortKyberPreKeyId,
+    previousKyberPreKeys,
+    nextKyberPreKeyId,
+    published,
   };
+}
+
+function writePrevious(w: ByteWriter, previous: readonly PreviousPreKey[]): void {
+  w.u32(previous.length);
+  for (const entry of previous) w.u32(entry.id).u64(entry.removeAt);
+}
+
+function readPrevious(r: ByteReader): PreviousPreKey[] {
+  const count = r.u32();
+  const out: PreviousPreKey[] = [];
+  for (let i = 0; i < count; i++) out.push({ id: r.u32(), removeAt: r.u64() });
+  return out;
 }
 
 // ── Messages ───────────────────────────────────────────────────────────────────────

@@ -34,6 +34,10 @@ export type GatewayEvent =
       readonly businessId: string;
       readonly messageId: MessageId;
       readonly status: OutboundStatus;
+      /**
+       * Why, for `failed` and `expired`: a Parley error code, or `ERR_TRANSPORT_FAILURE` when
+       * the transport or the directory threw an error of its own.
+       */
       readonly reason?: ErrorCode | undefined;
     }
   | {
@@ -107,19 +111,35 @@ export interface Transport {
   acknowledge(frameId: string): Promise<void>;
 }
 
+/** A public prekey signed by the number's identity key (signed EC prekey, Kyber prekeys). */
+export interface SignedPublicPreKey {
+  readonly id: number;
+  /** 33 bytes (EC, 0x05-prefixed) or 1569 bytes (Kyber-1024, 0x08-prefixed). */
+  readonly publicKey: Uint8Array;
+  /** 64 bytes: XEdDSA by the identity key over `publicKey`. */
+  readonly signature: Uint8Array;
+}
+
 /** Public prekeys of one business number, uploaded to the directory. */
 export interface PreKeyUpload {
   readonly number: string;
   readonly deviceId: number;
   readonly registrationId: number;
   readonly identityKey: Uint8Array;
-  readonly signedPreKey: {
-    readonly id: number;
-    readonly publicKey: Uint8Array;
-    readonly signature: Uint8Array;
-  };
+  /** Replaces the directory's signed prekey. */
+  readonly signedPreKey: SignedPublicPreKey;
   /** New one-time prekeys to add to the directory's pool (each served at most once). */
   readonly oneTimePreKeys: readonly { readonly id: number; readonly publicKey: Uint8Array }[];
+  /**
+   * Replaces the directory's last-resort Kyber prekey (PQXDH): served in bundles whenever the
+   * one-time Kyber pool is empty, to any number of people.
+   */
+  readonly lastResortKyberPreKey: SignedPublicPreKey;
+  /**
+   * New one-time Kyber prekeys to add to the directory's Kyber pool. A bundle carries one of
+   * them while any is left (each served at most once), else the last-resort Kyber prekey.
+   */
+  readonly oneTimeKyberPreKeys: readonly SignedPublicPreKey[];
 }
 
 /** The key directory the network provides (Signal's key server). */
@@ -127,9 +147,14 @@ export interface Directory {
   publish(upload: PreKeyUpload): Promise<void>;
   /** One-time prekeys of a business number still unserved; drives replenishment. */
   availableOneTimePreKeys(number: string): Promise<number>;
+  /** One-time Kyber prekeys of a business number still unserved; drives replenishment. */
+  availableOneTimeKyberPreKeys(number: string): Promise<number>;
   /** The person's current device ids. */
   fetchDevices(phoneNumber: string): Promise<readonly number[]>;
-  /** A bundle of one of the person's devices. */
+  /**
+   * A bundle of one of the person's devices. With a signed Kyber prekey in it the gateway
+   * starts a PQXDH (v4) session, without one an X3DH (v3) session.
+   */
   fetchBundle(phoneNumber: string, deviceId: number): Promise<PreKeyBundle>;
 }
 

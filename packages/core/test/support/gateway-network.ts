@@ -13,11 +13,13 @@ import type {
   OutboundFrame,
   PreKeyUpload,
   RetryRequest,
+  SignedPublicPreKey,
   Transport,
 } from '../../src/gateway/types.js';
 import type { PreKeyBundle } from '../../src/keys/prekeys.js';
-import type { Store } from '../../src/storage/contract.js';
+import type { Namespace, Store } from '../../src/storage/contract.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { supportsKyber } from '../peers/index.js';
 import { createParleyPeer } from '../peers/parley.js';
 import type { PeerBundle, PeerClient } from '../peers/types.js';
 import { FakeClock, testCrypto } from './parties.js';
@@ -27,6 +29,19 @@ interface Published {
   identityKey: Uint8Array;
   signedPreKey: PreKeyUpload['signedPreKey'];
   pool: { id: number; publicKey: Uint8Array }[];
+  lastResortKyber: SignedPublicPreKey;
+  kyberPool: SignedPublicPreKey[];
+}
+
+/** A Kyber prekey the directory put in a bundle. */
+export interface ServedKyberPreKey {
+  readonly id: number;
+  readonly lastResort: boolean;
+}
+
+/** Parley and libsignal-client 0.72+ make and accept bundles with Kyber prekeys (PQXDH). */
+export function speaksKyber(device: PeerClient): boolean {
+  return device.kind === 'parley' || supportsKyber(device.kind);
 }
 
 export interface DeliveredFrame {
@@ -38,6 +53,10 @@ export class FakeNetwork implements Transport, Directory {
   readonly published = new Map<string, Published>();
   /** Every one-time prekey id the directory handed out, per business number. */
   readonly served = new Map<string, number[]>();
+  /** Every Kyber prekey the directory put in a bundle, per business number. */
+  readonly servedKyber = new Map<string, ServedKyberPreKey[]>();
+  /** Bundles the directory handed out for people's devices, per phone number: Kyber or not. */
+  readonly fetchedBundles: { phoneNumber: string; deviceId: number; kyber: boolean }[] = [];
   readonly people = new Map<string, Map<number, PeerClient>>();
   /** Frames the transport accepted, in order. */
   readonly sent: OutboundFrame[] = [];
@@ -77,14 +96,22 @@ export class FakeNetwork implements Transport, Directory {
       identityKey: upload.identityKey,
       signedPreKey: upload.signedPreKey,
       pool: [],
+      lastResortKyber: upload.lastResortKyberPreKey,
+      kyberPool: [],
     };
     entry.signedPreKey = upload.signedPreKey;
     entry.pool.push(...upload.oneTimePreKeys);
+    entry.lastResortKyber = upload.lastResortKyberPreKey;
+    entry.kyberPool.push(...upload.oneTimeKyberPreKeys);
     this.published.set(upload.number, entry);
   }
 
   async availableOneTimePreKeys(number: string): Promise<number> {
     return this.published.get(number)?.pool.length ?? 0;
+  }
+
+  async availableOneTimeKyberPreKeys(number: string): Promise<number> {
+    return this.published.get(number)?.kyberPool.length ?? 0;
   }
 
   async fetchDevices(phoneNumber: string): Promise<readonly number[]> {
@@ -94,13 +121,28 @@ export class FakeNetwork implements Transport, Directory {
   async fetchBundle(phoneNumber: string, deviceId: number): Promise<PreKeyBundle> {
     const device = this.people.get(phoneNumber)?.get(deviceId);
     if (!device) throw new Error('no such device');
-    return device.createBundle({ kyber: false });
+    const kyber = speaksKyber(device);
+    this.fetchedBundles.push({ phoneNumber, deviceId, kyber });
+    return device.createBundle({ kyber });
   }
 
-  /** A business number's bundle, as a person's client fetches it (consumes a one-time prekey). */
-  businessBundle(number: string): PeerBundle {
+  /**
+   * A business number's bundle, as a person's client fetches it: consumes a one-time prekey,
+   * and (for a client that speaks PQXDH) a one-time Kyber prekey while any is left, else it
+   * carries the last-resort Kyber prekey.
+   */
+  businessBundle(number: string, options: { kyber?: boolean } = {}): PeerBundle {
     const entry = this.published.get(number);
     if (!entry) throw new Error('number not published');
+    let kyber: SignedPublicPreKey | undefined;
+    if (options.kyber ?? true) {
+      const oneTimeKyber = entry.kyberPool.shift();
+      kyber = oneTimeKyber ?? entry.lastResortKyber;
+      this.servedKyber.set(number, [
+        ...(this.servedKyber.get(number) ?? []),
+        { id: kyber.id, lastResort: oneTimeKyber === undefined },
+      ]);
+    }
     const oneTime = entry.pool.shift();
     if (oneTime) this.served.set(number, [...(this.served.get(number) ?? []), oneTime.id]);
     const bundle: PeerBundle = {
@@ -114,6 +156,11 @@ export class FakeNetwork implements Transport, Directory {
     if (oneTime) {
       bundle.preKeyId = oneTime.id;
       bundle.preKey = oneTime.publicKey;
+    }
+    if (kyber) {
+      bundle.kyberPreKeyId = kyber.id;
+      bundle.kyberPreKey = kyber.publicKey;
+      bundle.kyberPreKeySignature = kyber.signature;
     }
     return bundle;
   }
@@ -150,13 +197,16 @@ export class FakeNetwork implements Transport, Directory {
     phoneNumber: string,
     to: string,
     text: string,
-    options: { deviceId?: number; pad?: boolean; freshBundle?: boolean } = {},
+    options: { deviceId?: number; pad?: boolean; freshBundle?: boolean; kyber?: boolean } = {},
   ): Promise<InboundFrame> {
     const deviceId = options.deviceId ?? 1;
     const device = this.device(phoneNumber, deviceId);
     const business = { name: to, deviceId: 1 };
     if (options.freshBundle || !(await device.hasSession(business))) {
-      await device.processBundle(business, this.businessBundle(to));
+      await device.processBundle(
+        business,
+        this.businessBundle(to, { kyber: options.kyber ?? speaksKyber(device) }),
+      );
     }
     const bytes = new TextEncoder().encode(text);
     const message = await device.encrypt(business, options.pad === false ? bytes : padContent(bytes));
@@ -239,11 +289,22 @@ export async function createTestGateway(
     timer: false,
     ...stores,
     ...options,
+    // Kyber-1024 key generation costs ~3 ms a key: small pools keep the suite fast.
+    preKeys: { kyberBatchSize: 4, kyberLowWaterMark: 2, ...options.preKeys },
     keyProvider,
   });
   const errors: unknown[] = [];
   gateway.onError((error) => errors.push(error));
-  return { gateway, network, clock, keyProvider, events: [], errors, ...stores };
+  return {
+    gateway,
+    network,
+    clock,
+    keyProvider,
+    events: [],
+    errors,
+    store: options.store ?? stores.store,
+    vaultStore: options.vaultStore ?? stores.vaultStore,
+  };
 }
 
 /** Registers a business with numbers and records its events into `tg.events`. */
@@ -294,3 +355,70 @@ export const memoryStores: GatewayStoreFactory = {
   },
   copy: (source, clock) => copyIntoMemory(source, clock, source.region),
 };
+
+/** A commit the test holds back: `reached` when the gateway got there, `release()` lets it go on. */
+export interface HeldCommit {
+  readonly reached: Promise<void>;
+  release(): void;
+}
+
+/**
+ * A store that records reads and can hold back the next commit touching a namespace (a slow
+ * database, deterministically: the test decides when it goes on).
+ */
+export class GatedStore implements Store {
+  readonly kind: string;
+  readonly region: string | undefined;
+  /** `namespace:key` of every `get`, in order. */
+  readonly reads: string[] = [];
+  private hold: { namespace: Namespace; reached: () => void; released: Promise<void> } | undefined;
+
+  constructor(private readonly inner: Store) {
+    this.kind = inner.kind;
+    this.region = inner.region;
+  }
+
+  holdNextCommit(namespace: Namespace): HeldCommit {
+    let reached: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const reachedPromise = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.hold = { namespace, reached, released };
+    return { reached: reachedPromise, release };
+  }
+
+  get(namespace: Namespace, key: string) {
+    this.reads.push(`${namespace}:${key}`);
+    return this.inner.get(namespace, key);
+  }
+  getMany(namespace: Namespace, keys: readonly string[]) {
+    for (const key of keys) this.reads.push(`${namespace}:${key}`);
+    return this.inner.getMany(namespace, keys);
+  }
+  /** Every `list`: namespace, options and how many records it returned. */
+  readonly lists: { namespace: Namespace; prefix?: string; limit?: number; returned: number }[] = [];
+  async list(...args: Parameters<Store['list']>) {
+    const records = await this.inner.list(...args);
+    this.lists.push({ namespace: args[0], ...args[1], returned: records.length });
+    return records;
+  }
+  async commit(...args: Parameters<Store['commit']>) {
+    const hold = this.hold;
+    if (hold && args[0].some((write) => write.namespace === hold.namespace)) {
+      this.hold = undefined;
+      hold.reached();
+      await hold.released;
+    }
+    return this.inner.commit(...args);
+  }
+  sweepExpired(now: number) {
+    return this.inner.sweepExpired(now);
+  }
+  close() {
+    return this.inner.close();
+  }
+}

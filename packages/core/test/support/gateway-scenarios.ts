@@ -7,12 +7,15 @@ import { fromUtf8 } from '../../src/bytes.js';
 import { isParleyError } from '../../src/errors.js';
 import { readMessageArchive } from '../../src/gateway/archive.js';
 import { createLocalKeyProvider } from '../../src/gateway/key-provider.js';
-import type { GatewayEvent, InboundMessage } from '../../src/gateway/types.js';
+import { unpadContent } from '../../src/gateway/padding.js';
+import type { GatewayEvent, InboundFrame, InboundMessage } from '../../src/gateway/types.js';
+import { SessionManager } from '../../src/session/session-manager.js';
 import { NAMESPACES, type Store } from '../../src/storage/contract.js';
 import { allPeers } from '../peers/index.js';
 import { createParleyPeer } from '../peers/parley.js';
 import {
   createTestGateway,
+  GatedStore,
   type GatewayStoreFactory,
   setUpBusiness,
   TEST_KEK,
@@ -70,6 +73,26 @@ async function run(tg: TestGateway, totalMs: number, stepMs: number): Promise<vo
 }
 
 const text = (message: InboundMessage) => fromUtf8(message.content);
+
+/** Version byte of a (PreKey)SignalMessage: 0x33 for X3DH sessions, 0x44 for PQXDH. */
+const versionByte = (frame: { body: Uint8Array }) => frame.body[0];
+
+/** A number's Kyber prekey record (present or not) and the base keys a last-resort one served. */
+async function kyberRecords(store: Store, id: number): Promise<{ preKey: boolean; markers: number }> {
+  const preKey = (await store.list('prekeys')).some((record) => record.key.endsWith(`/kyber/${id}`));
+  const markers = (await store.list('meta')).filter((record) =>
+    record.key.includes(`/kyber-used/${id}/`),
+  ).length;
+  return { preKey, markers };
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
 
 export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
   // The JS peers log whole session objects (private keys included) to the console.
@@ -310,8 +333,8 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       await run(tg, 10 * MINUTE, 5_000);
       expect(statuses(tg.events, second)).toEqual(['accepted', 'failed']);
       const failed = tg.events.find((event) => event.type === 'status' && event.status === 'failed');
-      // A transport's own error is not a Parley error code: the reason stays unset.
-      expect(failed).toMatchObject({ reason: undefined });
+      // The transport's own error (not a Parley error) is reported as a transport failure.
+      expect(failed).toMatchObject({ reason: 'ERR_TRANSPORT_FAILURE' });
 
       tg.network.down = false;
       await tg.gateway.retransmit(second);
@@ -634,6 +657,388 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       expect((await tg.gateway.receiveFrame(again)).kind).toBe('accepted');
       await tg.gateway.idle();
       expect(received.map(text)).toEqual(['in flight during rotation', 'from the new bundle']);
+    });
+  });
+
+  describe(`gateway PQXDH prekeys (${factory.kind})`, () => {
+    it('inbound v4: a real lsc-0.90.0 device starts a PQXDH session with a one-time Kyber prekey of the directory', async () => {
+      const tg = await gatewayWith();
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      const received = await collect(tg, 'shop');
+      tg.network.addDevice(ALICE, await allPeers['lsc-0.90.0']!({ name: ALICE, deviceId: 1 }));
+      expect(await tg.network.availableOneTimeKyberPreKeys(SHOP)).toBe(4);
+
+      const first = await tg.network.personFrame(ALICE, SHOP, 'post-quantum hello');
+      expect([first.type, versionByte(first)]).toEqual([3, 0x44]);
+      expect(tg.network.servedKyber.get(SHOP)).toEqual([{ id: 2, lastResort: false }]);
+      expect(await kyberRecords(tg.store, 2)).toEqual({ preKey: true, markers: 0 });
+      expect((await tg.gateway.receiveFrame(first)).kind).toBe('accepted');
+      // The one-time Kyber prekey went with the session: its record is gone.
+      expect(await kyberRecords(tg.store, 2)).toEqual({ preKey: false, markers: 0 });
+      await tg.gateway.send({ from: SHOP, to: ALICE, content: 'post-quantum reply' });
+      await tg.gateway.idle();
+      const replies = await tg.network.deliverAll();
+      expect(replies.map((d) => [d.frame.type, versionByte(d.frame), d.text])).toEqual([
+        [2, 0x44, 'post-quantum reply'],
+      ]);
+      const next = await tg.network.personFrame(ALICE, SHOP, 'and again');
+      expect([next.type, versionByte(next)]).toEqual([2, 0x44]);
+      await tg.gateway.receiveFrame(next);
+      await tg.gateway.idle();
+      expect(received.map(text)).toEqual(['post-quantum hello', 'and again']);
+      expect(await tg.network.availableOneTimeKyberPreKeys(SHOP)).toBe(3);
+    });
+
+    it('outbound v4 to a real lsc-0.72.1 device whose bundle has Kyber, v3 to the same person’s libsignal-6.0.0 device', async () => {
+      const tg = await gatewayWith();
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      const received = await collect(tg, 'shop');
+      tg.network.addDevice(ALICE, await allPeers['lsc-0.72.1']!({ name: ALICE, deviceId: 1 }));
+      tg.network.addDevice(ALICE, await allPeers['libsignal-6.0.0']!({ name: ALICE, deviceId: 2 }));
+
+      const id = await tg.gateway.send({ from: SHOP, to: ALICE, content: 'to both of your devices' });
+      await tg.gateway.idle();
+      expect(statuses(tg.events, id)).toEqual(['accepted', 'sent']);
+      expect(tg.network.fetchedBundles.map((b) => [b.deviceId, b.kyber])).toEqual([
+        [1, true],
+        [2, false],
+      ]);
+      const delivered = await tg.network.deliverAll();
+      expect(delivered.map((d) => [d.frame.deviceId, d.frame.type, versionByte(d.frame), d.text])).toEqual([
+        [1, 3, 0x44, 'to both of your devices'],
+        [2, 3, 0x33, 'to both of your devices'],
+      ]);
+      // Both devices answer on their sessions; the gateway's next message is a v4 / v3 whisper.
+      for (const deviceId of [1, 2]) {
+        const frame = await tg.network.personFrame(ALICE, SHOP, `thanks from ${deviceId}`, { deviceId });
+        expect(frame.type).toBe(2);
+        await tg.gateway.receiveFrame(frame);
+      }
+      await tg.gateway.send({ from: SHOP, to: ALICE, content: 'noted' });
+      await tg.gateway.idle();
+      expect(
+        (await tg.network.deliverAll()).map((d) => [d.frame.deviceId, d.frame.type, versionByte(d.frame)]),
+      ).toEqual([
+        [1, 2, 0x44],
+        [2, 2, 0x33],
+      ]);
+      expect(received.map(text)).toEqual(['thanks from 1', 'thanks from 2']);
+      // Neither device took a Kyber prekey from the business's directory (both had sessions).
+      expect(tg.network.servedKyber.get(SHOP)).toBeUndefined();
+    });
+
+    it('one-time Kyber prekeys run out: the last-resort key serves every later session, then a top-up adds new ids', async () => {
+      const tg = await gatewayWith({ preKeys: { kyberBatchSize: 2, kyberLowWaterMark: 1 } });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      const received = await collect(tg, 'shop');
+      const people = Array.from({ length: 4 }, (_, i) => `+4915100000${300 + i}`);
+      for (const person of people) {
+        await tg.network.addPerson(person);
+        const frame = await tg.network.personFrame(person, SHOP, person);
+        expect(versionByte(frame)).toBe(0x44);
+        expect((await tg.gateway.receiveFrame(frame)).kind).toBe('accepted');
+      }
+      // A v3 client in between takes no Kyber prekey.
+      tg.network.addDevice(BOB, await allPeers['lsc-0.23.1']!({ name: BOB, deviceId: 1 }));
+      const v3 = await tg.network.personFrame(BOB, SHOP, 'classic');
+      expect(versionByte(v3)).toBe(0x33);
+      expect((await tg.gateway.receiveFrame(v3)).kind).toBe('accepted');
+      await tg.gateway.idle();
+      expect(received.map(text)).toEqual([...people, 'classic']);
+      expect(tg.network.servedKyber.get(SHOP)).toEqual([
+        { id: 2, lastResort: false },
+        { id: 3, lastResort: false },
+        { id: 1, lastResort: true },
+        { id: 1, lastResort: true },
+      ]);
+      // The last-resort key stays, with the two base keys it served on record.
+      expect(await kyberRecords(tg.store, 1)).toEqual({ preKey: true, markers: 2 });
+
+      await tg.gateway.tick();
+      expect(await tg.network.availableOneTimeKyberPreKeys(SHOP)).toBe(2);
+      const late = '+4915100000399';
+      await tg.network.addPerson(late);
+      await tg.gateway.receiveFrame(await tg.network.personFrame(late, SHOP, 'after the top-up'));
+      const served = tg.network.servedKyber.get(SHOP)!;
+      expect(served.at(-1)).toEqual({ id: 4, lastResort: false });
+      const oneTime = served.filter((k) => !k.lastResort).map((k) => k.id);
+      expect(new Set(oneTime).size).toBe(oneTime.length);
+      await tg.gateway.idle();
+      expect(received.map(text).at(-1)).toBe('after the top-up');
+    });
+
+    it('last-resort Kyber rotation while sessions are being set up: kept for the grace period, then removed with its markers', async () => {
+      const tg = await gatewayWith({
+        preKeys: {
+          signedRotationMs: 7 * DAY_MS,
+          signedGraceMs: 2 * DAY_MS,
+          kyberBatchSize: 1,
+          kyberLowWaterMark: 0,
+        },
+      });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      const received = await collect(tg, 'shop');
+      const CAROL = '+4915100000003';
+      const DAVE = '+4915100000004';
+      for (const person of [CAROL, DAVE, ALICE, BOB]) await tg.network.addPerson(person);
+      // Carol takes the only one-time Kyber prekey; Dave completes a session on the last-resort key.
+      await tg.gateway.receiveFrame(await tg.network.personFrame(CAROL, SHOP, 'carol'));
+      await tg.gateway.receiveFrame(await tg.network.personFrame(DAVE, SHOP, 'dave'));
+      // Alice and Bob build sessions on last-resort key 1 too; their frames are still under way.
+      const fromAlice = await tg.network.personFrame(ALICE, SHOP, 'in flight during rotation');
+      const fromBob = await tg.network.personFrame(BOB, SHOP, 'in flight past the grace');
+      expect(tg.network.servedKyber.get(SHOP)!.map((k) => [k.id, k.lastResort])).toEqual([
+        [2, false],
+        [1, true],
+        [1, true],
+        [1, true],
+      ]);
+
+      tg.clock.advance(7 * DAY_MS);
+      await tg.gateway.tick();
+      const published = tg.network.published.get(SHOP)!;
+      expect([published.signedPreKey.id, published.lastResortKyber.id]).toEqual([2, 3]);
+      expect((await tg.gateway.receiveFrame(fromAlice)).kind).toBe('accepted');
+      expect(await kyberRecords(tg.store, 1)).toEqual({ preKey: true, markers: 2 });
+
+      tg.clock.advance(2 * DAY_MS);
+      await tg.gateway.tick();
+      expect(await kyberRecords(tg.store, 1)).toEqual({ preKey: false, markers: 0 });
+      expect(await kyberRecords(tg.store, 3)).toEqual({ preKey: true, markers: 0 });
+      expect(await tg.gateway.receiveFrame(fromBob)).toEqual({
+        kind: 'undecryptable',
+        reason: 'ERR_PREKEY_NOT_FOUND',
+        retryRequested: true,
+      });
+      const again = await tg.network.personFrame(BOB, SHOP, 'from the new bundle', { freshBundle: true });
+      expect(versionByte(again)).toBe(0x44);
+      expect(tg.network.servedKyber.get(SHOP)!.at(-1)).toEqual({ id: 3, lastResort: true });
+      expect((await tg.gateway.receiveFrame(again)).kind).toBe('accepted');
+      // Sessions built on the removed key live on: they no longer need it.
+      expect(
+        (await tg.gateway.receiveFrame(await tg.network.personFrame(DAVE, SHOP, 'dave again'))).kind,
+      ).toBe('accepted');
+      await tg.gateway.idle();
+      expect(received.map(text)).toEqual([
+        'carol',
+        'dave',
+        'in flight during rotation',
+        'from the new bundle',
+        'dave again',
+      ]);
+    });
+  });
+
+  describe(`gateway data in use and lifecycle (${factory.kind})`, () => {
+    it('outbound plaintext stuck behind a slow store is zeroed at the TTL and read again from the store', async () => {
+      const clock = new FakeClock();
+      const stores = await factory.create(clock);
+      const store = new GatedStore(stores.store);
+      const tg = await gatewayWith({
+        clock,
+        store,
+        vaultStore: stores.vaultStore,
+        plaintextTtlMs: 10 * MINUTE,
+      });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      await tg.network.addPerson(ALICE);
+      await tg.gateway.send({ from: SHOP, to: ALICE, content: 'warm-up' });
+      await tg.gateway.idle();
+      expect((await tg.network.deliverAll()).map((d) => d.text)).toEqual(['warm-up']);
+      expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 0, oldestAgeMs: undefined });
+
+      // What the gateway hands to its session manager (the person's client has its own store).
+      const encrypted: Uint8Array[] = [];
+      const original = SessionManager.prototype.encrypt;
+      const capture = vi.spyOn(SessionManager.prototype, 'encrypt').mockImplementation(function (
+        this: SessionManager,
+        address,
+        plaintext,
+      ) {
+        encrypted.push(plaintext);
+        return original.call(this, address, plaintext);
+      });
+      try {
+        const held = store.holdNextCommit('sessions');
+        const id = await tg.gateway.send({ from: SHOP, to: ALICE, content: 'canary-in-use' });
+        await held.reached;
+        expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 1, oldestAgeMs: 0 });
+        expect(fromUtf8(unpadContent(encrypted[0]!))).toBe('canary-in-use');
+
+        tg.clock.advance(10 * MINUTE - 1);
+        await tg.gateway.tick(); // does not wait for the stuck send
+        expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 1, oldestAgeMs: 10 * MINUTE - 1 });
+        tg.clock.advance(1);
+        await tg.gateway.tick();
+        expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 0, oldestAgeMs: undefined });
+        expect(encrypted[0]!.every((byte) => byte === 0)).toBe(true);
+
+        const reads = () =>
+          store.reads.filter((read) => read.startsWith('messages:') && read.endsWith(id)).length;
+        const readsBefore = reads();
+        held.release();
+        await tg.gateway.idle();
+        expect(reads()).toBe(readsBefore + 1);
+        expect(encrypted).toHaveLength(2);
+        expect(encrypted[1]!.every((byte) => byte === 0)).toBe(true);
+        // The ciphertext made while the TTL ran out was discarded: the person gets the message once.
+        expect((await tg.network.deliverAll()).map((d) => d.text)).toEqual(['canary-in-use']);
+        expect(statuses(tg.events, id)).toEqual(['accepted', 'sent']);
+        expect(tg.gateway.plaintextInUse().buffers).toBe(0);
+      } finally {
+        capture.mockRestore();
+      }
+    });
+
+    it('a handler still running at the plaintext TTL counts as failed, its content is zeroed, and redelivery reads the store again', async () => {
+      const clock = new FakeClock();
+      const stores = await factory.create(clock);
+      const store = new GatedStore(stores.store);
+      const tg = await gatewayWith({
+        clock,
+        store,
+        vaultStore: stores.vaultStore,
+        plaintextTtlMs: 10 * MINUTE,
+      });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      await tg.network.addPerson(ALICE);
+      const called = deferred<InboundMessage>();
+      const never = deferred();
+      const seen: InboundMessage[] = [];
+      tg.gateway.onMessage('shop', (message) => {
+        seen.push(message);
+        if (seen.length > 1) return;
+        called.resolve(message);
+        return never.promise;
+      });
+      const outcome = await tg.gateway.receiveFrame(
+        await tg.network.personFrame(ALICE, SHOP, 'canary-handler'),
+      );
+      const first = await called.promise;
+      expect(text(first)).toBe('canary-handler');
+      expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 1, oldestAgeMs: 0 });
+
+      tg.clock.advance(10 * MINUTE);
+      await tg.gateway.tick();
+      await tg.gateway.idle();
+      expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 0, oldestAgeMs: undefined });
+      expect(first.content.every((byte) => byte === 0)).toBe(true);
+
+      const reads = () =>
+        store.reads.filter((read) => read.startsWith('messages:') && read.endsWith(first.id)).length;
+      const readsBefore = reads();
+      await run(tg, MINUTE, 5_000);
+      expect(reads()).toBeGreaterThan(readsBefore);
+      expect(seen.map((message) => [message.id, message.attempt, text(message)])).toEqual([
+        [first.id, 1, '\0'.repeat('canary-handler'.length)],
+        [first.id, 2, 'canary-handler'],
+      ]);
+      expect(outcome).toEqual({ kind: 'accepted', messageId: first.id });
+      never.resolve();
+      await run(tg, 10 * MINUTE, MINUTE);
+      expect(seen).toHaveLength(2);
+      expect(tg.events.filter((event) => event.type === 'dropped')).toEqual([]);
+    });
+
+    it('erasure during a send waits for it: no session is rebuilt after erase', async () => {
+      const clock = new FakeClock();
+      const stores = await factory.create(clock);
+      const store = new GatedStore(stores.store);
+      const tg = await gatewayWith({ clock, store, vaultStore: stores.vaultStore });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      await tg.network.addPerson(ALICE);
+      await tg.network.addPerson(BOB);
+      await tg.gateway.send({ from: SHOP, to: BOB, content: 'bob stays' });
+      await tg.gateway.idle();
+
+      // The send to Alice is building her session when the erasure comes in.
+      const held = store.holdNextCommit('sessions');
+      const id = await tg.gateway.send({ from: SHOP, to: ALICE, content: 'before erasure' });
+      await held.reached;
+      const erasure = tg.gateway.erase('shop', ALICE);
+      held.release();
+      await erasure;
+      await tg.gateway.idle();
+      await run(tg, 10 * MINUTE, MINUTE);
+
+      expect(await tg.store.list('sessions')).toHaveLength(1); // Bob's
+      expect(tg.network.sent.filter((frame) => frame.to === ALICE)).toHaveLength(1);
+      await expectCode(tg.gateway.retransmit(id), 'ERR_NOT_FOUND');
+      expect(tg.errors).toEqual([]);
+    });
+
+    it('tick reads the time index of due work, not the whole outbox; an early frame waits for its handler', async () => {
+      const clock = new FakeClock();
+      const stores = await factory.create(clock);
+      const store = new GatedStore(stores.store);
+      const tg = await gatewayWith({
+        clock,
+        store,
+        vaultStore: stores.vaultStore,
+        sending: { maxAttempts: 3, backoff: { initialMs: 60 * MINUTE, maxMs: 60 * MINUTE } },
+      });
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      await tg.network.addPerson(ALICE);
+      tg.network.down = true;
+      const waiting: string[] = [];
+      for (let i = 0; i < 20; i++)
+        waiting.push(await tg.gateway.send({ from: SHOP, to: ALICE, content: `m${i}` }));
+      await tg.gateway.idle();
+      expect(tg.network.sendAttempts).toBe(20);
+      // A frame arrives before the business registered a handler: due, but not deliverable yet.
+      const early = await tg.gateway.receiveFrame(await tg.network.personFrame(ALICE, SHOP, 'early'));
+
+      tg.clock.advance(30 * MINUTE);
+      store.reads.length = 0;
+      store.lists.length = 0;
+      await tg.gateway.tick();
+      await tg.gateway.idle();
+      const outboxLists = store.lists.filter((list) => list.namespace === 'outbox');
+      expect(outboxLists.length).toBeGreaterThan(0);
+      for (const list of outboxLists)
+        expect(list).toMatchObject({ prefix: 'gw/due/', limit: expect.any(Number) });
+      // None of the 20 waiting messages was looked at.
+      expect(store.reads.filter((read) => waiting.some((id) => read.endsWith(id)))).toEqual([]);
+      expect(tg.network.sendAttempts).toBe(20);
+
+      const received = await collect(tg, 'shop');
+      expect(received.map((message) => [message.id, text(message)])).toEqual([
+        [early.kind === 'accepted' ? early.messageId : '', 'early'],
+      ]);
+      tg.network.down = false;
+      tg.clock.advance(30 * MINUTE);
+      await tg.gateway.tick();
+      await tg.gateway.idle();
+      expect(tg.network.sent).toHaveLength(20);
+      for (const id of waiting) expect(statuses(tg.events, id)).toEqual(['accepted', 'sent']);
+      // Spent hints are gone: the index holds nothing due any more.
+      expect((await tg.store.list('outbox', { prefix: 'gw/due/' })).length).toBe(0);
+    });
+
+    it('after close() every call is refused with ERR_CLOSED; tick is a no-op', async () => {
+      const tg = await gatewayWith();
+      await setUpBusiness(tg, 'shop', [SHOP]);
+      await tg.network.addPerson(ALICE);
+      const id = await tg.gateway.send({ from: SHOP, to: ALICE, content: 'last words' });
+      await tg.gateway.close();
+      expect(statuses(tg.events, id)).toEqual(['accepted', 'sent']);
+      await tg.gateway.close(); // idempotent
+      const frame: InboundFrame = await tg.network.personFrame(ALICE, SHOP, 'too late');
+      await expectCode(tg.gateway.send({ from: SHOP, to: ALICE, content: 'x' }), 'ERR_CLOSED');
+      await expectCode(tg.gateway.receiveFrame(frame), 'ERR_CLOSED');
+      await expectCode(tg.gateway.registerBusiness({ businessId: 'other' }), 'ERR_CLOSED');
+      await expectCode(tg.gateway.addNumber('shop', SHOP_2), 'ERR_CLOSED');
+      await expectCode(tg.gateway.retransmit(id), 'ERR_CLOSED');
+      await expectCode(tg.gateway.receiveReceipt({ frameId: `${id}.1.1` }), 'ERR_CLOSED');
+      await expectCode(tg.gateway.erase('shop', ALICE), 'ERR_CLOSED');
+      await expectCode(tg.gateway.setDevices(ALICE, [1]), 'ERR_CLOSED');
+      await expectCode(tg.gateway.sweep(), 'ERR_CLOSED');
+      await expectCode(tg.gateway.maintainPreKeys(), 'ERR_CLOSED');
+      await expectCode(tg.gateway.runDue(), 'ERR_CLOSED');
+      await expectCode(tg.gateway.numbers('shop'), 'ERR_CLOSED');
+      await expectCode((async () => tg.gateway.onMessage('shop', () => undefined))(), 'ERR_CLOSED');
+      await tg.gateway.tick();
+      expect(tg.errors).toEqual([]);
     });
   });
 }
