@@ -19,7 +19,7 @@ export class ByteWriter {
   private reserve(extra: number): void {
     const needed = this.length + extra;
     if (needed <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
+    let capacity = Math.max(this.buffer.length * 2, 64);
     while (capacity < needed) capacity *= 2;
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(0, this.length));
@@ -63,8 +63,9 @@ export class ByteWriter {
     return this.fixed(bytes);
   }
 
+  /** The written bytes; no copy when the writer was sized exactly. */
   finish(): Uint8Array {
-    return this.buffer.slice(0, this.length);
+    return this.length === this.buffer.length ? this.buffer : this.buffer.slice(0, this.length);
   }
 }
 

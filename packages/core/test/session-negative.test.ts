@@ -289,4 +289,28 @@ describe('refused input changes nothing', () => {
     );
     expect(results.sort()).toEqual(messages.map((_, i) => `m${i}`).sort());
   });
+
+  it("a session deleted behind the manager's back is not used from its cache", async () => {
+    const { alice, bob } = await established();
+    await alice.store.commit([
+      { type: 'delete', namespace: 'sessions', key: alice.sessions.records.sessionKey(bob.address) },
+    ]);
+    const error = await alice.sessions.encrypt(bob.address, text('ghost')).catch((e: unknown) => e);
+    expect(isParleyError(error, 'ERR_SESSION_NOT_FOUND')).toBe(true);
+    expect(await alice.store.get('sessions', alice.sessions.records.sessionKey(bob.address))).toBeUndefined();
+  });
+
+  it("a session replaced behind the manager's back is read afresh", async () => {
+    const { alice, bob } = await established();
+    const sessionKey = bob.sessions.records.sessionKey(alice.address);
+    const saved = (await bob.store.get('sessions', sessionKey))!;
+    const m1 = await alice.sessions.encrypt(bob.address, text('one'));
+    const m2 = await alice.sessions.encrypt(bob.address, text('two'));
+    expect(str((await bob.sessions.decrypt(alice.address, m1)).plaintext)).toBe('one');
+    // Restore the older record (as a backup restore would): m1 opens again from it, which a
+    // cached newer state would refuse as a duplicate.
+    await bob.store.commit([{ type: 'put', namespace: 'sessions', key: sessionKey, value: saved.value }]);
+    expect(str((await bob.sessions.decrypt(alice.address, m1)).plaintext)).toBe('one');
+    expect(str((await bob.sessions.decrypt(alice.address, m2)).plaintext)).toBe('two');
+  });
 });

@@ -39,6 +39,15 @@ function owned(buffer: Uint8Array): Uint8Array {
   return new Uint8Array(buffer);
 }
 
+/**
+ * A plain Uint8Array over a Buffer that node:crypto allocated for this result alone (digests,
+ * DH outputs): no copy. Only for such outputs — `Buffer.from` of short inputs shares a pool
+ * slab, which must be copied out with `owned`.
+ */
+function view(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
 /** Small insertion-ordered cache; a hit moves the entry to the young end. */
 class BoundedCache<V> {
   readonly #entries = new Map<string, V>();
@@ -124,7 +133,7 @@ export function createNodeCrypto(): CryptoProvider {
       const theirs = importPublic(x25519PublicKeys, 'X25519', publicKey);
       try {
         // OpenSSL refuses an all-zero result (RFC 7748 §6.1), i.e. exactly the low-order inputs.
-        return owned(diffieHellman({ privateKey: ours, publicKey: theirs }));
+        return view(diffieHellman({ privateKey: ours, publicKey: theirs }));
       } catch (error) {
         throw invalidKey(error);
       }
@@ -152,16 +161,16 @@ export function createNodeCrypto(): CryptoProvider {
 
     sha256(data) {
       assertBytes(data, 'data');
-      return owned(createHash('sha256').update(data).digest());
+      return view(createHash('sha256').update(data).digest());
     },
     sha512(data) {
       assertBytes(data, 'data');
-      return owned(createHash('sha512').update(data).digest());
+      return view(createHash('sha512').update(data).digest());
     },
     hmacSha256(key, data) {
       assertBytes(key, 'key');
       assertBytes(data, 'data');
-      return owned(createHmac('sha256', key).update(data).digest());
+      return view(createHmac('sha256', key).update(data).digest());
     },
     hkdfSha256(ikm, salt, info, length) {
       checkHkdfArguments(ikm, salt, info, length);
@@ -190,7 +199,7 @@ export function createNodeCrypto(): CryptoProvider {
       assertBytes(iv, 'iv', 16);
       assertBytes(plaintext, 'plaintext');
       const cipher = createCipheriv('aes-256-cbc', key, iv);
-      return owned(concatBytes(cipher.update(plaintext), cipher.final()));
+      return concatBytes(cipher.update(plaintext), cipher.final());
     },
     aes256CbcDecrypt(key, iv, ciphertext) {
       assertBytes(key, 'key', 32);

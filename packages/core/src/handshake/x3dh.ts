@@ -102,7 +102,11 @@ export function initiateSession(ctx: HandshakeContext, params: InitiatorParamete
     previousCounter: 0,
     sender: { ratchetKeyPair: sendingRatchet, chainKey: sending.chainKey },
     receivers: [
-      { ratchetKey: params.remoteSignedPreKey, chainKey: { key: derived.chainKey, index: 0 }, skipped: [] },
+      {
+        ratchetKey: params.remoteSignedPreKey,
+        chainKey: { key: derived.chainKey, index: 0 },
+        skipped: new Map(),
+      },
     ],
     pendingPreKey,
   };

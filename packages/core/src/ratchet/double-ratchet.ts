@@ -1,10 +1,9 @@
-import { concatBytes } from '../bytes.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
-import { agree, generateKeyPair } from '../keys/curve.js';
+import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
 import { appendMac, type DecodedSignalMessage, encodeSignalMessageBody } from '../wire/signal-message.js';
-import { messageKeySeed, nextChainKey } from './chain-key.js';
+import { type ChainKey, messageKeySeed, nextChainKey } from './chain-key.js';
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import { deriveMessageKeys, type MessageKeys } from './message-keys.js';
 import { ratchetRootKey } from './root-key.js';
@@ -25,14 +24,17 @@ function messageMac(
   receiverIdentity: Uint8Array,
   body: Uint8Array,
 ): Uint8Array {
-  return crypto
-    .hmacSha256(macKey, concatBytes(senderIdentity, receiverIdentity, body))
-    .subarray(0, MAC_LENGTH);
+  const input = new Uint8Array(senderIdentity.length + receiverIdentity.length + body.length);
+  input.set(senderIdentity, 0);
+  input.set(receiverIdentity, senderIdentity.length);
+  input.set(body, senderIdentity.length + receiverIdentity.length);
+  return crypto.hmacSha256(macKey, input).subarray(0, MAC_LENGTH);
 }
 
 /**
- * Encrypts one message on the sending chain and advances it. Mutates `state` (a working
- * copy); returns the complete SignalMessage bytes (version ‖ protobuf ‖ MAC).
+ * Encrypts one message on the sending chain and advances it. Mutates `state`; the caller
+ * commits it (or drops it when the commit fails). Returns the complete SignalMessage bytes
+ * (version ‖ protobuf ‖ MAC).
  */
 export function ratchetEncrypt(ctx: RatchetContext, state: SessionState, plaintext: Uint8Array): Uint8Array {
   const { crypto } = ctx;
@@ -51,10 +53,23 @@ export function ratchetEncrypt(ctx: RatchetContext, state: SessionState, plainte
   return appendMac(body, mac);
 }
 
+/** A DH ratchet step computed but not yet applied to the state. */
+interface PendingStep {
+  readonly chain: ReceiverChain;
+  readonly rootKey: Uint8Array;
+  readonly sender: { ratchetKeyPair: KeyPair; chainKey: ChainKey };
+}
+
+/** Where the message key came from, so the state can be advanced once the MAC checks. */
+type KeySource =
+  | { readonly kind: 'skipped' }
+  | { readonly kind: 'chain'; readonly next: ChainKey; readonly newSkipped: readonly [number, Uint8Array][] };
+
 /**
- * Decrypts one SignalMessage with `state`, mutating it (callers pass a working copy and
- * keep it only on success). Order matters for "failure changes nothing": keys are found
- * or derived first, the MAC is checked in constant time, and only then is AES run.
+ * Decrypts one SignalMessage with `state`. Everything is computed aside first — a new
+ * receiving chain, the message key, the skipped keys on the way — and written into the
+ * state only after the MAC has checked (constant time) and AES has succeeded, so a message
+ * that fails leaves `state` exactly as it was (the Double Ratchet's "try, then commit").
  */
 export function ratchetDecrypt(
   ctx: RatchetContext,
@@ -68,8 +83,10 @@ export function ratchetDecrypt(
       sessionVersion: state.version,
     });
   }
-  const chain = findOrCreateReceiverChain(ctx, state, message.ratchetKey);
-  const keys = takeMessageKeys(crypto, chain, message.counter);
+  const existing = findReceiverChain(state, message.ratchetKey);
+  const step = existing ? undefined : computeRatchetStep(ctx, state, message.ratchetKey);
+  const chain = existing ?? step!.chain;
+  const { keys, source } = findMessageKeys(crypto, chain, message.counter);
   const expected = messageMac(
     crypto,
     keys.macKey,
@@ -81,21 +98,39 @@ export function ratchetDecrypt(
     throw new ParleyError('ERR_INVALID_MAC', 'message authentication failed', { counter: message.counter });
   }
   const plaintext = crypto.aes256CbcDecrypt(keys.cipherKey, keys.iv, message.ciphertext);
+
+  // Success: apply what was computed.
+  if (step) {
+    state.receivers.push(step.chain);
+    if (state.receivers.length > MAX_RECEIVER_CHAINS) state.receivers.shift();
+    state.rootKey = step.rootKey;
+    state.previousCounter = Math.max(state.sender.chainKey.index - 1, 0);
+    state.sender = step.sender;
+  }
+  if (source.kind === 'skipped') {
+    chain.skipped.delete(message.counter);
+  } else {
+    for (const [index, seed] of source.newSkipped) chain.skipped.set(index, seed);
+    for (const index of chain.skipped.keys()) {
+      if (chain.skipped.size <= MAX_MESSAGE_KEYS) break;
+      chain.skipped.delete(index);
+    }
+    chain.chainKey = source.next;
+  }
   // A reply from the responder proves our prekey message arrived.
   state.pendingPreKey = undefined;
   return plaintext;
 }
 
-function findOrCreateReceiverChain(
+/**
+ * DH ratchet step (Double Ratchet spec 3.5): their new ratchet key opens a receiving chain,
+ * and a fresh key pair of ours opens the next sending chain.
+ */
+function computeRatchetStep(
   ctx: RatchetContext,
   state: SessionState,
   theirRatchetKey: Uint8Array,
-): ReceiverChain {
-  const existing = findReceiverChain(state, theirRatchetKey);
-  if (existing) return existing;
-
-  // DH ratchet step (Double Ratchet spec 3.5): their new ratchet key opens a receiving
-  // chain; a fresh key pair of ours opens the next sending chain.
+): PendingStep {
   const { crypto } = ctx;
   const receiving = ratchetRootKey(
     crypto,
@@ -108,13 +143,11 @@ function findOrCreateReceiverChain(
     receiving.rootKey,
     agree(crypto, ourNewRatchet.privateKey, theirRatchetKey),
   );
-  const chain: ReceiverChain = { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: [] };
-  state.receivers.push(chain);
-  if (state.receivers.length > MAX_RECEIVER_CHAINS) state.receivers.shift();
-  state.rootKey = sending.rootKey;
-  state.previousCounter = Math.max(state.sender.chainKey.index - 1, 0);
-  state.sender = { ratchetKeyPair: ourNewRatchet, chainKey: sending.chainKey };
-  return chain;
+  return {
+    chain: { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: new Map() },
+    rootKey: sending.rootKey,
+    sender: { ratchetKeyPair: ourNewRatchet, chainKey: sending.chainKey },
+  };
 }
 
 function findReceiverChain(state: SessionState, ratchetKey: Uint8Array): ReceiverChain | undefined {
@@ -130,11 +163,15 @@ function publicKeysEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function takeMessageKeys(crypto: CryptoProvider, chain: ReceiverChain, counter: number): MessageKeys {
+function findMessageKeys(
+  crypto: CryptoProvider,
+  chain: ReceiverChain,
+  counter: number,
+): { keys: MessageKeys; source: KeySource } {
   const current = chain.chainKey.index;
   if (counter < current) {
-    const at = chain.skipped.findIndex((skipped) => skipped.index === counter);
-    if (at < 0) {
+    const seed = chain.skipped.get(counter);
+    if (seed === undefined) {
       throw new ParleyError(
         'ERR_DUPLICATE_MESSAGE',
         'message was already received (or its key was evicted)',
@@ -144,8 +181,7 @@ function takeMessageKeys(crypto: CryptoProvider, chain: ReceiverChain, counter: 
         },
       );
     }
-    const [skipped] = chain.skipped.splice(at, 1);
-    return deriveMessageKeys(crypto, skipped!.seed, counter);
+    return { keys: deriveMessageKeys(crypto, seed, counter), source: { kind: 'skipped' } };
   }
   if (counter - current > MAX_FORWARD_JUMPS) {
     throw new ParleyError('ERR_MESSAGE_GAP_TOO_LARGE', 'message counter is too far ahead of its chain', {
@@ -154,17 +190,15 @@ function takeMessageKeys(crypto: CryptoProvider, chain: ReceiverChain, counter: 
       limit: MAX_FORWARD_JUMPS,
     });
   }
-  let key = chain.chainKey;
-  // Only the newest MAX_MESSAGE_KEYS skipped keys can survive, so seeds older than that
-  // are never computed into the list at all.
+  // Only the newest MAX_MESSAGE_KEYS skipped keys can survive, so seeds older than that are
+  // never computed into the list at all.
   const keepFrom = counter - MAX_MESSAGE_KEYS;
+  const newSkipped: [number, Uint8Array][] = [];
+  let key = chain.chainKey;
   while (key.index < counter) {
-    if (key.index >= keepFrom) chain.skipped.push({ index: key.index, seed: messageKeySeed(crypto, key) });
+    if (key.index >= keepFrom) newSkipped.push([key.index, messageKeySeed(crypto, key)]);
     key = nextChainKey(crypto, key);
   }
-  if (chain.skipped.length > MAX_MESSAGE_KEYS)
-    chain.skipped.splice(0, chain.skipped.length - MAX_MESSAGE_KEYS);
-  const seed = messageKeySeed(crypto, key);
-  chain.chainKey = nextChainKey(crypto, key);
-  return deriveMessageKeys(crypto, seed, counter);
+  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, key), counter);
+  return { keys, source: { kind: 'chain', next: nextChainKey(crypto, key), newSkipped } };
 }

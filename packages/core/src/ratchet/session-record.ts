@@ -2,7 +2,7 @@ import { ByteReader, ByteWriter } from '../binary.js';
 import { bytesEqual } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import { ARCHIVED_STATES_MAX_LENGTH, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
-import type { ReceiverChain, SessionState, SkippedMessageKey } from './session-state.js';
+import type { ReceiverChain, SessionState } from './session-state.js';
 
 /**
  * Parley's session record format. Version 1:
@@ -36,8 +36,20 @@ export function emptyRecord(): SessionRecord {
   return { archived: [] };
 }
 
-export function encodeSessionState(state: SessionState): Uint8Array {
-  const w = new ByteWriter(512);
+/** Exact encoded size of a state, so records are written into one buffer with no copies. */
+function sessionStateSize(state: SessionState): number {
+  let size = 247; // fixed fields, receiver count and flags byte
+  for (const chain of state.receivers) size += 73 + chain.skipped.size * 36;
+  const pending = state.pendingPreKey;
+  if (pending) {
+    size += 12;
+    if (pending.preKeyId !== undefined) size += 4;
+    if (pending.kyberCiphertext !== undefined) size += 8 + pending.kyberCiphertext.length;
+  }
+  return size;
+}
+
+function writeSessionState(w: ByteWriter, state: SessionState): void {
   w.u8(state.version)
     .fixed(state.baseKey)
     .fixed(state.localIdentityKey)
@@ -52,17 +64,25 @@ export function encodeSessionState(state: SessionState): Uint8Array {
     .u32(state.sender.chainKey.index)
     .u8(state.receivers.length);
   for (const chain of state.receivers) {
-    w.fixed(chain.ratchetKey).fixed(chain.chainKey.key).u32(chain.chainKey.index).u32(chain.skipped.length);
-    for (const skipped of chain.skipped) w.u32(skipped.index).fixed(skipped.seed);
+    w.fixed(chain.ratchetKey).fixed(chain.chainKey.key).u32(chain.chainKey.index).u32(chain.skipped.size);
+    for (const [index, seed] of chain.skipped) w.u32(index).fixed(seed);
   }
   const pending = state.pendingPreKey;
-  if (!pending) return w.u8(0).finish();
+  if (!pending) {
+    w.u8(0);
+    return;
+  }
   let flags = FLAG_PENDING;
   if (pending.preKeyId !== undefined) flags |= FLAG_PENDING_PREKEY_ID;
   if (pending.kyberCiphertext !== undefined) flags |= FLAG_PENDING_KYBER;
   w.u8(flags).u32(pending.signedPreKeyId).u64(pending.createdAt);
   if (pending.preKeyId !== undefined) w.u32(pending.preKeyId);
   if (pending.kyberCiphertext !== undefined) w.u32(pending.kyberPreKeyId ?? 0).bytes(pending.kyberCiphertext);
+}
+
+export function encodeSessionState(state: SessionState): Uint8Array {
+  const w = new ByteWriter(sessionStateSize(state));
+  writeSessionState(w, state);
   return w.finish();
 }
 
@@ -91,8 +111,9 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     const index = r.u32();
     const skippedCount = r.u32();
     if (skippedCount > MAX_MESSAGE_KEYS) r.fail('too many skipped keys');
-    const skipped: SkippedMessageKey[] = [];
-    for (let j = 0; j < skippedCount; j++) skipped.push({ index: r.u32(), seed: r.fixed(SECRET_LENGTH) });
+    const skipped = new Map<number, Uint8Array>();
+    for (let j = 0; j < skippedCount; j++) skipped.set(r.u32(), r.fixed(SECRET_LENGTH));
+    if (skipped.size !== skippedCount) r.fail('repeated skipped key');
     receivers.push({ ratchetKey, chainKey: { key, index }, skipped });
   }
   const flags = r.u8();
@@ -146,10 +167,17 @@ export function stateMatchesBaseKey(encoded: Uint8Array, version: number, baseKe
 }
 
 export function encodeSessionRecord(record: SessionRecord): Uint8Array {
-  const w = new ByteWriter(1024);
+  const currentSize = record.current ? sessionStateSize(record.current) : 0;
+  let size = 3 + (record.current ? 4 + currentSize : 0);
+  for (const state of record.archived) size += 4 + state.length;
+  const w = new ByteWriter(size);
   w.u8(SESSION_RECORD_FORMAT);
-  if (record.current) w.u8(1).bytes(encodeSessionState(record.current));
-  else w.u8(0);
+  if (record.current) {
+    w.u8(1).u32(currentSize);
+    writeSessionState(w, record.current);
+  } else {
+    w.u8(0);
+  }
   w.u8(record.archived.length);
   for (const state of record.archived) w.bytes(state);
   return w.finish();

@@ -7,17 +7,15 @@ export interface SenderChain {
   chainKey: ChainKey;
 }
 
-/** A message key we skipped over, kept as its 32-byte seed until the late message arrives. */
-export interface SkippedMessageKey {
-  readonly index: number;
-  readonly seed: Uint8Array;
-}
-
-/** The remote side's chain for one of their ratchet keys; skipped keys in arrival order. */
+/**
+ * The remote side's chain for one of their ratchet keys. Skipped message keys are kept as
+ * 32-byte seeds by counter until the late message arrives; the Map's insertion order is the
+ * eviction order (oldest first).
+ */
 export interface ReceiverChain {
   readonly ratchetKey: Uint8Array;
   chainKey: ChainKey;
-  skipped: SkippedMessageKey[];
+  readonly skipped: Map<number, Uint8Array>;
 }
 
 /** What an initiator repeats in every message until the responder's first reply proves receipt. */

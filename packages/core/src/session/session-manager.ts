@@ -111,6 +111,27 @@ export interface SessionManagerOptions {
    * always accepted.
    */
   readonly minimumVersion?: 3 | 4;
+  /**
+   * How many addresses' decoded session records (and remote identities) this instance keeps
+   * between operations, saving a read and a decode each time. Entries are checked by version
+   * on every commit, so a stale one only costs a retry. 0 disables the cache. Default 1 024.
+   */
+  readonly cacheSize?: number;
+}
+
+const DEFAULT_CACHE_SIZE = 1_024;
+
+/** A session record as decoded for one operation, with the version to expect on commit. */
+interface LoadedSession {
+  readonly record: SessionRecord | undefined;
+  readonly version: number;
+}
+
+/** Inserts at the young end of an insertion-ordered Map, evicting the oldest beyond `limit`. */
+function remember<V>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value!);
 }
 
 /** Optimistic commits retry this often when another writer changed the same records. */
@@ -133,6 +154,9 @@ export class SessionManager {
   private readonly trust: TrustPolicy;
   private readonly minimumVersion: 3 | 4;
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly cacheSize: number;
+  private readonly sessionCache = new Map<string, LoadedSession>();
+  private readonly identityCache = new Map<string, VersionedBytes>();
   private localIdentityCache: LocalIdentity | undefined;
 
   constructor(options: SessionManagerOptions) {
@@ -141,6 +165,7 @@ export class SessionManager {
     this.clock = options.clock ?? systemClock;
     this.trust = options.trust ?? strictTrustOnFirstUse;
     this.minimumVersion = options.minimumVersion ?? 3;
+    this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     this.ctx = { crypto: this.crypto, random: this.random };
     this.records = new ProtocolStore(options.store, options.scope ?? 'default', options.sealer);
   }
@@ -315,15 +340,18 @@ export class SessionManager {
   /** Deletes the session record (current and archived states) of one device. */
   async deleteSession(address: ProtocolAddress): Promise<void> {
     assertAddress(address);
-    await this.serialized(address, () =>
-      this.records.store.commit([this.records.delete('sessions', this.records.sessionKey(address))]),
-    );
+    await this.serialized(address, async () => {
+      this.forget(address);
+      await this.records.store.commit([this.records.delete('sessions', this.records.sessionKey(address))]);
+    });
   }
 
   /** Starts a session from a prekey bundle (X3DH as initiator); the old one is archived. */
   processBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
     assertAddress(address);
-    return this.serialized(address, () => this.withRetries(() => this.processBundleOnce(address, bundle)));
+    return this.serialized(address, () =>
+      this.withRetries(address, () => this.processBundleOnce(address, bundle)),
+    );
   }
 
   /** Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages. */
@@ -332,7 +360,9 @@ export class SessionManager {
     if (!(plaintext instanceof Uint8Array)) {
       throw new ParleyError('ERR_INVALID_ARGUMENT', '"plaintext" expected a Uint8Array');
     }
-    return this.serialized(address, () => this.withRetries(() => this.encryptOnce(address, plaintext)));
+    return this.serialized(address, () =>
+      this.withRetries(address, () => this.encryptOnce(address, plaintext)),
+    );
   }
 
   /** Decrypts a message of either type from one device. */
@@ -351,7 +381,7 @@ export class SessionManager {
       });
     }
     return this.serialized(address, () =>
-      this.withRetries(() =>
+      this.withRetries(address, () =>
         message.type === MessageType.PreKey
           ? this.decryptPreKeyOnce(address, message.body, options)
           : this.decryptWhisperOnce(address, message.body, options),
@@ -368,10 +398,7 @@ export class SessionManager {
     const identity = await this.localIdentity();
     const sessionKey = this.records.sessionKey(address);
     const identityKeyName = this.records.remoteIdentityKey(address.name);
-    const [sessionRead, remoteIdentity] = await Promise.all([
-      this.records.read('sessions', sessionKey),
-      this.records.read('identities', identityKeyName),
-    ]);
+    const { session: sessionRead, identity: remoteIdentity } = await this.load(sessionKey, identityKeyName);
     await this.checkTrust(address, bundle.identityKey, remoteIdentity.bytes, 'sending');
     // Checks both signatures (signed prekey, and Kyber prekey when present) before any
     // state is derived or written.
@@ -390,7 +417,7 @@ export class SessionManager {
       version === 4
         ? { preKeyId: bundle.kyberPreKeyId!, ...kyberEncapsulate(bundle.kyberPreKey!, this.random) }
         : undefined;
-    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : emptyRecord();
+    const record = sessionRead.record ?? emptyRecord();
     const state = initiateSession(this.ctx, {
       version,
       kyber,
@@ -408,21 +435,21 @@ export class SessionManager {
     promoteState(record, state);
     const writes = [this.records.put('sessions', sessionKey, encodeSessionRecord(record))];
     const identityChange = this.identityWrite(address, bundle.identityKey, remoteIdentity, writes);
-    await this.commit(writes, [
-      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
-      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
-    ]);
+    await this.commit(writes, {
+      sessionKey,
+      record,
+      sessionVersion: sessionRead.version,
+      identityKeyName,
+      identity: remoteIdentity,
+    });
     return { sessionVersion: state.version, identityChange };
   }
 
   private async encryptOnce(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
     const sessionKey = this.records.sessionKey(address);
     const identityKeyName = this.records.remoteIdentityKey(address.name);
-    const [sessionRead, remoteIdentity] = await Promise.all([
-      this.records.read('sessions', sessionKey),
-      this.records.read('identities', identityKeyName),
-    ]);
-    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : undefined;
+    const { session: sessionRead, identity: remoteIdentity } = await this.load(sessionKey, identityKeyName);
+    const record = sessionRead.record;
     const state = record?.current;
     if (!record || !state) throw sessionNotFound(address);
     const pending = state.pendingPreKey;
@@ -454,10 +481,13 @@ export class SessionManager {
     } else {
       message = { type: MessageType.Whisper, body: signalMessage };
     }
-    await this.commit(
-      [this.records.put('sessions', sessionKey, encodeSessionRecord(record))],
-      [{ namespace: 'sessions', key: sessionKey, version: sessionRead.version }],
-    );
+    await this.commit([this.records.put('sessions', sessionKey, encodeSessionRecord(record))], {
+      sessionKey,
+      record,
+      sessionVersion: sessionRead.version,
+      identityKeyName,
+      identity: remoteIdentity,
+    });
     return message;
   }
 
@@ -470,16 +500,10 @@ export class SessionManager {
     const inner = decodeSignalMessage(preKeyMessage.message);
     const sessionKey = this.records.sessionKey(address);
     const identityKeyName = this.records.remoteIdentityKey(address.name);
-    const [sessionRead, remoteIdentity] = await Promise.all([
-      this.records.read('sessions', sessionKey),
-      this.records.read('identities', identityKeyName),
-    ]);
+    const { session: sessionRead, identity: remoteIdentity } = await this.load(sessionKey, identityKeyName);
     await this.checkTrust(address, preKeyMessage.identityKey, remoteIdentity.bytes, 'receiving');
-    const record = sessionRead.bytes ? decodeSessionRecord(sessionRead.bytes) : emptyRecord();
-    const expect: ExpectedVersion[] = [
-      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
-      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
-    ];
+    const record = sessionRead.record ?? emptyRecord();
+    const expect: ExpectedVersion[] = [];
     const writes: WriteOperation[] = [];
 
     // A repeated prekey message (the initiator sends them until it hears back) belongs
@@ -547,7 +571,11 @@ export class SessionManager {
       identityChange,
     };
     if (options.alsoWrite) writes.push(...options.alsoWrite(result));
-    await this.commit(writes, expect);
+    await this.commit(
+      writes,
+      { sessionKey, record, sessionVersion: sessionRead.version, identityKeyName, identity: remoteIdentity },
+      expect,
+    );
     return result;
   }
 
@@ -559,16 +587,12 @@ export class SessionManager {
     const message = decodeSignalMessage(body);
     const sessionKey = this.records.sessionKey(address);
     const identityKeyName = this.records.remoteIdentityKey(address.name);
-    const [sessionRead, remoteIdentity] = await Promise.all([
-      this.records.read('sessions', sessionKey),
-      this.records.read('identities', identityKeyName),
-    ]);
-    if (!sessionRead.bytes) throw sessionNotFound(address);
-    const record = decodeSessionRecord(sessionRead.bytes);
-    if (!record.current && record.archived.length === 0) throw sessionNotFound(address);
+    const { session: sessionRead, identity: remoteIdentity } = await this.load(sessionKey, identityKeyName);
+    const record = sessionRead.record;
+    if (!record || (!record.current && record.archived.length === 0)) throw sessionNotFound(address);
 
-    // Current state first, then archived ones (most recent first). Each attempt works on
-    // its own decoded copy, so a failed attempt changes nothing.
+    // Current state first, then archived ones (most recent first), each decoded only when
+    // it is tried. A failed attempt changes nothing.
     let firstError: unknown;
     let decrypted: { state: SessionState; plaintext: Uint8Array; archivedIndex?: number } | undefined;
     if (record.current) {
@@ -576,8 +600,8 @@ export class SessionManager {
         decrypted = { state: record.current, plaintext: ratchetDecrypt(this.ctx, record.current, message) };
       } catch (error) {
         if (isParleyError(error, 'ERR_DUPLICATE_MESSAGE') || !isRecoverable(error)) throw error;
+        // ratchetDecrypt changes nothing when it fails: the current state is intact.
         firstError = error;
-        record.current = decodeSessionRecord(sessionRead.bytes).current;
       }
     }
     for (let i = 0; !decrypted && i < record.archived.length; i++) {
@@ -612,10 +636,13 @@ export class SessionManager {
       identityChange,
     };
     if (options.alsoWrite) writes.push(...options.alsoWrite(result));
-    await this.commit(writes, [
-      { namespace: 'sessions', key: sessionKey, version: sessionRead.version },
-      { namespace: 'identities', key: identityKeyName, version: remoteIdentity.version },
-    ]);
+    await this.commit(writes, {
+      sessionKey,
+      record,
+      sessionVersion: sessionRead.version,
+      identityKeyName,
+      identity: remoteIdentity,
+    });
     return result;
   }
 
@@ -701,20 +728,89 @@ export class SessionManager {
     return { address, previousIdentityKey: stored.bytes, identityKey };
   }
 
+  /**
+   * Reads the session record and the remote identity of one address — from the cache of what
+   * this instance last committed, when it has it. A cached entry may be stale (another
+   * instance wrote since): the commit then expects the old version, conflicts, and the retry
+   * reads fresh. Nothing is ever committed on top of a record this instance did not see.
+   */
+  private async load(
+    sessionKey: string,
+    identityKeyName: string,
+  ): Promise<{ session: LoadedSession; identity: VersionedBytes }> {
+    const cachedSession = this.sessionCache.get(sessionKey);
+    const cachedIdentity = this.identityCache.get(identityKeyName);
+    if (cachedSession && cachedIdentity) return { session: cachedSession, identity: cachedIdentity };
+    const [session, identity] = await Promise.all([
+      cachedSession ?? this.readSession(sessionKey),
+      cachedIdentity ?? this.records.read('identities', identityKeyName),
+    ]);
+    return { session, identity };
+  }
+
+  private async readSession(sessionKey: string): Promise<LoadedSession> {
+    const read = await this.records.read('sessions', sessionKey);
+    return { record: read.bytes ? decodeSessionRecord(read.bytes) : undefined, version: read.version };
+  }
+
+  /**
+   * Commits an operation's writes, expecting the session and identity versions it read (plus
+   * any `extra` expectations), and remembers the committed record for the next operation.
+   */
   private async commit(
     writes: readonly WriteOperation[],
-    expectVersions: readonly ExpectedVersion[],
+    read: {
+      readonly sessionKey: string;
+      readonly record: SessionRecord;
+      readonly sessionVersion: number;
+      readonly identityKeyName: string;
+      readonly identity: VersionedBytes;
+    },
+    extra: readonly ExpectedVersion[] = [],
   ): Promise<void> {
-    await this.records.store.commit(writes, { expectVersions });
+    const result = await this.records.store.commit(writes, {
+      expectVersions: [
+        { namespace: 'sessions', key: read.sessionKey, version: read.sessionVersion },
+        { namespace: 'identities', key: read.identityKeyName, version: read.identity.version },
+        ...extra,
+      ],
+    });
+    if (this.cacheSize === 0) return;
+    let identity = read.identity;
+    for (const written of result.versions) {
+      if (written.namespace === 'sessions' && written.key === read.sessionKey) {
+        remember(
+          this.sessionCache,
+          read.sessionKey,
+          { record: read.record, version: written.version },
+          this.cacheSize,
+        );
+      } else if (written.namespace === 'identities' && written.key === read.identityKeyName) {
+        identity = { bytes: read.record.current?.remoteIdentityKey, version: written.version };
+      }
+    }
+    remember(this.identityCache, read.identityKeyName, identity, this.cacheSize);
+  }
+
+  /** Forgets what this instance cached for one address (after a failure or a deletion). */
+  private forget(address: ProtocolAddress): void {
+    this.sessionCache.delete(this.records.sessionKey(address));
+    this.identityCache.delete(this.records.remoteIdentityKey(address.name));
   }
 
   /** Re-runs an operation from fresh reads when another writer committed first. */
-  private async withRetries<T>(operation: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(address: ProtocolAddress, operation: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const cached = this.sessionCache.has(this.records.sessionKey(address));
       try {
         return await operation();
       } catch (error) {
-        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+        // The operation may have changed the cached record before failing: drop it. And a
+        // failure computed from a cached record may be the cache's fault (the store moved
+        // on without us), so such a failure is retried once from the store before it counts.
+        this.forget(address);
+        const retry = isParleyError(error, 'ERR_STORE_CONFLICT') || cached;
+        if (!retry || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
       }
     }
   }
