@@ -14,15 +14,20 @@ export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
 // The business gateway
 export * from './gateway/index.js';
+// Integrity signals (the transport side's view), statistics and billing (the platform's)
+export * from './integrity/index.js';
 // Keys
 export type { KeyPair } from './keys/curve.js';
 export { generateKeyPair } from './keys/curve.js';
 export { generateIdentityKeyPair, generateRegistrationId } from './keys/identity.js';
 export type { OneTimePreKey, PreKeyBundle, SignedPreKey } from './keys/prekeys.js';
 export { verifyPreKeyBundle } from './keys/prekeys.js';
+// Branded personal data (kept out of every export by the types)
+export * from './privacy/index.js';
 // Sessions
 export type { ProtocolAddress } from './session/address.js';
 export { plainRecords, type RecordSealer } from './session/record-sealer.js';
+export { SessionBuilder, SessionCipher } from './session/session-cipher.js';
 export {
   type CiphertextMessage,
   type DecryptOptions,
@@ -41,6 +46,7 @@ export {
   type TrustPolicy,
   type TrustQuestion,
 } from './session/trust.js';
+export * from './stats/index.js';
 
 // Storage contract and the reference memory store
 export * from './storage/contract.js';
