@@ -57,6 +57,8 @@ export interface BenchLib {
 export interface ParleyPartyOptions {
   readonly crypto: CryptoProvider;
   readonly store?: Store;
+  /** Bundles carry a one-time Kyber prekey, so sessions are PQXDH (v4). */
+  readonly kyber?: boolean;
 }
 
 export async function createParleyParty(
@@ -77,7 +79,13 @@ export async function createParleyParty(
       const id = nextId++;
       await sessions.generateSignedPreKey(id);
       await sessions.generateOneTimePreKeys(id, 1);
-      return sessions.createBundle({ deviceId: address.deviceId, signedPreKeyId: id, preKeyId: id });
+      if (options.kyber) await sessions.generateKyberPreKey(id);
+      return sessions.createBundle({
+        deviceId: address.deviceId,
+        signedPreKeyId: id,
+        preKeyId: id,
+        kyberPreKeyId: options.kyber ? id : undefined,
+      });
     },
     async processBundle(remote, bundle) {
       await sessions.processBundle(remote, bundle as PreKeyBundle);
@@ -133,6 +141,14 @@ export const LIBS: readonly BenchLib[] = [
     protocol: 'v3',
     speed: 'fast',
     createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('node') }),
+  },
+  {
+    id: 'parley-node-v4',
+    label: 'Parley v4 (node)',
+    group: 'parley',
+    protocol: 'v4 PQXDH',
+    speed: 'fast',
+    createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true }),
   },
   {
     id: 'parley-portable',
