@@ -22,3 +22,29 @@ describe('libsignal-shaped SessionBuilder and SessionCipher', () => {
     expect(str((await toAlice.decrypt(await toBob.encrypt(text('again')))).plaintext)).toBe('again');
   });
 });
+
+describe('a session manager prints no secrets', () => {
+  it('inspect and JSON show a summary, never key bytes', async () => {
+    const { inspect } = await import('node:util');
+    const { toHex } = await import('../src/bytes.js');
+    const alice = await createParty('alice');
+    const bob = await createParty('bob');
+    const bundle = await bob.sessions.createBundle({ deviceId: 1, signedPreKeyId: 1, preKeyId: 1 });
+    await alice.sessions.processBundle(bob.address, bundle);
+    await bob.sessions.decrypt(
+      alice.address,
+      await alice.sessions.encrypt(bob.address, text('secret words')),
+    );
+    const privateKey = (await alice.sessions.localIdentity()).identityKeyPair.privateKey;
+    for (const output of [
+      inspect(alice.sessions, { depth: 10 }),
+      JSON.stringify(alice.sessions),
+      String(alice.sessions),
+    ]) {
+      expect(output).not.toContain(toHex(privateKey));
+      expect(output).not.toContain(Buffer.from(privateKey).toString('base64'));
+      expect(output).not.toMatch(/Uint8Array|<Buffer|secret words|alice/);
+    }
+    expect(inspect(alice.sessions)).toMatch(/^SessionManager \{/);
+  });
+});

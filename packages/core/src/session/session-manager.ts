@@ -37,6 +37,7 @@ import {
   stateMatchesBaseKey,
 } from '../ratchet/session-record.js';
 import type { SessionState } from '../ratchet/session-state.js';
+import { inspectCustom } from '../redaction.js';
 import {
   type Clock,
   type ExpectedVersion,
@@ -168,6 +169,15 @@ export class SessionManager {
     this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     this.ctx = { crypto: this.crypto, random: this.random };
     this.records = new ProtocolStore(options.store, options.scope ?? 'default', options.sealer);
+  }
+
+  /** A summary without keys, records or addresses (see redaction.ts). */
+  toJSON(): Record<string, string | number | boolean> {
+    return { type: 'SessionManager', trust: this.trust.name, cachedAddresses: this.sessionCache.size };
+  }
+
+  [inspectCustom](): string {
+    return `SessionManager ${JSON.stringify(this.toJSON())}`;
   }
 
   // ── Local keys ────────────────────────────────────────────────────────────────────
