@@ -6,11 +6,11 @@
  *   pnpm --filter @parley/examples exec tsx --conditions=parley-source http/main.ts
  */
 import { fileURLToPath } from 'node:url';
-import { createGateway, createLocalKeyProvider, createMemoryStore, defaultRandom } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, TestNetwork } from '@parley/core/testing';
 import { type Log, maskNumber } from '../src/format.js';
 import { HttpError, postJson } from '../src/http-util.js';
+import { createMemoryGateway } from '../src/shared/memory-gateway.js';
 import { startBusinessWebhook } from './business-webhook.js';
 import { startGatewayServer } from './gateway-server.js';
 import { createHttpGatewayEndpoint, createHttpTransport } from './http-clients.js';
@@ -33,15 +33,11 @@ export async function runHttpExample(log: Log = console.log): Promise<HttpExampl
   const network = new TestNetwork();
   const relay = await startRelayServer(network);
   const webhook = await startBusinessWebhook();
-  const gateway = createGateway({
-    store: createMemoryStore({ clock }),
-    vaultStore: createMemoryStore({ clock }),
-    keyProvider: createLocalKeyProvider({ kek: defaultRandom(32), crypto }),
+  const gateway = createMemoryGateway({
     transport: createHttpTransport(relay.url),
     directory: network,
     crypto,
     clock,
-    timer: false,
   });
   const api = await startGatewayServer({ gateway, webhooks: { acme: webhook.url } });
   network.connect(

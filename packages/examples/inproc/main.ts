@@ -5,16 +5,11 @@
  *   pnpm --filter @parley/examples exec tsx --conditions=parley-source inproc/main.ts
  */
 import { fileURLToPath } from 'node:url';
-import {
-  createGateway,
-  createLocalKeyProvider,
-  createMemoryStore,
-  defaultRandom,
-  type OutboundStatus,
-} from '@parley/core';
+import type { OutboundStatus } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, TestNetwork } from '@parley/core/testing';
 import { type Log, maskNumber } from '../src/format.js';
+import { createMemoryGateway } from '../src/shared/memory-gateway.js';
 
 const BUSINESS_NUMBER = '+15550100';
 const PERSON_NUMBER = '+15550123';
@@ -29,16 +24,7 @@ export async function runInprocExample(log: Log = console.log): Promise<InprocEx
   const clock = new ManualClock();
   const crypto = createNodeCrypto();
   const network = new TestNetwork();
-  const gateway = createGateway({
-    store: createMemoryStore({ clock }),
-    vaultStore: createMemoryStore({ clock }),
-    keyProvider: createLocalKeyProvider({ kek: defaultRandom(32), crypto }),
-    transport: network,
-    directory: network,
-    crypto,
-    clock,
-    timer: false,
-  });
+  const gateway = createMemoryGateway({ transport: network, directory: network, crypto, clock });
   network.connect(gateway);
   try {
     await gateway.registerBusiness({ businessId: 'acme' });

@@ -17,7 +17,7 @@ import {
   type OutboundStatus,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { InProcessNetwork } from './network.js';
+import { MemoryNetwork } from '../src/shared/memory-network.js';
 import { type Address, type PersonDevice, pad, unpad } from './person.js';
 import { createLibsignalNodePerson } from './person-libsignal-node.js';
 import { createLscPerson } from './person-lsc.js';
@@ -69,7 +69,9 @@ export async function runLibsignalPeerExample(
   log: (line: string) => void = () => {},
 ): Promise<ExampleResult> {
   const crypto = createNodeCrypto();
-  const network = new InProcessNetwork();
+  // The transport (a mailbox per device) and the key directory. The business's bundles carry a
+  // Kyber prekey too; both libraries predate PQXDH, ignore it and start X3DH (v3) sessions.
+  const network = new MemoryNetwork();
   const store = createMemoryStore();
   const vaultStore = createMemoryStore();
   const gateway = createGateway({

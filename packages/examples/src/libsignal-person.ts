@@ -3,8 +3,8 @@
  * tooling uses) instead of Parley: proof that a Parley-served business talks to an
  * independent implementation. X3DH (v3) only; its devices share one identity key.
  *
- * Library quirks handled here: it wants `Buffer`s everywhere, numbers a whisper message 1
- * (libsignal: 2), and its shipped typings are inaccurate, so the few calls used are typed below.
+ * Library quirks (`Buffer`s everywhere, a whisper message numbered 1 where libsignal says 2) and
+ * the typed slice of its API are in ./shared/libsignal-node.ts, shared with the libsignal-peer example.
  */
 import {
   DEFAULT_PADDING_BLOCK,
@@ -14,57 +14,17 @@ import {
   unpadContent,
 } from '@parley/core';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
-import libsignalModule from 'libsignal-6';
+import {
+  createMemoryDevice,
+  decrypt,
+  type KeyPair,
+  libsignal,
+  type MemoryDevice,
+  startSession,
+} from './shared/libsignal-node.js';
 
-interface KeyPair {
-  pubKey: Buffer;
-  privKey: Buffer;
-}
-interface Storage {
-  loadSession(id: string): Promise<unknown>;
-  storeSession(id: string, record: { serialize(): unknown }): Promise<void>;
-  isTrustedIdentity(identifier: string, identityKey: Buffer): Promise<boolean>;
-  loadPreKey(id: number | undefined): Promise<KeyPair | undefined>;
-  removePreKey(id: number): Promise<void>;
-  loadSignedPreKey(id: number): Promise<KeyPair | undefined>;
-  getOurRegistrationId(): Promise<number>;
-  getOurIdentity(): Promise<KeyPair>;
-}
-interface Api {
-  keyhelper: {
-    generateIdentityKeyPair(): KeyPair;
-    generateRegistrationId(): number;
-    generateSignedPreKey(
-      identity: KeyPair,
-      keyId: number,
-    ): { keyId: number; keyPair: KeyPair; signature: Buffer };
-    generatePreKey(keyId: number): { keyId: number; keyPair: KeyPair };
-  };
-  ProtocolAddress: new (name: string, deviceId: number) => unknown;
-  SessionBuilder: new (
-    storage: Storage,
-    address: unknown,
-  ) => { initOutgoing(device: unknown): Promise<void> };
-  SessionCipher: new (
-    storage: Storage,
-    address: unknown,
-  ) => {
-    encrypt(data: Buffer): Promise<{ type: number; body: Buffer }>;
-    decryptPreKeyWhisperMessage(data: Buffer): Promise<Buffer>;
-    decryptWhisperMessage(data: Buffer): Promise<Buffer>;
-    hasOpenSession(): Promise<boolean>;
-  };
-  SessionRecord: { deserialize(data: unknown): unknown };
-}
-
-const api = libsignalModule as unknown as Api;
-
-interface Device {
+interface Device extends MemoryDevice {
   readonly deviceId: number;
-  readonly storage: Storage;
-  readonly preKeys: Map<number, KeyPair>;
-  readonly signedPreKeys: Map<number, KeyPair>;
-  nextKeyId: number;
 }
 
 export class LibsignalPerson implements NetworkPerson {
@@ -80,7 +40,7 @@ export class LibsignalPerson implements NetworkPerson {
 
   /** Devices share one identity key pair; each has its own registration id and stores. */
   static create(phoneNumber: string, deviceCount: number): LibsignalPerson {
-    const identity = api.keyhelper.generateIdentityKeyPair();
+    const identity = libsignal.keyhelper.generateIdentityKeyPair();
     const devices = Array.from({ length: deviceCount }, (_, index) => createDevice(index + 1, identity));
     return new LibsignalPerson(phoneNumber, devices);
   }
@@ -96,10 +56,8 @@ export class LibsignalPerson implements NetworkPerson {
   async bundle(deviceId: number): Promise<PreKeyBundle> {
     const device = this.device(deviceId);
     const identity = await device.storage.getOurIdentity();
-    const signed = api.keyhelper.generateSignedPreKey(identity, device.nextKeyId++);
-    const pre = api.keyhelper.generatePreKey(device.nextKeyId++);
-    device.signedPreKeys.set(signed.keyId, signed.keyPair);
-    device.preKeys.set(pre.keyId, pre.keyPair);
+    const signed = device.newSignedPreKey();
+    const pre = device.newPreKey();
     return {
       registrationId: await device.storage.getOurRegistrationId(),
       deviceId,
@@ -117,25 +75,12 @@ export class LibsignalPerson implements NetworkPerson {
     const link = this.link;
     if (!link) throw new Error('the person is not on a network');
     const device = this.device(options.deviceId ?? 1);
-    const address = new api.ProtocolAddress(to, 1);
-    if (!(await new api.SessionCipher(device.storage, address).hasOpenSession())) {
+    const address = new libsignal.ProtocolAddress(to, 1);
+    if (!(await new libsignal.SessionCipher(device.storage, address).hasOpenSession())) {
       // This library speaks X3DH only: ask the directory for a bundle without Kyber.
-      const bundle = await link.businessBundle(to);
-      await new api.SessionBuilder(device.storage, address).initOutgoing({
-        identityKey: Buffer.from(bundle.identityKey),
-        registrationId: bundle.registrationId,
-        signedPreKey: {
-          keyId: bundle.signedPreKeyId,
-          publicKey: Buffer.from(bundle.signedPreKey),
-          signature: Buffer.from(bundle.signedPreKeySignature),
-        },
-        preKey:
-          bundle.preKey && bundle.preKeyId !== undefined
-            ? { keyId: bundle.preKeyId, publicKey: Buffer.from(bundle.preKey) }
-            : undefined,
-      });
+      await startSession(device.storage, address, await link.businessBundle(to));
     }
-    const out = await new api.SessionCipher(device.storage, address).encrypt(
+    const out = await new libsignal.SessionCipher(device.storage, address).encrypt(
       Buffer.from(padContent(new TextEncoder().encode(text), DEFAULT_PADDING_BLOCK)),
     );
     this.frames += 1;
@@ -153,12 +98,8 @@ export class LibsignalPerson implements NetworkPerson {
 
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
-    const cipher = new api.SessionCipher(device.storage, new api.ProtocolAddress(frame.from, 1));
-    const body = Buffer.from(frame.body);
-    const padded =
-      frame.type === 3
-        ? await cipher.decryptPreKeyWhisperMessage(body)
-        : await cipher.decryptWhisperMessage(body);
+    const from = new libsignal.ProtocolAddress(frame.from, 1);
+    const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
     const content = unpadContent(new Uint8Array(padded));
     const message: PersonMessage = {
       from: frame.from,
@@ -184,27 +125,8 @@ export class LibsignalPerson implements NetworkPerson {
 }
 
 function createDevice(deviceId: number, identity: KeyPair): Device {
-  const registrationId = api.keyhelper.generateRegistrationId();
-  const sessions = new Map<string, string>();
-  const preKeys = new Map<number, KeyPair>();
-  const signedPreKeys = new Map<number, KeyPair>();
-  const storage: Storage = {
-    loadSession: async (id) => {
-      const json = sessions.get(id);
-      return json === undefined ? undefined : api.SessionRecord.deserialize(JSON.parse(json));
-    },
-    storeSession: async (id, record) => {
-      sessions.set(id, JSON.stringify(record.serialize()));
-    },
-    // The gateway is the only peer here; a real client would pin identities.
-    isTrustedIdentity: async () => true,
-    loadPreKey: async (id) => (id === undefined ? undefined : preKeys.get(id)),
-    removePreKey: async (id) => {
-      preKeys.delete(id);
-    },
-    loadSignedPreKey: async (id) => signedPreKeys.get(id),
-    getOurRegistrationId: async () => registrationId,
-    getOurIdentity: async () => identity,
-  };
-  return { deviceId, storage, preKeys, signedPreKeys, nextKeyId: 1 };
+  const registrationId = libsignal.keyhelper.generateRegistrationId();
+  // The gateway is the only peer here; a real client would pin identities.
+  const device = createMemoryDevice({ identity, registrationId, isTrustedIdentity: () => true });
+  return { deviceId, ...device };
 }

@@ -1,4 +1,3 @@
-import { createGateway, createLocalKeyProvider, createMemoryStore, defaultRandom } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { ManualClock, TestNetwork } from '@parley/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { runHttpExample } from '../http/main.js';
 import { startRelayServer } from '../http/relay-server.js';
 import { silent } from '../src/format.js';
 import type { RunningServer } from '../src/http-util.js';
+import { createMemoryGateway } from '../src/shared/memory-gateway.js';
 
 describe('HTTP webhook example', () => {
   it('runs: webhook delivery, a reply through the API, receipts, and a 400 for a malformed request', async () => {
@@ -22,16 +22,7 @@ describe('HTTP servers refuse bad requests with a 4xx JSON error and keep servin
   const clock = new ManualClock();
   const crypto = createNodeCrypto();
   const network = new TestNetwork();
-  const gateway = createGateway({
-    store: createMemoryStore({ clock }),
-    vaultStore: createMemoryStore({ clock }),
-    keyProvider: createLocalKeyProvider({ kek: defaultRandom(32), crypto }),
-    transport: network,
-    directory: network,
-    crypto,
-    clock,
-    timer: false,
-  });
+  const gateway = createMemoryGateway({ transport: network, directory: network, crypto, clock });
   let api: RunningServer;
   let relay: RunningServer;
 

@@ -7,18 +7,11 @@
  *   pnpm --filter @parley/examples exec tsx --conditions=parley-source ws/main.ts
  */
 import { fileURLToPath } from 'node:url';
-import {
-  createGateway,
-  createLocalKeyProvider,
-  createMemoryStore,
-  DEFAULT_BACKOFF,
-  defaultRandom,
-  type MessageId,
-  type OutboundStatus,
-} from '@parley/core';
+import { DEFAULT_BACKOFF, type Gateway, type MessageId, type OutboundStatus } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, TestNetwork } from '@parley/core/testing';
 import { type Log, maskNumber } from '../src/format.js';
+import { createMemoryGateway } from '../src/shared/memory-gateway.js';
 import { GatewayWsLink } from './gateway-ws-link.js';
 import { startWsRelay } from './relay-ws-server.js';
 
@@ -42,19 +35,10 @@ export async function runWsExample(log: Log = console.log): Promise<WsExampleRes
   const clock = new ManualClock();
   const crypto = createNodeCrypto();
   const network = new TestNetwork();
-  let gateway: ReturnType<typeof createGateway> | undefined;
+  let gateway: Gateway | undefined;
   const relay = await startWsRelay(network, { idle: async () => gateway?.idle() });
   const link = new GatewayWsLink({ url: relay.url });
-  gateway = createGateway({
-    store: createMemoryStore({ clock }),
-    vaultStore: createMemoryStore({ clock }),
-    keyProvider: createLocalKeyProvider({ kek: defaultRandom(32), crypto }),
-    transport: link,
-    directory: network,
-    crypto,
-    clock,
-    timer: false,
-  });
+  gateway = createMemoryGateway({ transport: link, directory: network, crypto, clock });
   link.attach(gateway);
   network.connect(relay.endpoint);
   try {
