@@ -347,6 +347,17 @@ export class SessionManager {
     return bytes !== undefined && decodeSessionRecord(bytes).current !== undefined;
   }
 
+  /**
+   * Drops what this instance keeps in memory about a name (decoded sessions of all its
+   * devices, its identity key) — for callers that delete those records in the store
+   * themselves, such as an erasure. Stored records are untouched.
+   */
+  forgetName(name: string): void {
+    const prefix = this.records.sessionPrefix(name);
+    for (const key of [...this.sessionCache.keys()]) if (key.startsWith(prefix)) this.sessionCache.delete(key);
+    this.identityCache.delete(this.records.remoteIdentityKey(name));
+  }
+
   /** Deletes the session record (current and archived states) of one device. */
   async deleteSession(address: ProtocolAddress): Promise<void> {
     assertAddress(address);
