@@ -2,7 +2,8 @@
  * `pnpm demo`: the whole story on an embedded default — a SQLite message database and key
  * vault in a temporary folder, no server to start. A business with a phone number, a person
  * with two devices, a handshake, messages both ways, delivery receipts, a failed delivery
- * retried, retention after 30 days. Prints what happened — never keys, content on the wire
+ * retried, an integrity signal (a burst to every contact), retention after 30 days and the
+ * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
  *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal]
@@ -15,13 +16,15 @@ import {
   createGateway,
   createLocalKeyProvider,
   DEFAULT_BACKOFF,
+  DEFAULT_INTEGRITY_CONFIG,
   defaultRandom,
+  type IntegrityLevel,
   isParleyError,
   type MessageId,
   type OutboundStatus,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { createSimulatedPerson, ManualClock, TestNetwork } from '@parley/core/testing';
+import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
 import { type TransportKind, wireNetwork } from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
@@ -31,6 +34,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
 const BUSINESS_NUMBER = '+15550100';
 const PERSON_NUMBER = '+15550123';
+/** Customers who wrote in earlier (section 5): enough for the contact-share rule (≥ 50 known contacts). */
+const CUSTOMERS = 60;
 
 export interface DemoOptions {
   readonly transport: TransportKind;
@@ -59,6 +64,10 @@ export interface DemoSummary {
   readonly statuses: Record<string, OutboundStatus | undefined>;
   readonly sweptRecords: number;
   readonly retransmitAfterRetention: string;
+  /** Integrity levels the burst went through, in order (section 5). */
+  readonly integrityLevels: readonly IntegrityLevel[];
+  /** Messages the business sent, from the statistics export (section 7). */
+  readonly messagesOut: number;
 }
 
 export async function runDemo(
@@ -113,7 +122,8 @@ export async function runDemo(
     await gateway.registerBusiness({ businessId: BUSINESS_ID, retentionDays: 30 });
     await gateway.addNumber(BUSINESS_ID, BUSINESS_NUMBER);
     gateway.onMessage(BUSINESS_ID, (message) => {
-      received.push(new TextDecoder().decode(message.content));
+      // The demo's person; the customers of section 5 are counted by the statistics export.
+      if (message.from === PERSON_NUMBER) received.push(new TextDecoder().decode(message.content));
     });
     gateway.onEvent(BUSINESS_ID, (event) => {
       if (event.type !== 'status') return;
@@ -185,10 +195,72 @@ export async function runDemo(
     await network.flush();
     step('clock +5 s: the gateway retried', `status ${history.get(retried)?.join(' → ')}`);
 
-    section('5. Integrity signal');
-    // TODO(issue 8): the gateway does not expose integrity signals yet (packages/core/src/integrity is
-    // being built). Once `gateway` reports them, show this business's signal here.
-    step('not shown yet: integrity signals are not exposed by the gateway in this build');
+    section('5. Integrity signal: a burst to every contact');
+    const signals = gateway.integritySignals(); // the transport side's view, read-only
+    const customers: SimulatedPerson[] = [];
+    for (let i = 0; i < CUSTOMERS; i++) {
+      const customer = network.addPerson(
+        await createSimulatedPerson({ phoneNumber: `+1555${String(2000 + i)}`, crypto, clock }),
+      );
+      await customer.send(BUSINESS_NUMBER, 'Do you have a 54 cm frame?');
+      await network.flush();
+      customers.push(customer);
+      clock.advance(Math.floor((14 * DAY_MS) / CUSTOMERS));
+    }
+    clock.advance(DAY_MS);
+    step(
+      `${CUSTOMERS} customers wrote in over two weeks; a day later none of them is in a reply window`,
+      `signal ${signals.signal(BUSINESS_ID).level}; known contacts ≈ ${signals.signal(BUSINESS_ID).snapshot.knownContacts}`,
+    );
+    const levels: IntegrityLevel[] = [];
+    const ranges: string[] = [];
+    let accepted = 0;
+    let refusal = '';
+    for (const customer of customers) {
+      try {
+        await gateway.send({
+          from: BUSINESS_NUMBER,
+          to: customer.phoneNumber,
+          content: 'Spring sale: 20 % off!',
+        });
+      } catch (error) {
+        refusal = isParleyError(error) ? `${error.code}: ${error.message}` : 'refused';
+        break;
+      }
+      accepted += 1;
+      const level = signals.signal(BUSINESS_ID).level;
+      if (levels.at(-1) !== level) {
+        levels.push(level);
+        ranges.push(`${level} after send ${accepted}`);
+      }
+    }
+    await network.flush();
+    const burst = signals.signal(BUSINESS_ID);
+    const interval = 60 / DEFAULT_INTEGRITY_CONFIG.thresholds.throttleRatePerMinute;
+    step(
+      `the business sent a sale to every customer at once: ${accepted} accepted, then refused`,
+      `${ranges.join(', ')}; throttled sends were queued ${interval} s apart on the clock\n` +
+        `                        send ${accepted + 1}: ${refusal}`,
+    );
+    step(
+      `transport-side signal: ${burst.level}`,
+      burst.reasons
+        .map((reason) => `${reason.rule} (${reason.level}): ${reason.message}`)
+        .join('\n                        '),
+    );
+    clock.advance(60_000);
+    await gateway.runDue();
+    await network.flush();
+    const blockedFailures = [...statuses.values()].filter((status) => status === 'failed').length;
+    step(
+      'clock +1 min: the queued (throttled) sends came due while blocked',
+      `${blockedFailures} failed with ERR_INTEGRITY_BLOCKED; none reached the network`,
+    );
+    clock.advance(60 * 60_000);
+    step(
+      'clock +1 h: the activity window slid past the burst',
+      `signal ${signals.signal(BUSINESS_ID).level}`,
+    );
 
     section('6. Retention: 31 days later');
     const before = received.length;
@@ -204,12 +276,30 @@ export async function runDemo(
     );
     step(`retransmitting message ${shortId(reply)} is refused`, retransmit);
 
-    section('7. Statistics');
-    // TODO(issue 8): replace these demo-side counts with the gateway's non-personal statistics export.
-    const sentFrames = network.sent.length;
-    step(
-      'demo counters (the gateway statistics export is not exposed yet)',
-      `${before} messages from the person, ${statuses.size} from the business (${[...statuses.values()].filter((s) => s === 'delivered').length} delivered), ${sentFrames} frames to devices, ${network.sendAttempts - sentFrames} refused send attempt(s), ${network.acknowledged.length} inbound frames acknowledged`,
+    section('7. Statistics and billing (all the rest of the platform gets: counts per business and day)');
+    const { statistics, billing } = gateway.statisticsExport();
+    let messagesOut = 0;
+    const quiet = { days: 0, messagesIn: 0, sessions: 0, opened: 0 };
+    for (const day of statistics.days()) {
+      const row = statistics.snapshot(day).businesses.find((entry) => entry.businessId === BUSINESS_ID);
+      const bill = billing.snapshot(day).businesses.find((entry) => entry.businessId === BUSINESS_ID);
+      if (!row || !bill) continue;
+      messagesOut += row.messagesOut;
+      if (row.messagesOut === 0) {
+        // Days when only customers wrote in: summed into one line.
+        quiet.days += 1;
+        quiet.messagesIn += row.messagesIn;
+        quiet.sessions += row.sessionsEstablished;
+        quiet.opened += bill.conversationsOpened;
+        continue;
+      }
+      print(
+        `  ${day}  ${row.messagesIn} in, ${row.messagesOut} out, ${row.delivered} delivered, ${row.failed} failed, ${row.expired} expired, ${row.sessionsEstablished} sessions established` +
+          `\n              billing: ${bill.businessInitiatedDelivered} business-initiated delivered, ${bill.conversationsOpened} conversations opened (${bill.conversationsOpenedBy.business} by the business, ${bill.conversationsOpenedBy.person} by people)`,
+      );
+    }
+    print(
+      `  + ${quiet.days} days with customers writing in only: ${quiet.messagesIn} in, ${quiet.sessions} sessions established, ${quiet.opened} conversations opened by people`,
     );
     print(`\nDone in ${(performance.now() - started).toFixed(0)} ms.`);
     return {
@@ -218,6 +308,8 @@ export async function runDemo(
       statuses: Object.fromEntries([reply, retried].map((id) => [id, statuses.get(id)])),
       sweptRecords: swept.records,
       retransmitAfterRetention: retransmit,
+      integrityLevels: levels,
+      messagesOut,
     };
   } finally {
     await gateway.close();

@@ -3,11 +3,26 @@ import { createPortableCrypto } from '../crypto/portable.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import { encodeIntegrityState, restoreIntegrityState } from '../integrity/codec.js';
+import {
+  createIntegrity,
+  type IntegrityMonitor,
+  type SendPermit,
+  type SpamReportOutcome,
+} from '../integrity/monitor.js';
+import type { IntegrityLevel, IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import {
+  type IntegrityConfig,
+  type IntegrityConfigInput,
+  resolveIntegrityConfig,
+} from '../integrity/thresholds.js';
 import { MAX_LOCAL_PREKEY_ID } from '../keys/prekeys.js';
+import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { RecordSealer } from '../session/record-sealer.js';
 import { type CiphertextMessage, type IdentityChange, SessionManager } from '../session/session-manager.js';
 import { acceptIdentityChanges } from '../session/trust.js';
+import { createStatistics, type StatisticsOptions, type UsageLedger } from '../stats/ledger.js';
 import {
   type Clock,
   type Namespace,
@@ -26,6 +41,8 @@ import {
   DUE_PREFIX,
   devicesKey,
   dueKey,
+  INTEGRITY_KEY,
+  integrityStateKey,
   messageIndexKey,
   messageKey,
   numberIndexKey,
@@ -40,6 +57,7 @@ import {
   seenPrefix,
   sessionScope,
 } from './layout.js';
+import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
 import { type PlaintextLease, PlaintextLeases } from './plaintext-leases.js';
@@ -80,9 +98,11 @@ import type {
   InboundMessage,
   MessageHandler,
   MessageId,
+  PlatformExport,
   ReceiveOutcome,
   SendRequest,
   SignedPublicPreKey,
+  SpamReport,
   Transport,
 } from './types.js';
 
@@ -122,6 +142,10 @@ const INDEX_GRACE_MS = 31 * DAY_MS;
 const OUTBOX_GRACE_MS = DAY_MS;
 const BUSINESS_DEVICE_ID = 1;
 const KEY_LENGTH = 32;
+const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';
+
+/** Statistics settings the gateway passes on to its ledger (see `createStatistics`). */
+export type GatewayStatisticsOptions = Omit<StatisticsOptions, 'clock' | 'random' | 'tagKey'>;
 
 export interface GatewayOptions {
   /** Protocol state, messages, queues: the "message database". */
@@ -166,6 +190,23 @@ export interface GatewayOptions {
    * time; every deadline it evaluates comes from `clock`. `false` disables it (tests).
    */
   readonly timer?: { readonly intervalMs: number } | false;
+  /**
+   * Integrity monitoring of each business's sending (thresholds and windows; defaults in
+   * `DEFAULT_INTEGRITY_CONFIG`). On by default; `false` turns it off. `block` refuses `send`
+   * with `ERR_INTEGRITY_BLOCKED`; `throttle` spaces the business's new messages on the clock.
+   * The transport side reads the signals through `integritySignals()`.
+   */
+  readonly integrity?: IntegrityConfigInput | false;
+  /**
+   * Non-personal statistics and billing counters, read through `statisticsExport()`. On by
+   * default (in memory; they start over when the gateway restarts); `false` turns them off.
+   */
+  readonly statistics?: GatewayStatisticsOptions | false;
+  /**
+   * Notable events (errors, retries, drops, integrity changes) as a message and non-personal
+   * fields: never content, keys, phone numbers or pseudonyms.
+   */
+  readonly logger?: GatewayLogger;
 }
 
 interface BusinessContext {
@@ -212,6 +253,16 @@ export function createGateway(options: GatewayOptions): Gateway {
  * The content handed to a handler belongs to the business once the handler settles.
  * Zeroing is best-effort: JavaScript engines may keep copies (strings, the decoder's buffers)
  * that no library can reach.
+ *
+ * Three audiences, three separate objects: the business uses the gateway itself; the
+ * transport side reads integrity signals through `integritySignals()` (and relays people's
+ * spam reports to `receiveSpamReport`); the rest of the platform gets `statisticsExport()`,
+ * non-personal counts only. Every message sent is checked and counted (by the recipient's
+ * pseudonym) before it is stored: `block` refuses it with `ERR_INTEGRITY_BLOCKED`, `throttle`
+ * gives it a slot on the injected clock (the due-time index releases it). Integrity counters
+ * are persisted, sealed, in the `counters` namespace on `tick()` and `close()`; statistics
+ * and billing live in memory. The optional `logger` gets codes, ids and counts, never
+ * content, keys, phone numbers or pseudonyms.
  */
 export class Gateway {
   private readonly store: Store;
@@ -244,6 +295,24 @@ export class Gateway {
   private readonly queue = new KeyedQueue();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly interval: ReturnType<typeof setInterval> | undefined;
+  private readonly logger: GatewayLogger | undefined;
+  private readonly integrityConfig: IntegrityConfig | undefined;
+  /** Set once the sketch key is unwrapped (first business loaded). */
+  private monitor: IntegrityMonitor | undefined;
+  private monitorLoading: Promise<IntegrityMonitor> | undefined;
+  /** Reads before the monitor exists: every business at `ok`, nothing counted. */
+  private emptyMonitor: IntegrityMonitor | undefined;
+  /** Businesses whose integrity counters changed since they were last written. */
+  private readonly integrityDirty = new Set<string>();
+  /** Last level seen per business (to log changes). */
+  private readonly integrityLevels = new Map<string, IntegrityLevel>();
+  /** Per business: the clock time the next throttled message may go out. */
+  private readonly throttleNext = new Map<string, number>();
+  /** Contacts count last given to the monitor, per business. */
+  private readonly knownContacts = new Map<string, number>();
+  private readonly ledger: UsageLedger | undefined;
+  private readonly platformExport: PlatformExport | undefined;
+  private readonly signalsReader: IntegritySignals | undefined;
   private closed = false;
 
   constructor(options: GatewayOptions) {
@@ -304,6 +373,23 @@ export class Gateway {
       this.clock,
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
+    this.logger = options.logger;
+    if (options.integrity !== false) {
+      // Resolved here so a bad threshold is a configuration error at construction.
+      this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
+      this.signalsReader = Object.freeze({
+        signal: (businessId: string): IntegritySignal => this.readSignal(businessId),
+      });
+    }
+    if (options.statistics !== false) {
+      const { recorder, statistics, billing } = createStatistics({
+        ...options.statistics,
+        clock: this.clock,
+        random: this.random,
+      });
+      this.ledger = recorder;
+      this.platformExport = Object.freeze({ statistics, billing });
+    }
     const timer = options.timer ?? { intervalMs: 60_000 };
     if (timer) {
       this.interval = setInterval(
@@ -467,6 +553,7 @@ export class Gateway {
     const devices = knownDevices ? decodeDeviceList(knownDevices) : [];
 
     let identityChange: IdentityChange | undefined;
+    let newSession = false;
     try {
       const result = await sessions.decrypt(
         address,
@@ -517,12 +604,22 @@ export class Gateway {
         },
       );
       identityChange = result.identityChange;
+      newSession = result.newSession;
       wipe(result.plaintext);
     } catch (error) {
       return this.undecryptable(ctx, frame, pseudonym, error);
     }
+    const sender = brandPseudonym(pseudonym);
+    if (this.monitor) {
+      this.monitor.recordReceived({ businessId, sender });
+      this.integrityDirty.add(businessId);
+    }
+    this.ledger?.recordReceived({ businessId, sender });
+    if (newSession) this.ledger?.recordSessionEstablished({ businessId });
+    this.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
     await this.acknowledge(frame.frameId);
     if (identityChange) {
+      this.log('info', 'a person’s identity key changed; the new one is accepted', { businessId });
       this.emit(businessId, {
         type: 'identity-changed',
         businessId,
@@ -544,6 +641,7 @@ export class Gateway {
     if (!isParleyError(error) || error.code.startsWith('ERR_STORE_') || error.code === 'ERR_RESIDENCY')
       throw error;
     if (error.code === 'ERR_DUPLICATE_MESSAGE') {
+      this.log('debug', 'inbound frame is a duplicate', { businessId: ctx.id });
       await this.acknowledge(frame.frameId);
       return { kind: 'duplicate' };
     }
@@ -576,6 +674,11 @@ export class Gateway {
         reason: error.code,
       });
     }
+    this.log('warn', 'inbound frame could not be decrypted', {
+      businessId: ctx.id,
+      code: error.code,
+      retryRequested,
+    });
     await this.acknowledge(frame.frameId);
     return { kind: 'undecryptable', reason: error.code, retryRequested };
   }
@@ -640,8 +743,20 @@ export class Gateway {
         ),
       );
       if (await this.commitIfUnchanged(writes, 'messages', messageKey(businessId, id), stored.version)) {
-        if (dropped)
+        if (dropped) {
+          this.log('warn', 'inbound message dropped: the handler failed until the redelivery limit', {
+            businessId,
+            messageId: id,
+            attempts: record.attempts,
+          });
           this.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: record.attempts });
+        } else if (!delivered) {
+          this.log('warn', 'message handler failed; redelivery scheduled', {
+            businessId,
+            messageId: id,
+            attempt: record.attempts,
+          });
+        }
       }
     });
   }
@@ -686,10 +801,23 @@ export class Gateway {
     }
     const businessId = await this.businessOfNumber(request.from);
     const ctx = await this.business(businessId);
-    const now = this.clock.now();
-    const id = this.newMessageId();
-    const deadline = now + ctx.retentionMs;
     const pseudonym = this.pseudonym(ctx, request.to);
+    const recipient = brandPseudonym(pseudonym);
+    const id = this.newMessageId();
+    const now = this.clock.now();
+    const deadline = now + ctx.retentionMs;
+    let notBefore = now;
+    if (this.monitor) {
+      // Checked and counted in one synchronous step: many concurrent sends cannot all pass
+      // the check before any of them is counted.
+      const permit = this.checkSend(this.monitor, businessId);
+      if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
+        notBefore = Math.max(now, this.throttleNext.get(businessId) ?? now);
+        this.throttleNext.set(businessId, notBefore + permit.minIntervalMs);
+      }
+      this.monitor.recordSent({ businessId, recipient });
+      this.integrityDirty.add(businessId);
+    }
     const { period, key } = await this.periodKeys.forDeadline(businessId, deadline);
     // Copied only now, after every await: sealed and zeroed in one synchronous step.
     const content = typeof given === 'string' ? utf8(given) : given.slice();
@@ -708,9 +836,19 @@ export class Gateway {
       content: sealContent(this.crypto, this.random, key, contentAad(businessId, id), request.to, content),
     };
     wipe(content);
-    await this.store.commit(this.messageWrites(ctx, id, record, now));
+    await this.store.commit(this.messageWrites(ctx, id, record, now, notBefore));
+    this.ledger?.recordSent({ businessId, messageId: id, recipient });
     this.emit(businessId, { type: 'status', businessId, messageId: id, status: 'accepted' });
-    this.track(this.processOutbound(businessId, id));
+    if (notBefore > now) {
+      // Throttled: the due-time index hands it to `runDue`/`tick` at its slot.
+      this.log('debug', 'send throttled by integrity rules', {
+        businessId,
+        messageId: id,
+        delayMs: notBefore - now,
+      });
+    } else {
+      this.track(this.processOutbound(businessId, id));
+    }
     return id;
   }
 
@@ -720,6 +858,7 @@ export class Gateway {
     const id = messageId as MessageId;
     const index = await this.messageIndex(id);
     const ctx = await this.business(index.businessId);
+    if (this.monitor) this.checkSend(this.monitor, ctx.id);
     await this.queue.run(id, async () => {
       const now = this.clock.now();
       const stored = await this.readMessage(ctx, id);
@@ -772,6 +911,15 @@ export class Gateway {
         writes.push(del('outbox', outboxKey(businessId, parsed.id)));
       }
       if ((await this.commitIfUnchanged(writes, 'messages', key, stored.version)) && first) {
+        if (this.monitor) {
+          this.monitor.recordDelivered({ businessId });
+          this.integrityDirty.add(businessId);
+        }
+        this.ledger?.recordDelivered({
+          businessId,
+          messageId: parsed.id,
+          recipient: brandPseudonym(record.pseudonym),
+        });
         this.emit(businessId, { type: 'status', businessId, messageId: parsed.id, status: 'delivered' });
       }
     });
@@ -791,6 +939,13 @@ export class Gateway {
       const periodKey = stored && (await this.periodKeys.forPeriod(businessId, stored.record.period));
       if (!stored || !periodKey) return this.expire(businessId, id, 'outbound');
       const record = stored.record;
+      // A first attempt right after `send` was checked there; a throttled (deferred) message
+      // and every retry are checked again here: nothing of a blocked business reaches the
+      // transport after the block.
+      const deferred = record.attempts > 0 || entry.nextAttemptAt > record.createdAt;
+      if (deferred && this.monitor && this.readLevel(this.monitor, businessId) === 'block') {
+        return this.failBlocked(ctx, id, entry, stored);
+      }
       const aad = contentAad(businessId, id);
       const opened = openContent(this.crypto, periodKey, aad, record.content);
       const phoneNumber = opened.phoneNumber;
@@ -852,6 +1007,7 @@ export class Gateway {
       // This attempt spends the entry's hint in the time index.
       const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
       let event: GatewayEvent | undefined;
+      let next: number | undefined;
       const allSent =
         record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
       if (allSent) {
@@ -867,12 +1023,33 @@ export class Gateway {
           event = { type: 'status', businessId, messageId: id, status: 'failed', reason: failure };
         }
       } else {
-        const next = now + backoffDelay(this.sendBackoff, record.attempts);
+        next = now + backoffDelay(this.sendBackoff, record.attempts);
         writes.push(...this.outboxPut(businessId, id, 'outbound', next, record.deadline));
       }
       writes.push(this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
-      if ((await this.commitIfUnchanged(writes, 'messages', key, stored.version)) && event)
-        this.emit(businessId, event);
+      if (!(await this.commitIfUnchanged(writes, 'messages', key, stored.version))) return;
+      if (event?.type === 'status' && event.status === 'failed') {
+        if (this.monitor) {
+          this.monitor.recordFailed({ businessId });
+          this.integrityDirty.add(businessId);
+        }
+        this.ledger?.recordFailed({ businessId, messageId: id });
+        this.log('warn', 'message failed: sending attempts exhausted', {
+          businessId,
+          messageId: id,
+          attempts: record.attempts,
+          code: failure,
+        });
+      } else if (next !== undefined) {
+        this.log('warn', 'sending attempt failed; retry scheduled', {
+          businessId,
+          messageId: id,
+          attempt: record.attempts,
+          code: failure,
+          retryInMs: next - now,
+        });
+      }
+      if (event) this.emit(businessId, event);
     });
   }
 
@@ -932,7 +1109,9 @@ export class Gateway {
   ): Promise<void> {
     const bundle = await this.directory.fetchBundle(phoneNumber, address.deviceId);
     const result = await sessions.processBundle(address, bundle);
+    this.ledger?.recordSessionEstablished({ businessId: ctx.id });
     if (result.identityChange) {
+      this.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
       this.emit(ctx.id, {
         type: 'identity-changed',
         businessId: ctx.id,
@@ -964,7 +1143,13 @@ export class Gateway {
 
   private async expire(businessId: string, id: MessageId, direction: Direction): Promise<void> {
     await this.store.commit([del('outbox', outboxKey(businessId, id))]);
+    this.log('info', 'message expired before it could be handed over', {
+      businessId,
+      messageId: id,
+      direction,
+    });
     if (direction === 'outbound') {
+      this.ledger?.recordExpired({ businessId, messageId: id });
       this.emit(businessId, {
         type: 'status',
         businessId,
@@ -1017,6 +1202,7 @@ export class Gateway {
     await this.queue.run(personQueueKey(businessId, pseudonym), () =>
       this.erasePseudonym(ctx, pseudonym, true),
     );
+    this.log('info', 'a person’s data was erased', { businessId });
   }
 
   private async erasePseudonym(
@@ -1054,6 +1240,8 @@ export class Gateway {
       }
     }
     await this.store.commit(writes);
+    // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
+    this.ledger?.forgetPerson(biz, brandPseudonym(pseudonym));
   }
 
   // ── Schedule-driven work ──────────────────────────────────────────────────────────
@@ -1067,6 +1255,7 @@ export class Gateway {
       await this.runDue();
       await this.maintainPreKeys();
       await this.sweep();
+      await this.persistIntegrity();
     } catch (error) {
       this.reportError(error);
     }
@@ -1238,18 +1427,24 @@ export class Gateway {
     let inactive = 0;
     for (const ctx of await this.allBusinesses()) {
       const prefix = contactPrefix(ctx.id);
-      for (const contact of await this.store.list('meta', { prefix })) {
+      const contacts = await this.store.list('meta', { prefix });
+      let active = contacts.length;
+      for (const contact of contacts) {
         const last = decodeTimestamp(ctx.sealer.open('meta', contact.key, contact.value));
         if (last + this.inactivityMs > now) continue;
+        active -= 1;
         const pseudonym = contact.key.slice(prefix.length);
         await this.queue.run(personQueueKey(ctx.id, pseudonym), () =>
           this.erasePseudonym(ctx, pseudonym, false),
         );
         inactive += 1;
       }
+      this.updateKnownContacts(ctx.id, active);
     }
     const records = await this.store.sweepExpired(now);
     const periodKeys = await this.periodKeys.destroyExpired();
+    if (records > 0 || periodKeys > 0 || inactive > 0)
+      this.log('info', 'retention sweep', { records, periodKeys, inactive });
     return { records, periodKeys, inactive };
   }
 
@@ -1274,12 +1469,281 @@ export class Gateway {
     this.closed = true;
     if (this.interval) clearInterval(this.interval);
     await this.idle();
+    try {
+      await this.persistIntegrity();
+    } catch (error) {
+      this.reportError(error);
+    }
     this.leases.clear();
     this.periodKeys.clear();
     for (const pending of this.businesses.values()) {
       pending.then((ctx) => wipe(ctx.pseudonymKey)).catch(() => undefined);
     }
     this.businesses.clear();
+  }
+
+  // ── Integrity, statistics and spam reports ────────────────────────────────────────
+
+  /**
+   * The transport side's view of the integrity signals (the network's interface, not the
+   * business's and not the rest of the platform's): a level with its reasons and counts per
+   * business, read-only. Hand this object to the network and nothing else of the gateway.
+   * A business's counters are restored from the store when the gateway first works for it
+   * after a start (any call for it, or the first `tick()`); until then it reads `ok`.
+   */
+  integritySignals(): IntegritySignals {
+    if (!this.signalsReader)
+      throw new ParleyError('ERR_CONFIGURATION', 'integrity monitoring is off (integrity: false)');
+    return this.signalsReader;
+  }
+
+  /**
+   * The only interface for "the rest of the platform": non-personal statistics and billing
+   * counters per business and UTC day, as typed snapshots (counts, never people).
+   */
+  statisticsExport(): PlatformExport {
+    if (!this.platformExport)
+      throw new ParleyError('ERR_CONFIGURATION', 'statistics are off (statistics: false)');
+    return this.platformExport;
+  }
+
+  /**
+   * A person's spam report, relayed by the transport. Counts toward the business's integrity
+   * signal only when the gateway's own record shows the message was delivered to that
+   * reporter, and only once per message. The reporter's number is turned into the business's
+   * pseudonym for that check and kept nowhere.
+   */
+  async receiveSpamReport(report: SpamReport): Promise<SpamReportOutcome> {
+    this.assertOpen();
+    assertPhoneNumber(report?.reporter, 'reporter');
+    const to: unknown = report.to;
+    if (typeof to !== 'string')
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"to" expected a business number or business id');
+    const messageId = parseFrameId(report.messageId)?.id ?? report.messageId;
+    if (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId))
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"messageId" expected a message id this gateway issued');
+    const businessId = PHONE_NUMBER.test(to) ? await this.businessOfNumber(to) : to;
+    const ctx = await this.business(businessId);
+    const monitor = this.monitor;
+    if (!monitor)
+      throw new ParleyError('ERR_CONFIGURATION', 'integrity monitoring is off (integrity: false)');
+    const outcome = await monitor.recordSpamReport({
+      businessId,
+      messageId,
+      reporterPseudonym: brandPseudonym(this.pseudonym(ctx, report.reporter)),
+    });
+    this.log('info', 'spam report', { businessId, outcome });
+    if (outcome === 'counted') {
+      this.integrityDirty.add(businessId);
+      this.readLevel(monitor, businessId);
+    }
+    return outcome;
+  }
+
+  /** The spam-report check, from the gateway's own message records (they expire with retention). */
+  private async wasDeliveredTo(query: {
+    readonly businessId: string;
+    readonly messageId: string;
+    readonly reporter: Pseudonym;
+  }): Promise<boolean> {
+    const ctx = await this.business(query.businessId);
+    const stored = await this.readMessage(ctx, query.messageId as MessageId);
+    const record = stored?.record;
+    return (
+      record?.direction === 'outbound' &&
+      record.pseudonym === query.reporter &&
+      record.devices.some((device) => device.state === 'delivered')
+    );
+  }
+
+  /**
+   * The monitor, once its sketch key is unwrapped: one key per message store, wrapped by the
+   * key provider like the businesses' keys, so the sketches persisted in `counters` still
+   * match after a restart.
+   */
+  private integrityMonitor(): Promise<IntegrityMonitor | undefined> {
+    const config = this.integrityConfig;
+    if (!config) return Promise.resolve(undefined);
+    if (this.monitor) return Promise.resolve(this.monitor);
+    if (!this.monitorLoading) {
+      const loading = this.loadMonitor(config);
+      this.monitorLoading = loading;
+      loading.catch(() => {
+        if (this.monitorLoading === loading) this.monitorLoading = undefined;
+      });
+    }
+    return this.monitorLoading;
+  }
+
+  private async loadMonitor(config: IntegrityConfig): Promise<IntegrityMonitor> {
+    let stored = await this.store.get('meta', INTEGRITY_KEY);
+    if (!stored) {
+      const fresh = this.random(KEY_LENGTH);
+      const wrapped = await this.keyProvider.wrapKey(fresh, INTEGRITY_KEY_CONTEXT);
+      wipe(fresh);
+      try {
+        await this.store.commit([put('meta', INTEGRITY_KEY, wrapped)], {
+          expectVersions: [{ namespace: 'meta', key: INTEGRITY_KEY, version: 0 }],
+        });
+      } catch (error) {
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
+      }
+      stored = await this.store.get('meta', INTEGRITY_KEY);
+      if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the integrity key could not be stored');
+    }
+    const sketchKey = await this.keyProvider.unwrapKey(stored.value, INTEGRITY_KEY_CONTEXT);
+    const { monitor } = createIntegrity({
+      clock: this.clock,
+      config,
+      sketchKey,
+      wasDeliveredTo: (query) => this.wasDeliveredTo(query),
+    });
+    wipe(sketchKey);
+    this.monitor ??= monitor;
+    return this.monitor;
+  }
+
+  /** Restores a business's integrity counters from the store (when the business is loaded). */
+  private async restoreIntegrity(ctx: BusinessContext): Promise<void> {
+    const monitor = await this.integrityMonitor();
+    if (!monitor) return;
+    const stored = await this.store.get('counters', integrityStateKey(ctx.id));
+    if (!stored) return;
+    try {
+      const bytes = ctx.sealer.open('counters', integrityStateKey(ctx.id), stored.value);
+      const { sketchesKept } = restoreIntegrityState(monitor, ctx.id, bytes);
+      if (!sketchesKept)
+        this.log('warn', 'integrity sketches written under another key were dropped; counts kept', {
+          businessId: ctx.id,
+        });
+    } catch (error) {
+      monitor.forgetBusiness(ctx.id);
+      this.log('warn', 'integrity counters not restored (another configuration); starting over', {
+        businessId: ctx.id,
+        code: errorCode(error),
+      });
+    }
+  }
+
+  /**
+   * Writes the integrity counters that changed (from `tick()` and `close()`, not per message:
+   * about 28 kB per business with the default windows). The record expires when even the
+   * longest window would have emptied it.
+   */
+  private async persistIntegrity(): Promise<void> {
+    const monitor = this.monitor;
+    const config = this.integrityConfig;
+    if (!monitor || !config || this.integrityDirty.size === 0) return;
+    const expiresAt = this.clock.now() + longestWindowMs(config);
+    const written: string[] = [];
+    const writes: WriteOperation[] = [];
+    for (const businessId of [...this.integrityDirty]) {
+      const ctx = await this.businesses.get(businessId)?.catch(() => undefined);
+      if (!ctx) continue;
+      this.integrityDirty.delete(businessId);
+      written.push(businessId);
+      const key = integrityStateKey(businessId);
+      writes.push(this.sealedPut(ctx, 'counters', key, encodeIntegrityState(monitor, businessId), expiresAt));
+    }
+    if (writes.length === 0) return;
+    try {
+      await this.store.commit(writes);
+    } catch (error) {
+      for (const businessId of written) this.integrityDirty.add(businessId);
+      throw error;
+    }
+  }
+
+  /** Refuses (`ERR_INTEGRITY_BLOCKED`) or permits a business's new message; logs level changes. */
+  private checkSend(monitor: IntegrityMonitor, businessId: string): SendPermit {
+    let permit: SendPermit;
+    try {
+      permit = monitor.checkSend(businessId);
+    } catch (error) {
+      if (isParleyError(error, 'ERR_INTEGRITY_BLOCKED')) {
+        this.noteLevel(businessId, 'block', error.details.rule as string | undefined);
+        this.log('warn', 'send refused: the business is blocked by integrity rules', {
+          businessId,
+          rule: error.details.rule,
+        });
+      }
+      throw error;
+    }
+    this.noteLevel(businessId, permit.level, permit.reasons[0]?.rule);
+    return permit;
+  }
+
+  private readLevel(monitor: IntegrityMonitor, businessId: string): IntegrityLevel {
+    const signal = monitor.signal(businessId);
+    this.noteLevel(businessId, signal.level, signal.reasons[0]?.rule);
+    return signal.level;
+  }
+
+  private noteLevel(businessId: string, level: IntegrityLevel, rule: string | undefined): void {
+    const previous = this.integrityLevels.get(businessId) ?? 'ok';
+    if (previous === level) return;
+    this.integrityLevels.set(businessId, level);
+    if (level === 'ok') this.throttleNext.delete(businessId);
+    this.log(level === 'ok' ? 'info' : 'warn', 'integrity level changed', {
+      businessId,
+      level,
+      previous,
+      rule,
+    });
+  }
+
+  /** The transport side's reading; before the monitor is loaded every business reads `ok`. */
+  private readSignal(businessId: string): IntegritySignal {
+    if (this.monitor) return this.monitor.signal(businessId);
+    this.emptyMonitor ??= createIntegrity({
+      clock: this.clock,
+      config: this.integrityConfig,
+      // Never hashes anything: it holds no counters.
+      sketchKey: new Uint8Array(KEY_LENGTH),
+      wasDeliveredTo: () => false,
+    }).monitor;
+    return this.emptyMonitor.signal(businessId);
+  }
+
+  /** The gateway's count of a business's contacts (people with protocol state), when it changed. */
+  private updateKnownContacts(businessId: string, count: number): void {
+    const monitor = this.monitor;
+    if (!monitor || this.knownContacts.get(businessId) === count) return;
+    this.knownContacts.set(businessId, count);
+    monitor.setKnownContacts(businessId, count);
+    this.integrityDirty.add(businessId);
+  }
+
+  /** A queued message of a blocked business: failed with `ERR_INTEGRITY_BLOCKED`, never sent. */
+  private async failBlocked(
+    ctx: BusinessContext,
+    id: MessageId,
+    entry: OutboxEntry,
+    stored: { record: MessageRecord; version: number },
+  ): Promise<void> {
+    const businessId = ctx.id;
+    const record = stored.record;
+    const key = messageKey(businessId, id);
+    const writes: WriteOperation[] = [
+      del('outbox', dueKey(dueAt(entry), businessId, id)),
+      del('outbox', outboxKey(businessId, id)),
+    ];
+    const fails = record.status !== 'delivered';
+    if (fails) record.status = 'failed';
+    writes.push(this.sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    if (!(await this.commitIfUnchanged(writes, 'messages', key, stored.version)) || !fails) return;
+    this.ledger?.recordFailed({ businessId, messageId: id });
+    this.log('warn', 'queued message failed: the business is blocked by integrity rules', {
+      businessId,
+      messageId: id,
+    });
+    this.emit(businessId, {
+      type: 'status',
+      businessId,
+      messageId: id,
+      status: 'failed',
+      reason: 'ERR_INTEGRITY_BLOCKED',
+    });
   }
 
   // ── Helpers ───────────────────────────────────────────────────────────────────────
@@ -1323,7 +1787,7 @@ export class Gateway {
     );
     const sealer = createAesGcmSealer(this.crypto, this.random, recordKey);
     wipe(recordKey);
-    return {
+    const ctx: BusinessContext = {
       id: businessId,
       config,
       retentionMs: config.retentionDays * DAY_MS,
@@ -1331,6 +1795,8 @@ export class Gateway {
       pseudonymKey,
       numbers: new Map(),
     };
+    await this.restoreIntegrity(ctx);
+    return ctx;
   }
 
   /** A business pinned to a region writes only to stores, and unwraps only with a provider, of that region. */
@@ -1430,6 +1896,7 @@ export class Gateway {
     id: MessageId,
     record: MessageRecord,
     now: number,
+    firstAttemptAt = now,
   ): WriteOperation[] {
     const biz = ctx.id;
     return [
@@ -1441,7 +1908,7 @@ export class Gateway {
         record.deadline + INDEX_GRACE_MS,
       ),
       put('meta', personIndexKey(biz, record.pseudonym, id), new Uint8Array(0), record.deadline),
-      ...this.outboxPut(biz, id, record.direction, now, record.deadline),
+      ...this.outboxPut(biz, id, record.direction, firstAttemptAt, record.deadline),
       this.sealedPut(ctx, 'meta', contactKey(biz, record.pseudonym), encodeTimestamp(now)),
     ];
   }
@@ -1540,7 +2007,12 @@ export class Gateway {
   }
 
   private reportError(error: unknown): void {
+    this.log('error', 'background work failed', { code: errorCode(error) });
     for (const handler of this.errorHandlers) handler(error);
+  }
+
+  private log(level: LogLevel, message: string, fields?: LogFields): void {
+    logTo(this.logger, level, message, fields);
   }
 
   private track(work: Promise<unknown>): void {
@@ -1624,6 +2096,20 @@ function recordKeyContext(businessId: string): string {
 
 function pseudonymKeyContext(businessId: string): string {
   return `parley/pseudonym/${businessId}`;
+}
+
+const MESSAGE_ID = /^m[0-9a-f]{32}$/;
+
+/** The longest window or lookback of an integrity configuration: no state outlives it. */
+function longestWindowMs(config: IntegrityConfig): number {
+  return Math.max(
+    config.activityWindow.durationMs,
+    config.qualityWindow.durationMs,
+    config.contactsWindow.durationMs,
+    config.recipientLookback.lookbackMs,
+    config.replyWindow.lookbackMs,
+    config.reportDedup.lookbackMs,
+  );
 }
 
 /** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */

@@ -19,11 +19,13 @@ export {
   DEFAULT_SIGNED_PREKEY_ROTATION_MS,
   Gateway,
   type GatewayOptions,
+  type GatewayStatisticsOptions,
   MAX_CONTENT_LENGTH,
   MAX_RETENTION_DAYS,
   type SweepResult,
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
+export type { GatewayLogger, LogFields, LogLevel, LogValue } from './logger.js';
 export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
 export { DEFAULT_PERIOD_MS } from './period-keys.js';
 export type {
@@ -39,10 +41,12 @@ export type {
   MessageId,
   OutboundFrame,
   OutboundStatus,
+  PlatformExport,
   PreKeyUpload,
   ReceiveOutcome,
   RetryRequest,
   SendRequest,
   SignedPublicPreKey,
+  SpamReport,
   Transport,
 } from './types.js';

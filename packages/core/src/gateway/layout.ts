@@ -16,6 +16,8 @@
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
  *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}  retry request sent (rate limit)
  *   vault     gw/b/{biz}/period/{period}        wrapped content key (vault store)
+ *   meta      gw/integrity/key                  integrity sketch key (wrapped by the key provider)
+ *   counters  gw/b/{biz}/integrity              integrity counters (sealed; keyed hashes, counts)
  */
 export const businessKey = (biz: string) => `gw/business/${biz}`;
 export const BUSINESS_PREFIX = 'gw/business/';
@@ -44,3 +46,7 @@ export const retryLimitPrefix = (biz: string, number: string, pseud: string) =>
 export const messagePrefix = (biz: string) => `gw/b/${biz}/m/`;
 export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
 export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;
+/** meta: the integrity monitor's sketch key, wrapped by the key provider (one per gateway store). */
+export const INTEGRITY_KEY = 'gw/integrity/key';
+/** counters: one business's integrity counters (sealed; keyed hashes and counts only). */
+export const integrityStateKey = (biz: string) => `gw/b/${biz}/integrity`;

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
+import type { BillingExport, StatisticsExport } from '../stats/snapshots.js';
 
 /** A message id, unique per gateway; random, so it reveals nothing about sender or content. */
 export type MessageId = string & { readonly __brand: 'MessageId' };
@@ -172,4 +173,24 @@ export interface BusinessRegistration {
   readonly region?: string | undefined;
   /** 1 to 30; default 30. */
   readonly retentionDays?: number | undefined;
+}
+
+/**
+ * A person reported a message as spam, as the transport relays it. Counts toward the
+ * business's integrity signal only when that message was delivered to that reporter, and
+ * once per message. The reporter's number is used for that check and not kept.
+ */
+export interface SpamReport {
+  /** The reporting person's phone number (the transport's sender attribution). */
+  readonly reporter: string;
+  /** The business number the message came from, or the business id. */
+  readonly to: string;
+  /** The gateway's message id (an outbound frame id of that message is accepted too). */
+  readonly messageId: string;
+}
+
+/** What "the rest of the platform" gets: non-personal statistics and billing, counts only. */
+export interface PlatformExport {
+  readonly statistics: StatisticsExport;
+  readonly billing: BillingExport;
 }

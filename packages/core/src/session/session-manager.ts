@@ -354,7 +354,8 @@ export class SessionManager {
    */
   forgetName(name: string): void {
     const prefix = this.records.sessionPrefix(name);
-    for (const key of [...this.sessionCache.keys()]) if (key.startsWith(prefix)) this.sessionCache.delete(key);
+    for (const key of [...this.sessionCache.keys()])
+      if (key.startsWith(prefix)) this.sessionCache.delete(key);
     this.identityCache.delete(this.records.remoteIdentityKey(name));
   }
 

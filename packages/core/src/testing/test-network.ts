@@ -9,8 +9,10 @@ import type {
   ReceiveOutcome,
   RetryRequest,
   SignedPublicPreKey,
+  SpamReport,
   Transport,
 } from '../gateway/types.js';
+import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import type { NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
 
@@ -20,6 +22,8 @@ export interface GatewayEndpoint {
   receiveReceipt(receipt: DeliveryReceipt): Promise<void>;
   /** Awaited before and after each delivery step so background sends have reached the network. */
   idle?(): Promise<void>;
+  /** A person's spam report relayed by the network (a `Gateway` takes them; other endpoints may not). */
+  receiveSpamReport?(report: SpamReport): Promise<SpamReportOutcome>;
 }
 
 export type PacketDirection = 'to-gateway' | 'to-person';
@@ -293,6 +297,20 @@ export class TestNetwork implements Transport, Directory {
     this.queue = this.queue.map((packet) =>
       direction === undefined || packet.direction === direction ? reordered[next++]! : packet,
     );
+  }
+
+  /**
+   * A person reports a message they received as spam. The network relays it right away, with
+   * its sender attribution (the reporter's number), naming the business number and the frame.
+   */
+  async reportSpam(
+    reporter: string,
+    message: { readonly from: string; readonly frameId: string },
+  ): Promise<SpamReportOutcome> {
+    const endpoint = this.endpoint;
+    if (!endpoint?.receiveSpamReport)
+      throw new ParleyError('ERR_CONFIGURATION', 'the connected endpoint does not take spam reports');
+    return endpoint.receiveSpamReport({ reporter, to: message.from, messageId: message.frameId });
   }
 
   // ── Transport (called by the gateway) ─────────────────────────────────────────────
