@@ -1,5 +1,5 @@
 import { toHex, utf8, wipe } from '../bytes.js';
-import { createPortableCrypto } from '../crypto/portable.js';
+import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
@@ -18,6 +18,7 @@ import {
 } from '../integrity/thresholds.js';
 import { MAX_LOCAL_PREKEY_ID } from '../keys/prekeys.js';
 import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.js';
+import { inspectCustom } from '../redaction.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { RecordSealer } from '../session/record-sealer.js';
 import { type CiphertextMessage, type IdentityChange, SessionManager } from '../session/session-manager.js';
@@ -265,6 +266,15 @@ export function createGateway(options: GatewayOptions): Gateway {
  * content, keys, phone numbers or pseudonyms.
  */
 export class Gateway {
+  /** A summary without keys, numbers or content (see redaction.ts). */
+  toJSON(): Record<string, string | number | boolean> {
+    return { type: 'Gateway', businesses: this.businesses.size, closed: this.closed };
+  }
+
+  [inspectCustom](): string {
+    return `Gateway ${JSON.stringify(this.toJSON())}`;
+  }
+
   private readonly store: Store;
   private readonly vaultStore: Store;
   private readonly keyProvider: KeyProvider;
@@ -327,7 +337,7 @@ export class Gateway {
     this.keyProvider = options.keyProvider;
     this.transport = options.transport;
     this.directory = options.directory;
-    this.crypto = options.crypto ?? createPortableCrypto();
+    this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
     this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
@@ -1240,6 +1250,8 @@ export class Gateway {
       }
     }
     await this.store.commit(writes);
+    // The session managers may still hold the person's decoded sessions in memory.
+    for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
     // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
     this.ledger?.forgetPerson(biz, brandPseudonym(pseudonym));
   }
