@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex } from '../src/bytes.js';
-import { type ErrorCode, isParleyError, type ParleyError } from '../src/errors.js';
 import {
   appendMac,
   CiphertextMessageType,
@@ -15,46 +14,12 @@ import {
   type PreKeySignalMessageFields,
 } from '../src/wire/index.js';
 import { encodeVarint } from '../src/wire/protobuf.js';
+import { bytesField, expectCode, expectDecodeOrParleyError, varintField } from './support/wire.js';
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
-
-function expectCode(fn: () => unknown, code: ErrorCode): ParleyError {
-  const error = thrown(fn);
-  expect(isParleyError(error), String(error)).toBe(true);
-  expect((error as ParleyError).code).toBe(code);
-  return error as ParleyError;
-}
-
-const DECODE_CODES: readonly ErrorCode[] = [
-  'ERR_INVALID_MESSAGE',
-  'ERR_INVALID_KEY',
-  'ERR_UNKNOWN_VERSION',
-  'ERR_MESSAGE_TOO_LARGE',
-];
-
-/** Decodes the outer message and, if that succeeds, the inner one; any throw must be a ParleyError. */
-function decodeOrParleyError(bytes: Uint8Array): void {
-  try {
-    decodeSignalMessage(decodePreKeySignalMessage(bytes).message);
-  } catch (error) {
-    expect(isParleyError(error), String(error)).toBe(true);
-    expect(DECODE_CODES).toContain((error as ParleyError).code);
-  }
-}
-
-const varintField = (field: number, value: number): Uint8Array =>
-  concatBytes(encodeVarint(field * 8), encodeVarint(value));
-const bytesField = (field: number, value: Uint8Array): Uint8Array =>
-  concatBytes(encodeVarint(field * 8 + 2), encodeVarint(value.length), value);
+const decodeOrParleyError = (bytes: Uint8Array): void =>
+  expectDecodeOrParleyError(() => decodeSignalMessage(decodePreKeySignalMessage(bytes).message));
 
 const key = (fill: number): Uint8Array => {
   const k = new Uint8Array(33).fill(fill);

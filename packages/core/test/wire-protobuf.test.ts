@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex } from '../src/bytes.js';
-import { type ErrorCode, isParleyError, type ParleyError } from '../src/errors.js';
+import { isParleyError } from '../src/errors.js';
 import {
   encodeVarint,
   type FieldTag,
@@ -9,22 +9,7 @@ import {
   ProtobufWriter,
   WireType,
 } from '../src/wire/protobuf.js';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
-
-function expectCode(fn: () => unknown, code: ErrorCode): ParleyError {
-  const error = thrown(fn);
-  expect(isParleyError(error), String(error)).toBe(true);
-  expect((error as ParleyError).code).toBe(code);
-  return error as ParleyError;
-}
+import { expectCode } from './support/wire.js';
 
 /** Reads one field with the given accessor after its tag. */
 function readOne<T>(bytes: Uint8Array, read: (reader: ProtobufReader, tag: FieldTag) => T): T {

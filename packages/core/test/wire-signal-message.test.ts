@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex } from '../src/bytes.js';
-import { type ErrorCode, isParleyError, type ParleyError } from '../src/errors.js';
 import {
   appendMac,
   CIPHERTEXT_VERSION_V3,
@@ -15,47 +14,13 @@ import {
   versionByte,
 } from '../src/wire/index.js';
 import { encodeVarint } from '../src/wire/protobuf.js';
+import { bytesField, expectCode, expectDecodeOrParleyError, varintField } from './support/wire.js';
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
+const decodeOrParleyError = (bytes: Uint8Array): void =>
+  expectDecodeOrParleyError(() => decodeSignalMessage(bytes));
 
-function expectCode(fn: () => unknown, code: ErrorCode): ParleyError {
-  const error = thrown(fn);
-  expect(isParleyError(error), String(error)).toBe(true);
-  expect((error as ParleyError).code).toBe(code);
-  return error as ParleyError;
-}
-
-/** Codes a decoder may legitimately answer attacker bytes with. */
-const DECODE_CODES: readonly ErrorCode[] = [
-  'ERR_INVALID_MESSAGE',
-  'ERR_INVALID_KEY',
-  'ERR_UNKNOWN_VERSION',
-  'ERR_MESSAGE_TOO_LARGE',
-];
-
-/** Decodes, and if that throws, checks it was a ParleyError with a decode code. */
-function decodeOrParleyError(bytes: Uint8Array): void {
-  try {
-    decodeSignalMessage(bytes);
-  } catch (error) {
-    expect(isParleyError(error), String(error)).toBe(true);
-    expect(DECODE_CODES).toContain((error as ParleyError).code);
-  }
-}
-
-const varintField = (field: number, value: number): Uint8Array =>
-  concatBytes(encodeVarint(field * 8), encodeVarint(value));
-const bytesField = (field: number, value: Uint8Array): Uint8Array =>
-  concatBytes(encodeVarint(field * 8 + 2), encodeVarint(value.length), value);
 const fixed32Field = (field: number): Uint8Array =>
   concatBytes(encodeVarint(field * 8 + 5), fromHex('deadbeef'));
 const fixed64Field = (field: number): Uint8Array =>
