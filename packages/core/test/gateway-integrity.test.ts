@@ -285,7 +285,11 @@ describe('gateway spam reports', () => {
     const before = tg.gateway.integritySignals().signal('shop').snapshot;
     expect(before).toMatchObject({ sent: 3, distinctRecipients: 3, delivered: 3, spamReports: 1 });
     await tg.gateway.close();
-    expect((await tg.store.list('counters')).map((record) => record.key)).toEqual(['gw/b/shop/integrity']);
+    expect((await tg.store.list('counters')).map((record) => record.key)).toEqual([
+      'gw/b/shop/integrity',
+      'gw/b/shop/statistics',
+      'gw/b/shop/statistics-people',
+    ]);
 
     const restarted = await createTestGateway(memoryStores, {
       store: tg.store,

@@ -24,6 +24,7 @@ import type { RecordSealer } from '../session/record-sealer.js';
 import { type CiphertextMessage, type IdentityChange, SessionManager } from '../session/session-manager.js';
 import { acceptIdentityChanges } from '../session/trust.js';
 import { createStatistics, type StatisticsOptions, type UsageLedger } from '../stats/ledger.js';
+import { encodeStatisticsState, restoreStatisticsState } from '../stats/state.js';
 import {
   type Clock,
   type Namespace,
@@ -144,6 +145,13 @@ const OUTBOX_GRACE_MS = DAY_MS;
 const BUSINESS_DEVICE_ID = 1;
 const KEY_LENGTH = 32;
 const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';
+/** meta: the statistics ledger's people-tag key, wrapped by the key provider (one per gateway store). */
+const STATISTICS_KEY = 'gw/statistics/key';
+const STATISTICS_KEY_CONTEXT = 'parley/statistics/tag-key';
+/** counters: one business's daily counts and billing (sealed; no person in them). */
+const statisticsDaysKey = (biz: string) => `gw/b/${biz}/statistics`;
+/** counters: one business's open 24-hour windows (sealed; keyed tags; expires with the newest window). */
+const statisticsPeopleKey = (biz: string) => `gw/b/${biz}/statistics-people`;
 
 /** Statistics settings the gateway passes on to its ledger (see `createStatistics`). */
 export type GatewayStatisticsOptions = Omit<StatisticsOptions, 'clock' | 'random' | 'tagKey'>;
@@ -261,9 +269,9 @@ export function createGateway(options: GatewayOptions): Gateway {
  * non-personal counts only. Every message sent is checked and counted (by the recipient's
  * pseudonym) before it is stored: `block` refuses it with `ERR_INTEGRITY_BLOCKED`, `throttle`
  * gives it a slot on the injected clock (the due-time index releases it). Integrity counters
- * are persisted, sealed, in the `counters` namespace on `tick()` and `close()`; statistics
- * and billing live in memory. The optional `logger` gets codes, ids and counts, never
- * content, keys, phone numbers or pseudonyms.
+ * and statistics and billing are persisted, sealed, in the `counters` namespace on `tick()`
+ * and `close()` (restored when a business is first used). The optional `logger` gets codes,
+ * ids and counts, never content, keys, phone numbers or pseudonyms.
  */
 export class Gateway {
   /** A summary without keys, numbers or content (see redaction.ts). */
@@ -321,6 +329,9 @@ export class Gateway {
   /** Contacts count last given to the monitor, per business. */
   private readonly knownContacts = new Map<string, number>();
   private readonly ledger: UsageLedger | undefined;
+  private statisticsKeyLoading: Promise<void> | undefined;
+  /** Statistics writes run one after another, so an older state never lands after a newer one. */
+  private statisticsWriting: Promise<void> = Promise.resolve();
   private readonly platformExport: PlatformExport | undefined;
   private readonly signalsReader: IntegritySignals | undefined;
   private closed = false;
@@ -1212,6 +1223,8 @@ export class Gateway {
     await this.queue.run(personQueueKey(businessId, pseudonym), () =>
       this.erasePseudonym(ctx, pseudonym, true),
     );
+    // The stored statistics windows must not keep the person either (not only after the next tick).
+    await this.persistStatistics();
     this.log('info', 'a person’s data was erased', { businessId });
   }
 
@@ -1268,6 +1281,7 @@ export class Gateway {
       await this.maintainPreKeys();
       await this.sweep();
       await this.persistIntegrity();
+      await this.persistStatistics();
     } catch (error) {
       this.reportError(error);
     }
@@ -1483,6 +1497,7 @@ export class Gateway {
     await this.idle();
     try {
       await this.persistIntegrity();
+      await this.persistStatistics();
     } catch (error) {
       this.reportError(error);
     }
@@ -1666,6 +1681,112 @@ export class Gateway {
     }
   }
 
+  /** Gives the ledger the store's people-tag key (created and wrapped on first use), once. */
+  private statisticsKey(ledger: UsageLedger): Promise<void> {
+    if (!this.statisticsKeyLoading) {
+      const loading = (async () => {
+        let stored = await this.store.get('meta', STATISTICS_KEY);
+        if (!stored) {
+          const fresh = this.random(KEY_LENGTH);
+          const wrapped = await this.keyProvider.wrapKey(fresh, STATISTICS_KEY_CONTEXT);
+          wipe(fresh);
+          try {
+            await this.store.commit([put('meta', STATISTICS_KEY, wrapped)], {
+              expectVersions: [{ namespace: 'meta', key: STATISTICS_KEY, version: 0 }],
+            });
+          } catch (error) {
+            if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
+          }
+          stored = await this.store.get('meta', STATISTICS_KEY);
+          if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the statistics key could not be stored');
+        }
+        const tagKey = await this.keyProvider.unwrapKey(stored.value, STATISTICS_KEY_CONTEXT);
+        ledger.useTagKey(tagKey);
+        wipe(tagKey);
+      })();
+      this.statisticsKeyLoading = loading;
+      loading.catch(() => {
+        if (this.statisticsKeyLoading === loading) this.statisticsKeyLoading = undefined;
+      });
+    }
+    return this.statisticsKeyLoading;
+  }
+
+  /** Restores a business's statistics and billing from the store (when the business is loaded). */
+  private async restoreStatistics(ctx: BusinessContext): Promise<void> {
+    const ledger = this.ledger;
+    if (!ledger) return;
+    await this.statisticsKey(ledger);
+    const days = await this.store.get('counters', statisticsDaysKey(ctx.id));
+    const people = await this.store.get('counters', statisticsPeopleKey(ctx.id));
+    if (!days && !people) return;
+    try {
+      const { peopleKept } = restoreStatisticsState(
+        ledger,
+        ctx.id,
+        days && ctx.sealer.open('counters', statisticsDaysKey(ctx.id), days.value),
+        people && ctx.sealer.open('counters', statisticsPeopleKey(ctx.id), people.value),
+      );
+      if (!peopleKept)
+        this.log('warn', 'statistics windows written under another key were dropped; counts kept', {
+          businessId: ctx.id,
+        });
+    } catch (error) {
+      ledger.forgetBusiness(ctx.id);
+      this.log('warn', 'statistics not restored (unreadable record); starting over', {
+        businessId: ctx.id,
+        code: errorCode(error),
+      });
+    }
+  }
+
+  /**
+   * Writes the statistics of the businesses that changed (from `tick()` and `close()`): the
+   * counts expire with the retention, the people's windows with the newest window (and are
+   * deleted when none is open, e.g. after an erasure or expiry).
+   */
+  private persistStatistics(): Promise<void> {
+    const run = this.statisticsWriting.then(() => this.writeStatistics());
+    this.statisticsWriting = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeStatistics(): Promise<void> {
+    const ledger = this.ledger;
+    if (!ledger) return;
+    const written: string[] = [];
+    const writes: WriteOperation[] = [];
+    const changed = ledger.takeChanged();
+    for (const businessId of changed) {
+      const ctx = await this.businesses.get(businessId)?.catch(() => undefined);
+      if (!ctx) {
+        ledger.markChanged([businessId]);
+        continue;
+      }
+      written.push(businessId);
+      const state = encodeStatisticsState(ledger, businessId);
+      writes.push(
+        this.sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days, state.daysExpireAt),
+        state.people
+          ? this.sealedPut(
+              ctx,
+              'counters',
+              statisticsPeopleKey(businessId),
+              state.people.bytes,
+              state.people.expiresAt,
+            )
+          : del('counters', statisticsPeopleKey(businessId)),
+      );
+    }
+    if (writes.length === 0) return;
+    try {
+      await this.store.commit(writes);
+    } catch (error) {
+      ledger.markChanged(written);
+      throw error;
+    }
+  }
+
   /** Refuses (`ERR_INTEGRITY_BLOCKED`) or permits a business's new message; logs level changes. */
   private checkSend(monitor: IntegrityMonitor, businessId: string): SendPermit {
     let permit: SendPermit;
@@ -1808,6 +1929,7 @@ export class Gateway {
       numbers: new Map(),
     };
     await this.restoreIntegrity(ctx);
+    await this.restoreStatistics(ctx);
     return ctx;
   }
 

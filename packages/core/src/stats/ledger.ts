@@ -27,6 +27,7 @@ import type {
   StatisticsExport,
   StatisticsSnapshot,
 } from './snapshots.js';
+import type { LedgerState, PeopleState } from './state.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -117,8 +118,10 @@ export class UsageLedger implements StatisticsExport {
   readonly #serviceWindowMs: number;
   readonly #pendingTtlMs: number;
   readonly #maxCategories: number;
-  readonly #key: SketchKey;
+  #key: SketchKey;
   readonly #businesses = new Map<string, BusinessLedger>();
+  /** Businesses whose state changed since `takeChanged()` last listed them. */
+  readonly #changed = new Set<string>();
 
   constructor(options: StatisticsOptions) {
     this.#clock = options.clock;
@@ -219,6 +222,7 @@ export class UsageLedger implements StatisticsExport {
     checkPerson(person, 'person');
     const ledger = this.#businesses.get(businessId);
     if (!ledger) return;
+    this.#changed.add(businessId);
     const tag = this.#tag(person);
     ledger.people.delete(tag);
     for (const counters of ledger.days.values())
@@ -282,6 +286,171 @@ export class UsageLedger implements StatisticsExport {
     return ledger.people.size;
   }
 
+  // ── Persistence (see state.ts for the encoding; the gateway seals and stores it) ──
+
+  /** Fingerprint of the people-tag key: stored with the people, so another key's tags are dropped. */
+  get tagKeyFingerprint(): Uint8Array {
+    return this.#key.fingerprint;
+  }
+
+  /**
+   * Replaces the people-tag key (the gateway's, kept wrapped in its store, so tags still match
+   * after a restart). The tags held under the old key can no longer be matched: they are dropped.
+   */
+  useTagKey(key: Uint8Array): void {
+    const next = new SketchKey(key);
+    if (next.fingerprint.every((byte, i) => byte === this.#key.fingerprint[i])) return;
+    this.#key = next;
+    for (const [businessId, ledger] of this.#businesses) {
+      this.#changed.add(businessId);
+      ledger.people.clear();
+      for (const counters of ledger.days.values())
+        for (const tally of counters.tallies?.values() ?? [])
+          if (tally.people !== 'at-least-k') tally.people.clear();
+    }
+  }
+
+  /** Expires what is due, then lists (and clears) the businesses changed since the last call. */
+  takeChanged(): string[] {
+    this.#maintainAll();
+    const changed = [...this.#changed].filter((businessId) => this.#businesses.has(businessId));
+    this.#changed.clear();
+    return changed;
+  }
+
+  /** Marks businesses as changed again (e.g. when writing their state failed). */
+  markChanged(businessIds: Iterable<string>): void {
+    for (const businessId of businessIds) this.#changed.add(businessId);
+  }
+
+  /** Drops everything held for a business (e.g. before starting over from a corrupt record). */
+  forgetBusiness(businessId: string): void {
+    this.#businesses.delete(businessId);
+    this.#changed.delete(businessId);
+  }
+
+  /**
+   * A business's state, split by lifetime: `days` (counts, kept for `retainDays`) and
+   * `people` (tags, each good until `expiresAt`: 24 h after the person's last message, or the
+   * end of the day for a breakdown's tags), or undefined when no tag is held.
+   */
+  exportState(businessId: string): LedgerState {
+    const now = this.#clock.now();
+    const ledger = this.#businesses.get(businessId);
+    if (!ledger) return { days: [], people: undefined };
+    this.#maintain(ledger, now);
+    const horizon = this.#horizon();
+    const days: LedgerState['days'][number][] = [];
+    let tallyTags: { day: Day; categories: { category: Category; tags: string[] }[] } | undefined;
+    for (const [key, c] of ledger.days) {
+      const tallies = c.tallies
+        ? [...c.tallies].map(([label, tally]) => ({
+            category: label,
+            messagesIn: tally.messagesIn,
+            messagesOut: tally.messagesOut,
+            atLeastK: tally.people === 'at-least-k',
+          }))
+        : undefined;
+      days.push({
+        day: key,
+        counts: [
+          c.messagesIn,
+          c.messagesOut,
+          c.delivered,
+          c.failed,
+          c.expired,
+          c.sessionsEstablished,
+          c.businessInitiatedDelivered,
+          c.openedByBusiness,
+          c.openedByPerson,
+        ],
+        tallies,
+        breakdown: c.breakdown,
+      });
+      if (!c.tallies) continue;
+      const categories: { category: Category; tags: string[] }[] = [];
+      for (const [label, tally] of c.tallies)
+        if (tally.people !== 'at-least-k' && tally.people.size > 0)
+          categories.push({ category: label, tags: [...tally.people] });
+      if (categories.length > 0) tallyTags = { day: key, categories };
+    }
+    const people: PeopleState['people'][number][] = [];
+    let expiresAt = 0;
+    for (const [tag, person] of ledger.people) {
+      people.push({ tag, ...person });
+      expiresAt = Math.max(expiresAt, person.touched + horizon);
+    }
+    // Tags of a running day's breakdown go when the day is over (they were added that day).
+    if (tallyTags) expiresAt = Math.max(expiresAt, dayStart(tallyTags.day) + DAY);
+    const hasPeople = people.length > 0 || tallyTags !== undefined;
+    return {
+      days,
+      people: hasPeople ? { keyFingerprint: this.#key.fingerprint, expiresAt, people, tallyTags } : undefined,
+    };
+  }
+
+  /** When a business's counts would all have aged out: the end of its newest day's retention. */
+  daysExpireAt(state: LedgerState): number {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const { day } of state.days) newest = Math.max(newest, dayStart(day));
+    return newest + (this.#retainDays + 1) * DAY;
+  }
+
+  /**
+   * Replaces a business's state with a stored one. People written under another tag key are
+   * dropped (returns false then); what is already due expires at once.
+   */
+  restoreState(businessId: string, state: LedgerState): { readonly peopleKept: boolean } {
+    const ledger = new BusinessLedger();
+    for (const entry of state.days) {
+      const c = new DayCounters();
+      [
+        c.messagesIn,
+        c.messagesOut,
+        c.delivered,
+        c.failed,
+        c.expired,
+        c.sessionsEstablished,
+        c.businessInitiatedDelivered,
+        c.openedByBusiness,
+        c.openedByPerson,
+      ] = entry.counts;
+      if (entry.tallies) {
+        c.tallies = new Map();
+        for (const tally of entry.tallies)
+          c.tallies.set(tally.category, {
+            messagesIn: tally.messagesIn,
+            messagesOut: tally.messagesOut,
+            people: tally.atLeastK ? 'at-least-k' : new Set(),
+          });
+        c.breakdown = undefined;
+      } else {
+        c.tallies = undefined;
+        c.breakdown = entry.breakdown ? [...entry.breakdown] : [];
+      }
+      ledger.days.set(entry.day, c);
+    }
+    const stored = state.people;
+    const peopleKept =
+      stored === undefined || stored.keyFingerprint.every((byte, i) => byte === this.#key.fingerprint[i]);
+    if (stored && peopleKept) {
+      for (const { tag, lastInbound, conversationStart, touched } of [...stored.people].sort(
+        (a, b) => a.touched - b.touched,
+      ))
+        ledger.people.set(tag, { lastInbound, conversationStart, touched });
+      const tallies = stored.tallyTags ? ledger.days.get(stored.tallyTags.day)?.tallies : undefined;
+      for (const { category: label, tags } of stored.tallyTags?.categories ?? []) {
+        const tally = tallies?.get(label);
+        if (tally && tally.people !== 'at-least-k') for (const tag of tags) tally.people.add(tag);
+      }
+    }
+    this.#businesses.set(businessId, ledger);
+    this.#changed.delete(businessId);
+    // Whatever expired while the state lay in the store is rewritten without it.
+    if (this.#maintain(ledger, this.#clock.now()) || !peopleKept) this.#changed.add(businessId);
+    return { peopleKept };
+  }
+
   #resolve(
     event: { readonly businessId: string; readonly messageId: string },
     status: 'failed' | 'expired',
@@ -304,6 +473,7 @@ export class UsageLedger implements StatisticsExport {
       ledger = new BusinessLedger();
       this.#businesses.set(businessId, ledger);
     }
+    this.#changed.add(businessId);
     this.#maintain(ledger, now);
     const key = dayOf(now);
     let today = ledger.days.get(key);
@@ -362,15 +532,18 @@ export class UsageLedger implements StatisticsExport {
 
   #maintainAll(): void {
     const now = this.#clock.now();
-    for (const ledger of this.#businesses.values()) this.#maintain(ledger, now);
+    for (const [businessId, ledger] of this.#businesses)
+      if (this.#maintain(ledger, now)) this.#changed.add(businessId);
   }
 
   /** Expires per-person windows and pending sends, closes finished days, drops old days. */
-  #maintain(ledger: BusinessLedger, now: number): void {
-    const horizon = Math.max(this.#conversationMs, this.#serviceWindowMs);
+  #maintain(ledger: BusinessLedger, now: number): boolean {
+    let changed = false;
+    const horizon = this.#horizon();
     for (const [tag, person] of ledger.people) {
       if (now - person.touched < horizon) break;
       ledger.people.delete(tag);
+      changed = true;
     }
     for (const [messageId, pending] of ledger.pending) {
       if (now - pending.sentAt < this.#pendingTtlMs) break;
@@ -381,11 +554,18 @@ export class UsageLedger implements StatisticsExport {
     for (const [key, counters] of ledger.days) {
       if (dayStart(key) <= oldest) {
         ledger.days.delete(key);
+        changed = true;
       } else if (key < today && counters.tallies) {
         counters.breakdown = foldSmallCounts(this.#tallyList(counters), this.k);
         counters.tallies = undefined;
+        changed = true;
       }
     }
+    return changed;
+  }
+
+  #horizon(): number {
+    return Math.max(this.#conversationMs, this.#serviceWindowMs);
   }
 }
 
