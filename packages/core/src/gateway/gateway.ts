@@ -55,9 +55,12 @@ import {
   personIndexPrefix,
   retryLimitKey,
   retryLimitPrefix,
+  STATISTICS_KEY,
   seenKey,
   seenPrefix,
   sessionScope,
+  statisticsDaysKey,
+  statisticsPeopleKey,
 } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
@@ -145,13 +148,7 @@ const OUTBOX_GRACE_MS = DAY_MS;
 const BUSINESS_DEVICE_ID = 1;
 const KEY_LENGTH = 32;
 const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';
-/** meta: the statistics ledger's people-tag key, wrapped by the key provider (one per gateway store). */
-const STATISTICS_KEY = 'gw/statistics/key';
 const STATISTICS_KEY_CONTEXT = 'parley/statistics/tag-key';
-/** counters: one business's daily counts and billing (sealed; no person in them). */
-const statisticsDaysKey = (biz: string) => `gw/b/${biz}/statistics`;
-/** counters: one business's open 24-hour windows (sealed; keyed tags; expires with the newest window). */
-const statisticsPeopleKey = (biz: string) => `gw/b/${biz}/statistics-people`;
 
 /** Statistics settings the gateway passes on to its ledger (see `createStatistics`). */
 export type GatewayStatisticsOptions = Omit<StatisticsOptions, 'clock' | 'random' | 'tagKey'>;

@@ -18,6 +18,9 @@
  *   vault     gw/b/{biz}/period/{period}        wrapped content key (vault store)
  *   meta      gw/integrity/key                  integrity sketch key (wrapped by the key provider)
  *   counters  gw/b/{biz}/integrity              integrity counters (sealed; keyed hashes, counts)
+ *   meta      gw/statistics/key                 statistics people-tag key (wrapped by the key provider)
+ *   counters  gw/b/{biz}/statistics             daily counts and billing (sealed; no person in them)
+ *   counters  gw/b/{biz}/statistics-people      open 24-hour windows (sealed; keyed tags; expire with them)
  */
 export const businessKey = (biz: string) => `gw/business/${biz}`;
 export const BUSINESS_PREFIX = 'gw/business/';
@@ -50,3 +53,6 @@ export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number
 export const INTEGRITY_KEY = 'gw/integrity/key';
 /** counters: one business's integrity counters (sealed; keyed hashes and counts only). */
 export const integrityStateKey = (biz: string) => `gw/b/${biz}/integrity`;
+export const STATISTICS_KEY = 'gw/statistics/key';
+export const statisticsDaysKey = (biz: string) => `gw/b/${biz}/statistics`;
+export const statisticsPeopleKey = (biz: string) => `gw/b/${biz}/statistics-people`;
