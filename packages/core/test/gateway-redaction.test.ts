@@ -35,7 +35,8 @@ const BUSINESS_ID = 'acme';
 /** The session managers' own summaries, reached through the gateway's private state. */
 async function cachedAddresses(gateway: object): Promise<number> {
   type Context = { numbers: Map<string, { toJSON(): Record<string, unknown> }> };
-  const businesses = (gateway as unknown as { businesses: Map<string, Promise<Context>> }).businesses;
+  const businesses = (gateway as unknown as { g: { businesses: Map<string, Promise<Context>> } }).g
+    .businesses;
   let total = 0;
   for (const pending of businesses.values()) {
     for (const manager of (await pending).numbers.values())

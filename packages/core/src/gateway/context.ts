@@ -1,0 +1,256 @@
+import { toHex } from '../bytes.js';
+import { defaultCrypto } from '../crypto/default.js';
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { defaultRandom } from '../crypto/random.js';
+import { ParleyError } from '../errors.js';
+import type { IntegrityMonitor } from '../integrity/monitor.js';
+import type { IntegrityLevel, IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import { type IntegrityConfig, resolveIntegrityConfig } from '../integrity/thresholds.js';
+import type { RecordSealer } from '../session/record-sealer.js';
+import { SessionManager } from '../session/session-manager.js';
+import { acceptIdentityChanges } from '../session/trust.js';
+import { createStatistics, type UsageLedger } from '../stats/ledger.js';
+import { type Clock, type Store, systemClock } from '../storage/contract.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import { readSignal } from './integrity-counters.js';
+import type { KeyProvider } from './key-provider.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { sessionScope } from './layout.js';
+import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
+import {
+  DEFAULT_INACTIVITY_MS,
+  DEFAULT_KYBER_PREKEY_BATCH,
+  DEFAULT_KYBER_PREKEY_LOW_WATER,
+  DEFAULT_MAX_SEND_ATTEMPTS,
+  DEFAULT_PLAINTEXT_TTL_MS,
+  DEFAULT_PREKEY_BATCH,
+  DEFAULT_PREKEY_LOW_WATER,
+  DEFAULT_REDELIVERY_LIMIT_MS,
+  DEFAULT_RETRY_REQUEST_INTERVAL_MS,
+  DEFAULT_SIGNED_PREKEY_GRACE_MS,
+  DEFAULT_SIGNED_PREKEY_ROTATION_MS,
+  type GatewayOptions,
+} from './options.js';
+import { DEFAULT_PADDING_BLOCK } from './padding.js';
+import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
+import { PlaintextLeases } from './plaintext-leases.js';
+import { derivePseudonym } from './pseudonym.js';
+import type { BusinessConfig } from './records.js';
+import type {
+  Directory,
+  EventHandler,
+  GatewayEvent,
+  MessageHandler,
+  MessageId,
+  PlatformExport,
+  Transport,
+} from './types.js';
+import { assertPhoneNumber, positive } from './validation.js';
+
+export const KEY_LENGTH = 32;
+
+export interface BusinessContext {
+  readonly id: string;
+  readonly config: BusinessConfig;
+  readonly retentionMs: number;
+  readonly sealer: RecordSealer;
+  readonly pseudonymKey: Uint8Array;
+  readonly numbers: Map<string, SessionManager>;
+}
+
+/** Work on one person of one business (sending, erasure) runs one at a time. */
+export function personQueueKey(businessId: string, pseudonym: string): string {
+  return `person/${businessId}/${pseudonym}`;
+}
+
+/**
+ * The state every part of the gateway shares: options, stores, caches and handlers, plus
+ * the small cross-cutting helpers (sessions, pseudonyms, events, logging, background work).
+ * The `Gateway` class owns one and hands it to the module functions (inbound, outbound, …).
+ */
+export class GatewayContext {
+  readonly store: Store;
+  readonly vaultStore: Store;
+  readonly keyProvider: KeyProvider;
+  readonly transport: Transport;
+  readonly directory: Directory;
+  readonly crypto: CryptoProvider;
+  readonly random: RandomSource;
+  readonly clock: Clock;
+  readonly paddingBlock: number | false;
+  readonly periodKeys: PeriodKeys;
+  readonly redeliveryLimitMs: number;
+  readonly redeliveryBackoff: BackoffPolicy;
+  readonly maxSendAttempts: number;
+  readonly sendBackoff: BackoffPolicy;
+  readonly retryRequestIntervalMs: number;
+  readonly inactivityMs: number;
+  readonly preKeyBatch: number;
+  readonly preKeyLowWater: number;
+  readonly signedRotationMs: number;
+  readonly signedGraceMs: number;
+  readonly kyberBatch: number;
+  readonly kyberLowWater: number;
+  readonly leases: PlaintextLeases;
+  readonly businesses = new Map<string, Promise<BusinessContext>>();
+  readonly messageHandlers = new Map<string, MessageHandler>();
+  readonly eventHandlers = new Map<string, Set<EventHandler>>();
+  readonly errorHandlers = new Set<(error: unknown) => void>();
+  readonly queue = new KeyedQueue();
+  readonly inFlight = new Set<Promise<unknown>>();
+  readonly logger: GatewayLogger | undefined;
+  readonly integrityConfig: IntegrityConfig | undefined;
+  /** Set once the sketch key is unwrapped (first business loaded). */
+  monitor: IntegrityMonitor | undefined;
+  monitorLoading: Promise<IntegrityMonitor> | undefined;
+  /** Reads before the monitor exists: every business at `ok`, nothing counted. */
+  emptyMonitor: IntegrityMonitor | undefined;
+  /** Businesses whose integrity counters changed since they were last written. */
+  readonly integrityDirty = new Set<string>();
+  /** Last level seen per business (to log changes). */
+  readonly integrityLevels = new Map<string, IntegrityLevel>();
+  /** Per business: the clock time the next throttled message may go out. */
+  readonly throttleNext = new Map<string, number>();
+  /** Contacts count last given to the monitor, per business. */
+  readonly knownContacts = new Map<string, number>();
+  readonly ledger: UsageLedger | undefined;
+  statisticsKeyLoading: Promise<void> | undefined;
+  /** Statistics writes run one after another, so an older state never lands after a newer one. */
+  statisticsWriting: Promise<void> = Promise.resolve();
+  readonly platformExport: PlatformExport | undefined;
+  readonly signalsReader: IntegritySignals | undefined;
+  closed = false;
+
+  constructor(options: GatewayOptions) {
+    this.store = options.store;
+    this.vaultStore = options.vaultStore;
+    if (options.store === options.vaultStore) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        'the vault store must be a separate adapter instance: a copy of the message store must not carry the period keys',
+      );
+    }
+    this.keyProvider = options.keyProvider;
+    this.transport = options.transport;
+    this.directory = options.directory;
+    this.crypto = options.crypto ?? defaultCrypto();
+    this.random = options.random ?? defaultRandom;
+    this.clock = options.clock ?? systemClock;
+    this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
+    const periodMs = positive(options.periodMs ?? DEFAULT_PERIOD_MS, 'periodMs');
+    this.periodKeys = new PeriodKeys({
+      vaultStore: this.vaultStore,
+      keyProvider: this.keyProvider,
+      random: this.random,
+      clock: this.clock,
+      periodMs,
+    });
+    this.redeliveryLimitMs = positive(
+      options.redelivery?.limitMs ?? DEFAULT_REDELIVERY_LIMIT_MS,
+      'redelivery.limitMs',
+    );
+    this.redeliveryBackoff = options.redelivery?.backoff ?? DEFAULT_BACKOFF;
+    this.maxSendAttempts = positive(
+      options.sending?.maxAttempts ?? DEFAULT_MAX_SEND_ATTEMPTS,
+      'sending.maxAttempts',
+    );
+    this.sendBackoff = options.sending?.backoff ?? DEFAULT_BACKOFF;
+    this.retryRequestIntervalMs = positive(
+      options.retryRequestIntervalMs ?? DEFAULT_RETRY_REQUEST_INTERVAL_MS,
+      'retryRequestIntervalMs',
+    );
+    this.inactivityMs = positive(options.inactivityMs ?? DEFAULT_INACTIVITY_MS, 'inactivityMs');
+    this.preKeyBatch = positive(options.preKeys?.batchSize ?? DEFAULT_PREKEY_BATCH, 'preKeys.batchSize');
+    this.preKeyLowWater = options.preKeys?.lowWaterMark ?? DEFAULT_PREKEY_LOW_WATER;
+    this.signedRotationMs = positive(
+      options.preKeys?.signedRotationMs ?? DEFAULT_SIGNED_PREKEY_ROTATION_MS,
+      'preKeys.signedRotationMs',
+    );
+    this.signedGraceMs = positive(
+      options.preKeys?.signedGraceMs ?? DEFAULT_SIGNED_PREKEY_GRACE_MS,
+      'preKeys.signedGraceMs',
+    );
+    this.kyberBatch = positive(
+      options.preKeys?.kyberBatchSize ?? DEFAULT_KYBER_PREKEY_BATCH,
+      'preKeys.kyberBatchSize',
+    );
+    this.kyberLowWater = options.preKeys?.kyberLowWaterMark ?? DEFAULT_KYBER_PREKEY_LOW_WATER;
+    this.leases = new PlaintextLeases(
+      this.clock,
+      positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
+    );
+    this.logger = options.logger;
+    if (options.integrity !== false) {
+      // Resolved here so a bad threshold is a configuration error at construction.
+      this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
+      this.signalsReader = Object.freeze({
+        signal: (businessId: string): IntegritySignal => readSignal(this, businessId),
+      });
+    }
+    if (options.statistics !== false) {
+      const { recorder, statistics, billing } = createStatistics({
+        ...options.statistics,
+        clock: this.clock,
+        random: this.random,
+      });
+      this.ledger = recorder;
+      this.platformExport = Object.freeze({ statistics, billing });
+    }
+  }
+
+  sessions(ctx: BusinessContext, number: string): SessionManager {
+    let sessions = ctx.numbers.get(number);
+    if (!sessions) {
+      sessions = new SessionManager({
+        store: this.store,
+        crypto: this.crypto,
+        random: this.random,
+        clock: this.clock,
+        scope: sessionScope(ctx.id, number),
+        trust: acceptIdentityChanges,
+        sealer: ctx.sealer,
+      });
+      ctx.numbers.set(number, sessions);
+    }
+    return sessions;
+  }
+
+  pseudonym(ctx: BusinessContext, phoneNumber: string): string {
+    assertPhoneNumber(phoneNumber, 'phoneNumber');
+    return derivePseudonym(this.crypto, ctx.pseudonymKey, phoneNumber);
+  }
+
+  emit(businessId: string, event: GatewayEvent): void {
+    for (const handler of this.eventHandlers.get(businessId) ?? []) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.reportError(error);
+      }
+    }
+  }
+
+  reportError(error: unknown): void {
+    this.log('error', 'background work failed', { code: errorCode(error) });
+    for (const handler of this.errorHandlers) handler(error);
+  }
+
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    logTo(this.logger, level, message, fields);
+  }
+
+  track(work: Promise<unknown>): void {
+    const tracked = work
+      .catch((error) => this.reportError(error))
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  newMessageId(): MessageId {
+    return `m${toHex(this.random(16))}` as MessageId;
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new ParleyError('ERR_CLOSED', 'the gateway is closed');
+  }
+}

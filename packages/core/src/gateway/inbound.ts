@@ -1,0 +1,280 @@
+import { toHex, utf8, wipe } from '../bytes.js';
+import { isParleyError } from '../errors.js';
+import { pseudonym as brandPseudonym } from '../privacy/branded.js';
+import type { ProtocolAddress } from '../session/address.js';
+import type { IdentityChange } from '../session/session-manager.js';
+import type { WriteOperation } from '../storage/contract.js';
+import { backoffDelay } from './backoff.js';
+import { business, businessOfNumber } from './businesses.js';
+import type { BusinessContext, GatewayContext } from './context.js';
+import { devicesKey, dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
+import {
+  commitIfUnchanged,
+  del,
+  dueAt,
+  messageWrites,
+  outboxPut,
+  readMessage,
+  readSealed,
+  sealedPut,
+} from './message-store.js';
+import { unpadContent } from './padding.js';
+import {
+  contentAad,
+  decodeDeviceList,
+  decodeOutboxEntry,
+  encodeDeviceList,
+  encodeMessageRecord,
+  type MessageRecord,
+  openContent,
+  sealContent,
+} from './records.js';
+import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
+import { assertFrame } from './validation.js';
+
+export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Promise<ReceiveOutcome> {
+  g.assertOpen();
+  assertFrame(frame);
+  const businessId = await businessOfNumber(g, frame.to);
+  const ctx = await business(g, businessId);
+  const pseudonym = g.pseudonym(ctx, frame.from);
+  const sessions = g.sessions(ctx, frame.to);
+  const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
+  const now = g.clock.now();
+  const seen = seenKey(businessId, pseudonym, toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32));
+  if (await g.store.get('meta', seen)) {
+    await acknowledge(g, frame.frameId);
+    return { kind: 'duplicate' };
+  }
+  const id = g.newMessageId();
+  const deadline = now + ctx.retentionMs;
+  const { period, key: periodKey } = await g.periodKeys.forDeadline(businessId, deadline);
+  const knownDevices = await readSealed(g, ctx, 'meta', devicesKey(businessId, pseudonym));
+  const devices = knownDevices ? decodeDeviceList(knownDevices) : [];
+
+  let identityChange: IdentityChange | undefined;
+  let newSession = false;
+  try {
+    const result = await sessions.decrypt(
+      address,
+      { type: frame.type, body: frame.body },
+      {
+        alsoWrite: (decrypted) => {
+          const content =
+            g.paddingBlock === false ? decrypted.plaintext.slice() : unpadContent(decrypted.plaintext);
+          const record: MessageRecord = {
+            direction: 'inbound',
+            status: 'pending',
+            createdAt: now,
+            deadline,
+            number: frame.to,
+            pseudonym,
+            deviceId: frame.deviceId,
+            attempts: 0,
+            firstAttemptAt: 0,
+            devices: [],
+            period,
+            content: sealContent(
+              g.crypto,
+              g.random,
+              periodKey,
+              contentAad(businessId, id),
+              frame.from,
+              content,
+            ),
+          };
+          // Nothing holds plaintext while the commit is awaited.
+          wipe(content, decrypted.plaintext);
+          const writes = [
+            ...messageWrites(ctx, id, record, now),
+            sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
+          ];
+          if (!devices.includes(frame.deviceId)) {
+            writes.push(
+              sealedPut(
+                ctx,
+                'meta',
+                devicesKey(businessId, pseudonym),
+                encodeDeviceList([...devices, frame.deviceId]),
+              ),
+            );
+          }
+          return writes;
+        },
+      },
+    );
+    identityChange = result.identityChange;
+    newSession = result.newSession;
+    wipe(result.plaintext);
+  } catch (error) {
+    return undecryptable(g, ctx, frame, pseudonym, error);
+  }
+  const sender = brandPseudonym(pseudonym);
+  if (g.monitor) {
+    g.monitor.recordReceived({ businessId, sender });
+    g.integrityDirty.add(businessId);
+  }
+  g.ledger?.recordReceived({ businessId, sender });
+  if (newSession) g.ledger?.recordSessionEstablished({ businessId });
+  g.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
+  await acknowledge(g, frame.frameId);
+  if (identityChange) {
+    g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId });
+    g.emit(businessId, {
+      type: 'identity-changed',
+      businessId,
+      number: frame.to,
+      phoneNumber: frame.from,
+      deviceId: frame.deviceId,
+    });
+  }
+  g.track(deliver(g, businessId, id));
+  return { kind: 'accepted', messageId: id };
+}
+
+export async function undecryptable(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  frame: InboundFrame,
+  pseudonym: string,
+  error: unknown,
+): Promise<ReceiveOutcome> {
+  if (!isParleyError(error) || error.code.startsWith('ERR_STORE_') || error.code === 'ERR_RESIDENCY')
+    throw error;
+  if (error.code === 'ERR_DUPLICATE_MESSAGE') {
+    g.log('debug', 'inbound frame is a duplicate', { businessId: ctx.id });
+    await acknowledge(g, frame.frameId);
+    return { kind: 'duplicate' };
+  }
+  // Rate limit: the marker expires after the interval (store expiry, injected clock).
+  const limitKey = retryLimitKey(ctx.id, frame.to, pseudonym, frame.deviceId);
+  let retryRequested = false;
+  try {
+    await g.store.commit(
+      [sealedPut(ctx, 'meta', limitKey, new Uint8Array(0), g.clock.now() + g.retryRequestIntervalMs)],
+      { expectVersions: [{ namespace: 'meta', key: limitKey, version: 0 }] },
+    );
+    retryRequested = true;
+  } catch (commitError) {
+    if (!isParleyError(commitError, 'ERR_STORE_CONFLICT')) throw commitError;
+  }
+  if (retryRequested) {
+    await g.transport.requestRetry({
+      from: frame.to,
+      to: frame.from,
+      deviceId: frame.deviceId,
+      frameId: frame.frameId,
+      reason: error.code,
+    });
+  }
+  g.log('warn', 'inbound frame could not be decrypted', {
+    businessId: ctx.id,
+    code: error.code,
+    retryRequested,
+  });
+  await acknowledge(g, frame.frameId);
+  return { kind: 'undecryptable', reason: error.code, retryRequested };
+}
+
+/** One delivery attempt of a stored inbound message, if it is due. */
+export function deliver(g: GatewayContext, businessId: string, id: MessageId): Promise<void> {
+  return g.queue.run(id, async () => {
+    const handler = g.messageHandlers.get(businessId);
+    if (!handler) return;
+    const ctx = await business(g, businessId);
+    const now = g.clock.now();
+    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
+    const entry = entryRecord && decodeOutboxEntry(entryRecord.value);
+    if (!entry || entry.nextAttemptAt > now) return;
+    const stored = await readMessage(g, ctx, id);
+    if (stored?.record.status !== 'pending') return;
+    const record = stored.record;
+    const periodKey = await g.periodKeys.forPeriod(businessId, record.period);
+    if (!periodKey) return;
+    record.attempts += 1;
+    if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
+    const delivered = await callHandler(g, handler, () => {
+      const { phoneNumber, content } = openContent(
+        g.crypto,
+        periodKey,
+        contentAad(businessId, id),
+        record.content,
+      );
+      return {
+        id,
+        businessId,
+        to: record.number,
+        from: phoneNumber,
+        deviceId: record.deviceId,
+        receivedAt: record.createdAt,
+        attempt: record.attempts,
+        content,
+      };
+    });
+    // This attempt spends the entry's hint in the time index.
+    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
+    let dropped = false;
+    const limit = record.firstAttemptAt + g.redeliveryLimitMs;
+    if (delivered) {
+      record.status = 'delivered';
+      writes.push(del('outbox', outboxKey(businessId, id)));
+    } else if (now >= limit) {
+      record.status = 'dropped';
+      dropped = true;
+      writes.push(del('outbox', outboxKey(businessId, id)));
+    } else {
+      const next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts), limit);
+      writes.push(...outboxPut(businessId, id, 'inbound', next, record.deadline));
+    }
+    writes.push(
+      sealedPut(ctx, 'messages', messageKey(businessId, id), encodeMessageRecord(record), record.deadline),
+    );
+    if (await commitIfUnchanged(g, writes, 'messages', messageKey(businessId, id), stored.version)) {
+      if (dropped) {
+        g.log('warn', 'inbound message dropped: the handler failed until the redelivery limit', {
+          businessId,
+          messageId: id,
+          attempts: record.attempts,
+        });
+        g.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: record.attempts });
+      } else if (!delivered) {
+        g.log('warn', 'message handler failed; redelivery scheduled', {
+          businessId,
+          messageId: id,
+          attempt: record.attempts,
+        });
+      }
+    }
+  });
+}
+
+/**
+ * Hands a message to the business's handler. The content buffer is the handler's once it
+ * settles (the gateway keeps no reference); a handler still running when the plaintext TTL
+ * runs out counts as a failed attempt and the buffer it was handed is zeroed.
+ */
+export async function callHandler(
+  g: GatewayContext,
+  handler: MessageHandler,
+  message: () => InboundMessage,
+): Promise<boolean> {
+  const opened = message();
+  const lease = g.leases.acquire(opened.content);
+  const settled = (async () => handler(opened))().then(
+    () => true,
+    // The handler's failure is the business's; the message waits for the next attempt.
+    () => false,
+  );
+  const delivered = await Promise.race([settled, lease.expired.then(() => false)]);
+  lease.handOver();
+  return delivered && !lease.revoked;
+}
+
+export async function acknowledge(g: GatewayContext, frameId: string): Promise<void> {
+  try {
+    await g.transport.acknowledge(frameId);
+  } catch (error) {
+    // The message is stored; an unacknowledged frame comes back and is recognised as a duplicate.
+    g.reportError(error);
+  }
+}

@@ -1,0 +1,117 @@
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import type { IntegrityConfigInput } from '../integrity/thresholds.js';
+import type { StatisticsOptions } from '../stats/ledger.js';
+import type { Clock, Store } from '../storage/contract.js';
+import type { BackoffPolicy } from './backoff.js';
+import type { KeyProvider } from './key-provider.js';
+import type { GatewayLogger } from './logger.js';
+import type { Directory, Transport } from './types.js';
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** MISSION.md: messages are kept at most 30 days. */
+export const MAX_RETENTION_DAYS = 30;
+
+/** The reference service's limit for redelivering to a failing webhook. */
+export const DEFAULT_REDELIVERY_LIMIT_MS = 60 * 60_000;
+
+/** One retry request per device per hour: a broken session must not turn into a reset storm. */
+export const DEFAULT_RETRY_REQUEST_INTERVAL_MS = 60 * 60_000;
+
+export const DEFAULT_MAX_SEND_ATTEMPTS = 6;
+
+/** Protocol state of a person silent this long is deleted (longer than any retention). */
+export const DEFAULT_INACTIVITY_MS = 90 * DAY_MS;
+
+/** Signal clients upload 100 one-time prekeys and top up below a few dozen. */
+export const DEFAULT_PREKEY_BATCH = 100;
+
+export const DEFAULT_PREKEY_LOW_WATER = 25;
+
+/**
+ * Signal clients upload 100 one-time Kyber prekeys too. Each costs about 3 ms to generate
+ * (Kyber-1024 key generation) and 4.8 kB sealed at rest.
+ */
+export const DEFAULT_KYBER_PREKEY_BATCH = 100;
+
+export const DEFAULT_KYBER_PREKEY_LOW_WATER = 25;
+
+/**
+ * Longest time plaintext stays in use in the gateway's memory: the reference service's limit
+ * for data in use outside a business's pinned region.
+ */
+export const DEFAULT_PLAINTEXT_TTL_MS = 60 * 60_000;
+
+/** Signal rotates the signed prekey every 2 days… we follow libsignal-service's weekly default. */
+export const DEFAULT_SIGNED_PREKEY_ROTATION_MS = 7 * DAY_MS;
+
+/** Prekey messages built on the previous signed prekey still open this long after rotation. */
+export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * DAY_MS;
+
+/** Largest content `send` accepts (before padding). */
+export const MAX_CONTENT_LENGTH = 64 * 1024;
+
+/** Statistics settings the gateway passes on to its ledger (see `createStatistics`). */
+export type GatewayStatisticsOptions = Omit<StatisticsOptions, 'clock' | 'random' | 'tagKey'>;
+
+export interface GatewayOptions {
+  /** Protocol state, messages, queues: the "message database". */
+  readonly store: Store;
+  /** Wrapped period keys for crypto-shredding: a separate adapter instance (another file). */
+  readonly vaultStore: Store;
+  readonly keyProvider: KeyProvider;
+  readonly transport: Transport;
+  readonly directory: Directory;
+  /** Default: the portable provider. Pass `createNodeCrypto()` from `@parley/core/node` on Node. */
+  readonly crypto?: CryptoProvider;
+  readonly random?: RandomSource;
+  readonly clock?: Clock;
+  /** Padding block size before encryption (default 160); `false` for peers that do not pad. */
+  readonly padding?: number | false;
+  /** Length of a retention period (one content key each). Default one day. */
+  readonly periodMs?: number;
+  readonly redelivery?: { readonly limitMs?: number; readonly backoff?: BackoffPolicy };
+  readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  readonly retryRequestIntervalMs?: number;
+  readonly inactivityMs?: number;
+  readonly preKeys?: {
+    readonly batchSize?: number;
+    readonly lowWaterMark?: number;
+    /** The last-resort Kyber prekey is rotated (and its predecessor kept) with the signed prekey. */
+    readonly signedRotationMs?: number;
+    readonly signedGraceMs?: number;
+    /** One-time Kyber prekeys per top-up (default 100). */
+    readonly kyberBatchSize?: number;
+    /** Top up one-time Kyber prekeys when the directory has fewer than this (default 25). */
+    readonly kyberLowWaterMark?: number;
+  };
+  /**
+   * Longest time (injected clock) the gateway holds a message's plaintext in memory; default
+   * 60 minutes. Content is re-read from the encrypted store for every attempt; a buffer still
+   * in use when the TTL runs out is zeroed at the next `tick()` and the work that held it reads
+   * the content again (outbound) or counts as a failed delivery attempt (inbound handler).
+   */
+  readonly plaintextTtlMs?: number;
+  /**
+   * Runs `tick()` on a real-time interval (default every 60 s). Only the trigger is real
+   * time; every deadline it evaluates comes from `clock`. `false` disables it (tests).
+   */
+  readonly timer?: { readonly intervalMs: number } | false;
+  /**
+   * Integrity monitoring of each business's sending (thresholds and windows; defaults in
+   * `DEFAULT_INTEGRITY_CONFIG`). On by default; `false` turns it off. `block` refuses `send`
+   * with `ERR_INTEGRITY_BLOCKED`; `throttle` spaces the business's new messages on the clock.
+   * The transport side reads the signals through `integritySignals()`.
+   */
+  readonly integrity?: IntegrityConfigInput | false;
+  /**
+   * Non-personal statistics and billing counters, read through `statisticsExport()`. On by
+   * default (in memory; they start over when the gateway restarts); `false` turns them off.
+   */
+  readonly statistics?: GatewayStatisticsOptions | false;
+  /**
+   * Notable events (errors, retries, drops, integrity changes) as a message and non-personal
+   * fields: never content, keys, phone numbers or pseudonyms.
+   */
+  readonly logger?: GatewayLogger;
+}

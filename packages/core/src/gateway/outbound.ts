@@ -1,0 +1,439 @@
+import { utf8, wipe } from '../bytes.js';
+import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import { pseudonym as brandPseudonym } from '../privacy/branded.js';
+import type { ProtocolAddress } from '../session/address.js';
+import type { CiphertextMessage, SessionManager } from '../session/session-manager.js';
+import type { WriteOperation } from '../storage/contract.js';
+import { backoffDelay } from './backoff.js';
+import { allBusinesses, business, businessOfNumber, numbers } from './businesses.js';
+import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
+import { devicesKey, dueKey, messageIndexKey, messageKey, outboxKey } from './layout.js';
+import {
+  commitIfUnchanged,
+  del,
+  dueAt,
+  messageIndex,
+  messageWrites,
+  outboxPut,
+  readMessage,
+  readSealed,
+  sealedPut,
+} from './message-store.js';
+import { MAX_CONTENT_LENGTH } from './options.js';
+import { padContent } from './padding.js';
+import type { PlaintextLease } from './plaintext-leases.js';
+import {
+  contentAad,
+  decodeDeviceList,
+  decodeMessageIndex,
+  decodeOutboxEntry,
+  encodeDeviceList,
+  encodeMessageRecord,
+  type MessageRecord,
+  openContent,
+  sealContent,
+} from './records.js';
+import { expire, expired } from './retention.js';
+import type { DeliveryReceipt, GatewayEvent, MessageId, SendRequest } from './types.js';
+import { assertDeviceId, assertPhoneNumber, parseFrameId } from './validation.js';
+
+export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
+  g.assertOpen();
+  assertPhoneNumber(request?.from, 'from');
+  assertPhoneNumber(request.to, 'to');
+  const given = request.content;
+  if (
+    !(typeof given === 'string' || given instanceof Uint8Array) ||
+    (typeof given === 'string' ? utf8Length(given) : given.length) > MAX_CONTENT_LENGTH
+  ) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"content" expected a string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+    );
+  }
+  const businessId = await businessOfNumber(g, request.from);
+  const ctx = await business(g, businessId);
+  const pseudonym = g.pseudonym(ctx, request.to);
+  const recipient = brandPseudonym(pseudonym);
+  const id = g.newMessageId();
+  const now = g.clock.now();
+  const deadline = now + ctx.retentionMs;
+  let notBefore = now;
+  if (g.monitor) {
+    // Checked and counted in one synchronous step: many concurrent sends cannot all pass
+    // the check before any of them is counted.
+    const permit = checkSend(g, g.monitor, businessId);
+    if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
+      notBefore = Math.max(now, g.throttleNext.get(businessId) ?? now);
+      g.throttleNext.set(businessId, notBefore + permit.minIntervalMs);
+    }
+    g.monitor.recordSent({ businessId, recipient });
+    g.integrityDirty.add(businessId);
+  }
+  const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
+  // Copied only now, after every await: sealed and zeroed in one synchronous step.
+  const content = typeof given === 'string' ? utf8(given) : given.slice();
+  const record: MessageRecord = {
+    direction: 'outbound',
+    status: 'accepted',
+    createdAt: now,
+    deadline,
+    number: request.from,
+    pseudonym,
+    deviceId: 0,
+    attempts: 0,
+    firstAttemptAt: 0,
+    devices: [],
+    period,
+    content: sealContent(g.crypto, g.random, key, contentAad(businessId, id), request.to, content),
+  };
+  wipe(content);
+  await g.store.commit(messageWrites(ctx, id, record, now, notBefore));
+  g.ledger?.recordSent({ businessId, messageId: id, recipient });
+  g.emit(businessId, { type: 'status', businessId, messageId: id, status: 'accepted' });
+  if (notBefore > now) {
+    // Throttled: the due-time index hands it to `runDue`/`tick` at its slot.
+    g.log('debug', 'send throttled by integrity rules', {
+      businessId,
+      messageId: id,
+      delayMs: notBefore - now,
+    });
+  } else {
+    g.track(processOutbound(g, businessId, id));
+  }
+  return id;
+}
+
+export async function retransmit(g: GatewayContext, messageId: string): Promise<void> {
+  g.assertOpen();
+  const id = messageId as MessageId;
+  const index = await messageIndex(g, id);
+  const ctx = await business(g, index.businessId);
+  if (g.monitor) checkSend(g, g.monitor, ctx.id);
+  await g.queue.run(id, async () => {
+    const now = g.clock.now();
+    const stored = await readMessage(g, ctx, id);
+    if (!stored || index.deadline <= now) throw expired(id);
+    const record = stored.record;
+    if (record.direction !== 'outbound') {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', 'only outbound messages can be retransmitted');
+    }
+    for (const device of record.devices) if (device.state === 'sent') device.state = 'pending';
+    record.attempts = 0;
+    record.firstAttemptAt = 0;
+    if (record.status !== 'delivered') record.status = 'accepted';
+    const key = messageKey(ctx.id, id);
+    await g.store.commit(
+      [
+        sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+        ...outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+      ],
+      { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
+    );
+    if (record.status === 'accepted') {
+      g.emit(ctx.id, { type: 'status', businessId: ctx.id, messageId: id, status: 'accepted' });
+    }
+  });
+  g.track(processOutbound(g, ctx.id, id));
+}
+
+export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
+  g.assertOpen();
+  const parsed = parseFrameId(receipt?.frameId);
+  if (!parsed)
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
+  const index = await g.store.get('meta', messageIndexKey(parsed.id));
+  if (!index) return;
+  const { businessId } = decodeMessageIndex(index.value);
+  const ctx = await business(g, businessId);
+  await g.queue.run(parsed.id, async () => {
+    const stored = await readMessage(g, ctx, parsed.id);
+    if (stored?.record.direction !== 'outbound') return;
+    const record = stored.record;
+    const device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+    if (!device || device.state === 'delivered') return;
+    device.state = 'delivered';
+    const first = record.status !== 'delivered';
+    record.status = 'delivered';
+    const key = messageKey(businessId, parsed.id);
+    const writes = [sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)];
+    if (record.devices.every((candidate) => candidate.state !== 'pending')) {
+      writes.push(del('outbox', outboxKey(businessId, parsed.id)));
+    }
+    if ((await commitIfUnchanged(g, writes, 'messages', key, stored.version)) && first) {
+      if (g.monitor) {
+        g.monitor.recordDelivered({ businessId });
+        g.integrityDirty.add(businessId);
+      }
+      g.ledger?.recordDelivered({
+        businessId,
+        messageId: parsed.id,
+        recipient: brandPseudonym(record.pseudonym),
+      });
+      g.emit(businessId, { type: 'status', businessId, messageId: parsed.id, status: 'delivered' });
+    }
+  });
+}
+
+/** One sending attempt of an outbound message, if it is due. */
+export function processOutbound(g: GatewayContext, businessId: string, id: MessageId): Promise<void> {
+  return g.queue.run(id, async () => {
+    const ctx = await business(g, businessId);
+    const now = g.clock.now();
+    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
+    if (!entryRecord) return;
+    const entry = decodeOutboxEntry(entryRecord.value);
+    if (entry.deadline <= now) return expire(g, businessId, id, entry.direction);
+    if (entry.nextAttemptAt > now) return;
+    const stored = await readMessage(g, ctx, id);
+    const periodKey = stored && (await g.periodKeys.forPeriod(businessId, stored.record.period));
+    if (!stored || !periodKey) return expire(g, businessId, id, 'outbound');
+    const record = stored.record;
+    // A first attempt right after `send` was checked there; a throttled (deferred) message
+    // and every retry are checked again here: nothing of a blocked business reaches the
+    // transport after the block.
+    const deferred = record.attempts > 0 || entry.nextAttemptAt > record.createdAt;
+    if (deferred && g.monitor && readLevel(g, g.monitor, businessId) === 'block') {
+      return failBlocked(g, ctx, id, entry, stored);
+    }
+    const aad = contentAad(businessId, id);
+    const opened = openContent(g.crypto, periodKey, aad, record.content);
+    const phoneNumber = opened.phoneNumber;
+    wipe(opened.content);
+    // Content is opened again for each device, right before it is encrypted, and zeroed
+    // right after: nothing holds it while the directory or the transport is awaited. After
+    // the TTL revoked a buffer, the record is read again from the store.
+    const open: OpenContent = async (reread) => {
+      let sealed = record.content;
+      if (reread) {
+        const again = await readMessage(g, ctx, id);
+        if (!again) throw new ParleyError('ERR_NOT_FOUND', 'the message was erased or expired meanwhile');
+        sealed = again.record.content;
+      }
+      const { content } = openContent(g.crypto, periodKey, aad, sealed);
+      const lease = g.leases.acquire(content);
+      const plaintext = g.paddingBlock === false ? content : lease.add(padContent(content, g.paddingBlock));
+      return { lease, plaintext };
+    };
+    record.attempts += 1;
+    if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
+    let failure: ErrorCode | undefined;
+    // One person at a time: an erasure waits for this attempt, and this attempt, once it
+    // runs after an erasure, finds the message gone and builds no session.
+    const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
+      if (!(await g.store.get('messages', messageKey(businessId, id)))) return true;
+      try {
+        if (record.devices.length === 0) {
+          const devices = await resolveDevices(g, ctx, phoneNumber, record.pseudonym);
+          record.devices = devices.map((deviceId) => ({ id: deviceId, state: 'pending' }));
+        }
+        const sessions = g.sessions(ctx, record.number);
+        for (const device of record.devices) {
+          if (device.state !== 'pending') continue;
+          try {
+            const address = { name: record.pseudonym, deviceId: device.id };
+            const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open);
+            await g.transport.send({
+              frameId: `${id}.${device.id}.${record.attempts}`,
+              from: record.number,
+              to: phoneNumber,
+              deviceId: device.id,
+              type: message.type,
+              body: message.body,
+            });
+            device.state = 'sent';
+          } catch (error) {
+            failure ??= failureReason(error);
+          }
+        }
+      } catch (error) {
+        failure ??= failureReason(error);
+      }
+      return false;
+    });
+    if (erased) return;
+    const key = messageKey(businessId, id);
+    // This attempt spends the entry's hint in the time index.
+    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
+    let event: GatewayEvent | undefined;
+    let next: number | undefined;
+    const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
+    if (allSent) {
+      writes.push(del('outbox', outboxKey(businessId, id)));
+      if (record.status !== 'delivered' && record.status !== 'sent') {
+        record.status = 'sent';
+        event = { type: 'status', businessId, messageId: id, status: 'sent' };
+      }
+    } else if (record.attempts >= g.maxSendAttempts) {
+      writes.push(del('outbox', outboxKey(businessId, id)));
+      if (record.status !== 'delivered') {
+        record.status = 'failed';
+        event = { type: 'status', businessId, messageId: id, status: 'failed', reason: failure };
+      }
+    } else {
+      next = now + backoffDelay(g.sendBackoff, record.attempts);
+      writes.push(...outboxPut(businessId, id, 'outbound', next, record.deadline));
+    }
+    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version))) return;
+    if (event?.type === 'status' && event.status === 'failed') {
+      if (g.monitor) {
+        g.monitor.recordFailed({ businessId });
+        g.integrityDirty.add(businessId);
+      }
+      g.ledger?.recordFailed({ businessId, messageId: id });
+      g.log('warn', 'message failed: sending attempts exhausted', {
+        businessId,
+        messageId: id,
+        attempts: record.attempts,
+        code: failure,
+      });
+    } else if (next !== undefined) {
+      g.log('warn', 'sending attempt failed; retry scheduled', {
+        businessId,
+        messageId: id,
+        attempt: record.attempts,
+        code: failure,
+        retryInMs: next - now,
+      });
+    }
+    if (event) g.emit(businessId, event);
+  });
+}
+
+export async function encryptFor(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  sessions: SessionManager,
+  address: ProtocolAddress,
+  phoneNumber: string,
+  number: string,
+  open: OpenContent,
+): Promise<CiphertextMessage> {
+  if (!(await sessions.hasSession(address)))
+    await startSession(g, ctx, sessions, address, phoneNumber, number);
+  try {
+    return await encryptLeased(sessions, address, open);
+  } catch (error) {
+    // A session the device never answered is too old to use, or it vanished: start over.
+    if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
+      throw error;
+    await startSession(g, ctx, sessions, address, phoneNumber, number);
+    return encryptLeased(sessions, address, open);
+  }
+}
+
+/**
+ * Encrypts freshly opened content and zeroes it. When the plaintext TTL ran out while the
+ * session store was awaited, the buffer may have been zeroed before it was encrypted: that
+ * ciphertext is discarded (the ratchet skips a counter, which the receiver tolerates) and the
+ * content is read again from the store.
+ */
+export async function encryptLeased(
+  sessions: SessionManager,
+  address: ProtocolAddress,
+  open: OpenContent,
+): Promise<CiphertextMessage> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const { lease, plaintext } = await open(attempt > 1);
+    try {
+      const message = await sessions.encrypt(address, plaintext);
+      if (!lease.revoked) return message;
+    } finally {
+      lease.release();
+    }
+  }
+  throw new ParleyError(
+    'ERR_STORE_FAILURE',
+    'the session store took longer than plaintextTtlMs twice; the content was not kept in memory',
+  );
+}
+
+export async function startSession(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  sessions: SessionManager,
+  address: ProtocolAddress,
+  phoneNumber: string,
+  number: string,
+): Promise<void> {
+  const bundle = await g.directory.fetchBundle(phoneNumber, address.deviceId);
+  const result = await sessions.processBundle(address, bundle);
+  g.ledger?.recordSessionEstablished({ businessId: ctx.id });
+  if (result.identityChange) {
+    g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
+    g.emit(ctx.id, {
+      type: 'identity-changed',
+      businessId: ctx.id,
+      number,
+      phoneNumber,
+      deviceId: address.deviceId,
+    });
+  }
+}
+
+export async function resolveDevices(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  phoneNumber: string,
+  pseudonym: string,
+): Promise<number[]> {
+  const known = await readSealed(g, ctx, 'meta', devicesKey(ctx.id, pseudonym));
+  if (known) {
+    const devices = decodeDeviceList(known);
+    if (devices.length > 0) return devices;
+  }
+  const devices = [...(await g.directory.fetchDevices(phoneNumber))];
+  for (const deviceId of devices) assertDeviceId(deviceId);
+  if (devices.length === 0) throw new ParleyError('ERR_NOT_FOUND', 'the recipient has no devices');
+  await g.store.commit([sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices))]);
+  return devices;
+}
+
+export async function setDevices(
+  g: GatewayContext,
+  phoneNumber: string,
+  deviceIds: readonly number[],
+): Promise<void> {
+  g.assertOpen();
+  assertPhoneNumber(phoneNumber, 'phoneNumber');
+  for (const deviceId of deviceIds) assertDeviceId(deviceId);
+  const devices = [...new Set(deviceIds)];
+  for (const ctx of await allBusinesses(g)) {
+    const pseudonym = g.pseudonym(ctx, phoneNumber);
+    const known = await readSealed(g, ctx, 'meta', devicesKey(ctx.id, pseudonym));
+    if (!known) continue;
+    const removed = decodeDeviceList(known).filter((deviceId) => !devices.includes(deviceId));
+    for (const number of await numbers(g, ctx.id)) {
+      const sessions = g.sessions(ctx, number);
+      for (const deviceId of removed) await sessions.deleteSession({ name: pseudonym, deviceId });
+    }
+    await g.store.commit([sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices))]);
+  }
+}
+
+export const BUSINESS_DEVICE_ID = 1;
+
+/** Opens an outbound message's content under a plaintext lease; `reread`: from the store. */
+export type OpenContent = (reread: boolean) => Promise<{ lease: PlaintextLease; plaintext: Uint8Array }>;
+
+/** UTF-8 length without encoding (an encoded copy would be plaintext nobody zeroes). */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      length += 4;
+      i += 1;
+    } else length += 3;
+  }
+  return length;
+}
+
+/** A Parley error keeps its code; anything else came from the transport or the directory. */
+export function failureReason(error: unknown): ErrorCode {
+  return isParleyError(error) ? error.code : 'ERR_TRANSPORT_FAILURE';
+}

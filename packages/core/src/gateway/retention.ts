@@ -1,0 +1,146 @@
+import { ParleyError } from '../errors.js';
+import { pseudonym as brandPseudonym } from '../privacy/branded.js';
+import type { WriteOperation } from '../storage/contract.js';
+import { allBusinesses, business, numbers } from './businesses.js';
+import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { updateKnownContacts } from './integrity-counters.js';
+import {
+  contactKey,
+  contactPrefix,
+  devicesKey,
+  messageIndexKey,
+  messageKey,
+  outboxKey,
+  personIndexPrefix,
+  retryLimitPrefix,
+  seenPrefix,
+} from './layout.js';
+import { del } from './message-store.js';
+import { type Direction, decodeTimestamp } from './records.js';
+import type { MessageId } from './types.js';
+import { persistStatistics } from './usage-statistics.js';
+import { assertPhoneNumber } from './validation.js';
+
+export async function expire(
+  g: GatewayContext,
+  businessId: string,
+  id: MessageId,
+  direction: Direction,
+): Promise<void> {
+  await g.store.commit([del('outbox', outboxKey(businessId, id))]);
+  g.log('info', 'message expired before it could be handed over', {
+    businessId,
+    messageId: id,
+    direction,
+  });
+  if (direction === 'outbound') {
+    g.ledger?.recordExpired({ businessId, messageId: id });
+    g.emit(businessId, {
+      type: 'status',
+      businessId,
+      messageId: id,
+      status: 'expired',
+      reason: 'ERR_RETENTION_EXPIRED',
+    });
+  } else {
+    g.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: 0 });
+  }
+}
+
+export async function erase(g: GatewayContext, businessId: string, phoneNumber: string): Promise<void> {
+  g.assertOpen();
+  assertPhoneNumber(phoneNumber, 'phoneNumber');
+  const ctx = await business(g, businessId);
+  const pseudonym = g.pseudonym(ctx, phoneNumber);
+  // After any send to this person under way: it cannot rebuild a session once this ran.
+  await g.queue.run(personQueueKey(businessId, pseudonym), () => erasePseudonym(g, ctx, pseudonym, true));
+  // The stored statistics windows must not keep the person either (not only after the next tick).
+  await persistStatistics(g);
+  g.log('info', 'a person’s data was erased', { businessId });
+}
+
+export async function erasePseudonym(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  pseudonym: string,
+  withMessages: boolean,
+): Promise<void> {
+  const biz = ctx.id;
+  const writes: WriteOperation[] = [];
+  if (withMessages) {
+    const prefix = personIndexPrefix(biz, pseudonym);
+    for (const entry of await g.store.list('meta', { prefix })) {
+      const id = entry.key.slice(prefix.length);
+      writes.push(
+        del('messages', messageKey(biz, id)),
+        del('outbox', outboxKey(biz, id)),
+        del('meta', messageIndexKey(id)),
+        del('meta', entry.key),
+      );
+    }
+  }
+  for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
+    writes.push(del('meta', entry.key));
+  writes.push(del('meta', devicesKey(biz, pseudonym)), del('meta', contactKey(biz, pseudonym)));
+  for (const number of await numbers(g, biz)) {
+    const records = g.sessions(ctx, number).records;
+    for (const entry of await g.store.list('sessions', { prefix: records.sessionPrefix(pseudonym) })) {
+      writes.push(del('sessions', entry.key));
+    }
+    writes.push(del('identities', records.remoteIdentityKey(pseudonym)));
+    for (const entry of await g.store.list('meta', {
+      prefix: retryLimitPrefix(biz, number, pseudonym),
+    })) {
+      writes.push(del('meta', entry.key));
+    }
+  }
+  await g.store.commit(writes);
+  // The session managers may still hold the person's decoded sessions in memory.
+  for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
+  // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
+  g.ledger?.forgetPerson(biz, brandPseudonym(pseudonym));
+}
+
+export async function sweep(g: GatewayContext): Promise<SweepResult> {
+  g.assertOpen();
+  const now = g.clock.now();
+  let inactive = 0;
+  for (const ctx of await allBusinesses(g)) {
+    const prefix = contactPrefix(ctx.id);
+    const contacts = await g.store.list('meta', { prefix });
+    let active = contacts.length;
+    for (const contact of contacts) {
+      const last = decodeTimestamp(ctx.sealer.open('meta', contact.key, contact.value));
+      if (last + g.inactivityMs > now) continue;
+      active -= 1;
+      const pseudonym = contact.key.slice(prefix.length);
+      await g.queue.run(personQueueKey(ctx.id, pseudonym), () => erasePseudonym(g, ctx, pseudonym, false));
+      inactive += 1;
+    }
+    updateKnownContacts(g, ctx.id, active);
+  }
+  const records = await g.store.sweepExpired(now);
+  const periodKeys = await g.periodKeys.destroyExpired();
+  if (records > 0 || periodKeys > 0 || inactive > 0)
+    g.log('info', 'retention sweep', { records, periodKeys, inactive });
+  return { records, periodKeys, inactive };
+}
+
+export interface SweepResult {
+  /** Expired records deleted from the message store. */
+  readonly records: number;
+  /** Period keys destroyed in the vault store. */
+  readonly periodKeys: number;
+  /** People whose protocol state was deleted for inactivity. */
+  readonly inactive: number;
+}
+
+export function expired(id: MessageId): ParleyError {
+  return new ParleyError(
+    'ERR_RETENTION_EXPIRED',
+    'the message passed its retention deadline; it can no longer be sent',
+    {
+      messageId: id,
+    },
+  );
+}

@@ -1,0 +1,117 @@
+import { wipe } from '../bytes.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import type { UsageLedger } from '../stats/ledger.js';
+import { encodeStatisticsState, restoreStatisticsState } from '../stats/state.js';
+import type { WriteOperation } from '../storage/contract.js';
+import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
+import { STATISTICS_KEY, statisticsDaysKey, statisticsPeopleKey } from './layout.js';
+import { errorCode } from './logger.js';
+import { del, put, sealedPut } from './message-store.js';
+
+/** Gives the ledger the store's people-tag key (created and wrapped on first use), once. */
+export function statisticsKey(g: GatewayContext, ledger: UsageLedger): Promise<void> {
+  if (!g.statisticsKeyLoading) {
+    const loading = (async () => {
+      let stored = await g.store.get('meta', STATISTICS_KEY);
+      if (!stored) {
+        const fresh = g.random(KEY_LENGTH);
+        const wrapped = await g.keyProvider.wrapKey(fresh, STATISTICS_KEY_CONTEXT);
+        wipe(fresh);
+        try {
+          await g.store.commit([put('meta', STATISTICS_KEY, wrapped)], {
+            expectVersions: [{ namespace: 'meta', key: STATISTICS_KEY, version: 0 }],
+          });
+        } catch (error) {
+          if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
+        }
+        stored = await g.store.get('meta', STATISTICS_KEY);
+        if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the statistics key could not be stored');
+      }
+      const tagKey = await g.keyProvider.unwrapKey(stored.value, STATISTICS_KEY_CONTEXT);
+      ledger.useTagKey(tagKey);
+      wipe(tagKey);
+    })();
+    g.statisticsKeyLoading = loading;
+    loading.catch(() => {
+      if (g.statisticsKeyLoading === loading) g.statisticsKeyLoading = undefined;
+    });
+  }
+  return g.statisticsKeyLoading;
+}
+
+/** Restores a business's statistics and billing from the store (when the business is loaded). */
+export async function restoreStatistics(g: GatewayContext, ctx: BusinessContext): Promise<void> {
+  const ledger = g.ledger;
+  if (!ledger) return;
+  await statisticsKey(g, ledger);
+  const days = await g.store.get('counters', statisticsDaysKey(ctx.id));
+  const people = await g.store.get('counters', statisticsPeopleKey(ctx.id));
+  if (!days && !people) return;
+  try {
+    const { peopleKept } = restoreStatisticsState(
+      ledger,
+      ctx.id,
+      days && ctx.sealer.open('counters', statisticsDaysKey(ctx.id), days.value),
+      people && ctx.sealer.open('counters', statisticsPeopleKey(ctx.id), people.value),
+    );
+    if (!peopleKept)
+      g.log('warn', 'statistics windows written under another key were dropped; counts kept', {
+        businessId: ctx.id,
+      });
+  } catch (error) {
+    ledger.forgetBusiness(ctx.id);
+    g.log('warn', 'statistics not restored (unreadable record); starting over', {
+      businessId: ctx.id,
+      code: errorCode(error),
+    });
+  }
+}
+
+/**
+ * Writes the statistics of the businesses that changed (from `tick()` and `close()`): the
+ * counts expire with the retention, the people's windows with the newest window (and are
+ * deleted when none is open, e.g. after an erasure or expiry).
+ */
+export function persistStatistics(g: GatewayContext): Promise<void> {
+  const run = g.statisticsWriting.then(() => writeStatistics(g));
+  g.statisticsWriting = run.catch(() => undefined);
+  return run;
+}
+
+export async function writeStatistics(g: GatewayContext): Promise<void> {
+  const ledger = g.ledger;
+  if (!ledger) return;
+  const written: string[] = [];
+  const writes: WriteOperation[] = [];
+  const changed = ledger.takeChanged();
+  for (const businessId of changed) {
+    const ctx = await g.businesses.get(businessId)?.catch(() => undefined);
+    if (!ctx) {
+      ledger.markChanged([businessId]);
+      continue;
+    }
+    written.push(businessId);
+    const state = encodeStatisticsState(ledger, businessId);
+    writes.push(
+      sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days, state.daysExpireAt),
+      state.people
+        ? sealedPut(
+            ctx,
+            'counters',
+            statisticsPeopleKey(businessId),
+            state.people.bytes,
+            state.people.expiresAt,
+          )
+        : del('counters', statisticsPeopleKey(businessId)),
+    );
+  }
+  if (writes.length === 0) return;
+  try {
+    await g.store.commit(writes);
+  } catch (error) {
+    ledger.markChanged(written);
+    throw error;
+  }
+}
+
+export const STATISTICS_KEY_CONTEXT = 'parley/statistics/tag-key';

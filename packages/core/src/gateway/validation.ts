@@ -1,0 +1,61 @@
+import { ParleyError } from '../errors.js';
+import type { InboundFrame, MessageId } from './types.js';
+
+export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
+
+/** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
+export function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
+  if (typeof frameId !== 'string') return undefined;
+  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}$/.exec(frameId);
+  return match ? { id: match[1] as MessageId, deviceId: Number(match[2]) } : undefined;
+}
+
+export function positive(value: number, field: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ParleyError('ERR_CONFIGURATION', `"${field}" expected a positive number`, { field });
+  }
+  return value;
+}
+
+export const BUSINESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** E.164: "+", then up to 15 digits, not starting with 0. */
+export const PHONE_NUMBER = /^\+[1-9][0-9]{3,14}$/;
+
+export function assertBusinessId(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !BUSINESS_ID.test(value)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"businessId" expected 1–64 characters of A–Z, a–z, 0–9, "_" or "-"',
+    );
+  }
+}
+
+export function assertPhoneNumber(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || !PHONE_NUMBER.test(value)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"${field}" expected an E.164 phone number ("+" and 4–15 digits)`,
+    );
+  }
+}
+
+export function assertDeviceId(value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 0x7fff_ffff) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"deviceId" expected an integer from 1 to 2^31-1');
+  }
+}
+
+export function assertFrame(frame: InboundFrame): void {
+  if (typeof frame?.frameId !== 'string' || frame.frameId.length === 0 || frame.frameId.length > 256) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" expected a string of 1–256 characters');
+  }
+  assertPhoneNumber(frame.to, 'to');
+  assertPhoneNumber(frame.from, 'from');
+  assertDeviceId(frame.deviceId);
+  if (frame.type !== 2 && frame.type !== 3) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+  }
+  if (!(frame.body instanceof Uint8Array))
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+}
