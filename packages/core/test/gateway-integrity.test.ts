@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RandomSource } from '../src/crypto/provider.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
-import type { GatewayLogger, LogFields, LogLevel } from '../src/gateway/logger.js';
+import type { GatewayLogger } from '../src/gateway/logger.js';
 import type { GatewayEvent, MessageId } from '../src/gateway/types.js';
 import type { IntegrityConfigInput } from '../src/integrity/thresholds.js';
 import { dayOf } from '../src/stats/day.js';
@@ -15,6 +15,7 @@ import { createTestWorld } from '../src/testing/test-world.js';
 import {
   createTestGateway,
   memoryStores,
+  recordingLogger,
   setUpBusiness,
   type TestGateway,
 } from './support/gateway-network.js';
@@ -25,20 +26,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 const person = (i: number) => `+49151${String(1000000 + i)}`;
-
-interface LogLine {
-  readonly level: LogLevel;
-  readonly message: string;
-  readonly fields: LogFields | undefined;
-}
-
-function recordingLogger(): GatewayLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLevel) => (message: string, fields?: LogFields) => {
-    lines.push({ level, message, fields });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 async function codeOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

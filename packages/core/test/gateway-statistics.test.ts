@@ -3,11 +3,11 @@
  * restored when a business is first used (memory stores, fake clock).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { GatewayLogger, LogFields, LogLevel } from '../src/gateway/logger.js';
 import { dayOf } from '../src/stats/day.js';
 import {
   createTestGateway,
   memoryStores,
+  recordingLogger,
   setUpBusiness,
   type TestGateway,
 } from './support/gateway-network.js';
@@ -19,20 +19,6 @@ const DAYS_KEY = 'gw/b/shop/statistics';
 const PEOPLE_KEY = 'gw/b/shop/statistics-people';
 
 const person = (i: number) => `+49151${String(1000000 + i)}`;
-
-interface LogLine {
-  readonly level: LogLevel;
-  readonly message: string;
-  readonly fields: LogFields | undefined;
-}
-
-function recordingLogger(): GatewayLogger & { lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: LogLevel) => (message: string, fields?: LogFields) => {
-    lines.push({ level, message, fields });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 async function world(people: number): Promise<TestGateway> {
   const tg = await createTestGateway(memoryStores, { logger: recordingLogger() });

@@ -1,26 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeIntegrityState, restoreIntegrityState } from '../src/integrity/codec.js';
-import { IntegrityMonitor } from '../src/integrity/monitor.js';
+import { emptyIntegritySnapshot, IntegrityMonitor } from '../src/integrity/monitor.js';
 import { evaluateRules, formatDuration } from '../src/integrity/rules.js';
 import type { IntegritySnapshot } from '../src/integrity/signal.js';
 import { DEFAULT_INTEGRITY_CONFIG, resolveIntegrityConfig } from '../src/integrity/thresholds.js';
 import { pseudonym } from '../src/privacy/branded.js';
 
-const quiet: IntegritySnapshot = {
-  activityWindowMs: 3_600_000,
-  qualityWindowMs: 86_400_000,
-  sent: 0,
-  distinctRecipients: 0,
-  unsolicitedRecipients: 0,
-  newRecipients: 0,
-  knownContacts: 0,
-  contactShare: 0,
-  delivered: 0,
-  failed: 0,
-  spamReports: 0,
-  failureRate: 0,
-  spamRate: 0,
-};
+const quiet: IntegritySnapshot = emptyIntegritySnapshot(DEFAULT_INTEGRITY_CONFIG);
 const thresholds = DEFAULT_INTEGRITY_CONFIG.thresholds;
 
 describe('rules', () => {

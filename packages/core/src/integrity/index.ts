@@ -5,6 +5,7 @@ export { encodeIntegrityState, restoreIntegrityState } from './codec.js';
 export {
   createIntegrity,
   type DeliveryVerifier,
+  emptyIntegritySnapshot,
   IntegrityMonitor,
   type IntegrityMonitorOptions,
   type SendPermit,

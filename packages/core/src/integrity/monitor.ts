@@ -273,7 +273,7 @@ export class IntegrityMonitor implements IntegritySignals {
     const now = this.#clock.now();
     const counters = this.#businesses.get(businessId);
     counters?.advance(now);
-    const snapshot = counters ? this.#snapshot(counters) : this.#emptySnapshot();
+    const snapshot = counters ? this.#snapshot(counters) : emptyIntegritySnapshot(this.config);
     const { level, reasons } = evaluateRules(snapshot, this.config.thresholds);
     return {
       businessId,
@@ -339,24 +339,6 @@ export class IntegrityMonitor implements IntegritySignals {
       spamRate: spamReports === 0 ? 0 : spamReports / Math.max(delivered, spamReports),
     };
   }
-
-  #emptySnapshot(): IntegritySnapshot {
-    return {
-      activityWindowMs: this.config.activityWindow.durationMs,
-      qualityWindowMs: this.config.qualityWindow.durationMs,
-      sent: 0,
-      distinctRecipients: 0,
-      unsolicitedRecipients: 0,
-      newRecipients: 0,
-      knownContacts: 0,
-      contactShare: 0,
-      delivered: 0,
-      failed: 0,
-      spamReports: 0,
-      failureRate: 0,
-      spamRate: 0,
-    };
-  }
 }
 
 /**
@@ -369,4 +351,23 @@ export function createIntegrity(options: IntegrityMonitorOptions): {
 } {
   const monitor = new IntegrityMonitor(options);
   return { monitor, signals: { signal: (businessId: string) => monitor.signal(businessId) } };
+}
+
+/** The snapshot of a business with no traffic in its windows. */
+export function emptyIntegritySnapshot(config: IntegrityConfig): IntegritySnapshot {
+  return {
+    activityWindowMs: config.activityWindow.durationMs,
+    qualityWindowMs: config.qualityWindow.durationMs,
+    sent: 0,
+    distinctRecipients: 0,
+    unsolicitedRecipients: 0,
+    newRecipients: 0,
+    knownContacts: 0,
+    contactShare: 0,
+    delivered: 0,
+    failed: 0,
+    spamReports: 0,
+    failureRate: 0,
+    spamRate: 0,
+  };
 }

@@ -6,6 +6,7 @@
 
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { createLocalKeyProvider, type KeyProvider } from '../../src/gateway/key-provider.js';
+import type { GatewayLogger, LogFields, LogLevel } from '../../src/gateway/logger.js';
 import { padContent, unpadContent } from '../../src/gateway/padding.js';
 import type {
   Directory,
@@ -421,4 +422,19 @@ export class GatedStore implements Store {
   close() {
     return this.inner.close();
   }
+}
+
+export interface LogLine {
+  readonly level: LogLevel;
+  readonly message: string;
+  readonly fields: LogFields | undefined;
+}
+
+/** A gateway logger that keeps every line, for tests that check what was (not) logged. */
+export function recordingLogger(): GatewayLogger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLevel) => (message: string, fields?: LogFields) => {
+    lines.push({ level, message, fields });
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
