@@ -1,8 +1,7 @@
 /**
- * Wycheproof known-answer tests (C2SP/wycheproof, read from ../shared/vectors at test time,
- * never copied here), run against BOTH providers.
+ * Wycheproof known-answer tests (C2SP/wycheproof, copied unmodified into test/vectors; see
+ * test/vectors/SOURCES.md), run against BOTH providers.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../src/bytes.js';
 import { constantTimeEqual } from '../src/crypto/constant-time.js';
@@ -10,6 +9,7 @@ import { createNodeCrypto } from '../src/crypto/node.js';
 import { createPortableCrypto } from '../src/crypto/portable.js';
 import type { CryptoProvider } from '../src/crypto/provider.js';
 import { isParleyError } from '../src/errors.js';
+import { readVectorJson } from './support/vectors.js';
 
 interface Suite<T> {
   numberOfTests: number;
@@ -21,9 +21,7 @@ interface Suite<T> {
 }
 
 function load<T>(name: string): Suite<T> {
-  return JSON.parse(
-    readFileSync(new URL(`../../../../shared/vectors/wycheproof/${name}`, import.meta.url), 'utf8'),
-  );
+  return readVectorJson<Suite<T>>(`wycheproof/${name}`);
 }
 
 const providers: CryptoProvider[] = [createPortableCrypto(), createNodeCrypto()];

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
@@ -15,10 +14,11 @@ import {
   montgomeryToEdwards,
   numberToBytesLE32,
 } from '../src/crypto/xeddsa.js';
+import { readVectorJson } from './support/vectors.js';
 
-const vector = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/libsignal/xeddsa.json', import.meta.url), 'utf8'),
-) as { privateKey: string; publicKey: string; message: string; signature: string };
+const vector = readVectorJson<{ privateKey: string; publicKey: string; message: string; signature: string }>(
+  'libsignal/xeddsa.json',
+);
 
 const portable = createPortableCrypto();
 const node = createNodeCrypto();
