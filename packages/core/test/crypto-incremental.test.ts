@@ -51,94 +51,107 @@ const cuts = fc.array(fc.nat(400), { maxLength: 8 });
 const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const iv16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
 
-describe.each(providers.map((p) => [p.name, p] as const))('%s provider: incremental primitives', (_, crypto) => {
-  it('SHA-256 and HMAC-SHA256 in any chunking equal the one-shot digests', () => {
-    fc.assert(
-      fc.property(data, cuts, key32, (input, at, key) => {
-        const before = input.slice();
-        expect(feedHash(crypto.createSha256(), split(input, at))).toEqual(crypto.sha256(input));
-        expect(feedHash(crypto.createHmacSha256(key), split(input, at))).toEqual(crypto.hmacSha256(key, input));
-        expect(input).toEqual(before);
-      }),
-      RUNS,
-    );
-  });
-
-  it('AES-256-CBC encrypt and decrypt in any chunking equal the one-shot bytes', () => {
-    fc.assert(
-      fc.property(data, cuts, cuts, key32, iv16, (plaintext, at, at2, key, iv) => {
-        const expected = crypto.aes256CbcEncrypt(key, iv, plaintext);
-        const ciphertext = feedCipher(crypto.createAes256CbcEncryptor(key, iv), split(plaintext, at));
-        expect(ciphertext).toEqual(expected);
-        const copy = ciphertext.slice();
-        expect(feedCipher(crypto.createAes256CbcDecryptor(key, iv), split(ciphertext, at2))).toEqual(plaintext);
-        expect(ciphertext).toEqual(copy);
-      }),
-      RUNS,
-    );
-  });
-
-  it('the decryptor holds back the last block until final', () => {
-    const key = new Uint8Array(32).fill(7);
-    const iv = new Uint8Array(16).fill(9);
-    const ciphertext = crypto.aes256CbcEncrypt(key, iv, new Uint8Array(40).fill(1));
-    const decryptor = crypto.createAes256CbcDecryptor(key, iv);
-    const early = decryptor.update(ciphertext);
-    expect(early.length).toBeLessThan(40);
-    expect(concatBytes(early, decryptor.final())).toEqual(new Uint8Array(40).fill(1));
-  });
-
-  it('refuses bad padding, a partial block and empty input at final with ERR_DECRYPTION_FAILED', () => {
-    const key = new Uint8Array(32).fill(3);
-    const iv = new Uint8Array(16).fill(4);
-    const good = crypto.aes256CbcEncrypt(key, iv, new Uint8Array(20).fill(0x41));
-    const cases: Uint8Array[] = [
-      new Uint8Array(0),
-      good.subarray(0, good.length - 1),
-      good.subarray(0, 16),
-      crypto.aes256CbcEncrypt(key, iv, new Uint8Array(32)).subarray(0, 32),
-    ];
-    for (const ciphertext of cases) {
-      const decryptor = crypto.createAes256CbcDecryptor(key, iv);
-      expect(
-        code(() => {
-          decryptor.update(ciphertext);
-          decryptor.final();
+describe.each(providers.map((p) => [p.name, p] as const))(
+  '%s provider: incremental primitives',
+  (_, crypto) => {
+    it('SHA-256 and HMAC-SHA256 in any chunking equal the one-shot digests', () => {
+      fc.assert(
+        fc.property(data, cuts, key32, (input, at, key) => {
+          const before = input.slice();
+          expect(feedHash(crypto.createSha256(), split(input, at))).toEqual(crypto.sha256(input));
+          expect(feedHash(crypto.createHmacSha256(key), split(input, at))).toEqual(
+            crypto.hmacSha256(key, input),
+          );
+          expect(input).toEqual(before);
         }),
-      ).toBe('ERR_DECRYPTION_FAILED');
-    }
-  });
+        RUNS,
+      );
+    });
 
-  it('refuses use after the end and malformed arguments with ERR_INVALID_ARGUMENT', () => {
-    const key = new Uint8Array(32);
-    const iv = new Uint8Array(16);
-    const hash = crypto.createSha256();
-    hash.digest();
-    expect(code(() => hash.update(new Uint8Array(1)))).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => hash.digest())).toBe('ERR_INVALID_ARGUMENT');
-    const mac = crypto.createHmacSha256(key);
-    expect(code(() => mac.update('text' as unknown as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
-    const encryptor = crypto.createAes256CbcEncryptor(key, iv);
-    encryptor.final();
-    expect(code(() => encryptor.update(new Uint8Array(16)))).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => encryptor.final())).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => crypto.createAes256CbcEncryptor(new Uint8Array(16), iv))).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => crypto.createAes256CbcDecryptor(key, new Uint8Array(12)))).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => crypto.createHmacSha256(null as unknown as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
-  });
+    it('AES-256-CBC encrypt and decrypt in any chunking equal the one-shot bytes', () => {
+      fc.assert(
+        fc.property(data, cuts, cuts, key32, iv16, (plaintext, at, at2, key, iv) => {
+          const expected = crypto.aes256CbcEncrypt(key, iv, plaintext);
+          const ciphertext = feedCipher(crypto.createAes256CbcEncryptor(key, iv), split(plaintext, at));
+          expect(ciphertext).toEqual(expected);
+          const copy = ciphertext.slice();
+          expect(feedCipher(crypto.createAes256CbcDecryptor(key, iv), split(ciphertext, at2))).toEqual(
+            plaintext,
+          );
+          expect(ciphertext).toEqual(copy);
+        }),
+        RUNS,
+      );
+    });
 
-  it('keeps its own copy of the key and IV', () => {
-    const key = new Uint8Array(32).fill(1);
-    const iv = new Uint8Array(16).fill(2);
-    const plaintext = new Uint8Array(50).fill(3);
-    const expected = crypto.aes256CbcEncrypt(key.slice(), iv.slice(), plaintext);
-    const encryptor = crypto.createAes256CbcEncryptor(key, iv);
-    const first = encryptor.update(plaintext.subarray(0, 20)).slice();
-    key.fill(0);
-    iv.fill(0);
-    expect(concatBytes(first, encryptor.update(plaintext.subarray(20)), encryptor.final())).toEqual(expected);
-  });
-});
+    it('the decryptor holds back the last block until final', () => {
+      const key = new Uint8Array(32).fill(7);
+      const iv = new Uint8Array(16).fill(9);
+      const ciphertext = crypto.aes256CbcEncrypt(key, iv, new Uint8Array(40).fill(1));
+      const decryptor = crypto.createAes256CbcDecryptor(key, iv);
+      const early = decryptor.update(ciphertext);
+      expect(early.length).toBeLessThan(40);
+      expect(concatBytes(early, decryptor.final())).toEqual(new Uint8Array(40).fill(1));
+    });
+
+    it('refuses bad padding, a partial block and empty input at final with ERR_DECRYPTION_FAILED', () => {
+      const key = new Uint8Array(32).fill(3);
+      const iv = new Uint8Array(16).fill(4);
+      const good = crypto.aes256CbcEncrypt(key, iv, new Uint8Array(20).fill(0x41));
+      const cases: Uint8Array[] = [
+        new Uint8Array(0),
+        good.subarray(0, good.length - 1),
+        good.subarray(0, 16),
+        crypto.aes256CbcEncrypt(key, iv, new Uint8Array(32)).subarray(0, 32),
+      ];
+      for (const ciphertext of cases) {
+        const decryptor = crypto.createAes256CbcDecryptor(key, iv);
+        expect(
+          code(() => {
+            decryptor.update(ciphertext);
+            decryptor.final();
+          }),
+        ).toBe('ERR_DECRYPTION_FAILED');
+      }
+    });
+
+    it('refuses use after the end and malformed arguments with ERR_INVALID_ARGUMENT', () => {
+      const key = new Uint8Array(32);
+      const iv = new Uint8Array(16);
+      const hash = crypto.createSha256();
+      hash.digest();
+      expect(code(() => hash.update(new Uint8Array(1)))).toBe('ERR_INVALID_ARGUMENT');
+      expect(code(() => hash.digest())).toBe('ERR_INVALID_ARGUMENT');
+      const mac = crypto.createHmacSha256(key);
+      expect(code(() => mac.update('text' as unknown as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
+      const encryptor = crypto.createAes256CbcEncryptor(key, iv);
+      encryptor.final();
+      expect(code(() => encryptor.update(new Uint8Array(16)))).toBe('ERR_INVALID_ARGUMENT');
+      expect(code(() => encryptor.final())).toBe('ERR_INVALID_ARGUMENT');
+      expect(code(() => crypto.createAes256CbcEncryptor(new Uint8Array(16), iv))).toBe(
+        'ERR_INVALID_ARGUMENT',
+      );
+      expect(code(() => crypto.createAes256CbcDecryptor(key, new Uint8Array(12)))).toBe(
+        'ERR_INVALID_ARGUMENT',
+      );
+      expect(code(() => crypto.createHmacSha256(null as unknown as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
+    });
+
+    it('keeps its own copy of the key and IV', () => {
+      const key = new Uint8Array(32).fill(1);
+      const iv = new Uint8Array(16).fill(2);
+      const plaintext = new Uint8Array(50).fill(3);
+      const expected = crypto.aes256CbcEncrypt(key.slice(), iv.slice(), plaintext);
+      const encryptor = crypto.createAes256CbcEncryptor(key, iv);
+      const first = encryptor.update(plaintext.subarray(0, 20)).slice();
+      key.fill(0);
+      iv.fill(0);
+      expect(concatBytes(first, encryptor.update(plaintext.subarray(20)), encryptor.final())).toEqual(
+        expected,
+      );
+    });
+  },
+);
 
 describe('portable and node incremental primitives agree', () => {
   it('on the concatenated output for the same input and chunking', () => {
