@@ -507,6 +507,39 @@ describe('streams, progress and arguments', () => {
     expect(notBytes.error.code).toBe('ERR_INVALID_ARGUMENT');
   });
 
+  it('Node Buffers given as keys or chunks are copied, never aliased or wiped (Buffer.slice is a view)', async () => {
+    const { blob, media } = encryptMedia(bytesOf(3000, 4), { type: 'image', crypto });
+    const key = Buffer.from(media.mediaKey);
+    const tampered = Buffer.from(blob);
+    tampered[0]! ^= 1;
+    const descriptor = { ...pointerOf(media), mediaKey: key };
+    expect(syncError(() => decryptMedia(tampered, descriptor, { crypto })).details.check).toBe('mac');
+    expect(key.equals(media.mediaKey)).toBe(true);
+    expectBytes(decryptMedia(Buffer.from(blob), descriptor, { crypto }), bytesOf(3000, 4));
+    expect(key.equals(media.mediaKey)).toBe(true);
+    for (const provider of [crypto, portable]) {
+      const keys = deriveMediaKeys(provider, key, 'image');
+      const encryptor = provider.createAes256CbcEncryptor(Buffer.from(keys.cipherKey), Buffer.from(keys.iv));
+      const decryptor = provider.createAes256CbcDecryptor(Buffer.from(keys.cipherKey), Buffer.from(keys.iv));
+      const parts: Uint8Array[] = [];
+      const plain: Uint8Array[] = [];
+      for (const size of [5, 40, 3, 100]) {
+        const chunk = Buffer.from(bytesOf(size, size));
+        parts.push(encryptor.update(chunk).slice());
+        chunk.fill(0xee);
+      }
+      parts.push(encryptor.final());
+      const ciphertext = concatBytes(...parts);
+      for (const piece of [ciphertext.subarray(0, 33), ciphertext.subarray(33)]) {
+        const chunk = Buffer.from(piece);
+        plain.push(decryptor.update(chunk).slice());
+        chunk.fill(0xee);
+      }
+      plain.push(decryptor.final());
+      expectBytes(concatBytes(...plain), concatBytes(...[5, 40, 3, 100].map((n) => bytesOf(n, n))));
+    }
+  });
+
   it('a media pointer checks its fields, copies its bytes and never prints its key', async () => {
     const { media } = encryptMedia(bytesOf(10), { type: 'document', crypto });
     const key = media.mediaKey.slice();

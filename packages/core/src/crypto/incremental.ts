@@ -8,6 +8,7 @@
  * holding back the last block until `final` so its padding can be checked.
  */
 import { cbc } from '@noble/ciphers/aes.js';
+import { copyBytes } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import { assertBytes } from './guards.js';
 import type { IncrementalCipher, IncrementalHash } from './provider.js';
@@ -54,8 +55,8 @@ function join(pending: Uint8Array, data: Uint8Array): Uint8Array {
 export function createPortableCbcEncryptor(key: Uint8Array, iv: Uint8Array): IncrementalCipher {
   assertBytes(key, 'key', 32);
   assertBytes(iv, 'iv', 16);
-  const ownKey = key.slice();
-  let chain = iv.slice();
+  const ownKey = copyBytes(key);
+  let chain = copyBytes(iv);
   let pending: Uint8Array = EMPTY;
   let ended = false;
   return {
@@ -65,10 +66,10 @@ export function createPortableCbcEncryptor(key: Uint8Array, iv: Uint8Array): Inc
       const input = join(pending, data);
       const aligned = input.length - (input.length % BLOCK);
       // A copy: `input` may be the caller's array, which must not be kept.
-      pending = input.slice(aligned);
+      pending = copyBytes(input.subarray(aligned));
       if (aligned === 0) return EMPTY;
       const out = cbc(ownKey, chain, { disablePadding: true }).encrypt(input.subarray(0, aligned));
-      chain = out.slice(aligned - BLOCK);
+      chain = copyBytes(out.subarray(aligned - BLOCK));
       return out;
     },
     final() {
@@ -89,8 +90,8 @@ export function createPortableCbcDecryptor(
 ): IncrementalCipher {
   assertBytes(key, 'key', 32);
   assertBytes(iv, 'iv', 16);
-  const ownKey = key.slice();
-  let chain = iv.slice();
+  const ownKey = copyBytes(key);
+  let chain = copyBytes(iv);
   let pending: Uint8Array = EMPTY;
   let ended = false;
   return {
@@ -102,11 +103,11 @@ export function createPortableCbcDecryptor(
       // final (padded) block, which only `final` may unpad.
       const keep = input.length % BLOCK || Math.min(BLOCK, input.length);
       const ready = input.length - keep;
-      pending = input.slice(ready);
+      pending = copyBytes(input.subarray(ready));
       if (ready === 0) return EMPTY;
       const blocks = input.subarray(0, ready);
       const out = cbc(ownKey, chain, { disablePadding: true }).decrypt(blocks);
-      chain = blocks.slice(ready - BLOCK);
+      chain = copyBytes(blocks.subarray(ready - BLOCK));
       return out;
     },
     final() {

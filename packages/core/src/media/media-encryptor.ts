@@ -1,4 +1,4 @@
-import { concatBytes } from '../bytes.js';
+import { concatBytes, copyBytes } from '../bytes.js';
 import { assertBytes, assertInteger } from '../crypto/guards.js';
 import type { CryptoProvider, IncrementalCipher, IncrementalHash } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
@@ -41,7 +41,7 @@ export class MediaEncryptor {
     this.#maxBytes = options.maxBytes ?? MAX_MEDIA_FILE_LENGTH;
     assertInteger(this.#maxBytes, 'maxBytes', 0, MAX_MEDIA_FILE_LENGTH);
     this.#type = type;
-    this.#mediaKey = mediaKey.slice();
+    this.#mediaKey = copyBytes(mediaKey);
     this.#keys = deriveMediaKeys(crypto, mediaKey, type);
     this.#cipher = crypto.createAes256CbcEncryptor(this.#keys.cipherKey, this.#keys.iv);
     this.#mac = crypto.createHmacSha256(this.#keys.macKey);

@@ -1,4 +1,4 @@
-import { utf8, wipe } from '../bytes.js';
+import { copyBytes, utf8, wipe } from '../bytes.js';
 import { assertBytes } from '../crypto/guards.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { MEDIA_KEY_LENGTH } from './media-format.js';
@@ -26,10 +26,10 @@ export function deriveMediaKeys(crypto: CryptoProvider, mediaKey: Uint8Array, ty
     EXPANDED_MEDIA_KEY_LENGTH,
   );
   const keys = {
-    iv: expanded.slice(0, 16),
-    cipherKey: expanded.slice(16, 48),
-    macKey: expanded.slice(48, 80),
-    refKey: expanded.slice(80, 112),
+    iv: copyBytes(expanded.subarray(0, 16)),
+    cipherKey: copyBytes(expanded.subarray(16, 48)),
+    macKey: copyBytes(expanded.subarray(48, 80)),
+    refKey: copyBytes(expanded.subarray(80, 112)),
   };
   expanded.fill(0);
   return keys;

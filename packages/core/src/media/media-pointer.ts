@@ -7,6 +7,7 @@
  * `mediaKey` is a secret (it opens the file): a pointer made by `createMediaPointer` prints and
  * serializes as a summary without it, the hashes or the location.
  */
+import { copyBytes } from '../bytes.js';
 import { assertBytes } from '../crypto/guards.js';
 import { ParleyError } from '../errors.js';
 import { inspectCustom } from '../redaction.js';
@@ -88,9 +89,9 @@ export function createMediaPointer(fields: MediaPointer): MediaPointer {
   const pointer: MediaPointer = {
     type: fields.type,
     mimetype,
-    mediaKey: fields.mediaKey.slice(),
-    fileSha256: fields.fileSha256.slice(),
-    fileEncSha256: fields.fileEncSha256.slice(),
+    mediaKey: copyBytes(fields.mediaKey),
+    fileSha256: copyBytes(fields.fileSha256),
+    fileEncSha256: copyBytes(fields.fileEncSha256),
     fileLength,
     ...(directPath ? { directPath } : {}),
     ...(url ? { url } : {}),

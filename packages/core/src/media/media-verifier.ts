@@ -1,4 +1,4 @@
-import { concatBytes } from '../bytes.js';
+import { concatBytes, copyBytes } from '../bytes.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
 import { assertBytes, assertInteger } from '../crypto/guards.js';
 import type { CryptoProvider, IncrementalCipher, IncrementalHash, RandomSource } from '../crypto/provider.js';
@@ -80,9 +80,9 @@ export class MediaVerifier {
     assertMediaDescriptor(descriptor);
     this.#descriptor = {
       type: descriptor.type,
-      mediaKey: descriptor.mediaKey.slice(),
-      fileSha256: descriptor.fileSha256.slice(),
-      fileEncSha256: descriptor.fileEncSha256.slice(),
+      mediaKey: copyBytes(descriptor.mediaKey),
+      fileSha256: copyBytes(descriptor.fileSha256),
+      fileEncSha256: copyBytes(descriptor.fileEncSha256),
       fileLength: descriptor.fileLength,
     };
     this.#keys = deriveMediaKeys(crypto, descriptor.mediaKey, descriptor.type);

@@ -1,3 +1,4 @@
+import { copyBytes } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import { checkSweepNow, closedError, ExpiryClock, isLive } from '../storage/adapter-kit.js';
 import { type Clock, systemClock } from '../storage/contract.js';
@@ -56,7 +57,7 @@ export function createMemoryBlobStore(options: MemoryBlobStoreOptions = {}): Blo
       const chunks: Uint8Array[] = [];
       let length = 0;
       for await (const chunk of limitedBytes(source, checked)) {
-        chunks.push(chunk.slice());
+        chunks.push(copyBytes(chunk));
         length += chunk.length;
       }
       assertOpen();
