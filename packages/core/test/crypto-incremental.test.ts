@@ -5,11 +5,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../src/bytes.js';
+import { concatBytes, fromHex } from '../src/bytes.js';
 import { createNodeCrypto } from '../src/crypto/node.js';
 import { createPortableCrypto } from '../src/crypto/portable.js';
 import type { CryptoProvider, IncrementalCipher, IncrementalHash } from '../src/crypto/provider.js';
 import { isParleyError } from '../src/errors.js';
+import { readVectorJson } from './support/vectors.js';
 
 const providers: readonly CryptoProvider[] = [createPortableCrypto(), createNodeCrypto()];
 const RUNS = { numRuns: 120 };
@@ -84,7 +85,38 @@ describe.each(providers.map((p) => [p.name, p] as const))(
       );
     });
 
-    it('the decryptor holds back the last block until final', () => {
+    it('AES-256-GMAC in any chunking equals the tag of one-shot AES-256-GCM over an empty plaintext', () => {
+    fc.assert(
+      fc.property(data, cuts, key32, fc.uint8Array({ minLength: 12, maxLength: 12 }), (aad, at, key, nonce) => {
+        const expected = crypto.aes256GcmEncrypt(key, nonce, new Uint8Array(0), aad);
+        expect(feedHash(crypto.createAes256Gmac(key, nonce), split(aad, at))).toEqual(expected);
+      }),
+      RUNS,
+    );
+  });
+
+  it('AES-256-GMAC matches the empty-message AES-256-GCM vectors of Wycheproof', () => {
+    const suite = readVectorJson<{
+      testGroups: {
+        keySize: number;
+        ivSize: number;
+        tests: { key: string; iv: string; aad: string; msg: string; tag: string; result: string }[];
+      }[];
+    }>('wycheproof/aes_gcm_test.json');
+    const vectors = suite.testGroups
+      .filter((g) => g.keySize === 256 && g.ivSize === 96)
+      .flatMap((g) => g.tests)
+      .filter((t) => t.msg === '' && t.result === 'valid');
+    expect(vectors.length).toBeGreaterThanOrEqual(2);
+    for (const t of vectors) {
+      const aad = fromHex(t.aad);
+      const mac = crypto.createAes256Gmac(fromHex(t.key), fromHex(t.iv));
+      for (const part of split(aad, [1, 5, 17])) mac.update(part);
+      expect(mac.digest()).toEqual(fromHex(t.tag));
+    }
+  });
+
+  it('the decryptor holds back the last block until final', () => {
       const key = new Uint8Array(32).fill(7);
       const iv = new Uint8Array(16).fill(9);
       const ciphertext = crypto.aes256CbcEncrypt(key, iv, new Uint8Array(40).fill(1));
@@ -135,6 +167,10 @@ describe.each(providers.map((p) => [p.name, p] as const))(
         'ERR_INVALID_ARGUMENT',
       );
       expect(code(() => crypto.createHmacSha256(null as unknown as Uint8Array))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => crypto.createAes256Gmac(key, new Uint8Array(16)))).toBe('ERR_INVALID_ARGUMENT');
+    const gmac = crypto.createAes256Gmac(key, new Uint8Array(12));
+    gmac.digest();
+    expect(code(() => gmac.update(new Uint8Array(1)))).toBe('ERR_INVALID_ARGUMENT');
     });
 
     it('keeps its own copy of the key and IV', () => {
@@ -161,6 +197,7 @@ describe('portable and node incremental primitives agree', () => {
           sha: feedHash(crypto.createSha256(), split(input, at)),
           mac: feedHash(crypto.createHmacSha256(key), split(input, at)),
           cbc: feedCipher(crypto.createAes256CbcEncryptor(key, iv), split(input, at)),
+          gmac: feedHash(crypto.createAes256Gmac(key, iv.subarray(0, 12)), split(input, at)),
         }));
         expect(b).toEqual(a);
       }),

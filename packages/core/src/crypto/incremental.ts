@@ -7,7 +7,8 @@
  * exactly the one-shot ciphertext; only the very last piece is padded. Decryption likewise,
  * holding back the last block until `final` so its padding can be checked.
  */
-import { cbc } from '@noble/ciphers/aes.js';
+import { ghash } from '@noble/ciphers/_polyval.js';
+import { cbc, ecb } from '@noble/ciphers/aes.js';
 import { copyBytes } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import { assertBytes } from './guards.js';
@@ -123,4 +124,47 @@ export function createPortableCbcDecryptor(
       }
     },
   };
+}
+
+/**
+ * AES-256-GMAC on noble: tag = GHASH_H(A ‖ 0-pad ‖ [len(A)]64 ‖ [0]64) ⊕ E_K(J0), with
+ * H = E_K(0^128) and J0 = nonce ‖ 0x00000001 (SP 800-38D §7.1 with an empty plaintext). noble's
+ * GHASH pads every `update` to a block, so input is passed on in whole blocks only.
+ */
+export function createPortableGmac(key: Uint8Array, nonce: Uint8Array): IncrementalHash {
+  assertBytes(key, 'key', 32);
+  assertBytes(nonce, 'nonce', 12);
+  // One E_K call per ecb instance: noble refuses to reuse a cipher instance for a second encrypt.
+  const hashKey = ecb(key, { disablePadding: true }).encrypt(new Uint8Array(BLOCK));
+  const counter = new Uint8Array(BLOCK);
+  counter.set(nonce);
+  counter[15] = 1;
+  const mask = ecb(key, { disablePadding: true }).encrypt(counter);
+  const hash = ghash.create(hashKey);
+  hashKey.fill(0);
+  let pending: Uint8Array = EMPTY;
+  let length = 0;
+  return guardedHash(
+    'AES-256-GMAC',
+    (data) => {
+      length += data.length;
+      const input = join(pending, data);
+      const aligned = input.length - (input.length % BLOCK);
+      if (aligned > 0) hash.update(input.subarray(0, aligned));
+      pending = copyBytes(input.subarray(aligned));
+    },
+    () => {
+      if (pending.length > 0) hash.update(pending);
+      const lengths = new Uint8Array(BLOCK);
+      const view = new DataView(lengths.buffer);
+      const bits = length * 8;
+      view.setUint32(0, Math.floor(bits / 0x1_0000_0000));
+      view.setUint32(4, bits >>> 0);
+      hash.update(lengths);
+      const tag = hash.digest();
+      for (let i = 0; i < BLOCK; i++) tag[i]! ^= mask[i]!;
+      mask.fill(0);
+      return tag;
+    },
+  );
 }

@@ -10,7 +10,12 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ParleyError } from '../errors.js';
 import { assertBytes, assertInteger } from './guards.js';
-import { createPortableCbcDecryptor, createPortableCbcEncryptor, guardedHash } from './incremental.js';
+import {
+  createPortableCbcDecryptor,
+  createPortableCbcEncryptor,
+  createPortableGmac,
+  guardedHash,
+} from './incremental.js';
 import type { CryptoProvider } from './provider.js';
 import { bytesToNumberLE, ED25519_ORDER, verifyEquation, xeddsaSign, xeddsaVerify } from './xeddsa.js';
 
@@ -178,6 +183,9 @@ export function createPortableCrypto(): CryptoProvider {
     },
     createAes256CbcDecryptor(key, iv) {
       return createPortableCbcDecryptor(key, iv, (cause) => decryptionFailed('AES-256-CBC', cause));
+    },
+    createAes256Gmac(key, nonce) {
+      return createPortableGmac(key, nonce);
     },
   };
 }

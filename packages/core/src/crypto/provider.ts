@@ -59,6 +59,11 @@ export interface CryptoProvider {
    * `ERR_DECRYPTION_FAILED` there.
    */
   createAes256CbcDecryptor(key: Uint8Array, iv: Uint8Array): IncrementalCipher;
+  /**
+   * Incremental AES-256-GMAC (NIST SP 800-38D): the 16-byte AES-256-GCM tag of associated data
+   * alone, i.e. `aes256GcmEncrypt(key, nonce, empty, aad)`, with `aad` fed in pieces.
+   */
+  createAes256Gmac(key: Uint8Array, nonce: Uint8Array): IncrementalHash;
 }
 
 /**
