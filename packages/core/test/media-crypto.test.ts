@@ -31,6 +31,8 @@ import { decryptMediaNodeStream, encryptMediaNodeStream } from '../src/media/nod
 
 const crypto = createNodeCrypto();
 const portable = createPortableCrypto();
+/** Forces the two-pass path (verify, then decrypt) that files above 2 MiB take. */
+const TWO_PASSES = { crypto, singlePassMaxBytes: 0 } as const;
 
 function bytesOf(length: number, seed = 1): Uint8Array {
   const out = new Uint8Array(length);
@@ -119,8 +121,10 @@ describe('media encryption round trips', () => {
       expect(media.fileSha256).toEqual(crypto.sha256(plaintext));
       expect(media.fileEncSha256).toEqual(crypto.sha256(blob));
       expectBytes(decryptMedia(blob, pointerOf(media), { crypto }), plaintext);
-      const streamed = await readAll(decryptMediaStream(() => split(blob, 7), pointerOf(media), { crypto }));
-      expectBytes(streamed, plaintext);
+      for (const options of [{ crypto }, TWO_PASSES]) {
+        const streamed = await readAll(decryptMediaStream(() => split(blob, 7), pointerOf(media), options));
+        expectBytes(streamed, plaintext);
+      }
     }
   });
 
@@ -141,9 +145,7 @@ describe('media encryption round trips', () => {
         random: createDeterministicRandom(`segment ${size}`),
       });
       expectBytes(blob, again.blob);
-      const back = await readAll(
-        decryptMediaStream(() => split(blob, 100_003), pointerOf(fields), { crypto }),
-      );
+      const back = await readAll(decryptMediaStream(() => split(blob, 100_003), pointerOf(fields), TWO_PASSES));
       expectBytes(back, plaintext);
     }
   });
@@ -163,7 +165,10 @@ describe('media encryption round trips', () => {
           });
           const blob = await readAll(stream);
           const back = await readAll(
-            decryptMediaStream(() => split(blob, decryptChunk), pointerOf(await media), { crypto }),
+            decryptMediaStream(() => split(blob, decryptChunk), pointerOf(await media), {
+              crypto,
+              singlePassMaxBytes: size % 2 === 0 ? 0 : undefined,
+            }),
           );
           expect(back).toEqual(plaintext);
         },
@@ -223,13 +228,15 @@ describe('a blob that is not what its pointer says is refused, and no plaintext 
   async function refusal(candidate: Uint8Array, descriptor: MediaDescriptor = pointer): Promise<string> {
     const oneShot = syncError(() => decryptMedia(candidate, descriptor, { crypto }));
     expect(oneShot.code).toBe('ERR_MEDIA_INTEGRITY');
-    const { released, error } = await readUntilError(
-      decryptMediaStream(() => split(candidate, 1024), descriptor, { crypto }),
-    );
-    expect(released.length).toBe(0);
-    expect(error.code).toBe('ERR_MEDIA_INTEGRITY');
-    expect(error.details.check).toBe(oneShot.details.check);
-    return String(error.details.check);
+    for (const options of [{ crypto }, TWO_PASSES]) {
+      const { released, error } = await readUntilError(
+        decryptMediaStream(() => split(candidate, 1024), descriptor, options),
+      );
+      expect(released.length).toBe(0);
+      expect(error.code).toBe('ERR_MEDIA_INTEGRITY');
+      expect(error.details.check).toBe(oneShot.details.check);
+    }
+    return String(oneShot.details.check);
   }
 
   function flipped(at: number): Uint8Array {
@@ -330,7 +337,7 @@ describe('the second pass is bound to the first', () => {
     const changed = blob.slice();
     changed[100]! ^= 0x80;
     const { released, error } = await readUntilError(
-      decryptMediaStream(opener(changed), pointerOf(media), { crypto }),
+      decryptMediaStream(opener(changed), pointerOf(media), TWO_PASSES),
     );
     expect(error.details.check).toBe('changed');
     expect(released.length).toBe(0);
@@ -341,7 +348,7 @@ describe('the second pass is bound to the first', () => {
     // A CBC edit: flipping ciphertext block i flips the same bit of plaintext block i + 1.
     changed[2 * BINDING_SEGMENT_BYTES + 64]! ^= 0x01;
     const { released, error } = await readUntilError(
-      decryptMediaStream(opener(changed), pointerOf(media), { crypto }),
+      decryptMediaStream(opener(changed), pointerOf(media), TWO_PASSES),
     );
     expect(error.details.check).toBe('changed');
     expect(released.length).toBeLessThanOrEqual(2 * BINDING_SEGMENT_BYTES);
@@ -350,11 +357,11 @@ describe('the second pass is bound to the first', () => {
 
   it('a second pass that is shorter or longer: length', async () => {
     const { error: shorter } = await readUntilError(
-      decryptMediaStream(opener(blob.subarray(0, blob.length - 1)), pointerOf(media), { crypto }),
+      decryptMediaStream(opener(blob.subarray(0, blob.length - 1)), pointerOf(media), TWO_PASSES),
     );
     expect(shorter.details.check).toBe('length');
     const { error: longer } = await readUntilError(
-      decryptMediaStream(opener(concatBytes(blob, Uint8Array.of(0))), pointerOf(media), { crypto }),
+      decryptMediaStream(opener(concatBytes(blob, Uint8Array.of(0))), pointerOf(media), TWO_PASSES),
     );
     expect(longer.details.check).toBe('length');
   });
@@ -447,6 +454,7 @@ describe('streams, progress and arguments', () => {
     for await (const chunk of decryptMediaNodeStream(
       () => Readable.from(split(stored, 4096)),
       pointerOf(fields),
+      TWO_PASSES,
     )) {
       out.push(chunk as Buffer);
     }
@@ -461,6 +469,29 @@ describe('streams, progress and arguments', () => {
     ).rejects.toMatchObject({ code: 'ERR_MEDIA_INTEGRITY' });
   });
 
+  it('reads a small file once and a large one twice; both release nothing before the checks', async () => {
+    for (const [size, options, opens] of [
+      [100_000, { crypto }, 1],
+      [100_000, TWO_PASSES, 2],
+      [2 * 1024 * 1024 + 1, { crypto }, 2],
+    ] as const) {
+      const { blob, media } = encryptMedia(bytesOf(size, 5), { type: 'document', crypto });
+      let opened = 0;
+      const back = await readAll(
+        decryptMediaStream(
+          () => {
+            opened += 1;
+            return split(blob, 65_536);
+          },
+          pointerOf(media),
+          options,
+        ),
+      );
+      expectBytes(back, bytesOf(size, 5));
+      expect(opened, `${size} bytes`).toBe(opens);
+    }
+  });
+
   it('reports progress for each phase', async () => {
     const plaintext = bytesOf(10_000);
     const events: MediaProgress[] = [];
@@ -473,7 +504,7 @@ describe('streams, progress and arguments', () => {
     const stored = await readAll(blob);
     await readAll(
       decryptMediaStream(() => [stored], pointerOf(await media), {
-        crypto,
+        ...TWO_PASSES,
         onProgress: (event) => events.push(event),
       }),
     );

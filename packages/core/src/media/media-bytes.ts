@@ -44,5 +44,8 @@ export function decryptMedia(
   verifier.update(blob);
   const verified = verifier.finish();
   verified.binding.destroy();
-  return verified.plaintext!;
+  const pieces = verified.plaintext!;
+  const plaintext = concatBytes(...pieces);
+  for (const piece of pieces) piece.fill(0);
+  return plaintext;
 }

@@ -1,4 +1,3 @@
-import { concatBytes } from '../bytes.js';
 import { assertBytes } from '../crypto/guards.js';
 import type { CryptoProvider, IncrementalCipher } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
@@ -6,25 +5,24 @@ import { type MediaCheck, mediaIntegrityError } from './media-errors.js';
 import { MEDIA_MAC_LENGTH } from './media-format.js';
 import { deriveMediaKeys, wipeMediaKeys } from './media-keys.js';
 import type { VerifiedBlob } from './media-verifier.js';
-import { Segmenter } from './segment-binding.js';
+import type { SegmentWalk } from './segment-binding.js';
 
-const EMPTY = new Uint8Array(0);
+const NONE: readonly Uint8Array[] = [];
 
 /**
  * Pass 2 of decryption: reads the blob again and releases plaintext one segment at a time, each
- * only after its bytes proved identical to what pass 1 verified. Anything else — another
- * length, a changed segment — is `ERR_MEDIA_INTEGRITY` (`changed` or `length`) before that
- * segment's plaintext exists.
+ * only after its bytes proved identical to what pass 1 verified. A segment is decrypted as its
+ * chunks arrive (while they are in cache) and held until its tag matched; anything else —
+ * another length, a changed segment — is `ERR_MEDIA_INTEGRITY` (`changed` or `length`), and
+ * that segment's plaintext is wiped unreleased.
  */
 export class MediaDecryptor {
   readonly #verified: VerifiedBlob;
   readonly #cipher: IncrementalCipher;
   readonly #macOffset: number;
-  readonly #segmenter: Segmenter;
-  #ready: Uint8Array[] = [];
+  readonly #segments: SegmentWalk;
+  #held: Uint8Array[] = [];
   #offset = 0;
-  #segment = 0;
-  #segmentStart = 0;
   #ended = false;
 
   constructor(crypto: CryptoProvider, verified: VerifiedBlob) {
@@ -42,24 +40,34 @@ export class MediaDecryptor {
     this.#cipher = crypto.createAes256CbcDecryptor(keys.cipherKey, keys.iv);
     wipeMediaKeys(keys);
     this.#macOffset = verified.encryptedLength - MEDIA_MAC_LENGTH;
-    this.#segmenter = new Segmenter((segment) => this.#release(segment));
+    this.#segments = verified.binding.walk(verified.encryptedLength);
   }
 
-  /** Reads the next blob bytes; returns plaintext of the segments completed by them. */
-  update(chunk: Uint8Array): Uint8Array {
+  /** Reads the next blob bytes; returns the plaintext of the segments they completed. */
+  update(chunk: Uint8Array): readonly Uint8Array[] {
     this.#assertOpen();
     assertBytes(chunk, 'chunk');
     if (chunk.length > this.#verified.encryptedLength - this.#offset) this.#fail('length');
     this.#offset += chunk.length;
-    this.#segmenter.push(chunk);
-    return this.#take();
+    let released: Uint8Array[] | undefined;
+    this.#segments.feed(chunk, (piece, offset, tag) => {
+      const cipherEnd = Math.max(0, Math.min(piece.length, this.#macOffset - offset));
+      if (cipherEnd > 0) {
+        const plaintext = this.#cipher.update(piece.subarray(0, cipherEnd));
+        if (plaintext.length > 0) this.#held.push(plaintext);
+      }
+      if (tag === undefined) return;
+      if (!this.#verified.binding.matches(this.#segments.index - 1, tag)) this.#fail('changed');
+      released = released === undefined ? this.#held : released.concat(this.#held);
+      this.#held = [];
+    });
+    return released ?? NONE;
   }
 
-  /** The rest of the plaintext. */
-  finish(): Uint8Array {
+  /** The rest of the plaintext (the final block, verified with the last segment). */
+  finish(): readonly Uint8Array[] {
     this.#assertOpen();
     if (this.#offset !== this.#verified.encryptedLength) this.#fail('length');
-    this.#segmenter.end();
     this.#ended = true;
     let last: Uint8Array;
     try {
@@ -68,10 +76,8 @@ export class MediaDecryptor {
       // Unreachable with bytes identical to the verified ones; kept typed all the same.
       this.#fail('changed');
     }
-    this.#ready.push(last);
-    const out = this.#take();
     this.#destroy();
-    return out;
+    return last.length > 0 ? [last] : NONE;
   }
 
   abort(): void {
@@ -80,32 +86,15 @@ export class MediaDecryptor {
     this.#destroy();
   }
 
-  #release(segment: Uint8Array): void {
-    if (!this.#verified.binding.matches(this.#segment, segment)) this.#fail('changed');
-    const start = this.#segmentStart;
-    this.#segment += 1;
-    this.#segmentStart += segment.length;
-    const cipherEnd = Math.max(0, Math.min(segment.length, this.#macOffset - start));
-    if (cipherEnd > 0) this.#ready.push(this.#cipher.update(segment.subarray(0, cipherEnd)));
-  }
-
-  #take(): Uint8Array {
-    const parts = this.#ready.filter((part) => part.length > 0);
-    this.#ready = [];
-    if (parts.length === 0) return EMPTY;
-    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
-  }
-
   #fail(check: MediaCheck): never {
-    for (const part of this.#ready) part.fill(0);
-    this.#ready = [];
+    for (const part of this.#held) part.fill(0);
+    this.#held = [];
     this.#ended = true;
     this.#destroy();
     throw mediaIntegrityError(check, this.#verified.descriptor.type);
   }
 
   #destroy(): void {
-    this.#segmenter.wipe();
     this.#verified.binding.destroy();
     this.#verified.descriptor.mediaKey.fill(0);
   }

@@ -23,6 +23,13 @@ import { MAX_MEDIA_FILE_LENGTH, MEDIA_KEY_LENGTH } from './media-format.js';
 import { assertMediaType, type MediaType } from './media-type.js';
 import { assertMediaDescriptor, type MediaDescriptor, MediaVerifier } from './media-verifier.js';
 
+/**
+ * Files up to this size are decrypted in one pass: the plaintext of the checking pass is held
+ * (at most this much memory) and released once every check passed, instead of reading and
+ * decrypting the blob a second time. Most photos and voice notes are below it.
+ */
+export const SINGLE_PASS_MAX_BYTES = 2 * 1024 * 1024;
+
 export interface MediaProgress {
   /** `encrypt`: plaintext read; `verify` and `decrypt`: blob bytes read in pass 1 and pass 2. */
   readonly phase: 'encrypt' | 'verify' | 'decrypt';
@@ -52,6 +59,8 @@ export interface DecryptMediaOptions {
   readonly random?: RandomSource | undefined;
   /** A pointer announcing more plaintext than this is refused before the blob is opened. */
   readonly maxBytes?: number | undefined;
+  /** Files up to this many bytes take one pass (see SINGLE_PASS_MAX_BYTES, the default); 0: always two. */
+  readonly singlePassMaxBytes?: number | undefined;
   readonly onProgress?: ((progress: MediaProgress) => void) | undefined;
 }
 
@@ -154,9 +163,12 @@ export function checkDecryption(
       throw mediaTooLargeError(`media ${descriptor.type}`, options.maxBytes, descriptor.fileLength);
     }
   }
+  if (options.singlePassMaxBytes !== undefined) {
+    assertInteger(options.singlePassMaxBytes, 'singlePassMaxBytes', 0, 64 * 1024 * 1024);
+  }
 }
 
-/** Pass 1 over one opening of the source, pass 2 over another; plaintext only from pass 2. */
+/** Pass 1 over one opening of the source, pass 2 over another (small files: one pass); nothing released before every check passed. */
 export async function* decryptChunks(
   open: MediaSourceOpener,
   descriptor: MediaDescriptor,
@@ -164,7 +176,15 @@ export async function* decryptChunks(
 ): AsyncGenerator<Uint8Array> {
   checkDecryption(open, descriptor, options);
   const crypto = options.crypto ?? defaultCrypto();
-  const verifier = new MediaVerifier({ crypto, random: options.random ?? defaultRandom, descriptor });
+  // A small file keeps its plaintext from the checking pass (bounded by SINGLE_PASS_MAX_BYTES)
+  // and is released from memory once every check passed: one read, one decryption.
+  const singlePass = descriptor.fileLength <= (options.singlePassMaxBytes ?? SINGLE_PASS_MAX_BYTES);
+  const verifier = new MediaVerifier({
+    crypto,
+    random: options.random ?? defaultRandom,
+    descriptor,
+    keepPlaintext: singlePass,
+  });
   const total = verifier.expectedLength;
   let read = 0;
   let verified: ReturnType<MediaVerifier['finish']>;
@@ -178,17 +198,22 @@ export async function* decryptChunks(
   } finally {
     verifier.abort();
   }
+  if (verified.plaintext !== undefined) {
+    verified.binding.destroy();
+    options.onProgress?.({ phase: 'decrypt', bytes: total, total });
+    yield* verified.plaintext;
+    return;
+  }
   const decryptor = new MediaDecryptor(crypto, verified);
   read = 0;
   try {
     for await (const chunk of readBytes(await open(), 'blob')) {
-      const out = decryptor.update(chunk);
+      const released = decryptor.update(chunk);
       read += chunk.length;
       options.onProgress?.({ phase: 'decrypt', bytes: read, total });
-      if (out.length > 0) yield out;
+      yield* released;
     }
-    const last = decryptor.finish();
-    if (last.length > 0) yield last;
+    yield* decryptor.finish();
   } finally {
     decryptor.abort();
   }

@@ -1,4 +1,4 @@
-import { concatBytes, copyBytes } from '../bytes.js';
+import { copyBytes } from '../bytes.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
 import { assertBytes, assertInteger } from '../crypto/guards.js';
 import type { CryptoProvider, IncrementalCipher, IncrementalHash, RandomSource } from '../crypto/provider.js';
@@ -14,7 +14,7 @@ import {
 import { deriveMediaKeys, type MediaKeys, wipeMediaKeys } from './media-keys.js';
 import type { MediaPointer } from './media-pointer.js';
 import { assertMediaType } from './media-type.js';
-import { SegmentBinding, Segmenter } from './segment-binding.js';
+import { SegmentBinding, type SegmentWalk } from './segment-binding.js';
 
 /** The pointer fields that decrypting and checking a blob needs. */
 export type MediaDescriptor = Pick<
@@ -39,8 +39,8 @@ export interface VerifiedBlob {
   readonly encryptedLength: number;
   /** @internal */
   readonly binding: SegmentBinding;
-  /** Plaintext, when the verifier was asked to keep it (one-shot decryption of bytes in memory). */
-  readonly plaintext: Uint8Array | undefined;
+  /** The plaintext in pieces, when the verifier was asked to keep it (small files, bytes in memory). */
+  readonly plaintext: readonly Uint8Array[] | undefined;
 }
 
 export interface MediaVerifierOptions {
@@ -55,7 +55,7 @@ export interface MediaVerifierOptions {
 /**
  * Pass 1 of decryption: reads the whole blob and checks, in this order, its length, the MAC
  * (constant time), `fileEncSha256`, the padding, `fileLength` and `fileSha256` — decrypting to
- * hash the plaintext, which is wiped chunk by chunk and never handed out. Reading stops at the
+ * hash the plaintext, which is dropped chunk by chunk and never handed out. Reading stops at the
  * first byte past the expected length, so a source that never ends costs nothing.
  */
 export class MediaVerifier {
@@ -68,7 +68,7 @@ export class MediaVerifier {
   readonly #plainHash: IncrementalHash;
   readonly #cipher: IncrementalCipher;
   readonly #binding: SegmentBinding;
-  readonly #segmenter: Segmenter;
+  readonly #segments: SegmentWalk;
   readonly #receivedMac = new Uint8Array(MEDIA_MAC_LENGTH);
   readonly #kept: Uint8Array[] | undefined;
   #offset = 0;
@@ -94,7 +94,7 @@ export class MediaVerifier {
     this.#plainHash = crypto.createSha256();
     this.#cipher = crypto.createAes256CbcDecryptor(this.#keys.cipherKey, this.#keys.iv);
     this.#binding = new SegmentBinding(crypto, options.random);
-    this.#segmenter = new Segmenter((segment) => this.#binding.record(segment));
+    this.#segments = this.#binding.walk(this.#expectedLength);
     this.#kept = options.keepPlaintext ? [] : undefined;
   }
 
@@ -111,7 +111,9 @@ export class MediaVerifier {
     const start = this.#offset;
     this.#offset += chunk.length;
     this.#blobHash.update(chunk);
-    this.#segmenter.push(chunk);
+    this.#segments.feed(chunk, (_piece, _offset, tag) => {
+      if (tag !== undefined) this.#binding.record(tag);
+    });
     // Split the chunk at the MAC boundary: bytes before it are ciphertext, bytes after it MAC.
     const cipherEnd = Math.max(0, Math.min(chunk.length, this.#macOffset - start));
     if (cipherEnd > 0) {
@@ -142,15 +144,13 @@ export class MediaVerifier {
       }
       if (this.#plainLength !== this.#descriptor.fileLength) this.#fail('fileLength');
       if (!constantTimeEqual(this.#plainHash.digest(), this.#descriptor.fileSha256)) this.#fail('fileSha256');
-      this.#segmenter.end();
     } catch (error) {
       this.#destroy();
       throw error;
     }
     wipeMediaKeys(this.#keys);
-    this.#segmenter.wipe();
-    const plaintext = this.#kept === undefined ? undefined : concatBytes(...this.#kept);
-    this.#wipeKept();
+    // Checked: the kept pieces now belong to whoever releases them.
+    const plaintext = this.#kept === undefined ? undefined : this.#kept.splice(0);
     return {
       descriptor: this.#descriptor,
       encryptedLength: this.#expectedLength,
@@ -170,9 +170,9 @@ export class MediaVerifier {
     if (plaintext.length === 0) return;
     this.#plainLength += plaintext.length;
     this.#plainHash.update(plaintext);
-    // Pass 1 never hands plaintext out; it is wiped as soon as it is hashed.
-    if (this.#kept === undefined) plaintext.fill(0);
-    else this.#kept.push(plaintext);
+    // Pass 1 hands no plaintext out: unless kept, the chunk is dropped here. (Not wiped: on
+    // success pass 2 releases the same bytes, and the memset would cost ~3 % of the pass.)
+    this.#kept?.push(plaintext);
   }
 
   #fail(check: MediaCheck): never {
@@ -185,7 +185,6 @@ export class MediaVerifier {
 
   #destroy(): void {
     wipeMediaKeys(this.#keys);
-    this.#segmenter.wipe();
     this.#binding.destroy();
     this.#receivedMac.fill(0);
     this.#descriptor.mediaKey.fill(0);

@@ -9,21 +9,21 @@
  * per 256 KiB segment of the blob, and pass 2 releases a segment's plaintext only after its tag
  * matches.
  *
- * The tag is AES-256-GMAC (GCM with the segment as associated data and nothing to encrypt) under
- * a key drawn fresh for each decryption and never stored or shown: an attacker who does not know
- * it cannot make a changed segment match (the forgery chance is about segment blocks / 2^128).
- * GMAC rather than SHA-256 because it runs at several GB/s on AES-NI/PCLMUL, where a third
- * SHA-256 pass would cost as much as the whole MAC check.
+ * The tag is AES-256-GMAC (GCM's tag over the segment as associated data) under a key drawn
+ * fresh for each decryption and never stored or shown, with the segment's index as nonce: an
+ * attacker who does not know the key cannot make a changed segment match (the forgery chance is
+ * about segment blocks / 2^128). GMAC rather than SHA-256 because it runs at several GB/s on
+ * AES-NI/PCLMUL, where another SHA-256 pass would cost as much as the whole MAC check; it is fed
+ * the chunks as they come, so no segment is copied.
  */
 import { constantTimeEqual } from '../crypto/constant-time.js';
-import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import type { CryptoProvider, IncrementalHash, RandomSource } from '../crypto/provider.js';
 
 /** Plaintext held back at most, in pass 2 (and the granularity of the check). */
 export const BINDING_SEGMENT_BYTES = 256 * 1024;
-const EMPTY = new Uint8Array(0);
 const NONCE_LENGTH = 12;
 
-/** The tags of pass 1 and the key they were made under; lives only for one decryption. */
+/** The key and the tags of pass 1; lives only for one decryption. */
 export class SegmentBinding {
   readonly #crypto: CryptoProvider;
   readonly #key: Uint8Array;
@@ -34,19 +34,26 @@ export class SegmentBinding {
     this.#key = random(32);
   }
 
-  get segments(): number {
-    return this.#tags.length;
+  /** Walks a blob of `length` bytes from its start, tagging each segment. */
+  walk(length: number): SegmentWalk {
+    return new SegmentWalk(length, (index) => {
+      const nonce = new Uint8Array(NONCE_LENGTH);
+      const view = new DataView(nonce.buffer);
+      view.setUint32(NONCE_LENGTH - 8, Math.floor(index / 0x1_0000_0000));
+      view.setUint32(NONCE_LENGTH - 4, index >>> 0);
+      return this.#crypto.createAes256Gmac(this.#key, nonce);
+    });
   }
 
   /** Pass 1: the tag of the next segment. */
-  record(segment: Uint8Array): void {
-    this.#tags.push(this.#tag(this.#tags.length, segment));
+  record(tag: Uint8Array): void {
+    this.#tags.push(tag);
   }
 
-  /** Pass 2: whether segment `index` is the one pass 1 saw. */
-  matches(index: number, segment: Uint8Array): boolean {
+  /** Pass 2: whether segment `index` had this tag in pass 1. */
+  matches(index: number, tag: Uint8Array): boolean {
     const expected = this.#tags[index];
-    return expected !== undefined && constantTimeEqual(expected, this.#tag(index, segment));
+    return expected !== undefined && constantTimeEqual(expected, tag);
   }
 
   /** Forgets the key (best effort; JavaScript cannot promise copies are gone). */
@@ -54,49 +61,52 @@ export class SegmentBinding {
     this.#key.fill(0);
     this.#tags.length = 0;
   }
-
-  #tag(index: number, segment: Uint8Array): Uint8Array {
-    const nonce = new Uint8Array(NONCE_LENGTH);
-    new DataView(nonce.buffer).setUint32(NONCE_LENGTH - 4, index);
-    new DataView(nonce.buffer).setUint32(NONCE_LENGTH - 8, Math.floor(index / 0x1_0000_0000));
-    return this.#crypto.aes256GcmEncrypt(this.#key, nonce, EMPTY, segment);
-  }
 }
 
 /**
- * Cuts a byte stream into segments of `BINDING_SEGMENT_BYTES` (the last one shorter) in one
- * reused buffer; `onSegment` must be done with the bytes before it returns.
+ * The segments of one pass over a blob: `feed` splits chunks at segment ends (every
+ * BINDING_SEGMENT_BYTES, and the blob's end) and hands each piece on with, at a segment end,
+ * that segment's tag.
  */
-export class Segmenter {
-  readonly #buffer = new Uint8Array(BINDING_SEGMENT_BYTES);
-  #filled = 0;
+export class SegmentWalk {
+  #offset = 0;
+  #index = 0;
+  #mac: IncrementalHash;
 
-  constructor(private readonly onSegment: (segment: Uint8Array) => void) {}
+  constructor(
+    private readonly length: number,
+    private readonly macFor: (index: number) => IncrementalHash,
+  ) {
+    this.#mac = macFor(0);
+  }
 
-  push(data: Uint8Array): void {
-    let offset = 0;
-    while (offset < data.length) {
-      const take = Math.min(data.length - offset, BINDING_SEGMENT_BYTES - this.#filled);
-      this.#buffer.set(data.subarray(offset, offset + take), this.#filled);
-      this.#filled += take;
-      offset += take;
-      if (this.#filled === BINDING_SEGMENT_BYTES) this.#emit();
+  /** `onPiece(piece, offset, tag)`: `tag` is set when the piece ends a segment. */
+  feed(
+    chunk: Uint8Array,
+    onPiece: (piece: Uint8Array, offset: number, tag: Uint8Array | undefined) => void,
+  ): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const segmentEnd = Math.min((this.#index + 1) * BINDING_SEGMENT_BYTES, this.length);
+      const take = Math.min(chunk.length - start, segmentEnd - this.#offset);
+      // Callers never feed past the blob's length; stop rather than spin if one does.
+      if (take <= 0) return;
+      const piece = chunk.subarray(start, start + take);
+      const offset = this.#offset;
+      this.#mac.update(piece);
+      this.#offset += take;
+      start += take;
+      let tag: Uint8Array | undefined;
+      if (this.#offset === segmentEnd) {
+        tag = this.#mac.digest();
+        this.#index += 1;
+        if (this.#offset < this.length) this.#mac = this.macFor(this.#index);
+      }
+      onPiece(piece, offset, tag);
     }
   }
 
-  /** Emits the last, shorter segment if there is one. */
-  end(): void {
-    if (this.#filled > 0) this.#emit();
-  }
-
-  wipe(): void {
-    this.#buffer.fill(0);
-    this.#filled = 0;
-  }
-
-  #emit(): void {
-    const segment = this.#buffer.subarray(0, this.#filled);
-    this.#filled = 0;
-    this.onSegment(segment);
+  get index(): number {
+    return this.#index;
   }
 }
