@@ -21,6 +21,7 @@ import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
+import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
 import {
   type ChartGroup,
   describeError,
@@ -285,6 +286,13 @@ print(`record sizes done (${elapsed()})`);
 const rss = skipRss ? new Map<string, RssResult>() : await measureRss();
 if (!skipRss) print(`memory per session done (${elapsed()})`);
 
+// Media encryption next to its node:crypto floor (bench/media.ts).
+let media: Awaited<ReturnType<typeof runMediaBench>> | undefined;
+await attempt('media', 'encrypt/decrypt', async () => {
+  media = await runMediaBench(config.mode === 'full' ? MEDIA_FULL : MEDIA_QUICK, gc);
+});
+print(`media done (${elapsed()})`);
+
 // ── Report ──────────────────────────────────────────────────────────────────────────
 
 const lastCheckpoint = String(config.recordPingPongs);
@@ -402,6 +410,11 @@ notes.push(
     'other work on the machine lowers every rate; compare ratios within one run.',
 );
 if (sqliteMissing) notes.push(`SQLite rows skipped: ${sqliteMissing}`);
+if (media) {
+  print();
+  for (const line of mediaBenchLines(media)) print(line);
+}
+
 print();
 for (const note of notes) print(`note: ${note}`);
 for (const [key, message] of failures) print(`failed: ${key}: ${message}`);
@@ -449,6 +462,7 @@ const results = {
   storage: { medians: storageMedians, samples: Object.fromEntries(storageSamples) },
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
+  media: media ?? null,
   notes,
   failures: Object.fromEntries(failures),
 };
