@@ -145,7 +145,9 @@ describe('media encryption round trips', () => {
         random: createDeterministicRandom(`segment ${size}`),
       });
       expectBytes(blob, again.blob);
-      const back = await readAll(decryptMediaStream(() => split(blob, 100_003), pointerOf(fields), TWO_PASSES));
+      const back = await readAll(
+        decryptMediaStream(() => split(blob, 100_003), pointerOf(fields), TWO_PASSES),
+      );
       expectBytes(back, plaintext);
     }
   });

@@ -28,12 +28,22 @@ export {
 } from './media-format.js';
 export { deriveMediaKeys, EXPANDED_MEDIA_KEY_LENGTH, type MediaKeys } from './media-keys.js';
 export type { DecryptMediaOptions, EncryptMediaOptions, MediaProgress } from './media-pipeline.js';
+export { SINGLE_PASS_MAX_BYTES } from './media-pipeline.js';
 export {
   createMediaPointer,
   describeMediaPointer,
   MEDIA_POINTER_LIMITS,
   type MediaPointer,
 } from './media-pointer.js';
+export {
+  decodeMediaRecord,
+  encodeMediaRecord,
+  type MediaFields,
+  type MediaRecord,
+  mediaRecordAad,
+  openMediaFields,
+  sealMediaFields,
+} from './media-record.js';
 export { decryptMediaStream, encryptMediaStream, type MediaEncryptStream } from './media-streams.js';
 export { assertMediaType, isMediaType, MEDIA_TYPES, type MediaType, mediaKeyInfo } from './media-type.js';
 export {
