@@ -17,7 +17,11 @@ describe('ParleyError across copies of the package', () => {
   });
 
   it('look-alikes without the brand are not ParleyErrors', () => {
-    const lookAlike = Object.assign(new Error('x'), { name: 'ParleyError', code: 'ERR_INVALID_MAC', details: {} });
+    const lookAlike = Object.assign(new Error('x'), {
+      name: 'ParleyError',
+      code: 'ERR_INVALID_MAC',
+      details: {},
+    });
     expect(isParleyError(lookAlike)).toBe(false);
     expect(lookAlike instanceof ParleyError).toBe(false);
     for (const value of [null, undefined, 0, 'ERR_INVALID_MAC', {}, Symbol('x')]) {

@@ -18,6 +18,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { sessionScope } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import {
+  checkGatewayOptions,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -122,14 +123,9 @@ export class GatewayContext {
   closed = false;
 
   constructor(options: GatewayOptions) {
+    checkGatewayOptions(options);
     this.store = options.store;
     this.vaultStore = options.vaultStore;
-    if (options.store === options.vaultStore) {
-      throw new ParleyError(
-        'ERR_CONFIGURATION',
-        'the vault store must be a separate adapter instance: a copy of the message store must not carry the period keys',
-      );
-    }
     this.keyProvider = options.keyProvider;
     this.transport = options.transport;
     this.directory = options.directory;

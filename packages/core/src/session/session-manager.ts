@@ -48,6 +48,7 @@ import {
 import { decodePreKeySignalMessage, encodePreKeySignalMessage } from '../wire/prekey-signal-message.js';
 import { decodeSignalMessage } from '../wire/signal-message.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
+import { checkSessionManagerOptions } from './options-check.js';
 import { ProtocolStore, type VersionedBytes } from './protocol-store.js';
 import type { RecordSealer } from './record-sealer.js';
 import { strictTrustOnFirstUse, type TrustDirection, type TrustPolicy } from './trust.js';
@@ -161,6 +162,7 @@ export class SessionManager {
   private localIdentityCache: LocalIdentity | undefined;
 
   constructor(options: SessionManagerOptions) {
+    checkSessionManagerOptions(options);
     this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
