@@ -8,8 +8,8 @@ import { ParleyError } from './errors.js';
  * printed: an option may hold a key).
  */
 
-export function configurationError(field: string, expected: string, value?: unknown): ParleyError {
-  const got = arguments.length >= 3 ? `, got ${describeValue(value)}` : '';
+export function configurationError(field: string, expected: string, ...given: [value?: unknown]): ParleyError {
+  const got = given.length > 0 ? `, got ${describeValue(given[0])}` : '';
   return new ParleyError('ERR_CONFIGURATION', `"${field}" expected ${expected}${got}`, { field });
 }
 
