@@ -8,7 +8,11 @@ import { ParleyError } from './errors.js';
  * printed: an option may hold a key).
  */
 
-export function configurationError(field: string, expected: string, ...given: [value?: unknown]): ParleyError {
+export function configurationError(
+  field: string,
+  expected: string,
+  ...given: [value?: unknown]
+): ParleyError {
   const got = given.length > 0 ? `, got ${describeValue(given[0])}` : '';
   return new ParleyError('ERR_CONFIGURATION', `"${field}" expected ${expected}${got}`, { field });
 }
