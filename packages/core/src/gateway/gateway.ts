@@ -25,7 +25,7 @@ import type {
   SpamReport,
 } from './types.js';
 import { persistStatistics } from './usage-statistics.js';
-import { positive } from './validation.js';
+import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
   DEFAULT_INACTIVITY_MS,
@@ -141,6 +141,8 @@ export class Gateway {
   /** The business's message handler (one per business); pending messages are delivered to it. */
   onMessage(businessId: string, handler: MessageHandler): () => void {
     this.g.assertOpen();
+    assertBusinessId(businessId);
+    assertHandler(handler, 'handler');
     this.g.messageHandlers.set(businessId, handler);
     this.g.track(runDue(this.g, businessId));
     return () => {
@@ -150,6 +152,8 @@ export class Gateway {
 
   /** Status changes, dropped messages and identity changes of one business. */
   onEvent(businessId: string, handler: EventHandler): () => void {
+    assertBusinessId(businessId);
+    assertHandler(handler, 'handler');
     const set = this.g.eventHandlers.get(businessId) ?? new Set<EventHandler>();
     this.g.eventHandlers.set(businessId, set);
     set.add(handler);
@@ -158,6 +162,7 @@ export class Gateway {
 
   /** Failures of background work (never carry content or phone numbers). */
   onError(handler: (error: unknown) => void): () => void {
+    assertHandler(handler, 'handler');
     this.g.errorHandlers.add(handler);
     return () => this.g.errorHandlers.delete(handler);
   }
@@ -234,6 +239,7 @@ export class Gateway {
    * expiries. Reads only the time index of due work up to now, not the whole outbox.
    */
   async runDue(businessId?: string): Promise<void> {
+    if (businessId !== undefined) assertBusinessId(businessId);
     return runDue(this.g, businessId);
   }
 

@@ -18,11 +18,18 @@ import { errorCode } from './logger.js';
 import { commitIfUnchanged, del, dueAt, put, readMessage, sealedPut } from './message-store.js';
 import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './records.js';
 import type { MessageId, SpamReport } from './types.js';
-import { assertPhoneNumber, MESSAGE_ID, PHONE_NUMBER, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  MESSAGE_ID,
+  PHONE_NUMBER,
+  parseFrameId,
+} from './validation.js';
 
 export async function receiveSpamReport(g: GatewayContext, report: SpamReport): Promise<SpamReportOutcome> {
   g.assertOpen();
-  assertPhoneNumber(report?.reporter, 'reporter');
+  assertArgumentObject(report, 'report', 'a spam report { reporter, to, messageId }');
+  assertPhoneNumber(report.reporter, 'reporter');
   const to: unknown = report.to;
   if (typeof to !== 'string')
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"to" expected a business number or business id');

@@ -36,20 +36,28 @@ import {
 } from './records.js';
 import { expire, expired } from './retention.js';
 import type { DeliveryReceipt, GatewayEvent, MessageId, SendRequest } from './types.js';
-import { assertDeviceId, assertPhoneNumber, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertDeviceId,
+  assertDeviceIds,
+  assertPhoneNumber,
+  parseFrameId,
+} from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
   g.assertOpen();
-  assertPhoneNumber(request?.from, 'from');
+  assertArgumentObject(request, 'request', 'a send request { from, to, content }');
+  assertPhoneNumber(request.from, 'from');
   assertPhoneNumber(request.to, 'to');
   const given = request.content;
-  if (
-    !(typeof given === 'string' || given instanceof Uint8Array) ||
-    (typeof given === 'string' ? utf8Length(given) : given.length) > MAX_CONTENT_LENGTH
-  ) {
+  const length =
+    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+  // Empty content would be encrypted, delivered and billed as a message of nothing.
+  if (length < 1 || length > MAX_CONTENT_LENGTH) {
     throw new ParleyError(
       'ERR_INVALID_ARGUMENT',
-      `"content" expected a string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      `"content" expected a non-empty string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      { field: 'content' },
     );
   }
   const businessId = await businessOfNumber(g, request.from);
@@ -140,7 +148,8 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
 
 export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
   g.assertOpen();
-  const parsed = parseFrameId(receipt?.frameId);
+  assertArgumentObject(receipt, 'receipt', 'a delivery receipt { frameId }');
+  const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
   const index = await g.store.get('meta', messageIndexKey(parsed.id));
@@ -398,7 +407,7 @@ export async function setDevices(
 ): Promise<void> {
   g.assertOpen();
   assertPhoneNumber(phoneNumber, 'phoneNumber');
-  for (const deviceId of deviceIds) assertDeviceId(deviceId);
+  assertDeviceIds(deviceIds);
   const devices = [...new Set(deviceIds)];
   for (const ctx of await allBusinesses(g)) {
     const pseudonym = g.pseudonym(ctx, phoneNumber);
