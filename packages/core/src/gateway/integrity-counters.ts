@@ -13,6 +13,7 @@ import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
+import { handOver, statusEvent } from './event-outbox.js';
 import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './layout.js';
 import { errorCode } from './logger.js';
 import { commitIfUnchanged, del, dueAt, put, readMessage, sealedPut } from './message-store.js';
@@ -253,19 +254,15 @@ export async function failBlocked(
   const fails = record.status !== 'delivered';
   if (fails) record.status = 'failed';
   writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
-  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !fails) return;
+  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
+  if (event) writes.push(event.write);
+  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !event) return;
   g.ledger?.recordFailed({ businessId, messageId: id });
   g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
     businessId,
     messageId: id,
   });
-  g.emit(businessId, {
-    type: 'status',
-    businessId,
-    messageId: id,
-    status: 'failed',
-    reason: 'ERR_INTEGRITY_BLOCKED',
-  });
+  await handOver(g, [event.pending]);
 }
 
 export const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';

@@ -57,6 +57,13 @@ export const DEFAULT_SIGNED_PREKEY_ROTATION_MS = 7 * DAY_MS;
 /** Prekey messages built on the previous signed prekey still open this long after rotation. */
 export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * DAY_MS;
 
+/**
+ * How long a person's device list, as the directory gave it, is used before it is asked for
+ * again (a day: a new device misses at most a day of messages started before it was linked,
+ * and any frame from it refreshes the list at once).
+ */
+export const DEFAULT_DEVICE_REFRESH_MS = DAY_MS;
+
 /** Largest content `send` accepts (before padding). */
 export const MAX_CONTENT_LENGTH = 64 * 1024;
 
@@ -83,6 +90,8 @@ export interface GatewayOptions {
   readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
   readonly retryRequestIntervalMs?: number;
   readonly inactivityMs?: number;
+  /** A person's device list is asked of the directory again after this long (default one day). */
+  readonly devices?: { readonly refreshMs?: number };
   readonly preKeys?: {
     readonly batchSize?: number;
     readonly lowWaterMark?: number;

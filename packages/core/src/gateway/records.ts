@@ -345,22 +345,6 @@ export function decodeMessageIndex(bytes: Uint8Array): MessageIndex {
   return { businessId, deadline };
 }
 
-export function encodeDeviceList(devices: readonly number[]): Uint8Array {
-  const w = new ByteWriter(8 + devices.length * 4).u8(FORMAT).u32(devices.length);
-  for (const id of devices) w.u32(id);
-  return w.finish();
-}
-
-export function decodeDeviceList(bytes: Uint8Array): number[] {
-  const r = new ByteReader(bytes, 'device list');
-  if (r.u8() !== FORMAT) r.fail('unknown format');
-  const count = r.u32();
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(r.u32());
-  r.end();
-  return out;
-}
-
 export function encodeTimestamp(value: number): Uint8Array {
   return new ByteWriter(9).u8(FORMAT).u64(value).finish();
 }
