@@ -9,7 +9,7 @@ import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import { deviceListWrite, readDeviceList } from './device-lists.js';
 import { handOver, newEvent } from './event-outbox.js';
-import { devicesKey, dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
+import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
 import {
   commitIfUnchanged,
   del,
@@ -17,7 +17,6 @@ import {
   messageWrites,
   outboxPut,
   readMessage,
-  readSealed,
   sealedPut,
 } from './message-store.js';
 import { unpadContent } from './padding.js';
