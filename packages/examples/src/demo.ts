@@ -6,7 +6,7 @@
  * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
- *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal]
+ *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--help]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ import {
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
+import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
 import { type TransportKind, wireNetwork } from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
 import { LibsignalPerson } from './libsignal-person.js';
@@ -42,19 +43,33 @@ export interface DemoOptions {
   readonly peer: 'parley' | 'libsignal';
 }
 
-export function parseDemoArgs(argv: readonly string[]): DemoOptions {
-  const value = (flag: string, allowed: readonly string[], fallback: string): string => {
-    const index = argv.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
-    if (index < 0) return fallback;
-    const given = argv[index]!.includes('=') ? argv[index]!.split('=')[1] : argv[index + 1];
-    if (!given || !allowed.includes(given)) {
-      throw new Error(`${flag} expected one of ${allowed.join(', ')}`);
-    }
-    return given;
-  };
+export const DEMO_FLAGS = {
+  transport: {
+    type: 'string',
+    choices: ['inproc', 'http', 'ws'],
+    default: 'inproc',
+    help: 'how frames travel between the network and the gateway',
+  },
+  peer: {
+    type: 'string',
+    choices: ['parley', 'libsignal'],
+    default: 'parley',
+    help: "what the person's devices run: Parley, or libsignal@6.0.0",
+  },
+} as const satisfies FlagSpecs;
+
+const DEMO_SUMMARY =
+  'Runs the whole story on SQLite in a temporary folder and prints a transcript: a business number, a\n' +
+  'person with two devices, messages both ways, receipts, a retried delivery, an integrity signal,\n' +
+  'retention 31 days later, statistics and billing.';
+
+/** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
+export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
+  const parsed = parseCommandLine(argv, DEMO_FLAGS);
+  if (parsed.help) return undefined;
   return {
-    transport: value('--transport', ['inproc', 'http', 'ws'], 'inproc') as TransportKind,
-    peer: value('--peer', ['parley', 'libsignal'], 'parley') as DemoOptions['peer'],
+    transport: parsed.flags.transport as TransportKind,
+    peer: parsed.flags.peer as DemoOptions['peer'],
   };
 }
 
@@ -322,13 +337,11 @@ export async function runDemo(
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/demo.ts');
 if (isMain) {
-  let options: DemoOptions;
-  try {
-    options = parseDemoArgs(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : 'bad arguments');
-    process.exit(2);
-  }
+  const flags = commandLineOrExit('pnpm demo', DEMO_SUMMARY, DEMO_FLAGS);
+  const options: DemoOptions = {
+    transport: flags.transport as TransportKind,
+    peer: flags.peer as DemoOptions['peer'],
+  };
   runDemo(options).catch((error: unknown) => {
     console.error(
       'demo failed:',

@@ -3,6 +3,13 @@
  * store and the shared argument checks and expiry rule.
  */
 
+export {
+  assertOptionalClock,
+  assertOptionalString,
+  assertStore,
+  configurationError,
+  describeValue,
+} from '../configuration.js';
 // The blob (media) store contract and its adapter kit, beside the record store's.
 export type {
   BlobInfo,
