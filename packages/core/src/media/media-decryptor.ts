@@ -56,7 +56,7 @@ export class MediaDecryptor {
         const plaintext = this.#cipher.update(piece.subarray(0, cipherEnd));
         if (plaintext.length > 0) this.#held.push(plaintext);
       }
-      if (tag === undefined) return;
+      if (!tag) return;
       if (!this.#verified.binding.matches(this.#segments.index - 1, tag)) this.#fail('changed');
       released = released === undefined ? this.#held : released.concat(this.#held);
       this.#held = [];
