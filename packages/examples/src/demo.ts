@@ -6,11 +6,10 @@
  * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
- *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal]
+ *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres]
+ *
+ * `--store postgres` reads PARLEY_PG_URL (and PARLEY_PG_VAULT_URL; see openDemoStores).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   createGateway,
@@ -25,8 +24,7 @@ import {
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
-import { createSqliteStore } from '@parley/storage-adapters/sqlite';
-import { type TransportKind, wireNetwork } from './demo-wiring.js';
+import { openDemoStores, type StoreKind, type TransportKind, wireNetwork } from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
 import { LibsignalPerson } from './libsignal-person.js';
 
@@ -40,6 +38,8 @@ const CUSTOMERS = 60;
 export interface DemoOptions {
   readonly transport: TransportKind;
   readonly peer: 'parley' | 'libsignal';
+  /** Default sqlite. */
+  readonly store?: StoreKind;
 }
 
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
@@ -55,6 +55,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   return {
     transport: value('--transport', ['inproc', 'http', 'ws'], 'inproc') as TransportKind,
     peer: value('--peer', ['parley', 'libsignal'], 'parley') as DemoOptions['peer'],
+    ...(argv.some((arg) => arg === '--store' || arg.startsWith('--store='))
+      ? { store: value('--store', ['sqlite', 'postgres'], 'sqlite') as StoreKind }
+      : {}),
   };
 }
 
@@ -77,9 +80,8 @@ export async function runDemo(
   const started = performance.now();
   const clock = new ManualClock();
   const crypto = createNodeCrypto();
-  const dir = mkdtempSync(join(tmpdir(), 'parley-demo-'));
-  const store = createSqliteStore({ path: join(dir, 'messages.db'), clock });
-  const vaultStore = createSqliteStore({ path: join(dir, 'vault.db'), clock });
+  const stores = await openDemoStores(options.store ?? 'sqlite', clock);
+  const { store, vaultStore } = stores;
   const network = new TestNetwork();
   const wiring = await wireNetwork(options.transport, network);
   const gateway = createGateway({
@@ -115,7 +117,7 @@ export async function runDemo(
     print(
       `  person's client: ${options.peer === 'parley' ? 'Parley (SessionManager per device)' : 'libsignal@6.0.0 (independent implementation)'}`,
     );
-    print(`  storage: SQLite, messages.db + vault.db in ${dir}`);
+    print(`  storage: ${stores.description}`);
     print('  clock: manual (the demo fast-forwards it); columns: simulated day, real time of the step');
 
     section('1. A business and its number');
@@ -314,9 +316,7 @@ export async function runDemo(
   } finally {
     await gateway.close();
     await wiring.close();
-    await store.close();
-    await vaultStore.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stores.close();
   }
 }
 
