@@ -103,8 +103,15 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 
 // ── Storage row (Parley only) ───────────────────────────────────────────────────────
 
-type StoreVariant = 'memory' | 'sqlite-file' | 'sqlite-memory';
-const STORE_VARIANTS: readonly StoreVariant[] = ['memory', 'sqlite-file', 'sqlite-memory'];
+type StoreVariant = 'memory' | 'sqlite-file' | 'sqlite-memory' | 'postgres';
+// PostgreSQL joins when PARLEY_PG_URL names a server (each run in a schema of its own, dropped after).
+const PG_URL = process.env.PARLEY_PG_URL;
+const STORE_VARIANTS: readonly StoreVariant[] = [
+  'memory',
+  'sqlite-file',
+  'sqlite-memory',
+  ...(PG_URL ? (['postgres'] as const) : []),
+];
 type SqliteFactory = (options: { path: string }) => Store;
 let createSqliteStore: SqliteFactory | undefined;
 let sqliteMissing: string | undefined;
@@ -122,6 +129,7 @@ async function storageRun(variant: StoreVariant, count: number): Promise<number>
   if (variant === 'memory') {
     return persistedDecryptsPerSecond(lib, (address) => createParleyParty(address, { crypto }), count);
   }
+  if (variant === 'postgres') return postgresRun(count);
   if (!createSqliteStore) throw new Error(`SQLite adapter unavailable: ${sqliteMissing}`);
   const dir = variant === 'sqlite-file' ? mkdtempSync(join(tmpdir(), 'parley-bench-')) : undefined;
   const stores: Store[] = [];
@@ -136,6 +144,29 @@ async function storageRun(variant: StoreVariant, count: number): Promise<number>
   } finally {
     for (const store of stores) await store.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function postgresRun(count: number): Promise<number> {
+  const { createPostgresStore } = await import('@parley/storage-adapters/postgres');
+  const { default: pg } = await import('pg');
+  const lib = libById(PARLEY);
+  const crypto = parleyCrypto('node');
+  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const stores: Store[] = [];
+  try {
+    const createB = async (address: PeerAddress): Promise<BenchParty> => {
+      const store = await createPostgresStore({ url: PG_URL!, schema });
+      stores.push(store);
+      return createParleyParty(address, { crypto, store });
+    };
+    return await persistedDecryptsPerSecond(lib, createB, count);
+  } finally {
+    for (const store of stores) await store.close();
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
   }
 }
 
@@ -177,7 +208,7 @@ async function round(index: number, warmup: boolean): Promise<void> {
     const count =
       variant === 'memory'
         ? config.storage.memory
-        : variant === 'sqlite-file'
+        : variant === 'sqlite-file' || variant === 'postgres'
           ? config.storage.sqliteFile
           : config.storage.sqliteMemory;
     await attempt(`storage`, variant, async () => {
@@ -383,7 +414,8 @@ if (present(PARLEY)) {
   print();
   print(
     `Storage (Parley node, decrypt + persist, one commit per message): memory ${formatRate(storageMedians.memory)} msgs/s, ` +
-      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s; ` +
+      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s, ` +
+      `PostgreSQL ${PG_URL ? `${formatRate(storageMedians.postgres)} msgs/s` : 'skipped (PARLEY_PG_URL not set)'}; ` +
       'batched: n/a (the session API commits once per decrypt)',
   );
 }
