@@ -73,21 +73,23 @@ async function snapshot(schema: string): Promise<string[]> {
   });
 }
 
-/** Waits until a commit of `schema` is blocked on a lock; returns its backend pid. */
+/**
+ * Waits until a commit of `schema` is blocked on a lock; returns its backend pid. One monitoring
+ * connection polls every few milliseconds, so the test reacts well within deadlock_timeout (1 s).
+ */
 async function blockedCommit(schema: string): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const pid = await withAdmin(async (client) => {
-      const { rows } = await client.query(
+  return withAdmin(async (monitor) => {
+    for (let i = 0; i < 1_000; i++) {
+      const { rows } = await monitor.query(
         `SELECT pid FROM pg_stat_activity
          WHERE wait_event_type = 'Lock' AND application_name LIKE 'parley-commit-%' AND query LIKE $1`,
         [`%"${schema}".parley_records%`],
       );
-      return rows[0]?.pid as number | undefined;
-    });
-    if (pid !== undefined) return pid;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error('no commit got blocked');
+      if (rows[0]?.pid !== undefined) return rows[0].pid as number;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error('no commit got blocked');
+  });
 }
 
 const decryptLike = (tag: string): Mutation => [
