@@ -81,7 +81,10 @@ export interface FailureContext {
 export function storeError(error: unknown, context: FailureContext): ParleyError {
   if (error instanceof ParleyError) return error;
   const { target, action } = context;
-  const outcome = context.outcome ? `${context.outcome} ` : '';
+  // "…: <advice>. <What happened to the data>." — the outcome is a sentence of its own.
+  const outcome = context.outcome
+    ? ` ${context.outcome.charAt(0).toUpperCase()}${context.outcome.slice(1)}`
+    : '';
   const sqlState = sqlStateOf(error);
   const cause = scrubbedCause(error, target);
   const fail = (
@@ -92,7 +95,7 @@ export function storeError(error: unknown, context: FailureContext): ParleyError
   ) =>
     new ParleyError(
       code,
-      `PostgreSQL failed while ${action}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}; ${outcome}${advice}`,
+      `PostgreSQL failed while ${action}${sqlState ? ` (SQLSTATE ${sqlState})` : ''}: ${advice}.${outcome}`,
       {
         store: STORE,
         action,
@@ -132,6 +135,15 @@ export function storeError(error: unknown, context: FailureContext): ParleyError
       'url',
       `the server at ${describeTarget(target)} refused the login; check user and password in "url" ` +
         '(and pg_hba.conf on the server)',
+      false,
+    );
+  }
+  if (cause.message.includes('client password must be a string')) {
+    return fail(
+      'ERR_CONFIGURATION',
+      'url',
+      `the server at ${describeTarget(target)} asked for a password and none was given ` +
+        '(put it in "url", or provide PGPASSWORD or ~/.pgpass)',
       false,
     );
   }
