@@ -136,6 +136,25 @@ describePostgres('postgres: bad URLs', () => {
     expectNoSecret(error, secret);
   });
 
+  it('a URL without a password (and no PGPASSWORD) is ERR_CONFIGURATION naming "url"', async () => {
+    const url = new URL(PG_URL!);
+    url.password = '';
+    const saved = { PGPASSWORD: process.env.PGPASSWORD, PGPASSFILE: process.env.PGPASSFILE };
+    delete process.env.PGPASSWORD;
+    process.env.PGPASSFILE = '/nonexistent/parley-test-pgpass'; // and no ~/.pgpass either
+    try {
+      const error = await errorOf(createPostgresStore({ url: url.toString() }));
+      expect(error.code).toBe('ERR_CONFIGURATION');
+      expect(error.details).toMatchObject({ setting: 'url', retryable: false });
+      expect(error.message).toMatch(/asked for a password and none was given/);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('a database that does not exist is ERR_CONFIGURATION naming it; the real password is nowhere', async () => {
     const error = await errorOf(createPostgresStore({ url: urlForDatabase('parley_no_such_database') }));
     expect(error.code).toBe('ERR_CONFIGURATION');
