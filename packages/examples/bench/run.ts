@@ -19,6 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
+import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import {
@@ -43,6 +44,28 @@ import {
   streamRates,
 } from './workloads.js';
 
+// ── Options ─────────────────────────────────────────────────────────────────────────
+
+const flags = commandLineOrExit(
+  'pnpm bench',
+  'Parley beside libsignal-client, libsignal (node) and privacyresearch on the same workloads, with the\n' +
+    'bare-primitive floors: interleaved rounds, medians, Parley ÷ peer ratios. Measures only; never fails\n' +
+    'on a slow number. Results go to bench/results/ (JSON and SVG).',
+  {
+    quick: { type: 'boolean', help: 'CI smoke run: few rounds and small counts (under a minute)' },
+    rounds: { type: 'string', help: 'interleaved rounds per workload', validate: positiveInteger },
+    only: {
+      type: 'string',
+      help: `comma-separated library ids (${LIBS.map((lib) => lib.id).join(', ')})`,
+      validate: (value) => {
+        const unknown = value.split(',').filter((id) => !LIBS.some((lib) => lib.id === id));
+        return unknown.length ? `does not know ${unknown.join(', ')}` : undefined;
+      },
+    },
+    'skip-rss': { type: 'boolean', help: 'skip the memory measurement (child processes)' },
+  },
+);
+
 silenceConsole();
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -51,15 +74,11 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const examplesDir = dirname(benchDir);
 const resultsDir = join(benchDir, 'results');
 
-// ── Options ─────────────────────────────────────────────────────────────────────────
-
-const argv = process.argv.slice(2);
-const option = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-const base: BenchConfig = argv.includes('--quick') ? QUICK : FULL;
-const config: BenchConfig = { ...base, rounds: Number(option('rounds') ?? base.rounds) };
-const only = option('only')?.split(',');
+const base: BenchConfig = flags.quick ? QUICK : FULL;
+const config: BenchConfig = { ...base, rounds: Number(flags.rounds ?? base.rounds) };
+const only = flags.only?.split(',');
 const libs: readonly BenchLib[] = only ? only.map(libById) : LIBS;
-const skipRss = argv.includes('--skip-rss');
+const skipRss = flags['skip-rss'];
 const PARLEY = 'parley-node';
 const PORTABLE = 'parley-portable';
 const PEERS = LIBS.filter((lib) => lib.group === 'peer').map((lib) => lib.id);

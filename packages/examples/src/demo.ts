@@ -6,7 +6,7 @@
  * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
- *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres]
+ *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres] [--help]
  *
  * `--store postgres` reads PARLEY_PG_URL (and PARLEY_PG_VAULT_URL; see openDemoStores).
  */
@@ -24,6 +24,7 @@ import {
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
+import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
 import { openDemoStores, type StoreKind, type TransportKind, wireNetwork } from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
 import { LibsignalPerson } from './libsignal-person.js';
@@ -42,22 +43,39 @@ export interface DemoOptions {
   readonly store?: StoreKind;
 }
 
-export function parseDemoArgs(argv: readonly string[]): DemoOptions {
-  const value = (flag: string, allowed: readonly string[], fallback: string): string => {
-    const index = argv.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
-    if (index < 0) return fallback;
-    const given = argv[index]!.includes('=') ? argv[index]!.split('=')[1] : argv[index + 1];
-    if (!given || !allowed.includes(given)) {
-      throw new Error(`${flag} expected one of ${allowed.join(', ')}`);
-    }
-    return given;
-  };
+export const DEMO_FLAGS = {
+  transport: {
+    type: 'string',
+    choices: ['inproc', 'http', 'ws'],
+    default: 'inproc',
+    help: 'how frames travel between the network and the gateway',
+  },
+  peer: {
+    type: 'string',
+    choices: ['parley', 'libsignal'],
+    default: 'parley',
+    help: "what the person's devices run: Parley, or libsignal@6.0.0",
+  },
+  store: {
+    type: 'string',
+    choices: ['sqlite', 'postgres'],
+    help: 'where state rests: SQLite files (the default) or PostgreSQL (reads PARLEY_PG_URL)',
+  },
+} as const satisfies FlagSpecs;
+
+const DEMO_SUMMARY =
+  'Runs the whole story on SQLite in a temporary folder (or on PostgreSQL: --store postgres) and prints\n' +
+  'a transcript: a business number, a person with two devices, messages both ways, receipts, a retried\n' +
+  'delivery, an integrity signal, retention 31 days later, statistics and billing.';
+
+/** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
+export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
+  const parsed = parseCommandLine(argv, DEMO_FLAGS);
+  if (parsed.help) return undefined;
   return {
-    transport: value('--transport', ['inproc', 'http', 'ws'], 'inproc') as TransportKind,
-    peer: value('--peer', ['parley', 'libsignal'], 'parley') as DemoOptions['peer'],
-    ...(argv.some((arg) => arg === '--store' || arg.startsWith('--store='))
-      ? { store: value('--store', ['sqlite', 'postgres'], 'sqlite') as StoreKind }
-      : {}),
+    transport: parsed.flags.transport as TransportKind,
+    peer: parsed.flags.peer as DemoOptions['peer'],
+    store: parsed.flags.store as StoreKind | undefined,
   };
 }
 
@@ -134,7 +152,7 @@ export async function runDemo(
     });
     step(
       `business "${BUSINESS_ID}" registered with number ${maskNumber(BUSINESS_NUMBER)} (retention 30 days)`,
-      `identity key, signed prekey and ${await network.availableOneTimePreKeys(BUSINESS_NUMBER)} one-time prekeys published to the directory; private keys sealed in SQLite`,
+      `identity key, signed prekey and ${await network.availableOneTimePreKeys(BUSINESS_NUMBER)} one-time prekeys published to the directory; private keys sealed in ${store.kind === 'postgres' ? 'PostgreSQL' : 'SQLite'}`,
     );
 
     section('2. A person with two devices; the handshake');
@@ -322,13 +340,12 @@ export async function runDemo(
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/demo.ts');
 if (isMain) {
-  let options: DemoOptions;
-  try {
-    options = parseDemoArgs(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : 'bad arguments');
-    process.exit(2);
-  }
+  const flags = commandLineOrExit('pnpm demo', DEMO_SUMMARY, DEMO_FLAGS);
+  const options: DemoOptions = {
+    transport: flags.transport as TransportKind,
+    peer: flags.peer as DemoOptions['peer'],
+    store: flags.store as StoreKind | undefined,
+  };
   runDemo(options).catch((error: unknown) => {
     console.error(
       'demo failed:',

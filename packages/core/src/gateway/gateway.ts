@@ -3,13 +3,15 @@ import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { IntegritySignals } from '../integrity/signal.js';
 import { inspectCustom } from '../redaction.js';
-import { numbers, registerBusiness } from './businesses.js';
+import { business, numbers, registerBusiness } from './businesses.js';
 import { GatewayContext } from './context.js';
+import { setDevices } from './device-lists.js';
 import { runDue } from './due-work.js';
+import { forgetHandedOver, redeliverAllEvents, redeliverEvents } from './event-outbox.js';
 import { receiveFrame } from './inbound.js';
 import { persistIntegrity, receiveSpamReport } from './integrity-counters.js';
 import type { GatewayOptions } from './options.js';
-import { receiveReceipt, retransmit, send, setDevices } from './outbound.js';
+import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
 import { erase, type SweepResult, sweep } from './retention.js';
 import type {
@@ -19,15 +21,17 @@ import type {
   InboundFrame,
   MessageHandler,
   MessageId,
+  MessageStatus,
   PlatformExport,
   ReceiveOutcome,
   SendRequest,
   SpamReport,
 } from './types.js';
 import { persistStatistics } from './usage-statistics.js';
-import { positive } from './validation.js';
+import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
+  DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -141,6 +145,8 @@ export class Gateway {
   /** The business's message handler (one per business); pending messages are delivered to it. */
   onMessage(businessId: string, handler: MessageHandler): () => void {
     this.g.assertOpen();
+    assertBusinessId(businessId);
+    assertHandler(handler, 'handler');
     this.g.messageHandlers.set(businessId, handler);
     this.g.track(runDue(this.g, businessId));
     return () => {
@@ -149,15 +155,26 @@ export class Gateway {
   }
 
   /** Status changes, dropped messages and identity changes of one business. */
+  /**
+   * Status changes, dropped messages and identity changes of one business. Status and dropped
+   * events are durable and reach the handlers at least once, each with a stable `eventId`
+   * (again after a crash, or at the next `tick()` when a handler threw); events stored while
+   * no handler was registered are handed to the first one registered.
+   */
   onEvent(businessId: string, handler: EventHandler): () => void {
+    this.g.assertOpen();
+    assertBusinessId(businessId);
+    assertHandler(handler, 'handler');
     const set = this.g.eventHandlers.get(businessId) ?? new Set<EventHandler>();
     this.g.eventHandlers.set(businessId, set);
     set.add(handler);
+    this.g.track(business(this.g, businessId).then((ctx) => redeliverEvents(this.g, ctx)));
     return () => set.delete(handler);
   }
 
   /** Failures of background work (never carry content or phone numbers). */
   onError(handler: (error: unknown) => void): () => void {
+    assertHandler(handler, 'handler');
     this.g.errorHandlers.add(handler);
     return () => this.g.errorHandlers.delete(handler);
   }
@@ -180,6 +197,15 @@ export class Gateway {
    */
   async send(request: SendRequest): Promise<MessageId> {
     return send(this.g, request);
+  }
+
+  /**
+   * Where a message stands: its status and, for an outbound message, each of the person's
+   * devices and how far it got. `ERR_NOT_FOUND` for an id this gateway never issued (or whose
+   * person was erased); `ERR_RETENTION_EXPIRED` once the message passed its deadline.
+   */
+  async status(messageId: string): Promise<MessageStatus> {
+    return messageStatus(this.g, messageId);
   }
 
   /** Sends a message again to every device that has not confirmed delivery; refused after the deadline. */
@@ -220,6 +246,7 @@ export class Gateway {
       // First, so that work stuck on a slow store or handler holds no plaintext past the TTL.
       this.g.leases.expire();
       await runDue(this.g);
+      await redeliverAllEvents(this.g);
       await maintainPreKeys(this.g);
       await sweep(this.g);
       await persistIntegrity(this.g);
@@ -234,6 +261,7 @@ export class Gateway {
    * expiries. Reads only the time index of due work up to now, not the whole outbox.
    */
   async runDue(businessId?: string): Promise<void> {
+    if (businessId !== undefined) assertBusinessId(businessId);
     return runDue(this.g, businessId);
   }
 
@@ -278,6 +306,7 @@ export class Gateway {
     if (this.interval) clearInterval(this.interval);
     await this.idle();
     try {
+      await forgetHandedOver(this.g);
       await persistIntegrity(this.g);
       await persistStatistics(this.g);
     } catch (error) {

@@ -6,6 +6,7 @@ export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchiv
 export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 export {
   createGateway,
+  DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -31,6 +32,7 @@ export { DEFAULT_PERIOD_MS } from './period-keys.js';
 export type {
   BusinessRegistration,
   DeliveryReceipt,
+  DeviceDelivery,
   Directory,
   EventHandler,
   GatewayEvent,
@@ -39,6 +41,7 @@ export type {
   InboundStatus,
   MessageHandler,
   MessageId,
+  MessageStatus,
   OutboundFrame,
   OutboundStatus,
   PlatformExport,

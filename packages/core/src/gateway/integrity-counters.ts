@@ -13,16 +13,24 @@ import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
+import { handOver, statusEvent } from './event-outbox.js';
 import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './layout.js';
 import { errorCode } from './logger.js';
 import { commitIfUnchanged, del, dueAt, put, readMessage, sealedPut } from './message-store.js';
 import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './records.js';
 import type { MessageId, SpamReport } from './types.js';
-import { assertPhoneNumber, MESSAGE_ID, PHONE_NUMBER, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  MESSAGE_ID,
+  PHONE_NUMBER,
+  parseFrameId,
+} from './validation.js';
 
 export async function receiveSpamReport(g: GatewayContext, report: SpamReport): Promise<SpamReportOutcome> {
   g.assertOpen();
-  assertPhoneNumber(report?.reporter, 'reporter');
+  assertArgumentObject(report, 'report', 'a spam report { reporter, to, messageId }');
+  assertPhoneNumber(report.reporter, 'reporter');
   const to: unknown = report.to;
   if (typeof to !== 'string')
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"to" expected a business number or business id');
@@ -246,19 +254,15 @@ export async function failBlocked(
   const fails = record.status !== 'delivered';
   if (fails) record.status = 'failed';
   writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
-  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !fails) return;
+  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
+  if (event) writes.push(event.write);
+  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !event) return;
   g.ledger?.recordFailed({ businessId, messageId: id });
   g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
     businessId,
     messageId: id,
   });
-  g.emit(businessId, {
-    type: 'status',
-    businessId,
-    messageId: id,
-    status: 'failed',
-    reason: 'ERR_INTEGRITY_BLOCKED',
-  });
+  await handOver(g, [event.pending]);
 }
 
 export const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';

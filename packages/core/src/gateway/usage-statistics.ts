@@ -81,19 +81,19 @@ export function persistStatistics(g: GatewayContext): Promise<void> {
 export async function writeStatistics(g: GatewayContext): Promise<void> {
   const ledger = g.ledger;
   if (!ledger) return;
-  const written: string[] = [];
-  const writes: WriteOperation[] = [];
-  const changed = ledger.takeChanged();
-  for (const businessId of changed) {
+  const failures: unknown[] = [];
+  // One commit per business: a record one business cannot write never holds up the others.
+  for (const businessId of ledger.takeChanged()) {
     const ctx = await g.businesses.get(businessId)?.catch(() => undefined);
     if (!ctx) {
       ledger.markChanged([businessId]);
       continue;
     }
-    written.push(businessId);
     const state = encodeStatisticsState(ledger, businessId);
-    writes.push(
-      sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days, state.daysExpireAt),
+    const writes: WriteOperation[] = [
+      state.days
+        ? sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days.bytes, state.days.expiresAt)
+        : del('counters', statisticsDaysKey(businessId)),
       state.people
         ? sealedPut(
             ctx,
@@ -103,15 +103,15 @@ export async function writeStatistics(g: GatewayContext): Promise<void> {
             state.people.expiresAt,
           )
         : del('counters', statisticsPeopleKey(businessId)),
-    );
+    ];
+    try {
+      await g.store.commit(writes);
+    } catch (error) {
+      ledger.markChanged([businessId]);
+      failures.push(error);
+    }
   }
-  if (writes.length === 0) return;
-  try {
-    await g.store.commit(writes);
-  } catch (error) {
-    ledger.markChanged(written);
-    throw error;
-  }
+  if (failures.length > 0) throw failures[0];
 }
 
 export const STATISTICS_KEY_CONTEXT = 'parley/statistics/tag-key';
