@@ -19,6 +19,7 @@ import { sessionScope } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import {
   checkGatewayOptions,
+  DEFAULT_ACCESS_LOG_RETENTION_MS,
   DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
@@ -126,6 +127,10 @@ export class GatewayContext {
   readonly forgettingEvents = new Set<string>();
   /** Orders the event records this process writes within one millisecond. */
   eventSequence = 0;
+  /** How long access-log records are kept; 0: no access log. */
+  readonly accessLogRetentionMs: number;
+  /** The access-log MAC key, unwrapped on first use. */
+  accessLogKey: Promise<Uint8Array> | undefined;
   closed = false;
 
   constructor(options: GatewayOptions) {
@@ -186,6 +191,13 @@ export class GatewayContext {
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     this.logger = options.logger;
+    this.accessLogRetentionMs =
+      options.accessLog === false
+        ? 0
+        : positive(
+            options.accessLog?.retentionMs ?? DEFAULT_ACCESS_LOG_RETENTION_MS,
+            'accessLog.retentionMs',
+          );
     if (options.integrity !== false) {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});

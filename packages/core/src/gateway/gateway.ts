@@ -3,11 +3,14 @@ import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { IntegritySignals } from '../integrity/signal.js';
 import { inspectCustom } from '../redaction.js';
-import { business, numbers, registerBusiness } from './businesses.js';
+import { type AccessLog, createAccessLog } from './access-log.js';
+import { BusinessHandle, type HandleOptions } from './business-handle.js';
+import { numbers, registerBusiness } from './businesses.js';
 import { GatewayContext } from './context.js';
 import { setDevices } from './device-lists.js';
 import { runDue } from './due-work.js';
-import { forgetHandedOver, redeliverAllEvents, redeliverEvents } from './event-outbox.js';
+import { forgetHandedOver, redeliverAllEvents } from './event-outbox.js';
+import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
 import { persistIntegrity, receiveSpamReport } from './integrity-counters.js';
 import type { GatewayOptions } from './options.js';
@@ -31,6 +34,7 @@ import { persistStatistics } from './usage-statistics.js';
 import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
+  DEFAULT_ACCESS_LOG_RETENTION_MS,
   DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
@@ -146,15 +150,9 @@ export class Gateway {
   onMessage(businessId: string, handler: MessageHandler): () => void {
     this.g.assertOpen();
     assertBusinessId(businessId);
-    assertHandler(handler, 'handler');
-    this.g.messageHandlers.set(businessId, handler);
-    this.g.track(runDue(this.g, businessId));
-    return () => {
-      if (this.g.messageHandlers.get(businessId) === handler) this.g.messageHandlers.delete(businessId);
-    };
+    return registerMessageHandler(this.g, businessId, handler);
   }
 
-  /** Status changes, dropped messages and identity changes of one business. */
   /**
    * Status changes, dropped messages and identity changes of one business. Status and dropped
    * events are durable and reach the handlers at least once, each with a stable `eventId`
@@ -164,12 +162,25 @@ export class Gateway {
   onEvent(businessId: string, handler: EventHandler): () => void {
     this.g.assertOpen();
     assertBusinessId(businessId);
-    assertHandler(handler, 'handler');
-    const set = this.g.eventHandlers.get(businessId) ?? new Set<EventHandler>();
-    this.g.eventHandlers.set(businessId, set);
-    set.add(handler);
-    this.g.track(business(this.g, businessId).then((ctx) => redeliverEvents(this.g, ctx)));
-    return () => set.delete(handler);
+    return registerEventHandler(this.g, businessId, handler);
+  }
+
+  /**
+   * A handle for one business, acting as `principal` (a name for the access log): the
+   * business-facing operations — send, retransmit, status, erase of its own customers, its
+   * handlers, its usage — unable to reach any other business. Hand this, not the gateway, to
+   * code that acts for a business.
+   */
+  forBusiness(businessId: string, options: HandleOptions): BusinessHandle {
+    this.g.assertOpen();
+    return new BusinessHandle(this.g, businessId, options);
+  }
+
+  /** The operator's access log: query, verify and export per business. */
+  accessLog(): AccessLog {
+    if (!this.g.accessLogRetentionMs)
+      throw new ParleyError('ERR_CONFIGURATION', 'the access log is off (accessLog: false)');
+    return createAccessLog(this.g);
   }
 
   /** Failures of background work (never carry content or phone numbers). */

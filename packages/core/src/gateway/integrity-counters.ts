@@ -16,7 +16,7 @@ import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context
 import { handOver, statusEvent } from './event-outbox.js';
 import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './layout.js';
 import { errorCode } from './logger.js';
-import { commitIfUnchanged, del, dueAt, put, readMessage, sealedPut } from './message-store.js';
+import { commitIfUnchanged, del, dueAt, readMessage, sealedPut } from './message-store.js';
 import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './records.js';
 import type { MessageId, SpamReport } from './types.js';
 import {
@@ -26,6 +26,7 @@ import {
   PHONE_NUMBER,
   parseFrameId,
 } from './validation.js';
+import { loadOrCreateKey } from './wrapped-keys.js';
 
 export async function receiveSpamReport(g: GatewayContext, report: SpamReport): Promise<SpamReportOutcome> {
   g.assertOpen();
@@ -93,22 +94,7 @@ export function integrityMonitor(g: GatewayContext): Promise<IntegrityMonitor | 
 }
 
 export async function loadMonitor(g: GatewayContext, config: IntegrityConfig): Promise<IntegrityMonitor> {
-  let stored = await g.store.get('meta', INTEGRITY_KEY);
-  if (!stored) {
-    const fresh = g.random(KEY_LENGTH);
-    const wrapped = await g.keyProvider.wrapKey(fresh, INTEGRITY_KEY_CONTEXT);
-    wipe(fresh);
-    try {
-      await g.store.commit([put('meta', INTEGRITY_KEY, wrapped)], {
-        expectVersions: [{ namespace: 'meta', key: INTEGRITY_KEY, version: 0 }],
-      });
-    } catch (error) {
-      if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
-    }
-    stored = await g.store.get('meta', INTEGRITY_KEY);
-    if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the integrity key could not be stored');
-  }
-  const sketchKey = await g.keyProvider.unwrapKey(stored.value, INTEGRITY_KEY_CONTEXT);
+  const sketchKey = await loadOrCreateKey(g, INTEGRITY_KEY, INTEGRITY_KEY_CONTEXT);
   const { monitor } = createIntegrity({
     clock: g.clock,
     config,

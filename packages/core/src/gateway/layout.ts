@@ -22,6 +22,9 @@
  *   meta      gw/statistics/key                 statistics people-tag key (wrapped by the key provider)
  *   counters  gw/b/{biz}/statistics             daily counts and billing (sealed; no person in them)
  *   counters  gw/b/{biz}/statistics-people      open 24-hour windows (sealed; keyed tags; expire with them)
+ *   meta      gw/access-log/key                 access-log MAC key (wrapped by the key provider)
+ *   meta      gw/b/{biz}/log/{seq}              access-log record (seq: 16 digits; expires after accessLog.retentionMs)
+ *   meta      gw/b/{biz}/log-head               newest access-log sequence number and MAC
  */
 export const businessKey = (biz: string) => `gw/business/${biz}`;
 export const BUSINESS_PREFIX = 'gw/business/';
@@ -61,3 +64,8 @@ export const integrityStateKey = (biz: string) => `gw/b/${biz}/integrity`;
 export const STATISTICS_KEY = 'gw/statistics/key';
 export const statisticsDaysKey = (biz: string) => `gw/b/${biz}/statistics`;
 export const statisticsPeopleKey = (biz: string) => `gw/b/${biz}/statistics-people`;
+export const ACCESS_LOG_KEY = 'gw/access-log/key';
+export const accessRecordKey = (biz: string, seq: number) =>
+  `gw/b/${biz}/log/${String(seq).padStart(16, '0')}`;
+export const accessRecordPrefix = (biz: string) => `gw/b/${biz}/log/`;
+export const accessHeadKey = (biz: string) => `gw/b/${biz}/log-head`;

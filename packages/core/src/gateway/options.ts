@@ -64,6 +64,9 @@ export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * DAY_MS;
  */
 export const DEFAULT_DEVICE_REFRESH_MS = DAY_MS;
 
+/** Access-log records are kept 90 days: longer than any message, so the audit outlives what it audits. */
+export const DEFAULT_ACCESS_LOG_RETENTION_MS = 90 * DAY_MS;
+
 /** Largest content `send` accepts (before padding). */
 export const MAX_CONTENT_LENGTH = 64 * 1024;
 
@@ -132,6 +135,11 @@ export interface GatewayOptions {
    * fields: never content, keys, phone numbers or pseudonyms.
    */
   readonly logger?: GatewayLogger;
+  /**
+   * The access log of operations done through `forBusiness` handles: kept `retentionMs`
+   * (default 90 days); `false` turns it off.
+   */
+  readonly accessLog?: { readonly retentionMs?: number } | false;
 }
 
 const TRANSPORT_METHODS = ['send', 'requestRetry', 'acknowledge'] as const;
