@@ -200,6 +200,7 @@ describe('Baileys leaves a skipped key per message: bounded eviction, not refusa
     await parley.groups.processDistribution(GROUP, peer.address, await peer.createDistribution(GROUP));
     const first = await peer.encrypt(GROUP, text('first'));
     expect(str((await parley.groups.decrypt(GROUP, peer.address, first)).plaintext)).toBe('first');
+    const early = await peer.encrypt(GROUP, text('early, delivered last'));
 
     // ~1 100 messages to other members that this device missed (Baileys advances its chain by
     // two per message), then 60 it receives: the missed ones alone push the skipped keys past
@@ -208,25 +209,37 @@ describe('Baileys leaves a skipped key per message: bounded eviction, not refusa
     await peer.skipAhead(GROUP, 2 * missed);
     let [state] = await remoteStates(parley, GROUP, peer.address);
     expect(state!.skipped.size).toBe(0);
-    const held: Uint8Array[] = [];
+    const decrypted = [0];
+    let held: Uint8Array | undefined;
     for (let i = 0; i < 60; i++) {
       const body = await peer.encrypt(GROUP, text(`received ${i}`));
-      if (i === 0) held.push(body);
-      else
-        expect(str((await parley.groups.decrypt(GROUP, peer.address, body)).plaintext)).toBe(`received ${i}`);
+      if (i === 30) {
+        held = body;
+        continue;
+      }
+      const result = await parley.groups.decrypt(GROUP, peer.address, body);
+      expect(str(result.plaintext)).toBe(`received ${i}`);
+      decrypted.push(result.iteration);
       [state] = await remoteStates(parley, GROUP, peer.address);
-      if (i > 0) expect(state!.skipped.size).toBe(MAX_SENDER_MESSAGE_KEYS);
+      expect(state!.skipped.size).toBe(MAX_SENDER_MESSAGE_KEYS);
     }
-    // The newest keys are kept: the held-back message of this run still opens…
-    expect(str((await parley.groups.decrypt(GROUP, peer.address, held[0]!)).plaintext)).toBe('received 0');
-    // …while the oldest were evicted, so the record stays bounded.
-    const oldest = Math.min(...state!.skipped.keys());
-    expect(oldest).toBeGreaterThan(2 * missed - MAX_SENDER_MESSAGE_KEYS);
+    // Exactly the newest MAX_SENDER_MESSAGE_KEYS unused iterations are kept, the oldest evicted…
+    const newest = Math.max(...decrypted);
+    const unused: number[] = [];
+    for (let iteration = newest - 1; unused.length < MAX_SENDER_MESSAGE_KEYS; iteration--) {
+      if (!decrypted.includes(iteration)) unused.push(iteration);
+    }
+    expect([...state!.skipped.keys()].sort((a, b) => a - b)).toEqual(unused.sort((a, b) => a - b));
+    expect(unused[0]).toBeGreaterThan(2 * missed - MAX_SENDER_MESSAGE_KEYS);
+    // …so the held-back message of this run still opens, while the record stays bounded.
+    expect(str((await parley.groups.decrypt(GROUP, peer.address, held!)).plaintext)).toBe('received 30');
     const stored = await parley.store.get('sessions', parley.groups.records.remoteKey(GROUP, peer.address));
     expect(stored!.value.length).toBeLessThan(4 + 100 + MAX_SENDER_MESSAGE_KEYS * 36 + 16);
+    // A message whose key was evicted is refused as libsignal refuses it (a duplicate), and
+    // changes nothing.
     const before = await snapshot(parley.store);
-    const error = await parley.groups.decrypt(GROUP, peer.address, first).catch((e: unknown) => e);
-    expect(isParleyError(error, 'ERR_DUPLICATE_MESSAGE')).toBe(true);
+    const error = await parley.groups.decrypt(GROUP, peer.address, early).catch((e: unknown) => e);
+    expect(isParleyError(error, 'ERR_DUPLICATE_MESSAGE'), String(error)).toBe(true);
     expect(await snapshot(parley.store)).toEqual(before);
   });
 });

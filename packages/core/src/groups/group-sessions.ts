@@ -178,7 +178,7 @@ export class GroupSessions {
    * A device that receives it reads our messages from the chain's current iteration on (not
    * earlier ones). Creating commits; returning an existing chain writes nothing.
    */
-  createDistribution(
+  async createDistribution(
     group: GroupId,
     options: GroupWriteOptions<GroupDistribution> = {},
   ): Promise<GroupDistribution> {
@@ -201,7 +201,10 @@ export class GroupSessions {
    * `signal` distribution id stays) and returns its distribution message. Devices that do not
    * receive it — members removed from the group — cannot read anything sent afterwards.
    */
-  rotate(group: GroupId, options: GroupWriteOptions<GroupDistribution> = {}): Promise<GroupDistribution> {
+  async rotate(
+    group: GroupId,
+    options: GroupWriteOptions<GroupDistribution> = {},
+  ): Promise<GroupDistribution> {
     assertGroupId(group);
     const key = this.records.localKey(group);
     return this.serialized(key, () =>
@@ -232,7 +235,7 @@ export class GroupSessions {
    * Encrypts one group message: one SenderKeyMessage for every member device. Refused with
    * `ERR_SENDER_KEY_NOT_FOUND` before `createDistribution(group)`.
    */
-  encrypt(
+  async encrypt(
     group: GroupId,
     plaintext: Uint8Array,
     options: GroupWriteOptions<GroupCiphertext> = {},
@@ -269,7 +272,7 @@ export class GroupSessions {
    * nothing (it cannot rewind the chain); a new chain of the same sender is kept beside the
    * previous ones (at most MAX_SENDER_KEY_STATES).
    */
-  processDistribution(
+  async processDistribution(
     group: GroupId,
     sender: ProtocolAddress,
     message: Uint8Array,
@@ -323,7 +326,7 @@ export class GroupSessions {
    * `ERR_DUPLICATE_MESSAGE`, `ERR_MESSAGE_GAP_TOO_LARGE`, `ERR_DECRYPTION_FAILED`, and the
    * decoder's `ERR_INVALID_MESSAGE` family.
    */
-  decrypt(
+  async decrypt(
     group: GroupId,
     sender: ProtocolAddress,
     message: Uint8Array,
