@@ -97,7 +97,7 @@ describe('sender-key chain against the model', () => {
             let state: RemoteSenderKey = {
               distributionId: sender.distributionId ?? new Uint8Array(16),
               chainId: sender.chainId,
-              signingKey: sender.signingKeyPair.publicKey,
+              signingKey: sender.signingKey.publicKey,
               firstIteration: first,
               chainKey: chainKeysAt(sender.chainKey, [first]).get(first)!,
               skipped: new Map(),
@@ -128,7 +128,12 @@ describe('sender-key chain against the model', () => {
             }
           },
         ),
-        { numRuns: 60 },
+        {
+          numRuns: 60,
+          // Besides random runs, one that surely reaches every branch: a late start at 100
+          // (iterations 0 and 50 predate it), a jump that evicts, a duplicate.
+          examples: [[[1, 50, 3000, 2, 2], 100, [4, 2, 0, 4, 3, 1], 7]],
+        },
       );
       // The runs reached every branch: duplicates, messages before the key, and eviction.
       for (const count of Object.values(seen)) expect(count).toBeGreaterThan(0);

@@ -16,7 +16,7 @@ import {
   type LocalSenderKey,
 } from '../src/groups/local-sender-key.js';
 import { encryptWithSenderKey } from '../src/groups/sender-key-cipher.js';
-import { generateKeyPair, sign } from '../src/keys/curve.js';
+import { generateSenderSigningKey, signWithSenderKey } from '../src/groups/sender-signing-key.js';
 import { nextChainKey } from '../src/ratchet/chain-key.js';
 import { createMemoryStore } from '../src/storage/memory.js';
 import { SimulatedGroup } from '../src/testing/simulated-group.js';
@@ -45,7 +45,7 @@ async function pair(
 /** Alice's stored sending chain (test-only access to the record). */
 async function localKey(party: GroupParty): Promise<LocalSenderKey> {
   const { bytes } = await party.groups.records.read(party.groups.records.localKey(G));
-  return decodeLocalSenderKey(bytes!);
+  return decodeLocalSenderKey({ crypto }, bytes!);
 }
 
 async function setLocalKey(party: GroupParty, key: LocalSenderKey): Promise<void> {
@@ -140,7 +140,7 @@ describe.each(FORMATS)('%s format: refused input changes nothing', (format) => {
         format,
         distributionId: known.distributionId,
         chainId: known.chainId,
-        signingKeyPair: generateKeyPair({ crypto, random: createDeterministicRandom('bob key') }),
+        signingKey: generateSenderSigningKey({ crypto, random: createDeterministicRandom('bob key') }),
         chainKey: { key: known.chainKey, index: known.iteration },
         createdAt: 0,
       },
@@ -163,10 +163,7 @@ describe.each(FORMATS)('%s format: refused input changes nothing', (format) => {
       iteration: 0,
       ciphertext: new Uint8Array(32).fill(0xa5),
     });
-    const body = appendSenderKeySignature(
-      signed,
-      sign({ crypto, random: createDeterministicRandom('s') }, key.signingKeyPair.privateKey, signed),
-    );
+    const body = appendSenderKeySignature(signed, signWithSenderKey({ crypto }, key.signingKey, signed));
     await expectGroupRefusal(
       bob.store,
       () => bob.groups.decrypt(G, alice.address, body),
@@ -227,10 +224,7 @@ describe.each(FORMATS)('%s format: refused input changes nothing', (format) => {
       iteration: 0xffff_ffff,
       ciphertext: new Uint8Array(16),
     });
-    const body = appendSenderKeySignature(
-      signed,
-      sign({ crypto, random: createDeterministicRandom('e') }, key.signingKeyPair.privateKey, signed),
-    );
+    const body = appendSenderKeySignature(signed, signWithSenderKey({ crypto }, key.signingKey, signed));
     await expectGroupRefusal(
       bob.store,
       () => bob.groups.decrypt(G, alice.address, body),
@@ -423,7 +417,7 @@ describe('records, commits and instances', () => {
     );
     expect(second.chainId).not.toBe(first.chainId);
     expect(secondKey.chainKey.key).not.toEqual(firstKey.chainKey.key);
-    expect(secondKey.signingKeyPair.publicKey).not.toEqual(firstKey.signingKeyPair.publicKey);
+    expect(secondKey.signingKey.publicKey).not.toEqual(firstKey.signingKey.publicKey);
     expect(await alice.groups.localChain(G)).toEqual({
       format: 'signal',
       distributionId: second.distributionId,
@@ -449,8 +443,8 @@ describe('records, commits and instances', () => {
     const key = await localKey(alice);
     for (const record of [...(await alice.store.list('sessions')), ...(await bob.store.list('sessions'))]) {
       const hex = Buffer.from(record.value).toString('hex');
-      expect(hex).not.toContain(Buffer.from(key.signingKeyPair.privateKey).toString('hex'));
-      expect(hex).not.toContain(Buffer.from(key.signingKeyPair.publicKey).toString('hex'));
+      expect(hex).not.toContain(Buffer.from(key.signingKey.seed).toString('hex'));
+      expect(hex).not.toContain(Buffer.from(key.chainKey.key).toString('hex'));
     }
     const stored = await bob.store.get('sessions', bob.groups.records.remoteKey(G, alice.address));
     const moved = bob.groups.records.remoteKey(G, { name: 'mallory', deviceId: 1 });
@@ -512,7 +506,7 @@ describe('records, commits and instances', () => {
     const key = await localKey(alice);
     const printed = `${inspect(alice.groups, { depth: 5 })} ${JSON.stringify(alice.groups)}`;
     expect(printed).toContain('GroupSessions');
-    expect(printed).not.toContain(Buffer.from(key.signingKeyPair.privateKey).toString('hex'));
+    expect(printed).not.toContain(Buffer.from(key.signingKey.seed).toString('hex'));
     expect(printed).not.toContain('alice');
     expect(printed).not.toContain(G);
   });

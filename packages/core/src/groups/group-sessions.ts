@@ -441,7 +441,7 @@ export class GroupSessions {
         chainId: key.chainId,
         iteration: key.chainKey.index,
         chainKey: key.chainKey.key,
-        signingKey: key.signingKeyPair.publicKey,
+        signingKey: key.signingKey.publicKey,
       }),
       createdAt: key.createdAt,
       ...chainOf(key, key.chainKey.index),
@@ -467,7 +467,10 @@ export class GroupSessions {
     const cached = this.localCache.get(key);
     if (cached) return cached;
     const read = await this.records.read(key);
-    const loaded = { key: read.bytes ? decodeLocalSenderKey(read.bytes) : undefined, version: read.version };
+    const loaded = {
+      key: read.bytes ? decodeLocalSenderKey(this.ctx, read.bytes) : undefined,
+      version: read.version,
+    };
     if (loaded.key && loaded.key.format !== this.format) throw formatMismatch(loaded.key.format, this.format);
     return loaded;
   }

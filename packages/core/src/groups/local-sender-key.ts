@@ -1,10 +1,15 @@
 import { ByteReader, ByteWriter } from '../binary.js';
 import type { RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
-import { generateKeyPair, type KeyContext, type KeyPair } from '../keys/curve.js';
+import type { KeyContext } from '../keys/curve.js';
 import type { ChainKey } from '../ratchet/chain-key.js';
 import { DISTRIBUTION_ID_LENGTH, type SenderKeyFormat } from '../wire/sender-key-format.js';
 import { generateDistributionId } from './distribution-id.js';
+import {
+  generateSenderSigningKey,
+  type SenderSigningKey,
+  senderSigningKeyFromSeed,
+} from './sender-signing-key.js';
 import { decodeWireFormat, encodeWireFormat } from './wire-format-byte.js';
 
 /**
@@ -19,7 +24,7 @@ export interface LocalSenderKey {
   readonly distributionId: Uint8Array | undefined;
   /** Random 31-bit id, as libsignal and Baileys pick it (libsignal-protocol-java's int). */
   readonly chainId: number;
-  readonly signingKeyPair: KeyPair;
+  readonly signingKey: SenderSigningKey;
   /** The key and iteration of the next message. */
   readonly chainKey: ChainKey;
   /** When this chain was created (injected clock): lets a caller rotate old chains. */
@@ -30,10 +35,12 @@ export interface LocalSenderKey {
  * Record format 1 (Parley's own, in the `sessions` namespace):
  *
  *   u8 recordFormat(1) ‖ u8 wireFormat ‖ 16 distributionId (zeros in whatsapp) ‖ u32 chainId
- *   ‖ 33 signingPublic ‖ 32 signingPrivate ‖ 32 chainKey ‖ u32 iteration ‖ u64 createdAt
+ *   ‖ 32 signingSeed ‖ 32 chainKey ‖ u32 iteration ‖ u64 createdAt
+ *
+ * The signing key's public half is derived from the seed when the record is read.
  */
 export const LOCAL_SENDER_KEY_RECORD_FORMAT = 1;
-const RECORD_SIZE = 2 + DISTRIBUTION_ID_LENGTH + 4 + 33 + 32 + 32 + 4 + 8;
+const RECORD_SIZE = 2 + DISTRIBUTION_ID_LENGTH + 4 + 32 + 32 + 4 + 8;
 const WHAT = 'local sender key';
 
 /** A random chain id below 2^31 that differs from `previous`. */
@@ -71,7 +78,7 @@ export function generateLocalSenderKey(
     format,
     distributionId,
     chainId: generateChainId(ctx.random, previous?.chainId),
-    signingKeyPair: generateKeyPair(ctx),
+    signingKey: generateSenderSigningKey(ctx),
     chainKey: { key: chainKey, index: 0 },
     createdAt: options.now,
   };
@@ -83,15 +90,14 @@ export function encodeLocalSenderKey(key: LocalSenderKey): Uint8Array {
     .u8(encodeWireFormat(key.format))
     .fixed(key.distributionId ?? new Uint8Array(DISTRIBUTION_ID_LENGTH))
     .u32(key.chainId)
-    .fixed(key.signingKeyPair.publicKey)
-    .fixed(key.signingKeyPair.privateKey)
+    .fixed(key.signingKey.seed)
     .fixed(key.chainKey.key)
     .u32(key.chainKey.index)
     .u64(key.createdAt)
     .finish();
 }
 
-export function decodeLocalSenderKey(bytes: Uint8Array): LocalSenderKey {
+export function decodeLocalSenderKey(ctx: Pick<KeyContext, 'crypto'>, bytes: Uint8Array): LocalSenderKey {
   const r = new ByteReader(bytes, WHAT);
   const recordFormat = r.u8();
   if (recordFormat !== LOCAL_SENDER_KEY_RECORD_FORMAT) {
@@ -104,18 +110,16 @@ export function decodeLocalSenderKey(bytes: Uint8Array): LocalSenderKey {
   const format = decodeWireFormat(r, r.u8());
   const distributionId = r.fixed(DISTRIBUTION_ID_LENGTH);
   const chainId = r.u32();
-  const publicKey = r.fixed(33);
-  const privateKey = r.fixed(32);
+  const seed = r.fixed(32);
   const key = r.fixed(32);
   const index = r.u32();
   const createdAt = r.u64();
   r.end();
-  if (publicKey[0] !== 0x05) r.fail('bad signing key');
   return {
     format,
     distributionId: format === 'signal' ? distributionId : undefined,
     chainId,
-    signingKeyPair: { publicKey, privateKey },
+    signingKey: senderSigningKeyFromSeed(ctx, seed),
     chainKey: { key, index },
     createdAt,
   };

@@ -3,14 +3,15 @@
  * the shape of libsignal's `group_cipher.rs`:
  * - a message key is HMAC-derived from the chain key, as in the Double Ratchet's symmetric
  *   chains, and turned into an AES-256-CBC key and IV with HKDF "WhisperGroup";
- * - the sender signs version ‖ protobuf with the chain's signing key (XEdDSA); there is no MAC;
+ * - the sender signs version ‖ protobuf with the chain's signing key (verified as XEdDSA; see
+ *   sender-signing-key.ts for how we sign); there is no MAC;
  * - the receiver checks the signature first, then finds the message key on the side (skipped
  *   keys, or the chain walked forward), then decrypts, and only then changes its state. A
  *   message that fails at any step leaves the state exactly as it was.
  */
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
-import { type KeyContext, sign, verifySignature } from '../keys/curve.js';
+import { type KeyContext, verifySignature } from '../keys/curve.js';
 import { type ChainKey, messageKeySeed, nextChainKey } from '../ratchet/chain-key.js';
 import {
   appendSenderKeySignature,
@@ -21,6 +22,7 @@ import { MAX_SENDER_KEY_FORWARD_JUMPS, MAX_SENDER_KEY_ITERATION, MAX_SENDER_MESS
 import type { LocalSenderKey } from './local-sender-key.js';
 import type { RemoteSenderKey } from './remote-sender-key.js';
 import { deriveSenderMessageKey, type SenderMessageKey } from './sender-message-key.js';
+import { signWithSenderKey } from './sender-signing-key.js';
 
 export interface SenderKeyEncryption {
   /** The complete SenderKeyMessage: version ‖ protobuf ‖ signature. */
@@ -54,7 +56,7 @@ export function encryptWithSenderKey(
     iteration: chain.index,
     ciphertext,
   });
-  const signature = sign(ctx, key.signingKeyPair.privateKey, signed);
+  const signature = signWithSenderKey(ctx, key.signingKey, signed);
   return {
     body: appendSenderKeySignature(signed, signature),
     iteration: chain.index,
