@@ -480,6 +480,15 @@ describe('records, commits and instances', () => {
       () => bob.groups.decrypt(G, alice.address, message.body, { alsoWrite: inbox }),
       'ERR_DUPLICATE_MESSAGE',
     );
+    // Also when the operation itself has nothing to write (an existing chain, a known chain).
+    const marker = (key: string) => () => [
+      { type: 'put' as const, namespace: 'meta' as const, key, value: new Uint8Array(1) },
+    ];
+    await alice.groups.createDistribution(G, { alsoWrite: marker('sent-distribution') });
+    expect(await alice.store.get('meta', 'sent-distribution')).toBeDefined();
+    const again = await alice.groups.createDistribution(G);
+    await bob.groups.processDistribution(G, alice.address, again.body, { alsoWrite: marker('known-chain') });
+    expect(await bob.store.get('meta', 'known-chain')).toBeDefined();
   });
 
   it('two instances on one store never reuse an iteration (conflicts retry from fresh reads)', async () => {

@@ -176,7 +176,8 @@ export class GroupSessions {
   /**
    * The distribution message of our current chain in `group`, creating the chain on first use.
    * A device that receives it reads our messages from the chain's current iteration on (not
-   * earlier ones). Creating commits; returning an existing chain writes nothing.
+   * earlier ones). Creating commits; returning an existing chain writes nothing of its own
+   * (`alsoWrite` is still committed, on condition that the chain did not change meanwhile).
    */
   async createDistribution(
     group: GroupId,
@@ -187,7 +188,12 @@ export class GroupSessions {
     return this.serialized(key, () =>
       this.withRetries(key, async () => {
         const loaded = await this.loadLocal(key);
-        if (loaded.key) return this.distributionOf(loaded.key);
+        if (loaded.key) {
+          const existing = this.distributionOf(loaded.key);
+          const extra = options.alsoWrite?.(existing) ?? [];
+          if (extra.length > 0) await this.commitExtra(key, loaded.version, extra);
+          return existing;
+        }
         const created = generateLocalSenderKey(this.ctx, { format: this.format, now: this.clock.now() });
         const result = this.distributionOf(created);
         await this.commitLocal(key, created, loaded.version, options.alsoWrite?.(result) ?? []);
@@ -310,9 +316,7 @@ export class GroupSessions {
         if (newChain || !sameStates(record, loaded.record)) {
           await this.commitRemote(key, record, loaded.version, extra);
         } else if (extra.length > 0) {
-          await this.records.store.commit(extra, {
-            expectVersions: [{ namespace: 'sessions', key, version: loaded.version }],
-          });
+          await this.commitExtra(key, loaded.version, extra);
         }
         return result;
       }),
@@ -520,6 +524,13 @@ export class GroupSessions {
       { record, version: writtenVersion(result.versions, key) },
       this.cacheSize,
     );
+  }
+
+  /** The caller's writes alone, on condition that the record they depend on is unchanged. */
+  private async commitExtra(key: string, version: number, extra: readonly WriteOperation[]): Promise<void> {
+    await this.records.store.commit(extra, {
+      expectVersions: [{ namespace: 'sessions', key, version }],
+    });
   }
 
   /**
