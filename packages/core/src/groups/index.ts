@@ -13,9 +13,4 @@ export {
   SENDER_KEY_MESSAGE_TYPE,
   type SenderKeyChain,
 } from './group-sessions.js';
-export {
-  MAX_SENDER_KEY_FORWARD_JUMPS,
-  MAX_SENDER_KEY_STATES,
-  MAX_SENDER_MESSAGE_KEYS,
-} from './limits.js';
 export type { MembershipPolicy, MembershipQuestion } from './membership.js';
