@@ -253,9 +253,20 @@ describe.each(FORMATS)('%s format: refused input changes nothing', (format) => {
     ];
     for (const [action, code] of bad)
       await expectGroupRefusal(bob.store, async () => action(), code as never);
-    expect(() => new GroupSessions({ store: bob.store } as never)).toThrow(
-      expect.objectContaining({ code: 'ERR_CONFIGURATION' }),
-    );
+    for (const [options, field] of [
+      [{ store: bob.store }, 'membership'],
+      [{ store: bob.store, membership: bob.members, format: 'telegram' }, 'format'],
+      [{ store: Promise.resolve(bob.store), membership: bob.members }, 'store'],
+      [
+        { store: bob.store, membership: bob.members, crypto: { ...crypto, ed25519Sign: undefined } },
+        'crypto',
+      ],
+      [{ store: bob.store, membership: bob.members, cacheSize: -1 }, 'cacheSize'],
+    ] as const) {
+      expect(() => new GroupSessions(options as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_CONFIGURATION', details: expect.objectContaining({ field }) }),
+      );
+    }
 
     // Another format's instance over the same records refuses them rather than misreading them.
     const other = new GroupSessions({

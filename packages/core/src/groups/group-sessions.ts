@@ -13,11 +13,7 @@ import {
   decodeSenderKeyDistributionMessage,
   encodeSenderKeyDistributionMessage,
 } from '../wire/sender-key-distribution-message.js';
-import {
-  assertSenderKeyFormat,
-  DISTRIBUTION_ID_LENGTH,
-  type SenderKeyFormat,
-} from '../wire/sender-key-format.js';
+import { DISTRIBUTION_ID_LENGTH, type SenderKeyFormat } from '../wire/sender-key-format.js';
 import { decodeSenderKeyMessage } from '../wire/sender-key-message.js';
 import { distributionIdToString } from './distribution-id.js';
 import { assertGroupId, type GroupId } from './group-id.js';
@@ -29,6 +25,7 @@ import {
   type LocalSenderKey,
 } from './local-sender-key.js';
 import type { MembershipPolicy } from './membership.js';
+import { checkGroupSessionsOptions } from './options-check.js';
 import { decodeRemoteSenderKey, encodeRemoteSenderKey, type RemoteSenderKey } from './remote-sender-key.js';
 import {
   addState,
@@ -140,14 +137,8 @@ export class GroupSessions {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(options: GroupSessionsOptions) {
-    if (typeof options?.membership?.isMember !== 'function') {
-      throw new ParleyError(
-        'ERR_CONFIGURATION',
-        'GroupSessions needs a membership policy: who may distribute keys in a group is the caller’s to say',
-      );
-    }
+    checkGroupSessionsOptions(options);
     const format = options.format ?? 'signal';
-    assertSenderKeyFormat(format);
     this.format = format;
     this.crypto = options.crypto ?? defaultCrypto();
     this.ctx = { crypto: this.crypto, random: options.random ?? defaultRandom };
