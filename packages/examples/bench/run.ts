@@ -21,6 +21,7 @@ import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
 import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
+import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import {
   type ChartGroup,
@@ -89,6 +90,7 @@ type Metric = 'sessions' | 'encrypt' | 'decrypt' | 'reverse' | 'reverseRatio' | 
 const METRICS: readonly Metric[] = ['sessions', 'encrypt', 'decrypt', 'pingPong', 'reverse', 'reverseRatio'];
 const samples = new Map<Metric, Map<string, number[]>>(METRICS.map((m) => [m, new Map()]));
 const storageSamples = new Map<string, number[]>();
+const groupSamples = new Map<string, { encrypt: number[]; decrypt: number[] }>();
 const failures = new Map<string, string>();
 const notes: string[] = [];
 
@@ -223,6 +225,17 @@ async function round(index: number, warmup: boolean): Promise<void> {
     });
   }
   if (!libs.some((lib) => lib.id === PARLEY)) return;
+  for (const lib of rotate(GROUP_LIBS, index)) {
+    const count = config.groups[lib.speed];
+    await attempt(lib.id, 'groups', async () => {
+      const rates = await groupRates(lib, warmup ? Math.min(50, count) : count, MESSAGE_BYTES);
+      if (warmup) return;
+      const list = groupSamples.get(lib.id) ?? { encrypt: [], decrypt: [] };
+      list.encrypt.push(rates.encrypt);
+      list.decrypt.push(rates.decrypt);
+      groupSamples.set(lib.id, list);
+    });
+  }
   for (const variant of rotate(STORE_VARIANTS, index)) {
     const count =
       variant === 'memory'
@@ -439,6 +452,39 @@ if (present(PARLEY)) {
   );
 }
 
+const groupMedians = Object.fromEntries(
+  GROUP_LIBS.map((lib) => [
+    lib.id,
+    {
+      encrypt: median(groupSamples.get(lib.id)?.encrypt ?? []),
+      decrypt: median(groupSamples.get(lib.id)?.decrypt ?? []),
+    },
+  ]),
+);
+if (present(PARLEY)) {
+  const parleyFor = (format: string) => (format === 'signal' ? PARLEY : 'parley-node-whatsapp');
+  print();
+  print(
+    `Groups (sender keys, ${MESSAGE_BYTES}-byte messages, one sender, one member device decrypting in order)`,
+  );
+  for (const line of table(
+    ['group workload', ...GROUP_LIBS.map((lib) => `${lib.label}`)],
+    (['encrypt', 'decrypt'] as const).flatMap((metric) => [
+      [`group ${metric} msgs/s`, ...GROUP_LIBS.map((lib) => formatRate(groupMedians[lib.id]?.[metric]))],
+      [
+        '  Parley ÷ this (same format)',
+        ...GROUP_LIBS.map((lib) => {
+          const parley = groupMedians[parleyFor(lib.format)]?.[metric];
+          const other = groupMedians[lib.id]?.[metric];
+          return formatRatio(parley !== undefined && other ? parley / other : undefined);
+        }),
+      ],
+    ]),
+  )) {
+    print(line);
+  }
+}
+
 notes.push(
   `lsc-0.103.0 speaks PQXDH + SPQR (v4) and runs against itself, Parley v4 speaks PQXDH against itself; every other library runs v3 (X3DH).`,
   'Sessions/s: a new initiator per session and one responder with bundles made beforehand; timed: process bundle, encrypt, decrypt.',
@@ -498,6 +544,7 @@ const results = {
   ),
   samples: Object.fromEntries([...samples].map(([metric, byLib]) => [metric, Object.fromEntries(byLib)])),
   storage: { medians: storageMedians, samples: Object.fromEntries(storageSamples) },
+  groups: { medians: groupMedians, samples: Object.fromEntries(groupSamples) },
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
   notes,
