@@ -7,6 +7,12 @@ export { createDeterministicRandom } from '../crypto/random.js';
 export { createMemoryBlobStore } from '../media/memory-blob-store.js';
 export { createManualClock, DEFAULT_TEST_TIME, ManualClock } from './manual-clock.js';
 export {
+  MemberList,
+  SimulatedGroup,
+  type SimulatedGroupMember,
+  type SimulatedGroupOptions,
+} from './simulated-group.js';
+export {
   createSimulatedPerson,
   type NetworkPerson,
   type PersonDevice,
