@@ -52,7 +52,7 @@ describe('sealed media record', () => {
 
   it('round-trips the record and the sealed fields; the key and hashes are not in the clear', () => {
     const aad = mediaRecordAad('biz-1', 'media-1');
-    const sealed = sealMediaFields(crypto, random, periodKey, aad, fields);
+    const sealed = sealMediaFields({ crypto, random, periodKey, aad }, fields);
     const record = {
       blobId: 'b/biz-1/x',
       createdAt: 1,
@@ -66,17 +66,20 @@ describe('sealed media record', () => {
     for (const secret of [fields.mediaKey, fields.fileSha256, fields.fileEncSha256, Buffer.from('invoice')]) {
       expect(contains(encoded, secret)).toBe(false);
     }
-    expect(openMediaFields(crypto, periodKey, aad, sealed)).toEqual(fields);
+    expect(openMediaFields({ crypto, periodKey, aad }, sealed)).toEqual(fields);
     const minimal = { ...fields, caption: undefined, fileName: undefined, mediaKeyTimestamp: undefined };
     const { caption: _c, fileName: _f, mediaKeyTimestamp: _m, ...expected } = minimal;
     expect(
-      openMediaFields(crypto, periodKey, aad, sealMediaFields(crypto, random, periodKey, aad, minimal)),
+      openMediaFields(
+        { crypto, periodKey, aad },
+        sealMediaFields({ crypto, random, periodKey, aad }, minimal),
+      ),
     ).toEqual(expected);
   });
 
   it('does not open under another key, another media id or business, or when corrupted', () => {
     const aad = mediaRecordAad('biz-1', 'media-1');
-    const sealed = sealMediaFields(crypto, random, periodKey, aad, fields);
+    const sealed = sealMediaFields({ crypto, random, periodKey, aad }, fields);
     const corrupted = sealed.slice();
     corrupted[20]! ^= 1;
     for (const [key, otherAad, bytes] of [
@@ -88,7 +91,7 @@ describe('sealed media record', () => {
     ] as const) {
       let error: unknown;
       try {
-        openMediaFields(crypto, key, otherAad, bytes);
+        openMediaFields({ crypto, periodKey: key, aad: otherAad }, bytes);
       } catch (caught) {
         error = caught;
       }
@@ -125,7 +128,10 @@ describe('sealed media record', () => {
         deadline,
         period,
         encryptedLength: (await media).encryptedLength,
-        sealed: sealMediaFields(crypto, rng, key, aad, { ...(await media), mimetype: 'image/jpeg' }),
+        sealed: sealMediaFields(
+          { crypto, random: rng, periodKey: key, aad },
+          { ...(await media), mimetype: 'image/jpeg' },
+        ),
       }),
     );
 
@@ -134,7 +140,7 @@ describe('sealed media record', () => {
       const periodKey = await periodKeys.forPeriod('biz-1', record.period);
       if (periodKey === undefined) return undefined;
       const pointer = createMediaPointer({
-        ...openMediaFields(crypto, periodKey, aad, record.sealed),
+        ...openMediaFields({ crypto, periodKey, aad }, record.sealed),
         directPath: '/m-1',
       });
       return new Uint8Array(

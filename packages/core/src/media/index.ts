@@ -40,6 +40,7 @@ export {
   encodeMediaRecord,
   type MediaFields,
   type MediaRecord,
+  type MediaSealContext,
   mediaRecordAad,
   openMediaFields,
   sealMediaFields,

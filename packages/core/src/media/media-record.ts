@@ -152,14 +152,21 @@ function decodeFields(bytes: Uint8Array): MediaFields {
   return fields as unknown as MediaFields;
 }
 
+/** What sealing and opening need: the provider, the period's key and the record's AAD. */
+export interface MediaSealContext {
+  readonly crypto: CryptoProvider;
+  /** The key of the retention period the deadline falls in (`PeriodKeys`). */
+  readonly periodKey: Uint8Array;
+  /** `mediaRecordAad(businessId, mediaId)`. */
+  readonly aad: string;
+}
+
 /** nonce ‖ AES-256-GCM(periodKey, fields) with the record's AAD; a fresh random nonce per seal. */
 export function sealMediaFields(
-  crypto: CryptoProvider,
-  random: RandomSource,
-  periodKey: Uint8Array,
-  aad: string,
+  context: MediaSealContext & { readonly random: RandomSource },
   fields: MediaFields,
 ): Uint8Array {
+  const { crypto, random, periodKey, aad } = context;
   const plaintext = encodeFields(fields);
   const nonce = random(NONCE_LENGTH);
   const sealed = concatBytes(nonce, crypto.aes256GcmEncrypt(periodKey, nonce, plaintext, utf8(aad)));
@@ -171,12 +178,8 @@ export function sealMediaFields(
  * The sealed fields, or `ERR_INVALID_RECORD` when they do not open (another key — the period
  * key is gone or another business's — or a record moved under another media id).
  */
-export function openMediaFields(
-  crypto: CryptoProvider,
-  periodKey: Uint8Array,
-  aad: string,
-  sealed: Uint8Array,
-): MediaFields {
+export function openMediaFields(context: MediaSealContext, sealed: Uint8Array): MediaFields {
+  const { crypto, periodKey, aad } = context;
   assertBytes(sealed, 'sealed');
   if (sealed.length < NONCE_LENGTH + TAG_LENGTH) {
     throw new ParleyError('ERR_INVALID_RECORD', 'sealed media fields are truncated', {});
