@@ -41,6 +41,8 @@ import { join } from 'node:path';
 import { type Clock, ParleyError, systemClock } from '@parley/core';
 import {
   assertBlobId,
+  assertOptionalClock,
+  assertOptionalString,
   type BlobInfo,
   type BlobStore,
   checkBlobListOptions,
@@ -48,6 +50,7 @@ import {
   checkRange,
   checkSweepNow,
   closedError,
+  configurationError,
   ExpiryClock,
   isLive,
   limitedBytes,
@@ -154,6 +157,14 @@ export async function createFsBlobStore(options: FsBlobStoreOptions): Promise<Bl
     options.root === ''
   ) {
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"root" expected a directory path', { field: 'root' });
+  }
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
+  for (const field of ['staleTempMs', 'readChunkBytes'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw configurationError(field, 'a positive integer', value);
+    }
   }
   const root = options.root;
   const blobsDir = join(root, 'blobs');

@@ -19,6 +19,8 @@
 import { type Clock, ParleyError, systemClock } from '@parley/core';
 import {
   assertBlobId,
+  assertOptionalClock,
+  assertOptionalString,
   type BlobInfo,
   type BlobStore,
   checkBlobListOptions,
@@ -26,6 +28,7 @@ import {
   checkRange,
   checkSweepNow,
   closedError,
+  configurationError,
   ExpiryClock,
   isLive,
   limitedBytes,
@@ -155,12 +158,15 @@ export async function createIndexedDbBlobStore(options: IndexedDbBlobStoreOption
       { field: 'indexedDB' },
     );
   }
-  const chunkBytes = options.chunkBytes ?? 256 * 1024;
-  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', '"chunkBytes" expected a positive integer', {
-      field: 'chunkBytes',
-    });
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
+  for (const field of ['chunkBytes', 'staleWriteMs'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw configurationError(field, 'a positive integer', value);
+    }
   }
+  const chunkBytes = options.chunkBytes ?? 256 * 1024;
   const clock = options.clock ?? systemClock;
   const expiry = new ExpiryClock(clock);
   const staleWriteMs = options.staleWriteMs ?? 60 * 60 * 1000;

@@ -57,6 +57,19 @@ describe('fs blob store on disk', () => {
     });
   });
 
+  it('checks its options up front: ERR_CONFIGURATION naming the field', async () => {
+    for (const [options, field] of [
+      [{ clock: Date.now }, 'clock'],
+      [{ region: 7 }, 'region'],
+      [{ staleTempMs: -1 }, 'staleTempMs'],
+      [{ readChunkBytes: 0 }, 'readChunkBytes'],
+    ] as const) {
+      const error = await createFsBlobStore({ root, ...options } as never).catch((caught: unknown) => caught);
+      expect(isParleyError(error, 'ERR_CONFIGURATION'), String(error)).toBe(true);
+      expect((error as { details: { field: string } }).details.field).toBe(field);
+    }
+  });
+
   it('refuses a directory laid out by another version, changing nothing', async () => {
     writeFileSync(join(root, 'parley-media-fs.json'), '{"format":"parley-media-fs","version":2}');
     const before = filesUnder(root);

@@ -78,6 +78,25 @@ describe('indexeddb blob store', () => {
     await store.close();
   });
 
+  it('checks its options up front: ERR_CONFIGURATION naming the field', async () => {
+    const factory = new IDBFactory();
+    for (const [options, field] of [
+      [{ clock: Date.now }, 'clock'],
+      [{ region: 7 }, 'region'],
+      [{ chunkBytes: 0 }, 'chunkBytes'],
+      [{ staleWriteMs: 1.5 }, 'staleWriteMs'],
+    ] as const) {
+      const error = await createIndexedDbBlobStore({
+        name: 'b',
+        indexedDB: factory,
+        IDBKeyRange,
+        ...options,
+      } as never).catch((caught: unknown) => caught);
+      expect(isParleyError(error, 'ERR_CONFIGURATION'), String(error)).toBe(true);
+      expect((error as { details: { field: string } }).details.field).toBe(field);
+    }
+  });
+
   it('refuses a database that is not a blob store', async () => {
     const factory = new IDBFactory();
     await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { copyBytes } from '../bytes.js';
+import { assertOptionalClock, assertOptionalString } from '../configuration.js';
 import { ParleyError } from '../errors.js';
 import { checkSweepNow, closedError, ExpiryClock, isLive } from '../storage/adapter-kit.js';
 import { type Clock, systemClock } from '../storage/contract.js';
@@ -28,6 +29,8 @@ interface MemoryBlob {
  * other adapters behave exactly like it (the media conformance suite runs against it first).
  */
 export function createMemoryBlobStore(options: MemoryBlobStoreOptions = {}): BlobStore {
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
   const expiry = new ExpiryClock(options.clock ?? systemClock);
   const blobs = new Map<string, MemoryBlob>();
   let closed = false;
