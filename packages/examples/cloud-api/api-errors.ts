@@ -100,6 +100,9 @@ const FRAMEWORK: Readonly<Record<string, () => ApiError>> = {
     ),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => badJson(),
   FST_ERR_CTP_INVALID_JSON_BODY: () => badJson(),
+  FST_ERR_BAD_URL: () => new ApiError(400, 'ERR_BAD_REQUEST', 'invalid_request', 'the URL is malformed'),
+  FST_ERR_MAX_PARAM_LENGTH: () =>
+    new ApiError(414, 'ERR_TOO_LARGE', 'invalid_request', 'a path parameter is too long'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () =>
     new ApiError(400, 'ERR_BAD_REQUEST', 'invalid_request', 'the content-length does not match the body'),
 };

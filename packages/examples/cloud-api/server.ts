@@ -58,6 +58,12 @@ export async function createCloudApiServer(options: CloudApiServerOptions): Prom
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Errors the router answers before any hook (a malformed or overlong URL): typed too, and
+    // never the framework's text, which quotes the path.
+    frameworkErrors: (error, _request, reply) => {
+      const api = toApiError(error);
+      return reply.code(api.statusCode).type('application/json').send(api.toBody());
+    },
   });
   // JSON only: fastify would also take text/plain.
   app.removeContentTypeParser('text/plain');

@@ -3,18 +3,21 @@
  *
  * Two layers keep a notification from being lost:
  * - The gateway's handlers (`handle.onMessage`, `handle.onEvent`) are durable and at least once:
- *   a handler that throws gets the same message or event again later (messages with the
- *   gateway's own backoff, events at the next `tick()`), even after a crash.
+ *   a handler that throws gets the same message or event again later (messages on the
+ *   gateway's own backoff, events at its next `tick()`), even after a crash.
  * - This dispatcher retries quickly, with exponential backoff on the injected clock, without
- *   making the gateway wait: `handOver` tries once and, when the business's endpoint fails (or
- *   is known to be failing), queues the delivery and throws, so the gateway keeps its durable
- *   copy. When the gateway hands the same id over again, a delivery still queued throws again
- *   (no extra request) and one delivered meanwhile returns, so the gateway forgets it.
+ *   making the gateway wait: `handOver` tries once; when the business's endpoint fails, the
+ *   delivery stays here for its retries and `handOver` throws, so the gateway keeps its durable
+ *   copy. While an endpoint has a delivery waiting for a retry, it is failing: new
+ *   notifications for it are not sent (no request, nothing kept here) and `handOver` throws at
+ *   once — the gateway hands them over again later, when the endpoint has answered.
+ *   When the gateway hands over an id that is waiting here, it throws again (no extra request);
+ *   an id delivered meanwhile returns at once, so the gateway forgets it.
  *
  * So each notification reaches the business at least once; a repeat carries the same message
- * id or `event_id`. A queued body holds an inbound message's text in memory only, and only
- * until `maxAttempts` (about ten minutes by default, well within the gateway's plaintext TTL);
- * after that the gateway's durable copy takes over.
+ * id or `event_id`. What waits here is little (the deliveries whose first attempt failed) and
+ * short-lived (`maxAttempts`: about two minutes by default, well inside the gateway's
+ * plaintext TTL); after that the gateway's durable copy takes over.
  */
 import { type Clock, ParleyError, type RandomSource, systemClock } from '@parley/core';
 import { SIGNATURE_HEADER, signWebhookBody } from './webhook-signature.js';
@@ -65,7 +68,7 @@ export interface WebhookFailure {
   readonly gaveUp: boolean;
 }
 
-/** 1 s doubling to 2 min, 8 attempts: about six minutes of quick retries. */
+/** 1 s doubling to 2 min, 8 attempts: retries over about two minutes (1 + 2 + … + 64 s). */
 export const DEFAULT_WEBHOOK_BACKOFF: WebhookBackoff = { initialMs: 1_000, maxMs: 120_000 };
 export const DEFAULT_WEBHOOK_ATTEMPTS = 8;
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -116,6 +119,9 @@ export class WebhookDispatcher {
   async handOver(target: WebhookTarget, delivery: WebhookDelivery): Promise<void> {
     if (this.#delivered.has(delivery.id)) return;
     if (this.#queue.has(delivery.id)) throw notYet();
+    // A failing endpoint gets no new request until its waiting retry has been answered: the
+    // gateway keeps the notification meanwhile, so nothing piles up here.
+    if ([...this.#queue.values()].some((queued) => queued.target.url === target.url)) throw notYet();
     const body = JSON.stringify(delivery.payload);
     const entry: Entry = {
       id: delivery.id,
@@ -126,11 +132,8 @@ export class WebhookDispatcher {
       nextAttemptAt: this.#clock.now(),
       inFlight: false,
     };
-    // An endpoint that is failing gets no new request until its queued retries come due:
-    // the notification waits in line instead of making the gateway wait for a timeout.
-    const failing = [...this.#queue.values()].some((queued) => queued.target.url === target.url);
     this.#queue.set(entry.id, entry);
-    if (failing || !(await this.#attempt(entry))) throw notYet();
+    if (!(await this.#attempt(entry))) throw notYet();
   }
 
   /** Attempts every queued delivery that is due (oldest first; one failure per endpoint per round). */

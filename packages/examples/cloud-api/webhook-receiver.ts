@@ -15,12 +15,15 @@ export interface WebhookReceiver {
   readonly messages: WebhookMessage[];
   /** Statuses, each once (repeats recognised by event_id). */
   readonly statuses: WebhookStatus[];
-  /** Requests answered 2xx, repeats included. */
-  readonly accepted: () => number;
+  /** Every request, in order: the server's delivery id and attempt headers, and the answer. */
+  readonly log: { readonly delivery: string; readonly attempt: number; readonly status: number }[];
   /** Requests refused for their signature. */
   readonly forged: () => number;
-  /** Answer 503 to the next `count` requests (the server retries them). */
-  failNext(count: number): void;
+  /**
+   * Answer 503 to the next `count` well-signed requests (0: none; the server retries them): before
+   * taking them in, or after (as if the answer were lost: the retry is a repeat).
+   */
+  failNext(count: number, when?: 'before' | 'after'): void;
   onMessage(listener: (message: WebhookMessage) => void): void;
   onStatus(listener: (status: WebhookStatus) => void): void;
   close(): Promise<void>;
@@ -34,9 +37,10 @@ export async function startWebhookReceiver(options: {
   const seen = new Set<string>();
   const messageListeners: ((message: WebhookMessage) => void)[] = [];
   const statusListeners: ((status: WebhookStatus) => void)[] = [];
-  let accepted = 0;
+  const log: { delivery: string; attempt: number; status: number }[] = [];
   let forged = 0;
   let failures = 0;
+  let failWhen: 'before' | 'after' = 'before';
   const app = Fastify({ logger: false, forceCloseConnections: true });
   // The raw bytes: the signature covers exactly what was sent, not a re-serialisation.
   app.removeAllContentTypeParsers();
@@ -45,14 +49,21 @@ export async function startWebhookReceiver(options: {
   );
   app.post('/webhook', async (request, reply) => {
     const raw = request.body as Buffer;
+    const answer = (status: number) => {
+      log.push({
+        delivery: String(request.headers['x-parley-delivery'] ?? ''),
+        attempt: Number(request.headers['x-parley-attempt'] ?? 0),
+        status,
+      });
+      return reply.code(status).send(status === 200 ? { ok: true } : { error: 'refused' });
+    };
     if (!verifyWebhookSignature(raw, request.headers[SIGNATURE_HEADER], options.appSecret)) {
       forged += 1;
-      return reply.code(401).send({ error: 'bad signature' });
+      return answer(401);
     }
-    if (failures > 0) {
-      failures -= 1;
-      return reply.code(503).send({ error: 'briefly unavailable' });
-    }
+    const fail = failures > 0;
+    if (fail) failures -= 1;
+    if (fail && failWhen === 'before') return answer(503);
     const payload = JSON.parse(raw.toString('utf8')) as WebhookPayload;
     for (const entry of payload.entry) {
       for (const change of entry.changes) {
@@ -70,18 +81,18 @@ export async function startWebhookReceiver(options: {
         }
       }
     }
-    accepted += 1;
-    return reply.code(200).send({ ok: true });
+    return answer(fail ? 503 : 200);
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url: `${base}/webhook`,
     messages,
     statuses,
-    accepted: () => accepted,
+    log,
     forged: () => forged,
-    failNext(count) {
-      failures += count;
+    failNext(count, when = 'before') {
+      failures = count;
+      failWhen = when;
     },
     onMessage(listener) {
       messageListeners.push(listener);
