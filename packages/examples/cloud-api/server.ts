@@ -6,14 +6,14 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { Gateway } from '@parley/core';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { z } from 'zod';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { noRoute, rateLimited, toApiError, validationError } from './api-errors.js';
 import { createAuthenticator } from './authentication.js';
 import { BUSINESS_ROUTES, type BusinessContext } from './business-routes.js';
 import { NETWORK_ROUTES, type NetworkContext } from './network-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { fastifyPath, type RouteSpec } from './route-spec.js';
+import { defineRoute, fastifyPath, type RouteSpec } from './route-spec.js';
 import { sha256, type TokenStore } from './token-store.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhook-dispatcher.js';
 import { WebhookSubscriptions } from './webhook-subscriptions.js';
@@ -35,11 +35,34 @@ export interface CloudApiServerOptions {
 export const DEFAULT_RATE_LIMIT = { max: 600, timeWindowMs: 60_000 } as const;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
+interface MetaContext {
+  readonly document: unknown;
+}
+
+const OPENAPI_ROUTE = defineRoute<MetaContext>()({
+  method: 'GET',
+  path: '/openapi.json',
+  operationId: 'getOpenApiDocument',
+  summary: 'This document',
+  tag: 'meta',
+  security: 'none',
+  response: { status: 200, description: 'The OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) },
+  errors: [],
+  handler: async (_input, { document }) => document as Record<string, unknown>,
+});
+
 /** Every route the server serves, in the order of the OpenAPI document. */
-export const ROUTES: readonly RouteSpec<never>[] = [...BUSINESS_ROUTES, ...NETWORK_ROUTES];
+export const ROUTES: readonly RouteSpec<never>[] = [...BUSINESS_ROUTES, ...NETWORK_ROUTES, OPENAPI_ROUTE];
+
+/** The OpenAPI document of every route above. */
+export function cloudApiDocument(): Record<string, unknown> {
+  return buildOpenApiDocument(ROUTES);
+}
 
 export interface CloudApiServer {
   readonly app: FastifyInstance;
+  /** What the router serves ("GET /v1/messages/:message_id", …), HEAD routes aside. */
+  readonly routes: readonly string[];
   readonly tokens: TokenStore;
   readonly webhooks: WebhookSubscriptions;
   readonly dispatcher: WebhookDispatcher;
@@ -62,7 +85,7 @@ export async function createCloudApiServer(options: CloudApiServerOptions): Prom
     // never the framework's text, which quotes the path.
     frameworkErrors: (error, _request, reply) => {
       const api = toApiError(error);
-      return reply.code(api.statusCode).type('application/json').send(api.toBody());
+      (reply as FastifyReply).code(api.statusCode).type('application/json').send(api.toBody());
     },
   });
   // JSON only: fastify would also take text/plain.
@@ -100,6 +123,10 @@ export async function createCloudApiServer(options: CloudApiServerOptions): Prom
     errorResponseBuilder: () => rateLimited(),
   });
 
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
+  });
   for (const spec of BUSINESS_ROUTES) {
     register(app, spec, (request): BusinessContext => {
       const grant = request.grant;
@@ -109,13 +136,14 @@ export async function createCloudApiServer(options: CloudApiServerOptions): Prom
     });
   }
   for (const spec of NETWORK_ROUTES) register(app, spec, (): NetworkContext => ({ gateway }));
-  const document = buildOpenApiDocument(ROUTES);
-  app.get('/openapi.json', { config: { security: 'none' } }, async () => document);
+  const document = cloudApiDocument();
+  register(app, OPENAPI_ROUTE, (): MetaContext => ({ document }));
 
   const dispatcher = new WebhookDispatcher(options.webhooks);
   const webhooks = new WebhookSubscriptions(gateway, dispatcher);
   return {
     app,
+    routes,
     tokens,
     webhooks,
     dispatcher,

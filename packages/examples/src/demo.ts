@@ -96,7 +96,7 @@ export async function runDemo(
   const store = createSqliteStore({ path: join(dir, 'messages.db'), clock });
   const vaultStore = createSqliteStore({ path: join(dir, 'vault.db'), clock });
   const network = new TestNetwork();
-  const wiring = await wireNetwork(options.transport, network);
+  const wiring = await wireNetwork(options.transport, network, clock);
   const gateway = createGateway({
     store,
     vaultStore,
@@ -136,12 +136,13 @@ export async function runDemo(
     section('1. A business and its number');
     await gateway.registerBusiness({ businessId: BUSINESS_ID, retentionDays: 30 });
     await gateway.addNumber(BUSINESS_ID, BUSINESS_NUMBER);
-    gateway.onMessage(BUSINESS_ID, (message) => {
+    // The business's side: its scoped handle, or over HTTP the cloud API and its webhooks.
+    const business = await wiring.business(gateway, BUSINESS_ID);
+    await business.onMessage((message) => {
       // The demo's person; the customers of section 5 are counted by the statistics export.
-      if (message.from === PERSON_NUMBER) received.push(new TextDecoder().decode(message.content));
+      if (message.from === PERSON_NUMBER) received.push(message.text);
     });
-    gateway.onEvent(BUSINESS_ID, (event) => {
-      if (event.type !== 'status') return;
+    await business.onStatus((event) => {
       statuses.set(event.messageId, event.status);
       history.set(event.messageId, [...(history.get(event.messageId) ?? []), event.status]);
     });
@@ -175,7 +176,7 @@ export async function runDemo(
     }
 
     section('3. The business replies; delivery receipts');
-    const reply = await gateway.send({
+    const reply = await business.send({
       from: BUSINESS_NUMBER,
       to: PERSON_NUMBER,
       content: 'Yes! Bring it in any weekday.',
@@ -195,7 +196,7 @@ export async function runDemo(
 
     section('4. A failed delivery, retried');
     network.refuseNextSends(person.deviceIds.length);
-    const retried = await gateway.send({
+    const retried = await business.send({
       from: BUSINESS_NUMBER,
       to: PERSON_NUMBER,
       content: 'Reminder: your appointment is Monday 10:00.',
@@ -233,7 +234,7 @@ export async function runDemo(
     let refusal = '';
     for (const customer of customers) {
       try {
-        await gateway.send({
+        await business.send({
           from: BUSINESS_NUMBER,
           to: customer.phoneNumber,
           content: 'Spring sale: 20 % off!',
@@ -285,7 +286,7 @@ export async function runDemo(
       'clock +31 days; retention sweep',
       `${swept.records} expired records deleted, ${swept.periodKeys} period keys destroyed (content in backups is unreadable), ${swept.inactive} inactive people removed`,
     );
-    const retransmit = await gateway.retransmit(reply).then(
+    const retransmit = await business.retransmit(reply).then(
       () => 'allowed (unexpected)',
       (error: unknown) => (isParleyError(error) ? error.code : 'failed'),
     );

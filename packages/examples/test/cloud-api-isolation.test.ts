@@ -125,7 +125,8 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
 
   for (const direction of ['A on B', 'B on A'] as const) {
     describe(direction, () => {
-      const pick = () => (direction === 'A on B' ? [world.a, world.b] : [world.b, world.a]) as const;
+      const pick = (): readonly [WorldBusiness, WorldBusiness] =>
+        direction === 'A on B' ? [world.a, world.b] : [world.b, world.a];
 
       it.each(MATRIX.map((probe) => [probe.name, probe] as const))('%s: same answer as a nonexistent one, nothing of the other changes', async (_name, probe) => {
         const [caller, other] = pick();

@@ -86,7 +86,7 @@ describe('cloud API webhooks', () => {
         const answer = await fetch(world.a.receiver.url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-          body: forged,
+          body: new Uint8Array(forged),
         });
         expect(answer.status).toBe(401);
       }
@@ -96,7 +96,7 @@ describe('cloud API webhooks', () => {
       const genuine = await fetch(world.a.receiver.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
-        body,
+        body: new Uint8Array(body),
       });
       expect(genuine.status).toBe(200);
       expect(world.a.receiver.messages.at(-1)!.id).toBe(payload.entry[0]!.changes[0]!.value.messages![0]!.id);
