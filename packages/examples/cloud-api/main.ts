@@ -36,7 +36,12 @@ export async function runCloudApiExample(log: Log = console.log): Promise<CloudA
   const crypto = createNodeCrypto();
   const network = new TestNetwork();
   const relay = await startRelayServer(network);
-  const gateway = createMemoryGateway({ transport: createHttpTransport(relay.url), directory: network, crypto, clock });
+  const gateway = createMemoryGateway({
+    transport: createHttpTransport(relay.url),
+    directory: network,
+    crypto,
+    clock,
+  });
   const networkToken = randomBytes(32).toString('base64url');
   const server = await createCloudApiServer({
     gateway,
@@ -66,7 +71,9 @@ export async function runCloudApiExample(log: Log = console.log): Promise<CloudA
     await server.webhooks.subscribe(BUSINESS_ID, { url: webhook.url, appSecret });
     log(`token ${tokenId} issued to "acme-crm" (kept only as its SHA-256); webhook subscribed`);
 
-    const person = network.addPerson(await createSimulatedPerson({ phoneNumber: PERSON_NUMBER, crypto, clock }));
+    const person = network.addPerson(
+      await createSimulatedPerson({ phoneNumber: PERSON_NUMBER, crypto, clock }),
+    );
     await person.send(BUSINESS_NUMBER, 'Hello over HTTP');
     await network.flush();
     log(`webhook got ${webhook.messages.length} signed message(s) from ${maskNumber(PERSON_NUMBER)}`);
@@ -85,7 +92,10 @@ export async function runCloudApiExample(log: Log = console.log): Promise<CloudA
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ messaging_product: 'whatsapp', to: 42, type: 'text', text: { body: 'x' } }),
     });
-    const badRequest = { status: bad.status, code: ((await bad.json()) as { error: { code: string } }).error.code };
+    const badRequest = {
+      status: bad.status,
+      code: ((await bad.json()) as { error: { code: string } }).error.code,
+    };
     log(`a malformed send → ${badRequest.status} ${badRequest.code}`);
 
     const verification = await client.verifyAccessLog(BUSINESS_ID);

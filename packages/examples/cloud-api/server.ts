@@ -46,7 +46,11 @@ const OPENAPI_ROUTE = defineRoute<MetaContext>()({
   summary: 'This document',
   tag: 'meta',
   security: 'none',
-  response: { status: 200, description: 'The OpenAPI 3.1 document', schema: z.record(z.string(), z.unknown()) },
+  response: {
+    status: 200,
+    description: 'The OpenAPI 3.1 document',
+    schema: z.record(z.string(), z.unknown()),
+  },
   errors: [],
   handler: async (_input, { document }) => document as Record<string, unknown>,
 });

@@ -34,7 +34,8 @@ export function createHttpGatewayEndpoint(
   const headers = { authorization: `Bearer ${options.token}` };
   return {
     async receiveFrame(frame: InboundFrame): Promise<ReceiveOutcome> {
-      return (await post(`${gatewayUrl}/v1/network/frames`, frameToJson(frame), headers)).json as ReceiveOutcome;
+      return (await post(`${gatewayUrl}/v1/network/frames`, frameToJson(frame), headers))
+        .json as ReceiveOutcome;
     },
     async receiveReceipt(receipt: DeliveryReceipt): Promise<void> {
       await post(`${gatewayUrl}/v1/network/receipts`, receipt, headers);

@@ -35,7 +35,9 @@ export interface DemoBusiness {
   send(request: { readonly from: string; readonly to: string; readonly content: string }): Promise<MessageId>;
   retransmit(messageId: MessageId): Promise<void>;
   onMessage(listener: (message: { readonly from: string; readonly text: string }) => void): Promise<void>;
-  onStatus(listener: (status: { readonly messageId: MessageId; readonly status: OutboundStatus }) => void): Promise<void>;
+  onStatus(
+    listener: (status: { readonly messageId: MessageId; readonly status: OutboundStatus }) => void,
+  ): Promise<void>;
 }
 
 /** In process: the business's scoped handle. */
@@ -57,7 +59,11 @@ function handleBusiness(gateway: Gateway, businessId: string): DemoBusiness {
   };
 }
 
-export async function wireNetwork(kind: TransportKind, network: TestNetwork, clock: Clock): Promise<DemoWiring> {
+export async function wireNetwork(
+  kind: TransportKind,
+  network: TestNetwork,
+  clock: Clock,
+): Promise<DemoWiring> {
   if (kind === 'inproc') {
     return {
       transport: network,
@@ -112,7 +118,10 @@ export async function wireNetwork(kind: TransportKind, network: TestNetwork, clo
           retransmit: (messageId) => client.retransmit(messageId),
           async onMessage(listener) {
             receiver.onMessage((message) =>
-              listener({ from: toE164(message.from), text: message.type === 'text' ? message.text.body : '' }),
+              listener({
+                from: toE164(message.from),
+                text: message.type === 'text' ? message.text.body : '',
+              }),
             );
           },
           async onStatus(listener) {

@@ -8,7 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBodySchema } from '../cloud-api/schemas.js';
-import { type CloudApiWorld, changedKeys, createCloudApiWorld, type WorldBusiness } from './support/cloud-api-world.js';
+import {
+  type CloudApiWorld,
+  changedKeys,
+  createCloudApiWorld,
+  type WorldBusiness,
+} from './support/cloud-api-world.js';
 
 const MISSING_MESSAGE = `m${'5a'.repeat(16)}`;
 const MISSING_NUMBER_ID = '15559999';
@@ -26,15 +31,26 @@ interface Probe {
   readonly status: number;
 }
 
-const text = (to: string) => ({ messaging_product: 'whatsapp', to, type: 'text', text: { body: 'not yours' } });
+const text = (to: string) => ({
+  messaging_product: 'whatsapp',
+  to,
+  type: 'text',
+  text: { body: 'not yours' },
+});
 
 /** One row per endpoint (and per kind of resource an endpoint takes). */
 const MATRIX: readonly Probe[] = [
   {
     name: 'send from the other business’s number',
     method: 'POST',
-    foreign: (_c, other) => ({ path: `/v1/${other.numberId}/messages`, json: text(other.customer.phoneNumber) }),
-    missing: (_c, other) => ({ path: `/v1/${MISSING_NUMBER_ID}/messages`, json: text(other.customer.phoneNumber) }),
+    foreign: (_c, other) => ({
+      path: `/v1/${other.numberId}/messages`,
+      json: text(other.customer.phoneNumber),
+    }),
+    missing: (_c, other) => ({
+      path: `/v1/${MISSING_NUMBER_ID}/messages`,
+      json: text(other.customer.phoneNumber),
+    }),
     status: 404,
   },
   {
@@ -68,7 +84,10 @@ const MATRIX: readonly Probe[] = [
   {
     name: 'erase through the other business',
     method: 'POST',
-    foreign: (_c, other) => ({ path: `/v1/${other.id}/erasures`, json: { phone_number: other.customer.phoneNumber } }),
+    foreign: (_c, other) => ({
+      path: `/v1/${other.id}/erasures`,
+      json: { phone_number: other.customer.phoneNumber },
+    }),
     missing: (_c, other) => ({
       path: `/v1/${MISSING_BUSINESS}/erasures`,
       json: { phone_number: other.customer.phoneNumber },
@@ -79,7 +98,10 @@ const MATRIX: readonly Probe[] = [
     // Allowed, and a no-op: the caller holds nothing about the other business's customer.
     name: 'erase the other business’s customer from one’s own business',
     method: 'POST',
-    foreign: (caller, other) => ({ path: `/v1/${caller.id}/erasures`, json: { phone_number: other.customer.phoneNumber } }),
+    foreign: (caller, other) => ({
+      path: `/v1/${caller.id}/erasures`,
+      json: { phone_number: other.customer.phoneNumber },
+    }),
     missing: (caller) => ({ path: `/v1/${caller.id}/erasures`, json: { phone_number: STRANGER } }),
     status: 200,
   },
@@ -121,39 +143,49 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
    * statistics, which an erasure rewrites). Anything else — the other business's records, the
    * message index, sessions, the vault — must stay byte-identical.
    */
-  const ownRecord = (caller: WorldBusiness) => (key: string) => /^store\/(meta|counters)\/gw\/b\/([^/]+)\//.exec(key)?.[2] === caller.id;
+  const ownRecord = (caller: WorldBusiness) => (key: string) =>
+    /^store\/(meta|counters)\/gw\/b\/([^/]+)\//.exec(key)?.[2] === caller.id;
 
   for (const direction of ['A on B', 'B on A'] as const) {
     describe(direction, () => {
       const pick = (): readonly [WorldBusiness, WorldBusiness] =>
         direction === 'A on B' ? [world.a, world.b] : [world.b, world.a];
 
-      it.each(MATRIX.map((probe) => [probe.name, probe] as const))('%s: same answer as a nonexistent one, nothing of the other changes', async (_name, probe) => {
-        const [caller, other] = pick();
-        await world.settle();
-        const before = await world.snapshot();
-        const receivedBefore = other.customer.received.length;
-        const foreign = probe.foreign(caller, other);
-        const missing = probe.missing(caller, other);
-        const foreignAnswer = await world.request(probe.method, foreign.path, { token: caller.token, json: foreign.json });
-        const missingAnswer = await world.request(probe.method, missing.path, { token: caller.token, json: missing.json });
-        await world.settle();
-        const after = await world.snapshot();
+      it.each(MATRIX.map((probe) => [probe.name, probe] as const))(
+        '%s: same answer as a nonexistent one, nothing of the other changes',
+        async (_name, probe) => {
+          const [caller, other] = pick();
+          await world.settle();
+          const before = await world.snapshot();
+          const receivedBefore = other.customer.received.length;
+          const foreign = probe.foreign(caller, other);
+          const missing = probe.missing(caller, other);
+          const foreignAnswer = await world.request(probe.method, foreign.path, {
+            token: caller.token,
+            json: foreign.json,
+          });
+          const missingAnswer = await world.request(probe.method, missing.path, {
+            token: caller.token,
+            json: missing.json,
+          });
+          await world.settle();
+          const after = await world.snapshot();
 
-        expect(foreignAnswer.status).toBe(probe.status);
-        expect(foreignAnswer.status).toBe(missingAnswer.status);
-        expect(foreignAnswer.text).toBe(missingAnswer.text);
-        if (probe.status === 404) {
-          expect(ErrorBodySchema.parse(foreignAnswer.json).error.code).toBe('ERR_NOT_FOUND');
-        }
-        // Nothing of the other business's (nor anything shared): only the caller's own records moved.
-        expect(changedKeys(before, after).filter((key) => !ownRecord(caller)(key))).toEqual([]);
-        expect(other.customer.received.length).toBe(receivedBefore);
-        // Never an echo of the other business's ids or its customer's number.
-        for (const secret of [other.outboundId, other.inboundId, other.customer.phoneNumber.slice(1)]) {
-          expect(foreignAnswer.text).not.toContain(secret);
-        }
-      });
+          expect(foreignAnswer.status).toBe(probe.status);
+          expect(foreignAnswer.status).toBe(missingAnswer.status);
+          expect(foreignAnswer.text).toBe(missingAnswer.text);
+          if (probe.status === 404) {
+            expect(ErrorBodySchema.parse(foreignAnswer.json).error.code).toBe('ERR_NOT_FOUND');
+          }
+          // Nothing of the other business's (nor anything shared): only the caller's own records moved.
+          expect(changedKeys(before, after).filter((key) => !ownRecord(caller)(key))).toEqual([]);
+          expect(other.customer.received.length).toBe(receivedBefore);
+          // Never an echo of the other business's ids or its customer's number.
+          for (const secret of [other.outboundId, other.inboundId, other.customer.phoneNumber.slice(1)]) {
+            expect(foreignAnswer.text).not.toContain(secret);
+          }
+        },
+      );
 
       it('the other business still has everything (its token reads its own resources)', async () => {
         const [, other] = pick();
@@ -167,12 +199,17 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
 
       it("the caller's access log records its refused attempts without the other business's ids", async () => {
         const [caller, other] = pick();
-        const log = await world.request('GET', `/v1/${caller.id}/access_log?limit=1000`, { token: caller.token });
-        const records = (log.json as { data: { message_id: string | null; outcome: string; principal: string }[] })
-          .data;
-        expect(records.some((record) => record.outcome === 'ERR_NOT_FOUND' && record.principal === caller.principal)).toBe(
-          true,
-        );
+        const log = await world.request('GET', `/v1/${caller.id}/access_log?limit=1000`, {
+          token: caller.token,
+        });
+        const records = (
+          log.json as { data: { message_id: string | null; outcome: string; principal: string }[] }
+        ).data;
+        expect(
+          records.some(
+            (record) => record.outcome === 'ERR_NOT_FOUND' && record.principal === caller.principal,
+          ),
+        ).toBe(true);
         expect(log.text).not.toContain(other.outboundId);
         expect(log.text).not.toContain(other.inboundId);
         expect(log.text).not.toContain(other.customer.phoneNumber.slice(1));
@@ -193,13 +230,22 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
   });
 
   it('a business token opens no network route, and the network token opens no business route', async () => {
-    const frame = { frameId: 'f1', to: world.a.number, from: '+15550123', deviceId: 1, type: 3, body: 'AAAA' };
+    const frame = {
+      frameId: 'f1',
+      to: world.a.number,
+      from: '+15550123',
+      deviceId: 1,
+      type: 3,
+      body: 'AAAA',
+    };
     for (const token of [world.a.token, world.b.token]) {
       const answer = await world.request('POST', '/v1/network/frames', { token, json: frame });
       expect(answer.status).toBe(401);
       expect(ErrorBodySchema.parse(answer.json).error.code).toBe('ERR_UNAUTHORIZED');
     }
-    const answer = await world.request('GET', `/v1/messages/${world.a.outboundId}`, { token: world.networkToken });
+    const answer = await world.request('GET', `/v1/messages/${world.a.outboundId}`, {
+      token: world.networkToken,
+    });
     expect(answer.status).toBe(401);
   });
 });

@@ -43,7 +43,18 @@ function seeded(seed: number) {
 }
 
 const WRONG_TYPES: readonly unknown[] = [0, -1, 1.5, true, false, null, [], [1], {}, { a: 1 }, '', ' ', 'x'];
-const BAD_NUMBERS = ['', '+', '0', '+0123456', '12', '+155', 'alice', '+1555 0123', '++15550123', '+1'.padEnd(20, '9')];
+const BAD_NUMBERS = [
+  '',
+  '+',
+  '0',
+  '+0123456',
+  '12',
+  '+155',
+  'alice',
+  '+1555 0123',
+  '++15550123',
+  '+1'.padEnd(20, '9'),
+];
 
 function generate(world: CloudApiWorld): Malformed[] {
   const random = seeded(0x5eed_c0de);
@@ -51,7 +62,12 @@ function generate(world: CloudApiWorld): Malformed[] {
   const auth = { authorization: `Bearer ${a.token}` };
   const json = { ...auth, 'content-type': 'application/json' };
   const sendPath = `/v1/${a.numberId}/messages`;
-  const valid = () => ({ messaging_product: 'whatsapp', to: CANARY_NUMBER, type: 'text', text: { body: CANARY_TEXT } });
+  const valid = () => ({
+    messaging_product: 'whatsapp',
+    to: CANARY_NUMBER,
+    type: 'text',
+    text: { body: CANARY_TEXT },
+  });
   const invalidArgument = { status: [400], codes: ['ERR_INVALID_ARGUMENT'] };
   const badJson = { status: [400], codes: ['ERR_BAD_JSON'] };
 
@@ -88,7 +104,14 @@ function generate(world: CloudApiWorld): Malformed[] {
         text.unknown = CANARY_TEXT;
         break;
     }
-    return { kind: 'send: wrong field', method: 'POST', path: sendPath, headers: json, body: JSON.stringify(body), ...invalidArgument };
+    return {
+      kind: 'send: wrong field',
+      method: 'POST',
+      path: sendPath,
+      headers: json,
+      body: JSON.stringify(body),
+      ...invalidArgument,
+    };
   };
 
   const generators: (() => Malformed)[] = [
@@ -333,19 +356,23 @@ describe('cloud API: 1 000 malformed requests', () => {
           });
           const text = await response.text();
           const parsed = ErrorBodySchema.safeParse(safeJson(text));
-          const problem =
-            !request.status.includes(response.status)
-              ? `status ${response.status}`
-              : !response.headers.get('content-type')?.startsWith('application/json')
-                ? 'not JSON'
-                : !parsed.success
-                  ? 'untyped error body'
-                  : !request.codes.includes(parsed.data.error.code)
-                    ? `code ${parsed.data.error.code}`
-                    : [CANARY_TEXT, CANARY_NUMBER.slice(1), world.a.token].some((secret) => text.includes(secret))
-                      ? 'echoes input'
-                      : undefined;
-          if (problem) failures.push(`#${i + j} ${request.kind} ${request.method} ${request.path}: ${problem} ${text.slice(0, 200)}`);
+          const problem = !request.status.includes(response.status)
+            ? `status ${response.status}`
+            : !response.headers.get('content-type')?.startsWith('application/json')
+              ? 'not JSON'
+              : !parsed.success
+                ? 'untyped error body'
+                : !request.codes.includes(parsed.data.error.code)
+                  ? `code ${parsed.data.error.code}`
+                  : [CANARY_TEXT, CANARY_NUMBER.slice(1), world.a.token].some((secret) =>
+                        text.includes(secret),
+                      )
+                    ? 'echoes input'
+                    : undefined;
+          if (problem)
+            failures.push(
+              `#${i + j} ${request.kind} ${request.method} ${request.path}: ${problem} ${text.slice(0, 200)}`,
+            );
         }),
       );
     }

@@ -39,7 +39,9 @@ describe('cloud API server', () => {
       expect(document.openapi).toBe('3.1.0');
       const documented = Object.entries(document.paths)
         .flatMap(([path, operations]) =>
-          Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{([a-z_]+)\}/g, ':$1')}`),
+          Object.keys(operations).map(
+            (method) => `${method.toUpperCase()} ${path.replace(/\{([a-z_]+)\}/g, ':$1')}`,
+          ),
         )
         .sort();
       expect(documented).toEqual([...world.server.routes].sort());
@@ -49,7 +51,13 @@ describe('cloud API server', () => {
 
     it('every operation documents its answers, its parameters and its security', () => {
       const document = cloudApiDocument() as {
-        paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; responses: object; security: object[] }>>;
+        paths: Record<
+          string,
+          Record<
+            string,
+            { parameters?: { name: string; in: string }[]; responses: object; security: object[] }
+          >
+        >;
       };
       for (const [path, operations] of Object.entries(document.paths)) {
         for (const operation of Object.values(operations)) {
@@ -57,7 +65,9 @@ describe('cloud API server', () => {
           expect(statuses).toContain('400');
           expect(statuses.some((status) => status.startsWith('2'))).toBe(true);
           const pathParameters = [...path.matchAll(/\{([a-z_]+)\}/g)].map((match) => match[1]);
-          expect(operation.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? []).toEqual(pathParameters);
+          expect(operation.parameters?.filter((p) => p.in === 'path').map((p) => p.name) ?? []).toEqual(
+            pathParameters,
+          );
           if (path !== '/openapi.json') expect(operation.security).toHaveLength(1);
         }
       }
@@ -72,7 +82,12 @@ describe('cloud API server', () => {
     it('send, status, numbers and the access log', async () => {
       const sent = await world.request('POST', `/v1/${world.a.numberId}/messages`, {
         token: world.a.token,
-        json: { messaging_product: 'whatsapp', to: world.a.customer.phoneNumber.slice(1), type: 'text', text: { body: 'ok' } },
+        json: {
+          messaging_product: 'whatsapp',
+          to: world.a.customer.phoneNumber.slice(1),
+          type: 'text',
+          text: { body: 'ok' },
+        },
       });
       expect(sent.status).toBe(200);
       const id = SendMessageResponseSchema.parse(sent.json).messages[0]!.id;
@@ -80,9 +95,18 @@ describe('cloud API server', () => {
       const status = MessageStatusResponseSchema.parse(
         (await world.request('GET', `/v1/messages/${id}`, { token: world.a.token })).json,
       );
-      expect(status).toMatchObject({ id, direction: 'outbound', status: 'delivered', devices: [{ device_id: 1, state: 'delivered' }] });
-      PhoneNumbersResponseSchema.parse((await world.request('GET', `/v1/${world.a.id}/phone_numbers`, { token: world.a.token })).json);
-      AccessLogResponseSchema.parse((await world.request('GET', `/v1/${world.a.id}/access_log`, { token: world.a.token })).json);
+      expect(status).toMatchObject({
+        id,
+        direction: 'outbound',
+        status: 'delivered',
+        devices: [{ device_id: 1, state: 'delivered' }],
+      });
+      PhoneNumbersResponseSchema.parse(
+        (await world.request('GET', `/v1/${world.a.id}/phone_numbers`, { token: world.a.token })).json,
+      );
+      AccessLogResponseSchema.parse(
+        (await world.request('GET', `/v1/${world.a.id}/access_log`, { token: world.a.token })).json,
+      );
     });
   });
 
@@ -116,7 +140,10 @@ describe('cloud API server', () => {
     it('a token survives a restart (a new token store on the same store) and stops working when revoked', async () => {
       const issued = await world.server.tokens.issue({ businessId: world.a.id, principal: 'revocable' });
       const again = new TokenStore({ store: world.store, clock: world.clock });
-      expect(await again.authenticate(issued.token)).toMatchObject({ businessId: world.a.id, principal: 'revocable' });
+      expect(await again.authenticate(issued.token)).toMatchObject({
+        businessId: world.a.id,
+        principal: 'revocable',
+      });
       const path = `/v1/${world.a.id}/phone_numbers`;
       expect((await world.request('GET', path, { token: issued.token })).status).toBe(200);
       expect(await again.revoke(issued.tokenId)).toBe(true);
@@ -146,11 +173,19 @@ describe('cloud API server', () => {
 
   describe('access log over HTTP', () => {
     it("records each call with the token's principal, the message id and the person's pseudonym, and verifies", async () => {
-      const { token } = await world.server.tokens.issue({ businessId: world.a.id, principal: 'auditor@acme' });
+      const { token } = await world.server.tokens.issue({
+        businessId: world.a.id,
+        principal: 'auditor@acme',
+      });
       const since = world.clock.now();
       const sent = await world.request('POST', `/v1/${world.a.numberId}/messages`, {
         token,
-        json: { messaging_product: 'whatsapp', to: world.a.customer.phoneNumber, type: 'text', text: { body: 'audit me' } },
+        json: {
+          messaging_product: 'whatsapp',
+          to: world.a.customer.phoneNumber,
+          type: 'text',
+          text: { body: 'audit me' },
+        },
       });
       const id = SendMessageResponseSchema.parse(sent.json).messages[0]!.id;
       await world.settle();
@@ -158,11 +193,18 @@ describe('cloud API server', () => {
       await world.request('GET', `/v1/messages/m${'0'.repeat(32)}`, { token });
       await world.request('POST', `/v1/messages/${id}/retransmit`, { token });
       await world.request('GET', `/v1/${world.a.id}/phone_numbers`, { token });
-      await world.request('POST', `/v1/${world.a.id}/erasures`, { token, json: { phone_number: '+15557777' } });
-
-      const log = await world.request('GET', `/v1/${world.a.id}/access_log?principal=auditor%40acme&since=${since}`, {
+      await world.request('POST', `/v1/${world.a.id}/erasures`, {
         token,
+        json: { phone_number: '+15557777' },
       });
+
+      const log = await world.request(
+        'GET',
+        `/v1/${world.a.id}/access_log?principal=auditor%40acme&since=${since}`,
+        {
+          token,
+        },
+      );
       expect(log.status).toBe(200);
       const records = AccessLogResponseSchema.parse(log.json).data;
       expect(records.map((record) => [record.operation, record.outcome, record.message_id])).toEqual([
@@ -173,16 +215,17 @@ describe('cloud API server', () => {
         ['numbers', 'ok', null],
         ['erase', 'ok', null],
       ]);
-      expect(records.every((record) => record.principal === 'auditor@acme' && record.business_id === world.a.id)).toBe(
-        true,
-      );
+      expect(
+        records.every((record) => record.principal === 'auditor@acme' && record.business_id === world.a.id),
+      ).toBe(true);
       // The person as the business's pseudonym: the same for send and erase of the same number, never the number.
       expect(records[0]!.person).toMatch(/^[0-9a-f]{64}$/);
       expect(log.text).not.toContain(world.a.customer.phoneNumber.slice(1));
       expect(log.text).not.toContain('5557777');
       // A chain: each record names the MAC of the one before.
       for (let i = 1; i < records.length; i++) {
-        if (records[i]!.seq === records[i - 1]!.seq + 1) expect(records[i]!.previous_mac).toBe(records[i - 1]!.mac);
+        if (records[i]!.seq === records[i - 1]!.seq + 1)
+          expect(records[i]!.previous_mac).toBe(records[i - 1]!.mac);
       }
 
       const verification = AccessLogVerificationSchema.parse(
@@ -191,7 +234,9 @@ describe('cloud API server', () => {
       expect(verification).toMatchObject({ ok: true, first_seq: 1, problem: null });
       expect(await world.gateway.accessLog().verify(world.a.id)).toMatchObject({ ok: true });
       // Reading the log was logged too, under the same principal.
-      const reads = await world.gateway.accessLog().query(world.a.id, { principal: 'auditor@acme', operation: 'access-log' });
+      const reads = await world.gateway
+        .accessLog()
+        .query(world.a.id, { principal: 'auditor@acme', operation: 'access-log' });
       expect(reads.length).toBe(2);
     });
 
@@ -200,22 +245,35 @@ describe('cloud API server', () => {
       const stored = (await world.store.get('meta', key))!;
       const edited = Uint8Array.from(stored.value);
       edited[20]! ^= 0x01;
-      await world.store.commit([{ type: 'put', namespace: 'meta', key, value: edited, expiresAt: stored.expiresAt }]);
+      await world.store.commit([
+        { type: 'put', namespace: 'meta', key, value: edited, expiresAt: stored.expiresAt },
+      ]);
       try {
-        const answer = await world.request('GET', `/v1/${world.a.id}/access_log/verification`, { token: world.a.token });
+        const answer = await world.request('GET', `/v1/${world.a.id}/access_log/verification`, {
+          token: world.a.token,
+        });
         expect(AccessLogVerificationSchema.parse(answer.json)).toMatchObject({
           ok: false,
           problem: { seq: 2, reason: 'record edited (MAC does not match)' },
         });
       } finally {
-        await world.store.commit([{ type: 'put', namespace: 'meta', key, value: stored.value, expiresAt: stored.expiresAt }]);
+        await world.store.commit([
+          { type: 'put', namespace: 'meta', key, value: stored.value, expiresAt: stored.expiresAt },
+        ]);
       }
       expect(await world.gateway.accessLog().verify(world.a.id)).toMatchObject({ ok: true });
     });
   });
 
   describe('the network side', () => {
-    const frame = (to: string) => ({ frameId: 'f-garbage', to, from: '+15550999', deviceId: 1, type: 3, body: '' });
+    const frame = (to: string) => ({
+      frameId: 'f-garbage',
+      to,
+      from: '+15550999',
+      deviceId: 1,
+      type: 3,
+      body: '',
+    });
 
     it('garbage ciphertext is answered (undecryptable), an unknown business number is 404, an unknown receipt 400', async () => {
       const network = { token: world.networkToken };
@@ -231,7 +289,10 @@ describe('cloud API server', () => {
       });
       expect(unknown.status).toBe(404);
       expect(ErrorBodySchema.parse(unknown.json).error.code).toBe('ERR_NOT_FOUND');
-      const receipt = await world.request('POST', '/v1/network/receipts', { ...network, json: { frameId: 'nope' } });
+      const receipt = await world.request('POST', '/v1/network/receipts', {
+        ...network,
+        json: { frameId: 'nope' },
+      });
       expect(receipt.status).toBe(400);
       expect(ErrorBodySchema.parse(receipt.json).error.code).toBe('ERR_INVALID_ARGUMENT');
     });
@@ -256,14 +317,23 @@ describe('cloud API rate limits', () => {
       const answer =
         i % 2 === 0
           ? await world.request('GET', path, { token: world.a.token })
-          : await world.request('POST', `/v1/${world.a.numberId}/messages`, { token: world.a.token, body: '{', headers: { 'content-type': 'application/json' } });
+          : await world.request('POST', `/v1/${world.a.numberId}/messages`, {
+              token: world.a.token,
+              body: '{',
+              headers: { 'content-type': 'application/json' },
+            });
       statuses.push(answer.status);
     }
     // The world's setup already sent one message with this token: 4 more pass, then 429.
     expect(statuses).toEqual([200, 400, 200, 400, 429, 429]);
     const limited = await world.request('GET', path, { token: world.a.token });
     expect(limited.status).toBe(429);
-    expect(ErrorBodySchema.parse(limited.json).error).toMatchObject({ code: 'ERR_RATE_LIMITED', type: 'rate_limit' });
-    expect((await world.request('GET', `/v1/${world.b.id}/phone_numbers`, { token: world.b.token })).status).toBe(200);
+    expect(ErrorBodySchema.parse(limited.json).error).toMatchObject({
+      code: 'ERR_RATE_LIMITED',
+      type: 'rate_limit',
+    });
+    expect(
+      (await world.request('GET', `/v1/${world.b.id}/phone_numbers`, { token: world.b.token })).status,
+    ).toBe(200);
   });
 });

@@ -13,7 +13,12 @@ import { type CloudApiWorld, createCloudApiWorld } from './support/cloud-api-wor
 const send = (world: CloudApiWorld, text: string) =>
   world.request('POST', `/v1/${world.a.numberId}/messages`, {
     token: world.a.token,
-    json: { messaging_product: 'whatsapp', to: world.a.customer.phoneNumber, type: 'text', text: { body: text } },
+    json: {
+      messaging_product: 'whatsapp',
+      to: world.a.customer.phoneNumber,
+      type: 'text',
+      text: { body: text },
+    },
   });
 
 describe('cloud API webhooks', () => {
@@ -50,14 +55,22 @@ describe('cloud API webhooks', () => {
     const captured: { body: Buffer; signature: string }[] = [];
     const capture = Fastify();
     capture.removeAllContentTypeParsers();
-    capture.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_r, body, done) => done(null, body));
+    capture.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_r, body, done) =>
+      done(null, body),
+    );
     capture.post('/', async (request) => {
-      captured.push({ body: request.body as Buffer, signature: String(request.headers['x-hub-signature-256']) });
+      captured.push({
+        body: request.body as Buffer,
+        signature: String(request.headers['x-hub-signature-256']),
+      });
       return { ok: true };
     });
     const captureUrl = await capture.listen({ port: 0, host: '127.0.0.1' });
     try {
-      await world.server.webhooks.subscribe(world.a.id, { url: `${captureUrl}/`, appSecret: world.a.appSecret });
+      await world.server.webhooks.subscribe(world.a.id, {
+        url: `${captureUrl}/`,
+        appSecret: world.a.appSecret,
+      });
       await world.a.customer.send(world.a.number, 'Signed, sealed');
       await world.settle();
       expect(captured).toHaveLength(1);
@@ -75,7 +88,13 @@ describe('cloud API webhooks', () => {
         expect(verifyWebhookSignature(flipped, signature, world.a.appSecret)).toBe(false);
       }
       expect(verifyWebhookSignature(body, signature, world.b.appSecret)).toBe(false);
-      for (const header of [undefined, '', signature.slice(7), `sha1=${signature.slice(7)}`, signature.toUpperCase()]) {
+      for (const header of [
+        undefined,
+        '',
+        signature.slice(7),
+        `sha1=${signature.slice(7)}`,
+        signature.toUpperCase(),
+      ]) {
         expect(verifyWebhookSignature(body, header, world.a.appSecret)).toBe(false);
       }
 
@@ -101,7 +120,10 @@ describe('cloud API webhooks', () => {
       expect(genuine.status).toBe(200);
       expect(world.a.receiver.messages.at(-1)!.id).toBe(payload.entry[0]!.changes[0]!.value.messages![0]!.id);
     } finally {
-      await world.server.webhooks.subscribe(world.a.id, { url: world.a.receiver.url, appSecret: world.a.appSecret });
+      await world.server.webhooks.subscribe(world.a.id, {
+        url: world.a.receiver.url,
+        appSecret: world.a.appSecret,
+      });
       await capture.close();
     }
   });
@@ -131,7 +153,9 @@ describe('cloud API webhooks', () => {
     expect(receiver.log.length - logStart).toBe(2);
     world.clock.advance(1);
     await world.server.dispatcher.runDue();
-    expect(receiver.log.slice(logStart).map((entry) => [entry.delivery, entry.attempt, entry.status])).toEqual([
+    expect(
+      receiver.log.slice(logStart).map((entry) => [entry.delivery, entry.attempt, entry.status]),
+    ).toEqual([
       [id, 1, 503],
       [id, 2, 503],
       [id, 3, 200],

@@ -15,7 +15,11 @@ import {
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
-import { type CloudApiServer, type CloudApiServerOptions, createCloudApiServer } from '../../cloud-api/server.js';
+import {
+  type CloudApiServer,
+  type CloudApiServerOptions,
+  createCloudApiServer,
+} from '../../cloud-api/server.js';
 import { TokenStore } from '../../cloud-api/token-store.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../cloud-api/webhook-receiver.js';
 
@@ -113,14 +117,21 @@ export async function createCloudApiWorld(
     await server.webhooks.subscribe(id, { url: receiver.url, appSecret });
     const principal = `${id}-crm`;
     const { token } = await server.tokens.issue({ businessId: id, principal });
-    const customer = network.addPerson(await createSimulatedPerson({ phoneNumber: customerNumber, crypto, clock }));
+    const customer = network.addPerson(
+      await createSimulatedPerson({ phoneNumber: customerNumber, crypto, clock }),
+    );
     await customer.send(number, `Hello ${id}`);
     await settle();
     const inboundId = receiver.messages.at(-1)!.id as MessageId;
     const sent = await fetch(`${url}/v1/${number.slice(1)}/messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ messaging_product: 'whatsapp', to: customerNumber, type: 'text', text: { body: 'Hi!' } }),
+      body: JSON.stringify({
+        messaging_product: 'whatsapp',
+        to: customerNumber,
+        type: 'text',
+        text: { body: 'Hi!' },
+      }),
     });
     const outboundId = ((await sent.json()) as { messages: { id: MessageId }[] }).messages[0]!.id;
     await settle();
@@ -159,7 +170,11 @@ export async function createCloudApiWorld(
         body = JSON.stringify(options.json);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
       const text = await response.text();
       let json: unknown;
       try {
