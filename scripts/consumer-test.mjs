@@ -231,6 +231,8 @@ step('npm install the tarballs into a fresh project outside the workspace');
 const workspaceRequire = createRequire(join(root, 'packages/storage-adapters/package.json'));
 const sqliteDir = dirname(workspaceRequire.resolve('better-sqlite3/package.json'));
 const sqliteVersion = JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8')).version;
+// The PostgreSQL adapter's optional peer, for its README block (it runs against PARLEY_PG_URL).
+const pgVersion = JSON.parse(readFileSync(workspaceRequire.resolve('pg/package.json'), 'utf8')).version;
 const vitestVersion = JSON.parse(
   readFileSync(createRequire(join(root, 'package.json')).resolve('vitest/package.json'), 'utf8'),
 ).version;
@@ -251,6 +253,7 @@ run(
     '--loglevel=error',
     ...packed.map((p) => p.path),
     `better-sqlite3@${sqliteVersion}`,
+    `pg@${pgVersion}`,
     `@types/node@${nodeTypesVersion}`,
     `vitest@${vitestVersion}`,
   ],

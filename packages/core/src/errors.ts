@@ -26,6 +26,10 @@ export const ERROR_CODES = [
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
   'ERR_INVALID_RECORD',
+  /** A group message whose sender key (distribution) this receiver never got or no longer keeps. */
+  'ERR_SENDER_KEY_NOT_FOUND',
+  /** A group distribution message or group message from a device the membership hook refused. */
+  'ERR_NOT_GROUP_MEMBER',
   // Storage
   'ERR_STORE_CONFLICT',
   'ERR_STORE_CLOSED',

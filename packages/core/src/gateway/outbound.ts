@@ -102,7 +102,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
       delayMs: notBefore - now,
     });
   } else {
-    g.track(processOutbound(g, businessId, id));
+    // First attempts to one person leave in the order of their sends. processOutbound reads the
+    // outbox entry, the message and its period key before it queues for the person, and on a
+    // real database those reads take different times (a pool opening a connection, a busy
+    // session): without this queue a later send overtook an earlier one (found on PostgreSQL).
+    g.track(g.queue.run(sendOrderKey(businessId, pseudonym), () => processOutbound(g, businessId, id)));
   }
   return id;
 }
@@ -209,6 +213,11 @@ export async function messageStatus(g: GatewayContext, messageId: string): Promi
     createdAt: record.createdAt,
     deadline: record.deadline,
   };
+}
+
+/** First attempts of sends to one person, in send order (distinct from the person queue they enter next). */
+function sendOrderKey(businessId: string, pseudonym: string): string {
+  return `send-order/${businessId}/${pseudonym}`;
 }
 
 /** One sending attempt of an outbound message, if it is due. */
