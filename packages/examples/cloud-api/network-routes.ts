@@ -6,7 +6,13 @@
  */
 import type { Gateway } from '@parley/core';
 import { defineRoute, type RouteSpec } from './route-spec.js';
-import { InboundFrameSchema, ReceiptSchema, ReceiveOutcomeSchema, SuccessResponseSchema } from './schemas.js';
+import {
+  InboundFrameSchema,
+  MAX_FRAME_BASE64,
+  ReceiptSchema,
+  ReceiveOutcomeSchema,
+  SuccessResponseSchema,
+} from './schemas.js';
 
 export interface NetworkContext {
   readonly gateway: Gateway;
@@ -23,6 +29,8 @@ export const NETWORK_ROUTES: readonly RouteSpec<NetworkContext>[] = [
     tag: 'network',
     security: 'network',
     body: InboundFrameSchema,
+    // A frame of the largest content (64 KiB, padded, encrypted) is over the server's 64 KiB.
+    bodyLimit: MAX_FRAME_BASE64 + 4096,
     response: { status: 200, description: 'What the gateway made of it', schema: ReceiveOutcomeSchema },
     errors: [404, 413, 415],
     async handler({ body }, { gateway }) {

@@ -29,6 +29,8 @@ export interface RouteSpec<C> {
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
+  /** Largest body in bytes, when this route needs another than the server's. */
+  readonly bodyLimit?: number;
   readonly response: { readonly status: number; readonly description: string; readonly schema: z.ZodType };
   /** Error statuses this route can answer besides the ones every route can (400, 401, 429, 500). */
   readonly errors: readonly number[];

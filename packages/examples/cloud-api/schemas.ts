@@ -202,9 +202,10 @@ export const ErrorBodySchema = z.object({
 
 const E164 = z.string().regex(/^\+[1-9][0-9]{3,14}$/);
 /** A frame carries at most 64 KiB of content, padded and encrypted: base64 of well under 256 KiB. */
+export const MAX_FRAME_BASE64 = 256 * 1024;
 const BASE64 = z
   .string()
-  .max(256 * 1024)
+  .max(MAX_FRAME_BASE64)
   .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/);
 
 export const InboundFrameSchema = z.strictObject({

@@ -172,6 +172,7 @@ function register<C>(
     method: spec.method,
     url: fastifyPath(spec.path),
     config: { security: spec.security },
+    ...(spec.bodyLimit === undefined ? {} : { bodyLimit: spec.bodyLimit }),
     schema: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { querystring: spec.query } : {}),

@@ -283,6 +283,17 @@ describe('cloud API server', () => {
       });
       expect(garbage.status).toBe(200);
       expect((garbage.json as { kind: string }).kind).toBe('undecryptable');
+      // A frame as large as the largest message makes is read (the network route's own body limit).
+      const large = await world.request('POST', '/v1/network/frames', {
+        ...network,
+        json: {
+          ...frame(world.a.number),
+          frameId: 'f-large',
+          body: Buffer.alloc(100 * 1024, 7).toString('base64'),
+        },
+      });
+      expect(large.status).toBe(200);
+      expect((large.json as { kind: string }).kind).toBe('undecryptable');
       const unknown = await world.request('POST', '/v1/network/frames', {
         ...network,
         json: { ...frame('+15559999'), body: 'AAAA' },
