@@ -6,6 +6,7 @@ import type { RatchetContext } from '../ratchet/double-ratchet.js';
 import { decodeSessionRecord, type SessionRecord } from '../ratchet/session-record.js';
 import type { Clock, ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { ProtocolAddress } from './address.js';
+import type { CommitRetry } from './commit-retry.js';
 import type { ProtocolStore, VersionedBytes } from './protocol-store.js';
 import type { TrustDirection, TrustPolicy } from './trust.js';
 import type { IdentityChange, LocalIdentity } from './types.js';
@@ -33,10 +34,8 @@ export interface SessionContextOptions {
   readonly records: ProtocolStore;
   readonly minimumVersion: 3 | 4;
   readonly cacheSize: number;
+  readonly retry: CommitRetry;
 }
-
-/** Optimistic commits retry this often when another writer changed the same records. */
-const MAX_COMMIT_ATTEMPTS = 8;
 
 export const LOCAL_IDENTITY_FORMAT = 1;
 
@@ -64,6 +63,7 @@ export class SessionContext {
   /** The subset the ratchet and handshake layers need. */
   readonly ratchet: RatchetContext;
   private readonly cacheSize: number;
+  private readonly retry: CommitRetry;
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly sessionCache = new Map<string, LoadedSession>();
   private readonly identityCache = new Map<string, VersionedBytes>();
@@ -77,6 +77,7 @@ export class SessionContext {
     this.records = options.records;
     this.minimumVersion = options.minimumVersion;
     this.cacheSize = options.cacheSize;
+    this.retry = options.retry;
     this.ratchet = { crypto: this.crypto, random: this.random };
   }
 
@@ -240,19 +241,27 @@ export class SessionContext {
     return this.serialized(address, () => this.withRetries(address, operation));
   }
 
-  /** Re-runs an operation from fresh reads when another writer committed first. */
+  /**
+   * Re-runs an operation from fresh reads when another writer committed first, after a
+   * jittered wait, until the retry budget is spent (see `commit-retry.ts`).
+   */
   private async withRetries<T>(address: ProtocolAddress, operation: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    const schedule = this.retry.start();
+    for (;;) {
       const cached = this.sessionCache.has(this.records.sessionKey(address));
       try {
         return await operation();
       } catch (error) {
-        // The operation may have changed the cached record before failing: drop it. And a
-        // failure computed from a cached record may be the cache's fault (the store moved
-        // on without us), so such a failure is retried once from the store before it counts.
+        // The operation may have changed the cached record before failing: drop it.
         this.forget(address);
-        const retry = isParleyError(error, 'ERR_STORE_CONFLICT') || cached;
-        if (!retry || attempt >= MAX_COMMIT_ATTEMPTS) throw error;
+        if (isParleyError(error, 'ERR_STORE_CONFLICT')) {
+          if (await schedule.backOff()) continue;
+          throw error;
+        }
+        // A failure computed from a cached record may be the cache's fault (the store moved
+        // on without us): it is retried once, at once, from the store before it counts.
+        if (cached) continue;
+        throw error;
       }
     }
   }

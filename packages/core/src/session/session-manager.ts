@@ -5,6 +5,7 @@ import type { PreKeyBundle } from '../keys/prekeys.js';
 import { inspectCustom } from '../redaction.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
+import { CommitRetry, type CommitRetryOptions } from './commit-retry.js';
 import {
   createBundle,
   generateKyberPreKeyFor,
@@ -60,6 +61,12 @@ export interface SessionManagerOptions {
    * on every commit, so a stale one only costs a retry. 0 disables the cache. Default 1 024.
    */
   readonly cacheSize?: number;
+  /**
+   * How operations re-run after losing an optimistic commit to another writer (another
+   * instance over the same store): jittered exponential waits from `random`, for at most
+   * `budgetMs` by `clock`. See `CommitRetryOptions`.
+   */
+  readonly retry?: CommitRetryOptions;
 }
 
 const DEFAULT_CACHE_SIZE = 1_024;
@@ -79,10 +86,13 @@ export class SessionManager {
 
   constructor(options: SessionManagerOptions) {
     this.records = new ProtocolStore(options.store, options.scope ?? 'default', options.sealer);
+    const random = options.random ?? defaultRandom;
+    const clock = options.clock ?? systemClock;
     this.ctx = new SessionContext({
       crypto: options.crypto ?? defaultCrypto(),
-      random: options.random ?? defaultRandom,
-      clock: options.clock ?? systemClock,
+      random,
+      clock,
+      retry: new CommitRetry(clock, random, options.retry),
       trust: options.trust ?? strictTrustOnFirstUse,
       records: this.records,
       minimumVersion: options.minimumVersion ?? 3,
