@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
   'ERR_INVALID_RECORD',
+  /** Too much key derivation for messages that then failed verification (per device or in total). */
+  'ERR_WORK_BUDGET_EXHAUSTED',
   // Storage
   'ERR_STORE_CONFLICT',
   'ERR_STORE_CLOSED',

@@ -4,10 +4,12 @@ import { ParleyError } from '../errors.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
 import { appendMac, type DecodedSignalMessage, encodeSignalMessageBody } from '../wire/signal-message.js';
 import { type ChainKey, messageKeySeed, nextChainKey } from './chain-key.js';
+import type { ChainWalks } from './chain-walks.js';
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import { deriveMessageKeys, type MessageKeys } from './message-keys.js';
 import { ratchetRootKey } from './root-key.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
+import { CHAIN_STEP_COST, DH_STEP_COST, unmetered, type WorkMeter } from './work-meter.js';
 
 /** The wire MAC is the first 8 bytes of HMAC-SHA256 (libsignal MAC_LENGTH). */
 const MAC_LENGTH = 8;
@@ -15,7 +17,12 @@ const MAC_LENGTH = 8;
 export interface RatchetContext {
   readonly crypto: CryptoProvider;
   readonly random: RandomSource;
+  /** Where walks done for unverified messages are remembered (see chain-walks.ts); optional. */
+  readonly walks?: ChainWalks | undefined;
 }
+
+/** Walks of receiver chains are remembered under this name in `ChainWalks`. */
+const WALK_DOMAIN = 'receiver';
 
 function messageMac(
   crypto: CryptoProvider,
@@ -63,7 +70,13 @@ interface PendingStep {
 /** Where the message key came from, so the state can be advanced once the MAC checks. */
 type KeySource =
   | { readonly kind: 'skipped' }
-  | { readonly kind: 'chain'; readonly next: ChainKey; readonly newSkipped: readonly [number, Uint8Array][] };
+  | {
+      readonly kind: 'chain';
+      /** The chain key at the message's counter. */
+      readonly at: ChainKey;
+      /** Seeds of the skipped messages still to keep; absent when the walk started at a cached position. */
+      readonly newSkipped: readonly [number, Uint8Array][] | undefined;
+    };
 
 /**
  * Decrypts one SignalMessage with `state`. Everything is computed aside first — a new
@@ -75,6 +88,7 @@ export function ratchetDecrypt(
   ctx: RatchetContext,
   state: SessionState,
   message: DecodedSignalMessage,
+  meter: WorkMeter = unmetered,
 ): Uint8Array {
   const { crypto } = ctx;
   if (message.version !== state.version) {
@@ -84,9 +98,10 @@ export function ratchetDecrypt(
     });
   }
   const existing = findReceiverChain(state, message.ratchetKey);
+  if (!existing) meter.charge(DH_STEP_COST);
   const step = existing ? undefined : computeRatchetStep(ctx, state, message.ratchetKey);
   const chain = existing ?? step!.chain;
-  const { keys, source } = findMessageKeys(crypto, chain, message.counter);
+  const { keys, source } = findMessageKeys(ctx, chain, message.counter, meter);
   const expected = messageMac(
     crypto,
     keys.macKey,
@@ -110,12 +125,13 @@ export function ratchetDecrypt(
   if (source.kind === 'skipped') {
     chain.skipped.delete(message.counter);
   } else {
-    for (const [index, seed] of source.newSkipped) chain.skipped.set(index, seed);
+    const newSkipped = source.newSkipped ?? skippedSeeds(ctx, chain.chainKey, message.counter);
+    for (const [index, seed] of newSkipped) chain.skipped.set(index, seed);
     for (const index of chain.skipped.keys()) {
       if (chain.skipped.size <= MAX_MESSAGE_KEYS) break;
       chain.skipped.delete(index);
     }
-    chain.chainKey = source.next;
+    chain.chainKey = nextChainKey(crypto, source.at);
   }
   // A reply from the responder proves our prekey message arrived.
   state.pendingPreKey = undefined;
@@ -164,10 +180,12 @@ function publicKeysEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function findMessageKeys(
-  crypto: CryptoProvider,
+  ctx: RatchetContext,
   chain: ReceiverChain,
   counter: number,
+  meter: WorkMeter,
 ): { keys: MessageKeys; source: KeySource } {
+  const { crypto, walks } = ctx;
   const current = chain.chainKey.index;
   if (counter < current) {
     const seed = chain.skipped.get(counter);
@@ -190,15 +208,39 @@ function findMessageKeys(
       limit: MAX_FORWARD_JUMPS,
     });
   }
-  // Only the newest MAX_MESSAGE_KEYS skipped keys can survive, so seeds older than that are
-  // never computed into the list at all.
+  // The walk to the claimed counter happens before the MAC can be checked: it is charged to
+  // the sender's budget and remembered, so a forged frame never costs the same walk twice.
+  const start = chain.chainKey;
+  let key = walks?.nearest(WALK_DOMAIN, start, counter) ?? start;
+  meter.charge((counter - key.index) * CHAIN_STEP_COST);
+  // Walking from the committed key, the seeds of the messages skipped on the way are collected
+  // as we go — only the newest MAX_MESSAGE_KEYS can survive, so older ones are never computed.
+  // From a cached position they are computed after the MAC has checked (skippedSeeds).
+  const collect = key === start;
   const keepFrom = counter - MAX_MESSAGE_KEYS;
   const newSkipped: [number, Uint8Array][] = [];
-  let key = chain.chainKey;
   while (key.index < counter) {
-    if (key.index >= keepFrom) newSkipped.push([key.index, messageKeySeed(crypto, key)]);
+    if (collect && key.index >= keepFrom) newSkipped.push([key.index, messageKeySeed(crypto, key)]);
+    key = nextChainKey(crypto, key);
+    walks?.record(WALK_DOMAIN, start, key);
+  }
+  if (key !== start) walks?.record(WALK_DOMAIN, start, key, true);
+  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, key), counter);
+  return { keys, source: { kind: 'chain', at: key, newSkipped: collect ? newSkipped : undefined } };
+}
+
+/**
+ * Seeds of the messages between `start` and `counter` that are kept as skipped keys, for a
+ * message whose key came from a cached position. Runs only after the MAC checked.
+ */
+function skippedSeeds(ctx: RatchetContext, start: ChainKey, counter: number): [number, Uint8Array][] {
+  const { crypto, walks } = ctx;
+  const keepFrom = Math.max(start.index, counter - MAX_MESSAGE_KEYS);
+  let key = walks?.nearest(WALK_DOMAIN, start, keepFrom) ?? start;
+  const seeds: [number, Uint8Array][] = [];
+  while (key.index < counter) {
+    if (key.index >= keepFrom) seeds.push([key.index, messageKeySeed(crypto, key)]);
     key = nextChainKey(crypto, key);
   }
-  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, key), counter);
-  return { keys, source: { kind: 'chain', next: nextChainKey(crypto, key), newSkipped } };
+  return seeds;
 }

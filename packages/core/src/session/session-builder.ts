@@ -18,6 +18,7 @@ import {
   stateMatchesBaseKey,
 } from '../ratchet/session-record.js';
 import type { SessionState } from '../ratchet/session-state.js';
+import { HANDSHAKE_COST, type WorkMeter } from '../ratchet/work-meter.js';
 import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { DecodedPreKeySignalMessage } from '../wire/prekey-signal-message.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
@@ -123,6 +124,7 @@ export async function stateForPreKeyMessage(
   record: SessionRecord,
   writes: WriteOperation[],
   expect: ExpectedVersion[],
+  meter: WorkMeter,
 ): Promise<PreKeyMessageState> {
   const existing = findStateByBaseKey(record, message.version, message.baseKey);
   if (existing) {
@@ -134,6 +136,8 @@ export async function stateForPreKeyMessage(
     return { kind: 'existing', ...existing };
   }
   const identity = await ctx.localIdentity();
+  // The handshake is work done before the inner message's MAC can be checked.
+  meter.charge(HANDSHAKE_COST);
   const kyberSharedSecret =
     message.version === 4 ? await takeKyberSecret(ctx, message, writes, expect) : undefined;
   const signedKey = ctx.records.preKeyKey('signed', message.signedPreKeyId);

@@ -16,6 +16,7 @@ import { assertAddress, type ProtocolAddress } from './address.js';
 import { placePreKeyMessageState, stateForPreKeyMessage } from './session-builder.js';
 import { type SessionContext, sessionContextOf, sessionNotFound } from './session-context.js';
 import { type CiphertextMessage, type DecryptOptions, type DecryptResult, MessageType } from './types.js';
+import type { UnverifiedWorkMeter } from './unverified-work.js';
 
 export { SessionBuilder } from './session-builder.js';
 
@@ -58,10 +59,13 @@ export class SessionCipher {
         type: String(message.type),
       });
     }
+    // One meter for every attempt: work done for a message that never verifies stays charged
+    // to its sender device; a message that verifies gets its work back.
+    const meter = this.ctx.unverifiedWork.meter(this.ctx.records.sessionKey(address));
     return this.ctx.run(address, () =>
       message.type === MessageType.PreKey
-        ? decryptPreKeyOnce(this.ctx, address, message.body, options)
-        : decryptWhisperOnce(this.ctx, address, message.body, options),
+        ? decryptPreKeyOnce(this.ctx, address, message.body, options, meter)
+        : decryptWhisperOnce(this.ctx, address, message.body, options, meter),
     );
   }
 
@@ -139,6 +143,7 @@ async function decryptPreKeyOnce(
   address: ProtocolAddress,
   body: Uint8Array,
   options: DecryptOptions,
+  meter: UnverifiedWorkMeter,
 ): Promise<DecryptResult> {
   const preKeyMessage = decodePreKeySignalMessage(body);
   const inner = decodeSignalMessage(preKeyMessage.message);
@@ -148,8 +153,9 @@ async function decryptPreKeyOnce(
   const expect: ExpectedVersion[] = [];
   const writes: WriteOperation[] = [];
 
-  const found = await stateForPreKeyMessage(ctx, address, preKeyMessage, record, writes, expect);
-  const plaintext = ratchetDecrypt(ctx.ratchet, found.state, inner);
+  const found = await stateForPreKeyMessage(ctx, address, preKeyMessage, record, writes, expect, meter);
+  const plaintext = ratchetDecrypt(ctx.ratchet, found.state, inner, meter);
+  meter.settle(true);
   placePreKeyMessageState(record, found);
 
   writes.push(ctx.records.put('sessions', sessionKey, encodeSessionRecord(record)));
@@ -176,6 +182,7 @@ async function decryptWhisperOnce(
   address: ProtocolAddress,
   body: Uint8Array,
   options: DecryptOptions,
+  meter: UnverifiedWorkMeter,
 ): Promise<DecryptResult> {
   const message = decodeSignalMessage(body);
   const { sessionKey, identityKeyName, session, identity: remoteIdentity } = await ctx.load(address);
@@ -188,7 +195,10 @@ async function decryptWhisperOnce(
   let decrypted: { state: SessionState; plaintext: Uint8Array; archivedIndex?: number } | undefined;
   if (record.current) {
     try {
-      decrypted = { state: record.current, plaintext: ratchetDecrypt(ctx.ratchet, record.current, message) };
+      decrypted = {
+        state: record.current,
+        plaintext: ratchetDecrypt(ctx.ratchet, record.current, message, meter),
+      };
     } catch (error) {
       if (isParleyError(error, 'ERR_DUPLICATE_MESSAGE') || !isRecoverable(error)) throw error;
       // ratchetDecrypt changes nothing when it fails: the current state is intact.
@@ -198,7 +208,7 @@ async function decryptWhisperOnce(
   for (let i = 0; !decrypted && i < record.archived.length; i++) {
     const state = decodeSessionState(record.archived[i]!);
     try {
-      decrypted = { state, plaintext: ratchetDecrypt(ctx.ratchet, state, message), archivedIndex: i };
+      decrypted = { state, plaintext: ratchetDecrypt(ctx.ratchet, state, message, meter), archivedIndex: i };
     } catch (error) {
       if (isParleyError(error, 'ERR_DUPLICATE_MESSAGE') || !isRecoverable(error)) throw error;
       firstError ??= error;
@@ -207,6 +217,7 @@ async function decryptWhisperOnce(
   if (!decrypted) {
     throw firstError ?? sessionNotFound(address);
   }
+  meter.settle(true);
   if (decrypted.archivedIndex !== undefined) {
     record.archived.splice(decrypted.archivedIndex, 1);
     promoteState(record, decrypted.state);

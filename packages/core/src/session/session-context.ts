@@ -2,6 +2,7 @@ import { ByteReader } from '../binary.js';
 import { bytesEqual } from '../bytes.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { isParleyError, ParleyError } from '../errors.js';
+import { ChainWalks } from '../ratchet/chain-walks.js';
 import type { RatchetContext } from '../ratchet/double-ratchet.js';
 import { decodeSessionRecord, type SessionRecord } from '../ratchet/session-record.js';
 import type { Clock, ExpectedVersion, WriteOperation } from '../storage/contract.js';
@@ -10,6 +11,7 @@ import type { CommitRetry } from './commit-retry.js';
 import type { ProtocolStore, VersionedBytes } from './protocol-store.js';
 import type { TrustDirection, TrustPolicy } from './trust.js';
 import type { IdentityChange, LocalIdentity } from './types.js';
+import type { UnverifiedWorkBudget } from './unverified-work.js';
 
 /** A session record as decoded for one operation, with the version to expect on commit. */
 export interface LoadedSession {
@@ -35,6 +37,7 @@ export interface SessionContextOptions {
   readonly minimumVersion: 3 | 4;
   readonly cacheSize: number;
   readonly retry: CommitRetry;
+  readonly unverifiedWork: UnverifiedWorkBudget;
 }
 
 export const LOCAL_IDENTITY_FORMAT = 1;
@@ -62,6 +65,8 @@ export class SessionContext {
   readonly minimumVersion: 3 | 4;
   /** The subset the ratchet and handshake layers need. */
   readonly ratchet: RatchetContext;
+  /** Pays for the work unverified messages cause (per sender device, and in total). */
+  readonly unverifiedWork: UnverifiedWorkBudget;
   private readonly cacheSize: number;
   private readonly retry: CommitRetry;
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -78,7 +83,8 @@ export class SessionContext {
     this.minimumVersion = options.minimumVersion;
     this.cacheSize = options.cacheSize;
     this.retry = options.retry;
-    this.ratchet = { crypto: this.crypto, random: this.random };
+    this.unverifiedWork = options.unverifiedWork;
+    this.ratchet = { crypto: this.crypto, random: this.random, walks: new ChainWalks() };
   }
 
   get cachedAddresses(): number {

@@ -27,6 +27,7 @@ import type {
   LocalIdentity,
   ProcessBundleResult,
 } from './types.js';
+import { UnverifiedWorkBudget, type UnverifiedWorkLimits } from './unverified-work.js';
 
 export {
   type CiphertextMessage,
@@ -67,6 +68,12 @@ export interface SessionManagerOptions {
    * `budgetMs` by `clock`. See `CommitRetryOptions`.
    */
   readonly retry?: CommitRetryOptions;
+  /**
+   * Limits on the key derivation that messages failing verification may cause (a forged
+   * message claiming a 25 000-message gap costs 25 000 chain steps before its MAC fails).
+   * Pass one `UnverifiedWorkBudget` to several managers to bound the total across them.
+   */
+  readonly unverifiedWork?: UnverifiedWorkBudget | UnverifiedWorkLimits;
 }
 
 const DEFAULT_CACHE_SIZE = 1_024;
@@ -93,6 +100,10 @@ export class SessionManager {
       random,
       clock,
       retry: new CommitRetry(clock, random, options.retry),
+      unverifiedWork:
+        options.unverifiedWork instanceof UnverifiedWorkBudget
+          ? options.unverifiedWork
+          : new UnverifiedWorkBudget(clock, options.unverifiedWork),
       trust: options.trust ?? strictTrustOnFirstUse,
       records: this.records,
       minimumVersion: options.minimumVersion ?? 3,
