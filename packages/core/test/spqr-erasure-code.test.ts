@@ -61,7 +61,7 @@ describe('erasure-coded chunks', () => {
           const all = chunks(ChunkEncoder.of(message), 3 * n);
           const pick = createDeterministicRandom(`p${seed}`);
           const order = all
-            .map((c, i) => [pick(4).reduce((a, b) => a * 256 + b, 0), i] as const)
+            .map((_chunk, i) => [pick(4).reduce((a, b) => a * 256 + b, 0), i] as const)
             .sort((a, b) => a[0] - b[0]);
           const chosen = order.slice(0, n).map(([, i]) => all[i]!);
           let decoder = ChunkDecoder.forLength(size);
