@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   // Cryptographic failure
   'ERR_INVALID_MAC',
   'ERR_DECRYPTION_FAILED',
+  /** The sparse post-quantum ratchet refused a message's pq_ratchet field; `details.reason` says why. */
+  'ERR_PQ_RATCHET',
   // Protocol state
   'ERR_DUPLICATE_MESSAGE',
   'ERR_MESSAGE_GAP_TOO_LARGE',
@@ -25,6 +27,10 @@ export const ERROR_CODES = [
   'ERR_KYBER_PREKEY_REUSED',
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
+  /** The peer requires SPQR (libsignal 0.92 and later) and this manager has it off. */
+  'ERR_PEER_REQUIRES_SPQR',
+  /** This manager requires SPQR and the peer does not speak it (or stopped speaking it). */
+  'ERR_PEER_LACKS_SPQR',
   'ERR_INVALID_RECORD',
   /** Too much key derivation for messages that then failed verification (per device or in total). */
   'ERR_WORK_BUDGET_EXHAUSTED',
