@@ -2,11 +2,12 @@ import { constantTimeEqual } from '../crypto/constant-time.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
+import { pqRatchetReceive, pqRatchetSend } from '../spqr/pq-ratchet.js';
 import { appendMac, type DecodedSignalMessage, encodeSignalMessageBody } from '../wire/signal-message.js';
 import { type ChainKey, messageKeySeed, nextChainKey } from './chain-key.js';
 import type { ChainWalks } from './chain-walks.js';
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
-import { deriveMessageKeys, type MessageKeys } from './message-keys.js';
+import { deriveMessageKeys } from './message-keys.js';
 import { ratchetRootKey } from './root-key.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
 import { CHAIN_STEP_COST, DH_STEP_COST, unmetered, type WorkMeter } from './work-meter.js';
@@ -46,7 +47,9 @@ function messageMac(
 export function ratchetEncrypt(ctx: RatchetContext, state: SessionState, plaintext: Uint8Array): Uint8Array {
   const { crypto } = ctx;
   const chain = state.sender.chainKey;
-  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, chain), chain.index);
+  // SPQR first (libsignal's order): its message key salts the message-key derivation.
+  const pq = state.spqr ? pqRatchetSend(ctx, state.spqr) : undefined;
+  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, chain), chain.index, pq?.key);
   const ciphertext = crypto.aes256CbcEncrypt(keys.cipherKey, keys.iv, plaintext);
   const body = encodeSignalMessageBody({
     version: state.version,
@@ -54,9 +57,11 @@ export function ratchetEncrypt(ctx: RatchetContext, state: SessionState, plainte
     counter: chain.index,
     previousCounter: state.previousCounter,
     ciphertext,
+    pqRatchet: pq?.field,
   });
   const mac = messageMac(crypto, keys.macKey, state.localIdentityKey, state.remoteIdentityKey, body);
   state.sender.chainKey = nextChainKey(crypto, chain);
+  if (pq) state.spqr = pq.state;
   return appendMac(body, mac);
 }
 
@@ -101,7 +106,11 @@ export function ratchetDecrypt(
   if (!existing) meter.charge(DH_STEP_COST);
   const step = existing ? undefined : computeRatchetStep(ctx, state, message.ratchetKey);
   const chain = existing ?? step!.chain;
-  const { keys, source } = findMessageKeys(ctx, chain, message.counter, meter);
+  const { seed, source } = findMessageKeys(ctx, chain, message.counter, meter);
+  // The pq_ratchet field is read before the MAC can be checked (its key salts the message
+  // keys), but only as far as the key: its braid step runs after the MAC, in `commit`.
+  const pq = pqRatchetReceive(ctx, state.spqr, message.pqRatchet, meter);
+  const keys = deriveMessageKeys(crypto, seed, message.counter, pq.key);
   const expected = messageMac(
     crypto,
     keys.macKey,
@@ -113,8 +122,11 @@ export function ratchetDecrypt(
     throw new ParleyError('ERR_INVALID_MAC', 'message authentication failed', { counter: message.counter });
   }
   const plaintext = crypto.aes256CbcDecrypt(keys.cipherKey, keys.iv, message.ciphertext);
+  // May still refuse (an SPQR authenticator or chunk check): before anything is applied.
+  const spqr = pq.commit();
 
   // Success: apply what was computed.
+  state.spqr = spqr;
   if (step) {
     state.receivers.push(step.chain);
     if (state.receivers.length > MAX_RECEIVER_CHAINS) state.receivers.shift();
@@ -184,7 +196,7 @@ function findMessageKeys(
   chain: ReceiverChain,
   counter: number,
   meter: WorkMeter,
-): { keys: MessageKeys; source: KeySource } {
+): { seed: Uint8Array; source: KeySource } {
   const { crypto, walks } = ctx;
   const current = chain.chainKey.index;
   if (counter < current) {
@@ -199,7 +211,7 @@ function findMessageKeys(
         },
       );
     }
-    return { keys: deriveMessageKeys(crypto, seed, counter), source: { kind: 'skipped' } };
+    return { seed, source: { kind: 'skipped' } };
   }
   if (counter - current > MAX_FORWARD_JUMPS) {
     throw new ParleyError('ERR_MESSAGE_GAP_TOO_LARGE', 'message counter is too far ahead of its chain', {
@@ -225,8 +237,10 @@ function findMessageKeys(
     walks?.record(WALK_DOMAIN, start, key);
   }
   if (key !== start) walks?.record(WALK_DOMAIN, start, key, true);
-  const keys = deriveMessageKeys(crypto, messageKeySeed(crypto, key), counter);
-  return { keys, source: { kind: 'chain', at: key, newSkipped: collect ? newSkipped : undefined } };
+  return {
+    seed: messageKeySeed(crypto, key),
+    source: { kind: 'chain', at: key, newSkipped: collect ? newSkipped : undefined },
+  };
 }
 
 /**

@@ -90,6 +90,7 @@ export async function processBundleOnce(
     remoteOneTimePreKey: bundle.preKey,
     remoteOneTimePreKeyId: bundle.preKeyId,
     now: ctx.clock.now(),
+    spqr: ctx.spqr,
   });
   promoteState(record, state);
   const writes = [ctx.records.put('sessions', sessionKey, encodeSessionRecord(record))];
@@ -108,8 +109,12 @@ export async function processBundleOnce(
 export type PreKeyMessageState =
   /** A state we already have (a repeated prekey message); `archivedIndex` when archived. */
   | { readonly kind: 'existing'; readonly state: SessionState; readonly archivedIndex?: number }
-  /** A new responder state; its prekey consumption is already in `writes`/`expect`. */
-  | { readonly kind: 'created'; readonly state: SessionState };
+  /**
+   * A new responder state; its prekey consumption is already in `writes`/`expect`. With SPQR
+   * off, `withSpqr` derives the same state as a peer requiring SPQR would expect it, so a
+   * message that fails only for lack of SPQR can be told apart.
+   */
+  | { readonly kind: 'created'; readonly state: SessionState; readonly withSpqr?: () => SessionState };
 
 /**
  * Responder side of a prekey message (libsignal `process_prekey`). A repeated prekey message
@@ -156,7 +161,7 @@ export async function stateForPreKeyMessage(
     writes.push(ctx.records.delete('prekeys', oneTimeKey));
     expect.push({ namespace: 'prekeys', key: oneTimeKey, version: oneTime.version });
   }
-  const state = respondSession(ctx.ratchet, {
+  const parameters = {
     version: message.version,
     kyberSharedSecret,
     localIdentity: identity.identityKeyPair,
@@ -166,7 +171,15 @@ export async function stateForPreKeyMessage(
     remoteIdentityKey: message.identityKey,
     remoteRegistrationId: message.registrationId,
     remoteBaseKey: message.baseKey,
-  });
+  };
+  const state = respondSession(ctx.ratchet, { ...parameters, spqr: ctx.spqr });
+  if (ctx.spqr === 'off' && message.version === 4) {
+    return {
+      kind: 'created',
+      state,
+      withSpqr: () => respondSession(ctx.ratchet, { ...parameters, spqr: 'require' }),
+    };
+  }
   return { kind: 'created', state };
 }
 

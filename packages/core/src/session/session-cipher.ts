@@ -11,7 +11,7 @@ import {
 import type { SessionState } from '../ratchet/session-state.js';
 import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { decodePreKeySignalMessage, encodePreKeySignalMessage } from '../wire/prekey-signal-message.js';
-import { decodeSignalMessage } from '../wire/signal-message.js';
+import { type DecodedSignalMessage, decodeSignalMessage } from '../wire/signal-message.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
 import { placePreKeyMessageState, stateForPreKeyMessage } from './session-builder.js';
 import { type SessionContext, sessionContextOf, sessionNotFound } from './session-context.js';
@@ -154,7 +154,20 @@ async function decryptPreKeyOnce(
   const writes: WriteOperation[] = [];
 
   const found = await stateForPreKeyMessage(ctx, address, preKeyMessage, record, writes, expect, meter);
-  const plaintext = ratchetDecrypt(ctx.ratchet, found.state, inner, meter);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = ratchetDecrypt(ctx.ratchet, found.state, inner, meter);
+  } catch (error) {
+    if (
+      found.kind === 'created' &&
+      found.withSpqr &&
+      inner.pqRatchet &&
+      isParleyError(error, 'ERR_INVALID_MAC')
+    ) {
+      refuseIfPeerRequiresSpqr(ctx, found.withSpqr(), inner, meter);
+    }
+    throw error;
+  }
   meter.settle(true);
   placePreKeyMessageState(record, found);
 
@@ -248,9 +261,34 @@ async function decryptWhisperOnce(
   return result;
 }
 
+/**
+ * With SPQR off, a first message whose MAC fails may come from a peer that requires SPQR
+ * (libsignal 0.92 and later): its message keys are salted with SPQR keys we did not derive.
+ * If the same message verifies with the SPQR state such a peer expects, say so — a distinct
+ * code rather than the `ERR_INVALID_MAC` a tampered message gets. Nothing is kept either way.
+ */
+function refuseIfPeerRequiresSpqr(
+  ctx: SessionContext,
+  withSpqr: SessionState,
+  inner: DecodedSignalMessage,
+  meter: UnverifiedWorkMeter,
+): void {
+  try {
+    ratchetDecrypt(ctx.ratchet, withSpqr, inner, meter);
+  } catch {
+    return;
+  }
+  throw new ParleyError(
+    'ERR_PEER_REQUIRES_SPQR',
+    'the peer requires the sparse post-quantum ratchet (SPQR), which this session manager has off',
+  );
+}
+
 /** Errors after which another session state may still open the message. */
 function isRecoverable(error: unknown): boolean {
   return (
+    isParleyError(error, 'ERR_PQ_RATCHET') ||
+    isParleyError(error, 'ERR_PEER_LACKS_SPQR') ||
     isParleyError(error, 'ERR_INVALID_MAC') ||
     isParleyError(error, 'ERR_VERSION_MISMATCH') ||
     isParleyError(error, 'ERR_MESSAGE_GAP_TOO_LARGE') ||

@@ -5,6 +5,7 @@ import { isParleyError, ParleyError } from '../errors.js';
 import { ChainWalks } from '../ratchet/chain-walks.js';
 import type { RatchetContext } from '../ratchet/double-ratchet.js';
 import { decodeSessionRecord, type SessionRecord } from '../ratchet/session-record.js';
+import type { SpqrMode } from '../spqr/pq-ratchet.js';
 import type { Clock, ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { ProtocolAddress } from './address.js';
 import type { CommitRetry } from './commit-retry.js';
@@ -38,6 +39,7 @@ export interface SessionContextOptions {
   readonly cacheSize: number;
   readonly retry: CommitRetry;
   readonly unverifiedWork: UnverifiedWorkBudget;
+  readonly spqr: SpqrMode;
 }
 
 export const LOCAL_IDENTITY_FORMAT = 1;
@@ -67,6 +69,8 @@ export class SessionContext {
   readonly ratchet: RatchetContext;
   /** Pays for the work unverified messages cause (per sender device, and in total). */
   readonly unverifiedWork: UnverifiedWorkBudget;
+  /** Whether new v4 sessions use the sparse post-quantum ratchet. */
+  readonly spqr: SpqrMode;
   private readonly cacheSize: number;
   private readonly retry: CommitRetry;
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -84,6 +88,7 @@ export class SessionContext {
     this.cacheSize = options.cacheSize;
     this.retry = options.retry;
     this.unverifiedWork = options.unverifiedWork;
+    this.spqr = options.spqr;
     this.ratchet = { crypto: this.crypto, random: this.random, walks: new ChainWalks() };
   }
 

@@ -1,8 +1,10 @@
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
+import { ParleyError } from '../errors.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import { inspectCustom } from '../redaction.js';
+import type { SpqrMode } from '../spqr/pq-ratchet.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
 import { CommitRetry, type CommitRetryOptions } from './commit-retry.js';
@@ -74,9 +76,32 @@ export interface SessionManagerOptions {
    * Pass one `UnverifiedWorkBudget` to several managers to bound the total across them.
    */
   readonly unverifiedWork?: UnverifiedWorkBudget | UnverifiedWorkLimits;
+  /**
+   * The sparse post-quantum ratchet (SPQR, the "triple ratchet") in new PQXDH (v4) sessions,
+   * negotiated as libsignal does:
+   * - `offer` (default): sessions start with SPQR and fall back to none when the peer answers
+   *   without it — talks to libsignal-client 0.75 to 0.90 with or without SPQR, and to 0.92 and
+   *   later (which require it).
+   * - `require`: a peer without SPQR is refused (`ERR_PEER_LACKS_SPQR`).
+   * - `off`: no SPQR. As responder, a first message from a peer that requires SPQR is refused
+   *   with `ERR_PEER_REQUIRES_SPQR` and nothing is stored. As initiator nothing in a bundle says
+   *   the peer requires SPQR: libsignal 0.92 and later drop every message silently ("post-quantum
+   *   ratchet error: Minimum version"), and all this side sees is that no reply ever comes (the
+   *   session stays unacknowledged until `ERR_SESSION_EXPIRED`). A decryption-error message from
+   *   the peer, once Parley reads them, should map to `ERR_PEER_REQUIRES_SPQR` there.
+   * v3 (X3DH) sessions never use SPQR. Existing sessions keep what they negotiated.
+   */
+  readonly spqr?: SpqrMode;
 }
 
 const DEFAULT_CACHE_SIZE = 1_024;
+
+function checkSpqrMode(mode: unknown): SpqrMode {
+  if (mode !== 'off' && mode !== 'offer' && mode !== 'require') {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"spqr" expected "off", "offer" or "require"');
+  }
+  return mode;
+}
 
 /**
  * Sessions of one local identity with many remote devices. The local keys live in
@@ -108,13 +133,19 @@ export class SessionManager {
       records: this.records,
       minimumVersion: options.minimumVersion ?? 3,
       cacheSize: options.cacheSize ?? DEFAULT_CACHE_SIZE,
+      spqr: checkSpqrMode(options.spqr ?? 'offer'),
     });
     attachSessionContext(this, this.ctx);
   }
 
   /** A summary without keys, records or addresses (see redaction.ts). */
   toJSON(): Record<string, string | number | boolean> {
-    return { type: 'SessionManager', trust: this.ctx.trust.name, cachedAddresses: this.ctx.cachedAddresses };
+    return {
+      type: 'SessionManager',
+      trust: this.ctx.trust.name,
+      spqr: this.ctx.spqr,
+      cachedAddresses: this.ctx.cachedAddresses,
+    };
   }
 
   [inspectCustom](): string {
