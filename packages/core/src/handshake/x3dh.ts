@@ -89,18 +89,18 @@ function initialSpqr(
  */
 export function initiateSession(ctx: HandshakeContext, params: InitiatorParameters): SessionState {
   const { crypto } = ctx;
-  const parts = [
-    DISCONTINUITY,
+  const agreements = [
     agree(crypto, params.localIdentity.privateKey, params.remoteSignedPreKey),
     agree(crypto, params.localBaseKey.privateKey, params.remoteIdentityKey),
     agree(crypto, params.localBaseKey.privateKey, params.remoteSignedPreKey),
   ];
   if (params.remoteOneTimePreKey)
-    parts.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
-  if (params.version === 4 && params.kyber) parts.push(params.kyber.sharedSecret);
-  const master = concatBytes(...parts);
+    agreements.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
+  const kem = params.version === 4 && params.kyber ? [params.kyber.sharedSecret] : [];
+  const master = concatBytes(DISCONTINUITY, ...agreements, ...kem);
   const derived = deriveInitialSecrets(crypto, params.version, master);
-  wipe(master, ...parts.slice(1));
+  // Our own intermediate secrets only: the KEM secret is the caller's.
+  wipe(master, ...agreements);
 
   const sendingRatchet = generateKeyPair(ctx);
   const sending = ratchetRootKey(
@@ -147,18 +147,18 @@ export function initiateSession(ctx: HandshakeContext, params: InitiatorParamete
 /** Bob's side (libsignal `initialize_bob_session`): his signed prekey is his first ratchet key. */
 export function respondSession(ctx: HandshakeContext, params: ResponderParameters): SessionState {
   const { crypto } = ctx;
-  const parts = [
-    DISCONTINUITY,
+  const agreements = [
     agree(crypto, params.localSignedPreKey.privateKey, params.remoteIdentityKey),
     agree(crypto, params.localIdentity.privateKey, params.remoteBaseKey),
     agree(crypto, params.localSignedPreKey.privateKey, params.remoteBaseKey),
   ];
   if (params.localOneTimePreKey)
-    parts.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
-  if (params.version === 4 && params.kyberSharedSecret) parts.push(params.kyberSharedSecret);
-  const master = concatBytes(...parts);
+    agreements.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
+  const kem = params.version === 4 && params.kyberSharedSecret ? [params.kyberSharedSecret] : [];
+  const master = concatBytes(DISCONTINUITY, ...agreements, ...kem);
   const derived = deriveInitialSecrets(crypto, params.version, master);
-  wipe(master, ...parts.slice(1));
+  // Our own intermediate secrets only: the KEM secret is the caller's.
+  wipe(master, ...agreements);
   return {
     version: params.version,
     baseKey: params.remoteBaseKey,
