@@ -26,9 +26,15 @@ import {
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
-import { type TransportKind, wireNetwork } from './demo-wiring.js';
+import {
+  addDemoPerson,
+  PEER_DESCRIPTIONS,
+  PEER_KINDS,
+  type PeerKind,
+  type TransportKind,
+  wireNetwork,
+} from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
-import { LibsignalPerson } from './libsignal-person.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
@@ -39,7 +45,7 @@ const CUSTOMERS = 60;
 
 export interface DemoOptions {
   readonly transport: TransportKind;
-  readonly peer: 'parley' | 'libsignal';
+  readonly peer: PeerKind;
 }
 
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
@@ -54,7 +60,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   };
   return {
     transport: value('--transport', ['inproc', 'http', 'ws'], 'inproc') as TransportKind,
-    peer: value('--peer', ['parley', 'libsignal'], 'parley') as DemoOptions['peer'],
+    peer: value('--peer', PEER_KINDS, 'parley') as DemoOptions['peer'],
   };
 }
 
@@ -112,9 +118,7 @@ export async function runDemo(
   try {
     print('Parley demo');
     print(`  transport: ${wiring.description}`);
-    print(
-      `  person's client: ${options.peer === 'parley' ? 'Parley (SessionManager per device)' : 'libsignal@6.0.0 (independent implementation)'}`,
-    );
+    print(`  person's client: ${PEER_DESCRIPTIONS[options.peer].client}`);
     print(`  storage: SQLite, messages.db + vault.db in ${dir}`);
     print('  clock: manual (the demo fast-forwards it); columns: simulated day, real time of the step');
 
@@ -136,12 +140,7 @@ export async function runDemo(
     );
 
     section('2. A person with two devices; the handshake');
-    const person =
-      options.peer === 'parley'
-        ? network.addPerson(
-            await createSimulatedPerson({ phoneNumber: PERSON_NUMBER, devices: 2, crypto, clock }),
-          )
-        : network.addPerson(LibsignalPerson.create(PERSON_NUMBER, 2));
+    const person = await addDemoPerson(options.peer, network, { phoneNumber: PERSON_NUMBER, crypto, clock });
     step(
       `person ${maskNumber(PERSON_NUMBER)} joins with devices ${person.deviceIds.join(' and ')} (one identity key)`,
     );
@@ -154,7 +153,7 @@ export async function runDemo(
       const [delivery] = (await network.flush()).deliveries;
       const outcome = delivery?.result === 'accepted' ? delivery.outcome.kind : delivery?.result;
       step(
-        `device ${deviceId} fetched the business's bundle, ran ${options.peer === 'parley' ? 'PQXDH' : 'X3DH'} and sent a ${frame.type === 3 ? 'prekey message' : 'message'} (${frame.body.length} bytes on the wire)`,
+        `device ${deviceId} fetched the business's bundle, ran ${PEER_DESCRIPTIONS[options.peer].handshake} and sent a ${frame.type === 3 ? 'prekey message' : 'message'} (${frame.body.length} bytes on the wire)`,
         `gateway: ${outcome}; business handler received "${received.at(-1)}"`,
       );
     }
