@@ -2,7 +2,7 @@ import { constantTimeEqual } from '../crypto/constant-time.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
-import { pqRatchetReceive, pqRatchetSend } from '../spqr/pq-ratchet.js';
+import { planPqRatchetReceive, pqRatchetSend } from '../spqr/pq-ratchet.js';
 import { appendMac, type DecodedSignalMessage, encodeSignalMessageBody } from '../wire/signal-message.js';
 import { type ChainKey, messageKeySeed, nextChainKey } from './chain-key.js';
 import type { ChainWalks } from './chain-walks.js';
@@ -106,11 +106,15 @@ export function ratchetDecrypt(
   if (!existing) meter.charge(DH_STEP_COST);
   const step = existing ? undefined : computeRatchetStep(ctx, state, message.ratchetKey);
   const chain = existing ?? step!.chain;
-  const { seed, source } = findMessageKeys(ctx, chain, message.counter, meter);
-  // The pq_ratchet field is read before the MAC can be checked (its key salts the message
-  // keys), but only as far as the key: its braid step runs after the MAC, in `commit`.
-  const pq = pqRatchetReceive(ctx, state.spqr, message.pqRatchet, meter);
-  const keys = deriveMessageKeys(crypto, seed, message.counter, pq.key);
+  // Both walks (the receiver chain to the claimed counter, the SPQR chain to the claimed
+  // index) are planned, charged together, and only then done: a budget that cannot pay for
+  // both pays for neither. The pq_ratchet field is read only as far as its key (which salts
+  // the message keys); its braid step runs after the MAC, in `commit`.
+  const walk = planMessageKeys(ctx, chain, message.counter);
+  const pq = planPqRatchetReceive(ctx, state.spqr, message.pqRatchet);
+  meter.charge(walk.units + pq.units);
+  const { seed, source } = walk.run();
+  const keys = deriveMessageKeys(crypto, seed, message.counter, pq.key());
   const expected = messageMac(
     crypto,
     keys.macKey,
@@ -191,12 +195,13 @@ function publicKeysEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function findMessageKeys(
-  ctx: RatchetContext,
-  chain: ReceiverChain,
-  counter: number,
-  meter: WorkMeter,
-): { seed: Uint8Array; source: KeySource } {
+/** Where a message key will come from, what reaching it costs, and the walk itself. */
+interface MessageKeyPlan {
+  readonly units: number;
+  run(): { seed: Uint8Array; source: KeySource };
+}
+
+function planMessageKeys(ctx: RatchetContext, chain: ReceiverChain, counter: number): MessageKeyPlan {
   const { crypto, walks } = ctx;
   const current = chain.chainKey.index;
   if (counter < current) {
@@ -211,7 +216,7 @@ function findMessageKeys(
         },
       );
     }
-    return { seed, source: { kind: 'skipped' } };
+    return { units: 0, run: () => ({ seed, source: { kind: 'skipped' } }) };
   }
   if (counter - current > MAX_FORWARD_JUMPS) {
     throw new ParleyError('ERR_MESSAGE_GAP_TOO_LARGE', 'message counter is too far ahead of its chain', {
@@ -223,23 +228,29 @@ function findMessageKeys(
   // The walk to the claimed counter happens before the MAC can be checked: it is charged to
   // the sender's budget and remembered, so a forged frame never costs the same walk twice.
   const start = chain.chainKey;
-  let key = walks?.nearest(WALK_DOMAIN, start, counter) ?? start;
-  meter.charge((counter - key.index) * CHAIN_STEP_COST);
-  // Walking from the committed key, the seeds of the messages skipped on the way are collected
-  // as we go — only the newest MAX_MESSAGE_KEYS can survive, so older ones are never computed.
-  // From a cached position they are computed after the MAC has checked (skippedSeeds).
-  const collect = key === start;
-  const keepFrom = counter - MAX_MESSAGE_KEYS;
-  const newSkipped: [number, Uint8Array][] = [];
-  while (key.index < counter) {
-    if (collect && key.index >= keepFrom) newSkipped.push([key.index, messageKeySeed(crypto, key)]);
-    key = nextChainKey(crypto, key);
-    walks?.record(WALK_DOMAIN, start, key);
-  }
-  if (key !== start) walks?.record(WALK_DOMAIN, start, key, true);
+  const from = walks?.nearest(WALK_DOMAIN, start, counter) ?? start;
   return {
-    seed: messageKeySeed(crypto, key),
-    source: { kind: 'chain', at: key, newSkipped: collect ? newSkipped : undefined },
+    units: (counter - from.index) * CHAIN_STEP_COST,
+    run() {
+      // Walking from the committed key, the seeds of the messages skipped on the way are
+      // collected as we go — only the newest MAX_MESSAGE_KEYS can survive, so older ones are
+      // never computed. From a cached position they are computed after the MAC has checked
+      // (skippedSeeds).
+      let key = from;
+      const collect = key === start;
+      const keepFrom = counter - MAX_MESSAGE_KEYS;
+      const newSkipped: [number, Uint8Array][] = [];
+      while (key.index < counter) {
+        if (collect && key.index >= keepFrom) newSkipped.push([key.index, messageKeySeed(crypto, key)]);
+        key = nextChainKey(crypto, key);
+        walks?.record(WALK_DOMAIN, start, key);
+      }
+      if (key !== start) walks?.record(WALK_DOMAIN, start, key, true);
+      return {
+        seed: messageKeySeed(crypto, key),
+        source: { kind: 'chain', at: key, newSkipped: collect ? newSkipped : undefined },
+      };
+    },
   };
 }
 

@@ -22,5 +22,5 @@ export const CHAIN_STEP_COST = 1;
 export const DH_STEP_COST = 48;
 /** A responder handshake: four or five X25519 and, for PQXDH, a Kyber-1024 decapsulation (~1 ms). */
 export const HANDSHAKE_COST = 500;
-/** One SPQR chain step: an HKDF with a 64-byte output (three HMAC calls). */
-export const SPQR_CHAIN_STEP_COST = 3;
+/** One SPQR chain step: an HKDF with a 64-byte output (three HMAC calls and their buffers: ~5 steps). */
+export const SPQR_CHAIN_STEP_COST = 5;

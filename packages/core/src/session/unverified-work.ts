@@ -1,7 +1,7 @@
 import { assertInteger } from '../crypto/guards.js';
 import { ParleyError } from '../errors.js';
 import { MAX_FORWARD_JUMPS } from '../ratchet/limits.js';
-import type { WorkMeter } from '../ratchet/work-meter.js';
+import { CHAIN_STEP_COST, SPQR_CHAIN_STEP_COST, type WorkMeter } from '../ratchet/work-meter.js';
 import type { Clock } from '../storage/contract.js';
 
 /**
@@ -12,32 +12,36 @@ import type { Clock } from '../storage/contract.js';
  * together cannot take more than a fixed share of the CPU from the others. Work on a message
  * that then verifies is given back: only unverified work counts.
  *
- * Units are chain steps (`CHAIN_STEP_COST`, ~2 µs with node:crypto). One instance can be shared
- * by several `SessionManager`s (a gateway's business numbers) so the total holds across them.
+ * Units are chain steps (`CHAIN_STEP_COST`, one HMAC, ~2 µs with node:crypto on an idle core).
+ * One instance can be shared by several `SessionManager`s (a gateway's business numbers) so the
+ * total holds across them.
  */
 export interface UnverifiedWorkLimits {
   /**
-   * Bucket size per sender device. Default MAX_FORWARD_JUMPS + 5 000: one maximal genuine gap
-   * (with its DH step, handshake and SPQR work) always fits; a forging device gets one walk.
+   * Bucket size per sender device. Default: one maximal genuine gap — MAX_FORWARD_JUMPS steps
+   * of the receiving chain and as many of the SPQR chain — plus 5 000 for a DH step and a
+   * handshake (155 000, ~0.3 s of CPU). A forging device gets that much, then waits for refill.
    */
   readonly perDevice?: number;
-  /** Refill per second per device. Default 5 000 (~10 ms of CPU each second per attacking device). */
+  /** Refill per second per device. Default 5 000 (~10 ms of CPU each second per forging device). */
   readonly perDeviceRefillPerSecond?: number;
-  /** Bucket shared by all devices. Default 4 × MAX_FORWARD_JUMPS. */
+  /** Bucket shared by all devices. Default two device buckets: one forger never starves a genuine gap. */
   readonly total?: number;
-  /** Refill per second of the shared bucket. Default 25 000 (~50 ms of CPU each second). */
+  /** Refill per second of the shared bucket. Default 50 000 (~0.1 s of CPU each second). */
   readonly totalRefillPerSecond?: number;
   /** Devices tracked; the least recently seen beyond this are forgotten (a full bucket). Default 10 000. */
   readonly maxDevices?: number;
 }
 
-const DEFAULTS = {
-  perDevice: MAX_FORWARD_JUMPS + 5_000,
+const MAXIMAL_GAP = MAX_FORWARD_JUMPS * (CHAIN_STEP_COST + SPQR_CHAIN_STEP_COST) + 5_000;
+
+export const DEFAULT_UNVERIFIED_WORK_LIMITS: Required<UnverifiedWorkLimits> = {
+  perDevice: MAXIMAL_GAP,
   perDeviceRefillPerSecond: 5_000,
-  total: 4 * MAX_FORWARD_JUMPS,
-  totalRefillPerSecond: 25_000,
+  total: 2 * MAXIMAL_GAP,
+  totalRefillPerSecond: 50_000,
   maxDevices: 10_000,
-} as const;
+};
 
 const MAX_SETTING = 1_000_000_000;
 
@@ -87,7 +91,7 @@ export class UnverifiedWorkBudget {
     private readonly clock: Clock,
     limits: UnverifiedWorkLimits = {},
   ) {
-    this.limits = { ...DEFAULTS, ...limits };
+    this.limits = { ...DEFAULT_UNVERIFIED_WORK_LIMITS, ...limits };
     assertInteger(this.limits.perDevice, 'unverifiedWork.perDevice', 0, MAX_SETTING);
     assertInteger(
       this.limits.perDeviceRefillPerSecond,

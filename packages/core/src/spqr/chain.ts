@@ -173,11 +173,52 @@ function checkReceive(chain: SpqrChain, direction: EpochDirection, index: number
     throw pqRatchetError('key-used', 'this message key was already used', { index });
 }
 
+/** The pre-MAC part of receiving one key: what it will cost, and the walk itself. */
+export interface ReceiveKeyPlan {
+  /** Work units (`SPQR_CHAIN_STEP_COST` per step) the walk will take. */
+  readonly units: number;
+  /** Walks (remembering the walk in `walks`) and returns the key. */
+  run(): Uint8Array;
+}
+
 /**
  * The key of message `index` of epoch `epoch`, computed without changing anything — the part of
- * receiving that must happen before the message MAC can be checked. A walk forward is charged to
- * `meter` and remembered in `walks`, so the same forged index never costs twice.
+ * receiving that must happen before the message MAC can be checked. Planned first, so that the
+ * caller can charge the walk to the sender's budget before doing it; remembered in `walks`, so
+ * the same forged index never costs twice.
  */
+export function planReceiveKey(
+  crypto: CryptoProvider,
+  chain: SpqrChain,
+  epoch: number,
+  index: number,
+  walks?: ChainWalks,
+): ReceiveKeyPlan {
+  const direction = chain.links[linkIndex(chain, epoch)]!.receive;
+  checkReceive(chain, direction, index);
+  if (index < direction.counter) {
+    const key = direction.kept.get(index)!;
+    return { units: 0, run: () => key };
+  }
+  const start: ChainPosition = { index: direction.counter, key: direction.next! };
+  const from = walks?.nearest(WALK_DOMAIN, start, index - 1) ?? start;
+  return {
+    units: (index - from.index) * SPQR_CHAIN_STEP_COST,
+    run() {
+      let position = from;
+      while (position.index < index - 1) {
+        position = step(crypto, position).position;
+        walks?.record(WALK_DOMAIN, start, position);
+      }
+      // The key of `index` is the output of the step from index − 1: keep that position, so a
+      // repeat costs one step.
+      if (position !== start) walks?.record(WALK_DOMAIN, start, position, true);
+      return step(crypto, position).key;
+    },
+  };
+}
+
+/** `planReceiveKey`, charged to `meter` and run. */
 export function peekReceiveKey(
   crypto: CryptoProvider,
   chain: SpqrChain,
@@ -186,19 +227,9 @@ export function peekReceiveKey(
   walks?: ChainWalks,
   meter: WorkMeter = unmetered,
 ): Uint8Array {
-  const direction = chain.links[linkIndex(chain, epoch)]!.receive;
-  checkReceive(chain, direction, index);
-  if (index < direction.counter) return direction.kept.get(index)!;
-  const start: ChainPosition = { index: direction.counter, key: direction.next! };
-  let position = walks?.nearest(WALK_DOMAIN, start, index - 1) ?? start;
-  meter.charge((index - position.index) * SPQR_CHAIN_STEP_COST);
-  while (position.index < index - 1) {
-    position = step(crypto, position).position;
-    walks?.record(WALK_DOMAIN, start, position);
-  }
-  const last = step(crypto, position);
-  walks?.record(WALK_DOMAIN, start, last.position, true);
-  return last.key;
+  const plan = planReceiveKey(crypto, chain, epoch, index, walks);
+  meter.charge(plan.units);
+  return plan.run();
 }
 
 /**

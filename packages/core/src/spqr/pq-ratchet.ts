@@ -8,7 +8,7 @@ import {
   DEFAULT_CHAIN_PARAMS,
   type Direction,
   newChain,
-  peekReceiveKey,
+  planReceiveKey,
   receiveKey,
   SELF_SESSION_MAX_JUMP,
   type SpqrChain,
@@ -113,17 +113,26 @@ export function pqRatchetSend(ctx: BraidContext, state: PqRatchetState): PqSend 
 }
 
 /**
- * Receiving, in two steps around the message MAC. `peek` computes the message key — cheap,
- * charged to `meter` when it walks the chain — and decides the version; `commit`, called only
- * after the MAC has checked, runs the braid (chunk decoding, ML-KEM, authenticator) and
- * returns the next state. A forged message never reaches `commit`, so it cannot make us
- * decapsulate or interpolate. The outcome equals SPQR's single `recv`: its message key does not
- * depend on the braid step of the same message (a secret made by a message of epoch n is for
- * epoch n, while the message's own key is of epoch n − 1).
+ * Receiving, in three steps around the message MAC. Planning decides the version and finds the
+ * chain position of the message key, and says what walking there costs (`units`), so the
+ * caller can charge it to the sender's budget first; `key()` walks and returns the key (the
+ * salt of the message keys); `commit()`, called only after the MAC has checked, runs the braid
+ * (chunk decoding, ML-KEM, authenticator) and returns the next state. A forged message never
+ * reaches `commit`, so it cannot make us decapsulate or interpolate. The outcome equals SPQR's
+ * single `recv`: its message key does not depend on the braid step of the same message (a
+ * secret made by a message of epoch n is for epoch n, while the message's own key is of
+ * epoch n − 1).
  */
+export interface PqReceivePlan {
+  readonly units: number;
+  key(): Uint8Array | undefined;
+  /** The state after the message; undefined when the session now runs without SPQR. */
+  commit(): PqRatchetState | undefined;
+}
+
+/** The outcome of receiving with the key computed: `pqRatchetReceive` for callers without a budget. */
 export interface PqReceive {
   readonly key: Uint8Array | undefined;
-  /** The state after the message; undefined when the session now runs without SPQR. */
   commit(): PqRatchetState | undefined;
 }
 
@@ -133,12 +142,24 @@ export function pqRatchetReceive(
   field: Uint8Array | undefined,
   meter: WorkMeter = unmetered,
 ): PqReceive {
+  const plan = planPqRatchetReceive(ctx, state, field);
+  meter.charge(plan.units);
+  return { key: plan.key(), commit: () => plan.commit() };
+}
+
+const NOTHING = { units: 0, key: () => undefined };
+
+export function planPqRatchetReceive(
+  ctx: PqRatchetContext,
+  state: PqRatchetState | undefined,
+  field: Uint8Array | undefined,
+): PqReceivePlan {
   // Version 0 (no SPQR): the field, if any, is ignored, as an SPQR v0 state does.
-  if (!state) return { key: undefined, commit: () => undefined };
+  if (!state) return { ...NOTHING, commit: () => undefined };
   const message = field ?? new Uint8Array(0);
   const version = message.length === 0 ? 0 : message[0]!;
   // A version above ours: ignored (room for a later SPQR), the state stays as it is.
-  if (version > SPQR_VERSION_1) return { key: undefined, commit: () => state };
+  if (version > SPQR_VERSION_1) return { ...NOTHING, commit: () => state };
   if (version < SPQR_VERSION_1) {
     const negotiation = state.negotiation;
     if (!negotiation) {
@@ -151,7 +172,7 @@ export function pqRatchetReceive(
       );
     }
     // Negotiated down: the session continues without SPQR.
-    return { key: undefined, commit: () => undefined };
+    return { ...NOTHING, commit: () => undefined };
   }
   const { message: braidMessage, index } = decodeBraidMessage(message);
   let chain = state.chain;
@@ -161,14 +182,17 @@ export function pqRatchetReceive(
   }
   const keyEpoch = braidMessage.epoch - 1;
   // Index 0 of epoch 0 is a message sent before its sender had a chain: no key.
-  const key =
-    keyEpoch === 0 && index === 0
-      ? undefined
-      : peekReceiveKey(ctx.crypto, chain, keyEpoch, index, ctx.walks, meter);
+  const keyed = !(keyEpoch === 0 && index === 0);
+  const walk = keyed ? planReceiveKey(ctx.crypto, chain, keyEpoch, index, ctx.walks) : undefined;
   const startChain = chain;
+  let key: Uint8Array | undefined;
   return {
-    key,
-    commit: () => commitReceive(ctx, state.braid, startChain, braidMessage, index, key !== undefined),
+    units: walk?.units ?? 0,
+    key: () => {
+      key ??= walk?.run();
+      return key;
+    },
+    commit: () => commitReceive(ctx, state.braid, startChain, braidMessage, index, keyed),
   };
 }
 
