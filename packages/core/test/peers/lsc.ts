@@ -161,7 +161,7 @@ export type LscKind = keyof typeof shapes;
 export interface LscPeerOptions {
   /**
    * Offer the SPQR (sparse post-quantum) ratchet. Only 0.75.x has a switch (default false here,
-   * because Parley does not do SPQR). 0.90 always offers it and falls back when the peer does not
+   * the plain-PQXDH peer of interop-v4; interop-spqr switches it on too). 0.90 always offers it and falls back when the peer does not
    * answer with it; 0.103 requires it. Setting it on a version without a switch throws.
    */
   pqRatchet?: boolean;
