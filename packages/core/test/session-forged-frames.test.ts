@@ -13,9 +13,8 @@ import { generateKeyPair } from '../src/keys/curve.js';
 import { nextChainKey } from '../src/ratchet/chain-key.js';
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS } from '../src/ratchet/limits.js';
 import { decodeSessionRecord, encodeSessionRecord } from '../src/ratchet/session-record.js';
-import { DH_STEP_COST } from '../src/ratchet/work-meter.js';
+import { DH_STEP_COST, unverifiedWorkCeiling } from '../src/ratchet/work-meter.js';
 import type { CiphertextMessage } from '../src/session/session-manager.js';
-import { DEFAULT_UNVERIFIED_WORK_LIMITS } from '../src/session/unverified-work.js';
 import { sendKey } from '../src/spqr/chain.js';
 import { encodeBraidMessage } from '../src/spqr/message.js';
 import { appendMac, encodeSignalMessageBody } from '../src/wire/signal-message.js';
@@ -123,7 +122,9 @@ async function refusal(action: () => Promise<unknown>): Promise<string> {
 /** HMAC calls of one maximal walk (one per chain step, plus the seeds of the kept skipped keys). */
 const WALK = MAX_FORWARD_JUMPS + MAX_MESSAGE_KEYS;
 /** Forged maximal walks one device's budget pays for in a session without SPQR. */
-const PAID_WALKS = Math.floor(DEFAULT_UNVERIFIED_WORK_LIMITS.perDevice / (MAX_FORWARD_JUMPS + DH_STEP_COST));
+const PAID_WALKS = Math.floor(
+  unverifiedWorkCeiling(MAX_FORWARD_JUMPS, false) / (MAX_FORWARD_JUMPS + DH_STEP_COST),
+);
 
 describe('forged frames claiming a 25 000-message jump', () => {
   it('60 of them from one device cost a few walks in all, each is refused with a typed error, nothing changes', async () => {
@@ -138,13 +139,21 @@ describe('forged frames claiming a 25 000-message jump', () => {
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }
     const spent = hmacs() - start;
-    // Before: 60 full walks (~1 600 000 HMAC calls, seconds of CPU). Now: what the device's
-    // budget pays for (one maximal SPQR-session gap: six walks of a plain chain), then nothing.
-    expect(PAID_WALKS).toBeLessThan(10);
+    // Before: 60 full walks (~1 600 000 HMAC calls, seconds of CPU). Now: one — what a genuine
+    // message of this session could need — then nothing until the budget refills.
+    expect(PAID_WALKS).toBe(1);
     expect(spent).toBeLessThan((PAID_WALKS + 1) * WALK);
     expect([...codes.keys()].sort()).toEqual(['ERR_INVALID_MAC', 'ERR_WORK_BUDGET_EXHAUSTED']);
     expect(codes.get('ERR_INVALID_MAC')).toBe(PAID_WALKS);
     expect(await snapshot(bob.store)).toEqual(before);
+    // A frame the budget refuses costs no DH step and no walk: not one HMAC.
+    const refused = hmacs();
+    for (let i = 0; i < 10; i++) {
+      await refusal(() =>
+        bob.sessions.decrypt(mallory.address, forgedFrame(freshRatchetKey(), MAX_FORWARD_JUMPS)),
+      );
+    }
+    expect(hmacs() - refused).toBe(0);
   }, 60_000);
 
   it('a repeated forged frame costs nothing after the first time', async () => {

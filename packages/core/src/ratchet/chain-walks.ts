@@ -27,13 +27,54 @@ interface Walk {
   readonly positions: ChainPosition[];
 }
 
+/**
+ * The outputs of a DH ratchet step done for an unverified message: the next root key, the new
+ * receiving chain's first key, and our next sending key pair and chain key. Plain bytes: every
+ * use builds fresh state objects from them.
+ */
+export interface RememberedStep {
+  readonly rootKey: Uint8Array;
+  readonly receivingChainKey: Uint8Array;
+  readonly senderPublicKey: Uint8Array;
+  readonly senderPrivateKey: Uint8Array;
+  readonly sendingChainKey: Uint8Array;
+}
+
 export class ChainWalks {
   private readonly walks = new Map<string, Walk>();
+  private readonly steps = new Map<string, RememberedStep>();
 
   constructor(private readonly maxWalks = DEFAULT_MAX_WALKS) {}
 
+  /**
+   * A DH step already done from this root key and sending key for this ratchet key (a forged
+   * message repeating a new ratchet key costs no new DH, and its walk is found again).
+   */
+  rememberedStep(
+    rootKey: Uint8Array,
+    ourPublicKey: Uint8Array,
+    theirKey: Uint8Array,
+  ): RememberedStep | undefined {
+    if (this.steps.size === 0) return undefined;
+    return this.steps.get(stepId(rootKey, ourPublicKey, theirKey));
+  }
+
+  rememberStep(
+    rootKey: Uint8Array,
+    ourPublicKey: Uint8Array,
+    theirKey: Uint8Array,
+    step: RememberedStep,
+  ): void {
+    const id = stepId(rootKey, ourPublicKey, theirKey);
+    this.steps.delete(id);
+    this.steps.set(id, step);
+    if (this.steps.size > this.maxWalks) this.steps.delete(this.steps.keys().next().value!);
+  }
+
   /** The furthest known position at or before `target` on the chain starting at `start`. */
   nearest(domain: string, start: ChainPosition, target: number): ChainPosition {
+    // The usual message needs no walk: skip the lookup.
+    if (target <= start.index || this.walks.size === 0) return start;
     const id = walkId(domain, start);
     const walk = this.walks.get(id);
     if (!walk) return start;
@@ -74,6 +115,10 @@ export class ChainWalks {
   get size(): number {
     return this.walks.size;
   }
+}
+
+function stepId(rootKey: Uint8Array, ourPublicKey: Uint8Array, theirKey: Uint8Array): string {
+  return `${toHex(rootKey)}:${toHex(ourPublicKey)}:${toHex(theirKey)}`;
 }
 
 function walkId(domain: string, start: ChainPosition): string {

@@ -2,15 +2,21 @@ import { constantTimeEqual } from '../crypto/constant-time.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
-import { planPqRatchetReceive, pqRatchetSend } from '../spqr/pq-ratchet.js';
+import { type PqReceivePlan, planPqRatchetReceive, pqRatchetSend } from '../spqr/pq-ratchet.js';
 import { appendMac, type DecodedSignalMessage, encodeSignalMessageBody } from '../wire/signal-message.js';
 import { type ChainKey, messageKeySeed, nextChainKey } from './chain-key.js';
-import type { ChainWalks } from './chain-walks.js';
+import type { ChainWalks, RememberedStep } from './chain-walks.js';
 import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import { deriveMessageKeys } from './message-keys.js';
 import { ratchetRootKey } from './root-key.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
-import { CHAIN_STEP_COST, DH_STEP_COST, unmetered, type WorkMeter } from './work-meter.js';
+import {
+  CHAIN_STEP_COST,
+  DH_STEP_COST,
+  unmetered,
+  unverifiedWorkCeiling,
+  type WorkMeter,
+} from './work-meter.js';
 
 /** The wire MAC is the first 8 bytes of HMAC-SHA256 (libsignal MAC_LENGTH). */
 const MAC_LENGTH = 8;
@@ -102,17 +108,43 @@ export function ratchetDecrypt(
       sessionVersion: state.version,
     });
   }
+  // Everything done before the MAC can be checked is planned, charged to the sender's budget
+  // and only then done: a budget that cannot pay does none of it. The DH step of a new ratchet
+  // key, the walk of the receiving chain to the claimed counter, and the walk of the SPQR
+  // chain to the claimed index (the pq_ratchet field is read only as far as its key, which
+  // salts the message keys; its braid step runs after the MAC, in `commit`).
+  const ceiling = unverifiedWorkCeiling(MAX_FORWARD_JUMPS, state.spqr !== undefined);
   const existing = findReceiverChain(state, message.ratchetKey);
-  if (!existing) meter.charge(DH_STEP_COST);
-  const step = existing ? undefined : computeRatchetStep(ctx, state, message.ratchetKey);
+  // The Double Ratchet's refusals (a duplicate, a gap too large) come first, as in libsignal.
+  const planPq = () => planPqRatchetReceive(ctx, state.spqr, message.pqRatchet);
+  let pq: PqReceivePlan;
+  let step: PendingStep | undefined;
+  let walk: MessageKeyPlan;
+  if (existing) {
+    walk = planMessageKeys(ctx, existing, message.counter);
+    pq = planPq();
+    meter.charge(walk.units + pq.units, ceiling);
+  } else {
+    const remembered = ctx.walks?.rememberedStep(
+      state.rootKey,
+      state.sender.ratchetKeyPair.publicKey,
+      message.ratchetKey,
+    );
+    if (remembered) {
+      step = stepFromRemembered(message.ratchetKey, remembered);
+      walk = planMessageKeys(ctx, step.chain, message.counter);
+      pq = planPq();
+      meter.charge(walk.units + pq.units, ceiling);
+    } else {
+      // A chain never derived before: no walk of it can be remembered either.
+      checkGap(message.counter, 0);
+      pq = planPq();
+      meter.charge(DH_STEP_COST + message.counter * CHAIN_STEP_COST + pq.units, ceiling);
+      step = computeRatchetStep(ctx, state, message.ratchetKey);
+      walk = planMessageKeys(ctx, step.chain, message.counter);
+    }
+  }
   const chain = existing ?? step!.chain;
-  // Both walks (the receiver chain to the claimed counter, the SPQR chain to the claimed
-  // index) are planned, charged together, and only then done: a budget that cannot pay for
-  // both pays for neither. The pq_ratchet field is read only as far as its key (which salts
-  // the message keys); its braid step runs after the MAC, in `commit`.
-  const walk = planMessageKeys(ctx, chain, message.counter);
-  const pq = planPqRatchetReceive(ctx, state.spqr, message.pqRatchet);
-  meter.charge(walk.units + pq.units);
   const { seed, source } = walk.run();
   const keys = deriveMessageKeys(crypto, seed, message.counter, pq.key());
   const expected = messageMac(
@@ -175,10 +207,33 @@ function computeRatchetStep(
     receiving.rootKey,
     agree(crypto, ourNewRatchet.privateKey, theirRatchetKey),
   );
+  ctx.walks?.rememberStep(state.rootKey, state.sender.ratchetKeyPair.publicKey, theirRatchetKey, {
+    rootKey: sending.rootKey,
+    receivingChainKey: receiving.chainKey.key,
+    senderPublicKey: ourNewRatchet.publicKey,
+    senderPrivateKey: ourNewRatchet.privateKey,
+    sendingChainKey: sending.chainKey.key,
+  });
   return {
     chain: { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: new Map() },
     rootKey: sending.rootKey,
     sender: { ratchetKeyPair: ourNewRatchet, chainKey: sending.chainKey },
+  };
+}
+
+/** A remembered DH step as fresh state objects (the state may change them once it is applied). */
+function stepFromRemembered(theirRatchetKey: Uint8Array, step: RememberedStep): PendingStep {
+  return {
+    chain: {
+      ratchetKey: theirRatchetKey,
+      chainKey: { key: step.receivingChainKey, index: 0 },
+      skipped: new Map(),
+    },
+    rootKey: step.rootKey,
+    sender: {
+      ratchetKeyPair: { publicKey: step.senderPublicKey, privateKey: step.senderPrivateKey },
+      chainKey: { key: step.sendingChainKey, index: 0 },
+    },
   };
 }
 
@@ -193,6 +248,16 @@ function publicKeysEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function checkGap(counter: number, chainIndex: number): void {
+  if (counter - chainIndex > MAX_FORWARD_JUMPS) {
+    throw new ParleyError('ERR_MESSAGE_GAP_TOO_LARGE', 'message counter is too far ahead of its chain', {
+      counter,
+      chainIndex,
+      limit: MAX_FORWARD_JUMPS,
+    });
+  }
 }
 
 /** Where a message key will come from, what reaching it costs, and the walk itself. */
@@ -218,13 +283,7 @@ function planMessageKeys(ctx: RatchetContext, chain: ReceiverChain, counter: num
     }
     return { units: 0, run: () => ({ seed, source: { kind: 'skipped' } }) };
   }
-  if (counter - current > MAX_FORWARD_JUMPS) {
-    throw new ParleyError('ERR_MESSAGE_GAP_TOO_LARGE', 'message counter is too far ahead of its chain', {
-      counter,
-      chainIndex: current,
-      limit: MAX_FORWARD_JUMPS,
-    });
-  }
+  checkGap(counter, current);
   // The walk to the claimed counter happens before the MAC can be checked: it is charged to
   // the sender's budget and remembered, so a forged frame never costs the same walk twice.
   const start = chain.chainKey;

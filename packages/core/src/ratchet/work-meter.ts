@@ -9,8 +9,13 @@
  * node:crypto provider); they only need to be right within a small factor.
  */
 export interface WorkMeter {
-  /** Accounts for `units` of work about to be done; throws when the budget cannot pay. */
-  charge(units: number): void;
+  /**
+   * Accounts for `units` of work about to be done; throws when the budget cannot pay.
+   * `ceiling`: the most unverified work a genuine message of this session can need — a sender
+   * that has already had that much fail verification is refused sooner than the budget's
+   * full size, which must cover the costliest kind of session.
+   */
+  charge(units: number, ceiling?: number): void;
 }
 
 /** A meter that never refuses: for callers with nothing to protect (tests, local replays). */
@@ -24,3 +29,14 @@ export const DH_STEP_COST = 48;
 export const HANDSHAKE_COST = 500;
 /** One SPQR chain step: an HKDF with a 64-byte output (three HMAC calls and their buffers: ~5 steps). */
 export const SPQR_CHAIN_STEP_COST = 5;
+
+/** Slack above a maximal gap: the DH step and handshake that may come with it, and then some. */
+const CEILING_SLACK = 5_000;
+
+/**
+ * The most unverified work one genuine message can cause in a session: the longest walk of
+ * the receiving chain and, with SPQR, of the SPQR chain.
+ */
+export function unverifiedWorkCeiling(maxForwardJumps: number, spqr: boolean): number {
+  return maxForwardJumps * (CHAIN_STEP_COST + (spqr ? SPQR_CHAIN_STEP_COST : 0)) + CEILING_SLACK;
+}

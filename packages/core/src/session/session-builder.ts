@@ -77,6 +77,7 @@ export async function processBundleOnce(
       ? { preKeyId: bundle.kyberPreKeyId!, ...kyberEncapsulate(bundle.kyberPreKey!, ctx.random) }
       : undefined;
   const record = session.record ?? emptyRecord();
+  ctx.touch(address);
   const state = initiateSession(ctx.ratchet, {
     version,
     kyber,

@@ -107,6 +107,7 @@ async function encryptOnce(
     );
   }
   await ctx.checkTrust(address, state.remoteIdentityKey, remoteIdentity.bytes, 'sending');
+  ctx.touch(address);
   const signalMessage = ratchetEncrypt(ctx.ratchet, state, plaintext);
   let message: CiphertextMessage;
   if (pending) {
@@ -169,6 +170,7 @@ async function decryptPreKeyOnce(
     throw error;
   }
   meter.settle(true);
+  ctx.touch(address);
   placePreKeyMessageState(record, found);
 
   writes.push(ctx.records.put('sessions', sessionKey, encodeSessionRecord(record)));
@@ -230,6 +232,8 @@ async function decryptWhisperOnce(
   if (!decrypted) {
     throw firstError ?? sessionNotFound(address);
   }
+  // ratchetDecrypt changed the state it decrypted with; the record changes below.
+  ctx.touch(address);
   meter.settle(true);
   if (decrypted.archivedIndex !== undefined) {
     record.archived.splice(decrypted.archivedIndex, 1);

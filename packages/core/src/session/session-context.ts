@@ -76,6 +76,8 @@ export class SessionContext {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly sessionCache = new Map<string, LoadedSession>();
   private readonly identityCache = new Map<string, VersionedBytes>();
+  /** Sessions whose cached record the running attempt has changed (see `touch`). */
+  private readonly touched = new Set<string>();
   private localIdentityCache: LocalIdentity | undefined;
 
   constructor(options: SessionContextOptions) {
@@ -228,6 +230,31 @@ export class SessionContext {
     remember(this.identityCache, read.identityKeyName, identity, this.cacheSize);
   }
 
+  /**
+   * Says that the running operation is about to change (or has changed) the decoded record it
+   * loaded for `address`. Should it then fail, the cached record is dropped; a failure before
+   * any change keeps it — a forged message does not cost the next one a read and a decode.
+   */
+  touch(address: ProtocolAddress): void {
+    this.touched.add(this.records.sessionKey(address));
+  }
+
+  /** Whether the cached session and identity of an address are still what the store holds. */
+  private async cacheIsCurrent(address: ProtocolAddress): Promise<boolean> {
+    const sessionKey = this.records.sessionKey(address);
+    const identityKeyName = this.records.remoteIdentityKey(address.name);
+    const session = this.sessionCache.get(sessionKey);
+    const identity = this.identityCache.get(identityKeyName);
+    if (!session || !identity) return false;
+    const [storedSession, storedIdentity] = await Promise.all([
+      this.records.store.get('sessions', sessionKey),
+      this.records.store.get('identities', identityKeyName),
+    ]);
+    return (
+      (storedSession?.version ?? 0) === session.version && (storedIdentity?.version ?? 0) === identity.version
+    );
+  }
+
   /** Forgets what this instance cached for one address (after a failure or a deletion). */
   forget(address: ProtocolAddress): void {
     this.sessionCache.delete(this.records.sessionKey(address));
@@ -258,21 +285,27 @@ export class SessionContext {
    */
   private async withRetries<T>(address: ProtocolAddress, operation: () => Promise<T>): Promise<T> {
     const schedule = this.retry.start();
+    const key = this.records.sessionKey(address);
     for (;;) {
-      const cached = this.sessionCache.has(this.records.sessionKey(address));
+      const cached = this.sessionCache.has(key);
+      this.touched.delete(key);
       try {
         return await operation();
       } catch (error) {
-        // The operation may have changed the cached record before failing: drop it.
-        this.forget(address);
+        const dirty = this.touched.delete(key);
         if (isParleyError(error, 'ERR_STORE_CONFLICT')) {
+          this.forget(address);
           if (await schedule.backOff()) continue;
           throw error;
         }
-        // A failure computed from a cached record may be the cache's fault (the store moved
-        // on without us): it is retried once, at once, from the store before it counts.
-        if (cached) continue;
-        throw error;
+        // The operation changed the cached record before failing: drop it.
+        if (dirty) this.forget(address);
+        // A failure computed from a cached record may be the cache's fault (the store moved on
+        // without us): unless the store still holds what we cached, it is retried once, at
+        // once, from the store before it counts. A spent budget is this instance's own verdict.
+        if (!cached || isParleyError(error, 'ERR_WORK_BUDGET_EXHAUSTED')) throw error;
+        if (!dirty && (await this.cacheIsCurrent(address))) throw error;
+        this.forget(address);
       }
     }
   }

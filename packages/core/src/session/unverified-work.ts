@@ -1,7 +1,7 @@
 import { assertInteger } from '../crypto/guards.js';
 import { ParleyError } from '../errors.js';
 import { MAX_FORWARD_JUMPS } from '../ratchet/limits.js';
-import { CHAIN_STEP_COST, SPQR_CHAIN_STEP_COST, type WorkMeter } from '../ratchet/work-meter.js';
+import { unverifiedWorkCeiling, type WorkMeter } from '../ratchet/work-meter.js';
 import type { Clock } from '../storage/contract.js';
 
 /**
@@ -20,7 +20,9 @@ export interface UnverifiedWorkLimits {
   /**
    * Bucket size per sender device. Default: one maximal genuine gap — MAX_FORWARD_JUMPS steps
    * of the receiving chain and as many of the SPQR chain — plus 5 000 for a DH step and a
-   * handshake (155 000, ~0.3 s of CPU). A forging device gets that much, then waits for refill.
+   * handshake (155 000, ~0.3 s of CPU). Within it, a message may use only what a genuine one of
+   * its session can need (`WorkMeter.charge`'s ceiling: 30 000 without SPQR), so a forging
+   * device gets one maximal walk of its kind of session, then waits for refill.
    */
   readonly perDevice?: number;
   /** Refill per second per device. Default 5 000 (~10 ms of CPU each second per forging device). */
@@ -33,7 +35,7 @@ export interface UnverifiedWorkLimits {
   readonly maxDevices?: number;
 }
 
-const MAXIMAL_GAP = MAX_FORWARD_JUMPS * (CHAIN_STEP_COST + SPQR_CHAIN_STEP_COST) + 5_000;
+const MAXIMAL_GAP = unverifiedWorkCeiling(MAX_FORWARD_JUMPS, true);
 
 export const DEFAULT_UNVERIFIED_WORK_LIMITS: Required<UnverifiedWorkLimits> = {
   perDevice: MAXIMAL_GAP,
@@ -112,9 +114,9 @@ export class UnverifiedWorkBudget {
       get charged() {
         return charged;
       },
-      charge(units: number): void {
+      charge(units: number, ceiling?: number): void {
         if (units <= 0) return;
-        budget.take(device, units);
+        budget.take(device, units, ceiling);
         charged += units;
       },
       settle(verified: boolean): void {
@@ -132,13 +134,16 @@ export class UnverifiedWorkBudget {
     return Math.min(bucket.level, total.level);
   }
 
-  private take(device: string, units: number): void {
+  private take(device: string, units: number, ceiling = Number.POSITIVE_INFINITY): void {
     const now = this.clock.now();
     const bucket = this.deviceBucket(device, now);
     const total = this.total(now);
-    if (bucket.level < units || total.level < units) {
-      const scope = bucket.level < units ? 'device' : 'total';
-      const wait = (scope === 'device' ? bucket : total).waitFor(units);
+    // Below a ceiling c, the device may have at most c units outstanding: its level must stay
+    // at or above capacity − c.
+    const floor = Math.max(0, bucket.capacity - ceiling);
+    if (bucket.level - floor < units || total.level < units) {
+      const scope = bucket.level - floor < units ? 'device' : 'total';
+      const wait = (scope === 'device' ? bucket : total).waitFor(units + floor);
       throw new ParleyError(
         'ERR_WORK_BUDGET_EXHAUSTED',
         scope === 'device'
