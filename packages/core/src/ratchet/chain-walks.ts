@@ -1,4 +1,4 @@
-import { toHex } from '../bytes.js';
+import { bytesEqual, concatBytes, toHex } from '../bytes.js';
 
 /**
  * Remembers where walks along symmetric KDF chains got to, so the same walk is never done
@@ -42,7 +42,8 @@ export interface RememberedStep {
 
 export class ChainWalks {
   private readonly walks = new Map<string, Walk>();
-  private readonly steps = new Map<string, RememberedStep>();
+  /** By their ratchet key; the root and sending key it was derived from are checked on lookup. */
+  private readonly steps = new Map<string, { from: Uint8Array; step: RememberedStep }>();
 
   constructor(private readonly maxWalks = DEFAULT_MAX_WALKS) {}
 
@@ -56,7 +57,8 @@ export class ChainWalks {
     theirKey: Uint8Array,
   ): RememberedStep | undefined {
     if (this.steps.size === 0) return undefined;
-    return this.steps.get(stepId(rootKey, ourPublicKey, theirKey));
+    const entry = this.steps.get(toHex(theirKey));
+    return entry && bytesEqual(entry.from, concatBytes(rootKey, ourPublicKey)) ? entry.step : undefined;
   }
 
   rememberStep(
@@ -65,9 +67,9 @@ export class ChainWalks {
     theirKey: Uint8Array,
     step: RememberedStep,
   ): void {
-    const id = stepId(rootKey, ourPublicKey, theirKey);
+    const id = toHex(theirKey);
     this.steps.delete(id);
-    this.steps.set(id, step);
+    this.steps.set(id, { from: concatBytes(rootKey, ourPublicKey), step });
     if (this.steps.size > this.maxWalks) this.steps.delete(this.steps.keys().next().value!);
   }
 
@@ -115,10 +117,6 @@ export class ChainWalks {
   get size(): number {
     return this.walks.size;
   }
-}
-
-function stepId(rootKey: Uint8Array, ourPublicKey: Uint8Array, theirKey: Uint8Array): string {
-  return `${toHex(rootKey)}:${toHex(ourPublicKey)}:${toHex(theirKey)}`;
 }
 
 function walkId(domain: string, start: ChainPosition): string {
