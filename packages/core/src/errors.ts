@@ -27,7 +27,11 @@ export const ERROR_CODES = [
   'ERR_KYBER_PREKEY_REUSED',
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
-  /** The peer requires SPQR (libsignal 0.92 and later) and this manager has it off. */
+  /**
+   * The peer requires SPQR (libsignal 0.92 and later) and this manager has it off. Raised when
+   * such a peer's first message arrives; as initiator the peer refuses silently, so a
+   * decryption-error message from it (once Parley reads them) should map to this code too.
+   */
   'ERR_PEER_REQUIRES_SPQR',
   /** This manager requires SPQR and the peer does not speak it (or stopped speaking it). */
   'ERR_PEER_LACKS_SPQR',
