@@ -9,6 +9,7 @@ import { type IntegrityConfig, resolveIntegrityConfig } from '../integrity/thres
 import type { RecordSealer } from '../session/record-sealer.js';
 import { SessionManager } from '../session/session-manager.js';
 import { acceptIdentityChanges } from '../session/trust.js';
+import { UnverifiedWorkBudget } from '../session/unverified-work.js';
 import { createStatistics, type UsageLedger } from '../stats/ledger.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
@@ -96,6 +97,8 @@ export class GatewayContext {
   readonly kyberBatch: number;
   readonly kyberLowWater: number;
   readonly leases: PlaintextLeases;
+  /** One budget of pre-MAC key derivation for all business numbers (session/unverified-work.ts). */
+  readonly unverifiedWork: UnverifiedWorkBudget;
   readonly businesses = new Map<string, Promise<BusinessContext>>();
   readonly messageHandlers = new Map<string, MessageHandler>();
   readonly eventHandlers = new Map<string, Set<EventHandler>>();
@@ -143,6 +146,7 @@ export class GatewayContext {
     this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
+    this.unverifiedWork = new UnverifiedWorkBudget(this.clock);
     this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
     const periodMs = positive(options.periodMs ?? DEFAULT_PERIOD_MS, 'periodMs');
     this.periodKeys = new PeriodKeys({
@@ -227,6 +231,7 @@ export class GatewayContext {
         scope: sessionScope(ctx.id, number),
         trust: acceptIdentityChanges,
         sealer: ctx.sealer,
+        unverifiedWork: this.unverifiedWork,
       });
       ctx.numbers.set(number, sessions);
     }
