@@ -44,8 +44,15 @@ export class SessionBuilder {
   }
 
   /** X3DH (or PQXDH when the bundle carries a signed Kyber prekey) as initiator; the old session is archived. */
-  processPreKeyBundle(bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+  async processPreKeyBundle(bundle: PreKeyBundle): Promise<ProcessBundleResult> {
     assertAddress(this.remoteAddress);
+    // The trust question comes before the signature checks (as libsignal asks it), so the
+    // bundle's shape is checked here, first.
+    if (typeof bundle !== 'object' || bundle === null) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"bundle" expected a prekey bundle object', {
+        field: 'bundle',
+      });
+    }
     return this.ctx.run(this.remoteAddress, () => processBundleOnce(this.ctx, this.remoteAddress, bundle));
   }
 }
