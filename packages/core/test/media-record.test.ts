@@ -9,7 +9,7 @@ import { createNodeCrypto } from '../src/crypto/node.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
-import { PeriodKeys } from '../src/gateway/period-keys.js';
+import { PeriodKeys } from '../src/gateway/durable/period-keys.js';
 import {
   blobOpener,
   createMediaPointer,

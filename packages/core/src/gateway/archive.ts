@@ -4,17 +4,17 @@ import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import type { Store } from '../storage/contract.js';
-import type { KeyProvider } from './key-provider.js';
-import { businessKey, messagePrefix, vaultKey } from './layout.js';
-import { periodKeyContext } from './period-keys.js';
-import { createAesGcmSealer } from './record-sealer.js';
+import { businessKey, messagePrefix, vaultKey } from './durable/layout.js';
+import { periodKeyContext } from './durable/period-keys.js';
+import { createAesGcmSealer } from './durable/record-sealer.js';
 import {
   contentAad,
   type Direction,
   decodeBusinessConfig,
   decodeMessageRecord,
   openContent,
-} from './records.js';
+} from './durable/records.js';
+import type { KeyProvider } from './key-provider.js';
 import type { InboundStatus, MessageId, OutboundStatus } from './types.js';
 import { assertBusinessId } from './validation.js';
 

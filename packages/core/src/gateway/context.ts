@@ -4,7 +4,7 @@ import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { ParleyError } from '../errors.js';
 import type { IntegrityMonitor } from '../integrity/monitor.js';
-import type { IntegrityLevel, IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import type { IntegrityLevel } from '../integrity/signal.js';
 import { type IntegrityConfig, resolveIntegrityConfig } from '../integrity/thresholds.js';
 import type { RecordSealer } from '../session/record-sealer.js';
 import { SessionManager } from '../session/session-manager.js';
@@ -13,10 +13,12 @@ import { UnverifiedWorkBudget } from '../session/unverified-work.js';
 import { createStatistics, type UsageLedger } from '../stats/ledger.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
-import { readSignal } from './integrity-counters.js';
+import { KeyedQueue } from './cache/keyed-queue.js';
+import { PlaintextLeases } from './cache/plaintext-leases.js';
+import { sessionScope } from './durable/layout.js';
+import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
+import type { BusinessConfig } from './durable/records.js';
 import type { KeyProvider } from './key-provider.js';
-import { KeyedQueue } from './keyed-queue.js';
-import { sessionScope } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import {
   checkGatewayOptions,
@@ -36,10 +38,7 @@ import {
   type GatewayOptions,
 } from './options.js';
 import { DEFAULT_PADDING_BLOCK } from './padding.js';
-import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
-import { PlaintextLeases } from './plaintext-leases.js';
 import { derivePseudonym } from './pseudonym.js';
-import type { BusinessConfig } from './records.js';
 import type {
   Directory,
   EventHandler,
@@ -50,8 +49,6 @@ import type {
   Transport,
 } from './types.js';
 import { assertPhoneNumber, positive } from './validation.js';
-
-export const KEY_LENGTH = 32;
 
 export interface BusinessContext {
   readonly id: string;
@@ -125,7 +122,12 @@ export class GatewayContext {
   /** Statistics writes run one after another, so an older state never lands after a newer one. */
   statisticsWriting: Promise<void> = Promise.resolve();
   readonly platformExport: PlatformExport | undefined;
-  readonly signalsReader: IntegritySignals | undefined;
+  /**
+   * Run once for each business as it is loaded into this instance (restoring what the
+   * instance keeps of it in memory); registered by the Gateway, so that loading a business
+   * depends on no concern that needs one.
+   */
+  readonly onBusinessLoaded: ((ctx: BusinessContext) => Promise<void>)[] = [];
   /** Event records handed over without a handler throwing, to delete in the next batch. */
   readonly forgettingEvents = new Set<string>();
   /** Orders the event records this process writes within one millisecond. */
@@ -205,9 +207,6 @@ export class GatewayContext {
     if (options.integrity !== false) {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
-      this.signalsReader = Object.freeze({
-        signal: (businessId: string): IntegritySignal => readSignal(this, businessId),
-      });
     }
     if (options.statistics !== false) {
       const { recorder, statistics, billing } = createStatistics({

@@ -7,9 +7,9 @@ import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { deviceListWrite, readDeviceList } from './device-lists.js';
-import { handOver, newEvent } from './event-outbox.js';
-import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
+import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
+import { handOver, newEvent } from './durable/event-outbox.js';
+import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './durable/layout.js';
 import {
   commitIfUnchanged,
   del,
@@ -18,8 +18,7 @@ import {
   outboxPut,
   readMessage,
   sealedPut,
-} from './message-store.js';
-import { unpadContent } from './padding.js';
+} from './durable/message-store.js';
 import {
   contentAad,
   decodeOutboxEntry,
@@ -27,7 +26,8 @@ import {
   type MessageRecord,
   openContent,
   sealContent,
-} from './records.js';
+} from './durable/records.js';
+import { unpadContent } from './padding.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 

@@ -12,12 +12,14 @@ import type { IntegrityConfig } from '../integrity/thresholds.js';
 import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
-import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
-import { handOver, statusEvent } from './event-outbox.js';
-import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './layout.js';
+import type { BusinessContext, GatewayContext } from './context.js';
+import { handOver, statusEvent } from './durable/event-outbox.js';
+import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './durable/layout.js';
+import { commitIfUnchanged, del, dueAt, readMessage, sealedPut } from './durable/message-store.js';
+import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './durable/records.js';
+import { loadOrCreateKey } from './durable/wrapped-keys.js';
 import { errorCode } from './logger.js';
-import { commitIfUnchanged, del, dueAt, readMessage, sealedPut } from './message-store.js';
-import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './records.js';
+import { KEY_LENGTH } from './options.js';
 import type { MessageId, SpamReport } from './types.js';
 import {
   assertArgumentObject,
@@ -26,7 +28,6 @@ import {
   PHONE_NUMBER,
   parseFrameId,
 } from './validation.js';
-import { loadOrCreateKey } from './wrapped-keys.js';
 
 export async function receiveSpamReport(g: GatewayContext, report: SpamReport): Promise<SpamReportOutcome> {
   g.assertOpen();

@@ -18,6 +18,9 @@ import type { Directory, Transport } from './types.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** Every data key the gateway makes (record sealing, pseudonyms, period keys, gateway keys): 256 bits. */
+export const KEY_LENGTH = 32;
+
 /** MISSION.md: messages are kept at most 30 days. */
 export const MAX_RETENTION_DAYS = 30;
 

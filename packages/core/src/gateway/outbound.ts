@@ -6,11 +6,11 @@ import type { CiphertextMessage, SessionManager } from '../session/session-manag
 import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
+import type { PlaintextLease } from './cache/plaintext-leases.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
-import { currentDevices } from './device-lists.js';
-import { handOver, statusEvent } from './event-outbox.js';
-import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
-import { dueKey, messageIndexKey, messageKey, outboxKey } from './layout.js';
+import { currentDevices } from './durable/device-lists.js';
+import { handOver, statusEvent } from './durable/event-outbox.js';
+import { dueKey, messageIndexKey, messageKey, outboxKey } from './durable/layout.js';
 import {
   commitIfUnchanged,
   del,
@@ -20,10 +20,7 @@ import {
   outboxPut,
   readMessage,
   sealedPut,
-} from './message-store.js';
-import { MAX_CONTENT_LENGTH } from './options.js';
-import { padContent } from './padding.js';
-import type { PlaintextLease } from './plaintext-leases.js';
+} from './durable/message-store.js';
 import {
   contentAad,
   decodeMessageIndex,
@@ -32,7 +29,10 @@ import {
   type MessageRecord,
   openContent,
   sealContent,
-} from './records.js';
+} from './durable/records.js';
+import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
+import { MAX_CONTENT_LENGTH } from './options.js';
+import { padContent } from './padding.js';
 import { expire, expired } from './retention.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
 import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';

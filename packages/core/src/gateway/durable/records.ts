@@ -1,8 +1,8 @@
-import { ByteReader, ByteWriter } from '../binary.js';
-import { concatBytes, utf8 } from '../bytes.js';
-import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
-import { isParleyError, ParleyError } from '../errors.js';
-import type { InboundStatus, OutboundStatus } from './types.js';
+import { ByteReader, ByteWriter } from '../../binary.js';
+import { concatBytes, utf8 } from '../../bytes.js';
+import type { CryptoProvider, RandomSource } from '../../crypto/provider.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { InboundStatus, OutboundStatus } from '../types.js';
 
 /** Encodings of the gateway's own records (Parley's compact format, see binary.ts). */
 

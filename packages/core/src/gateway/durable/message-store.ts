@@ -1,8 +1,9 @@
-import { isParleyError, ParleyError } from '../errors.js';
-import type { Namespace, WriteOperation } from '../storage/contract.js';
-import type { BusinessContext, GatewayContext } from './context.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { Namespace, WriteOperation } from '../../storage/contract.js';
+import type { BusinessContext, GatewayContext } from '../context.js';
+import { DAY_MS } from '../options.js';
+import type { MessageId } from '../types.js';
 import { contactKey, dueKey, messageIndexKey, messageKey, outboxKey, personIndexKey } from './layout.js';
-import { DAY_MS } from './options.js';
 import {
   type Direction,
   decodeMessageIndex,
@@ -14,7 +15,6 @@ import {
   type MessageRecord,
   type OutboxEntry,
 } from './records.js';
-import type { MessageId } from './types.js';
 
 /** The message record, its id index, the person index, its outbox entry and the contact's activity. */
 export function messageWrites(
