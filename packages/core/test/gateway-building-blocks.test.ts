@@ -3,12 +3,12 @@ import { ByteWriter } from '../src/binary.js';
 import { utf8 } from '../src/bytes.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
-import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
-import { padContent, unpadContent } from '../src/gateway/padding.js';
 import { PlaintextLeases } from '../src/gateway/cache/plaintext-leases.js';
-import { derivePseudonym } from '../src/gateway/pseudonym.js';
 import { createAesGcmSealer } from '../src/gateway/durable/record-sealer.js';
 import { decodeNumberKeys, encodeNumberKeys, type NumberKeys } from '../src/gateway/durable/records.js';
+import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
+import { padContent, unpadContent } from '../src/gateway/padding.js';
+import { derivePseudonym } from '../src/gateway/pseudonym.js';
 import { FakeClock, testCrypto } from './support/parties.js';
 
 const crypto = testCrypto();
