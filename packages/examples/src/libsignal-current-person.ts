@@ -4,13 +4,8 @@
  * sparse post-quantum ratchet (SPQR) required. The gateway's default (`spqr: 'offer'`) meets it.
  * In-memory stores on the library's abstract store classes; the devices share one identity key.
  */
-import {
-  DEFAULT_PADDING_BLOCK,
-  type OutboundFrame,
-  type PreKeyBundle,
-  padContent,
-  unpadContent,
-} from '@parley/core';
+import type { OutboundFrame, PreKeyBundle } from '@parley/core';
+import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
 import * as lsc from 'lsc-0-103';
 
@@ -232,7 +227,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       );
     }
     const message = await lsc.signalEncrypt(
-      u8(padContent(new TextEncoder().encode(text), DEFAULT_PADDING_BLOCK)),
+      u8(encodeMessagePlaintext({ text })),
       business,
       device.address,
       device.sessionStore,
@@ -274,13 +269,14 @@ export class LibsignalCurrentPerson implements NetworkPerson {
             device.sessionStore,
             device.identityStore,
           );
-    const content = unpadContent(u8(padded));
+    const envelope = decodeMessagePlaintext(u8(padded));
+    const content = contentBytes(envelope);
     const message: PersonMessage = {
       from: frame.from,
       deviceId: device.deviceId,
       frameId: frame.frameId,
       content,
-      text: new TextDecoder().decode(content),
+      text: envelope.text ?? new TextDecoder().decode(content),
     };
     this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });

@@ -1,5 +1,6 @@
 import { wipe } from '../bytes.js';
 import { assertMethods, assertOptionalCryptoProvider, assertOptions, assertStore } from '../configuration.js';
+import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
@@ -91,7 +92,9 @@ export async function readMessageArchive(options: ReadMessageArchiveOptions): Pr
       continue;
     }
     const opened = openContent(crypto, periodKey, contentAad(businessId, id), record.content);
-    out.push({ ...base, readable: true, phoneNumber: opened.phoneNumber, content: opened.content });
+    // Both directions are stored as content envelopes (or raw bytes a peer sent as they came).
+    const envelope = decodeMessagePlaintext(opened.content, false);
+    out.push({ ...base, readable: true, phoneNumber: opened.phoneNumber, content: contentBytes(envelope) });
   }
   for (const key of periodKeys.values()) wipe(key);
   return out;

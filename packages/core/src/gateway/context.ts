@@ -1,4 +1,5 @@
 import { toHex } from '../bytes.js';
+import { DEFAULT_PADDING_BLOCK } from '../content/padding.js';
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
@@ -37,7 +38,6 @@ import {
   DEFAULT_SIGNED_PREKEY_ROTATION_MS,
   type GatewayOptions,
 } from './options.js';
-import { DEFAULT_PADDING_BLOCK } from './padding.js';
 import { derivePseudonym } from './pseudonym.js';
 import type {
   Directory,

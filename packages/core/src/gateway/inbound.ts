@@ -1,4 +1,6 @@
 import { toHex, utf8, wipe } from '../bytes.js';
+import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
+import { unpadContent } from '../content/padding.js';
 import { isParleyError } from '../errors.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
@@ -27,7 +29,6 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
-import { unpadContent } from './padding.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
@@ -194,20 +195,20 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
     record.attempts += 1;
     if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
     const delivered = await callHandler(g, handler, () => {
-      const { phoneNumber, content } = openContent(
-        g.crypto,
-        periodKey,
-        contentAad(businessId, id),
-        record.content,
-      );
+      const opened = openContent(g.crypto, periodKey, contentAad(businessId, id), record.content);
+      // Stored unpadded as the person's device sent it: the content envelope (or raw bytes).
+      const envelope = decodeMessagePlaintext(opened.content, false);
+      const content = envelope.raw ? opened.content : contentBytes(envelope);
+      if (content !== opened.content) wipe(opened.content);
       return {
         id,
         businessId,
         to: record.number,
-        from: phoneNumber,
+        from: opened.phoneNumber,
         deviceId: record.deviceId,
         receivedAt: record.createdAt,
         attempt: record.attempts,
+        ...(envelope.text === undefined ? {} : { text: envelope.text }),
         content,
       };
     });

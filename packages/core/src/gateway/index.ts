@@ -3,6 +3,7 @@
  * numbers, with retention, crypto-shredding, pseudonyms and residency.
  */
 
+export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from '../content/padding.js';
 export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchive } from './archive.js';
 export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 export { BusinessHandle, type BusinessUsage, type HandleOptions } from './business-handle.js';
@@ -39,7 +40,6 @@ export {
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
 export type { GatewayLogger, LogFields, LogLevel, LogValue } from './logger.js';
-export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
 export type {
   BusinessRegistration,
   DeliveryReceipt,

@@ -1,4 +1,6 @@
-import { copyBytes, utf8, wipe } from '../bytes.js';
+import { copyBytes, wipe } from '../bytes.js';
+import { encodeContentEnvelope } from '../content/content-envelope.js';
+import { padContent } from '../content/padding.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
@@ -32,7 +34,6 @@ import {
 } from './durable/records.js';
 import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
-import { padContent } from './padding.js';
 import { expire, expired } from './retention.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
 import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
@@ -73,8 +74,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
     g.integrityDirty.add(businessId);
   }
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
-  // Copied only now, after every await: sealed and zeroed in one synchronous step.
-  const content = typeof given === 'string' ? utf8(given) : copyBytes(given);
+  // Encoded only now, after every await: sealed and zeroed in one synchronous step. What is
+  // sealed is the content envelope (docs/content-envelope.md) the devices will receive.
+  const content = encodeContentEnvelope(
+    typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
+  );
   const record: MessageRecord = {
     direction: 'outbound',
     status: 'accepted',
