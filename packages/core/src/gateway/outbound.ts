@@ -6,6 +6,7 @@ import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { CiphertextMessage, SessionManager } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
+import { sendingRatchetKey } from '../wire/decryption-error-message.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { PlaintextLease } from './cache/plaintext-leases.js';
@@ -23,6 +24,7 @@ import {
   readMessage,
   sealedPut,
 } from './durable/message-store.js';
+import { commitWithTimestamp, sentFramePut } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
@@ -79,10 +81,9 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const content = encodeContentEnvelope(
     typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
   );
-  const record: MessageRecord = {
+  const stored: Omit<MessageRecord, 'createdAt'> = {
     direction: 'outbound',
     status: 'accepted',
-    createdAt: now,
     deadline,
     number: request.from,
     pseudonym,
@@ -94,8 +95,12 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
     content: sealContent(g.crypto, g.random, key, contentAad(businessId, id), request.to, content),
   };
   wipe(content);
-  const accepted = statusEvent(g, ctx, id, 'accepted', record);
-  await g.store.commit([...messageWrites(ctx, id, record, now, notBefore), accepted.write]);
+  // createdAt is the message's timestamp on the wire, unique per person (message-timestamps.ts).
+  const accepted = statusEvent(g, ctx, id, 'accepted', stored);
+  await commitWithTimestamp(g, ctx, { id, pseudonym, deadline }, now, (createdAt) => [
+    ...messageWrites(ctx, id, { ...stored, createdAt }, now, notBefore),
+    accepted.write,
+  ]);
   g.ledger?.recordSent({ businessId, messageId: id, recipient });
   await handOver(g, [accepted.pending]);
   if (notBefore > now) {
@@ -267,6 +272,8 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     record.attempts += 1;
     if (record.firstAttemptAt === 0) record.firstAttemptAt = now;
     let failure: ErrorCode | undefined;
+    /** What each device's frame was sent on, for decryption errors that name it. */
+    const sentFrames: WriteOperation[] = [];
     // One person at a time: an erasure waits for this attempt, and this attempt, once it
     // runs after an erasure, finds the message gone and builds no session.
     const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
@@ -286,8 +293,11 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
               deviceId: device.id,
               type: message.type,
               body: message.body,
+              timestamp: record.createdAt,
             });
             device.state = 'sent';
+            const ratchetKey = sendingRatchetKey(message);
+            sentFrames.push(sentFramePut(ctx, record, device.id, { messageId: id, ratchetKey }));
           } catch (error) {
             failure ??= failureReason(error);
           }
@@ -315,7 +325,7 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
       writes.push(...outboxPut(businessId, id, 'outbound', next, record.deadline));
     }
     if (status) record.status = status;
-    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline), ...sentFrames);
     const event =
       status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
     if (event) writes.push(event.write);

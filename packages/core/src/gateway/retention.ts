@@ -14,6 +14,7 @@ import {
   personIndexPrefix,
   retryLimitPrefix,
   seenPrefix,
+  timestampPrefix,
 } from './durable/layout.js';
 import { commitIfUnchanged, del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
@@ -91,6 +92,9 @@ export async function erasePseudonym(
         del('meta', entry.key),
       );
     }
+    // Which message each timestamp named, what went to each device: only for decryption errors.
+    for (const entry of await g.store.list('meta', { prefix: timestampPrefix(biz, pseudonym) }))
+      writes.push(del('meta', entry.key));
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
     writes.push(del('meta', entry.key));

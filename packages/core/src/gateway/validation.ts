@@ -54,11 +54,24 @@ export function assertFrame(frame: InboundFrame): void {
   assertPhoneNumber(frame.to, 'to');
   assertPhoneNumber(frame.from, 'from');
   assertDeviceId(frame.deviceId);
-  if (frame.type !== 2 && frame.type !== 3) {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 8) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"type" expected 2 (whisper), 3 (prekey) or 8 (plaintext content: a decryption error)',
+    );
   }
   if (!(frame.body instanceof Uint8Array))
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+  const timestamp = frame.timestamp;
+  if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"timestamp" expected epoch milliseconds (a safe integer ≥ 0)',
+      {
+        field: 'timestamp',
+      },
+    );
+  }
 }
 
 /** An argument that must be a plain object (a request, a registration, a frame). */

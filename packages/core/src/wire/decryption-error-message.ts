@@ -59,28 +59,25 @@ export function decryptionErrorFor(
     });
   }
   assertBytes(original.body, 'original.body');
-  switch (original.type as number) {
+  if (original.type === 7) return { timestamp, deviceId: originalSenderDeviceId };
+  return { ratchetKey: sendingRatchetKey(original as never), timestamp, deviceId: originalSenderDeviceId };
+}
+
+/**
+ * The sender's ratchet key in a whisper message, or in the whisper message inside a prekey
+ * message: what a decryption error about that message names.
+ */
+export function sendingRatchetKey(message: { readonly type: 2 | 3; readonly body: Uint8Array }): Uint8Array {
+  switch (message.type as number) {
     case 2:
-      return {
-        ratchetKey: decodeSignalMessage(original.body).ratchetKey,
-        timestamp,
-        deviceId: originalSenderDeviceId,
-      };
-    case 3: {
-      const inner = decodePreKeySignalMessage(original.body).message;
-      return {
-        ratchetKey: decodeSignalMessage(inner).ratchetKey,
-        timestamp,
-        deviceId: originalSenderDeviceId,
-      };
-    }
-    case 7:
-      return { timestamp, deviceId: originalSenderDeviceId };
+      return decodeSignalMessage(message.body).ratchetKey;
+    case 3:
+      return decodeSignalMessage(decodePreKeySignalMessage(message.body).message).ratchetKey;
     default:
       throw new ParleyError(
         'ERR_INVALID_ARGUMENT',
         '"original.type" expected 2 (whisper), 3 (prekey) or 7 (sender key): plaintext content is not encrypted',
-        { field: 'original.type', type: String(original.type) },
+        { field: 'original.type', type: String(message.type) },
       );
   }
 }

@@ -16,6 +16,7 @@ export {
   encodeDecryptionErrorMessage,
   type FailedMessageType,
   MAX_DECRYPTION_ERROR_MESSAGE_BYTES,
+  sendingRatchetKey,
 } from './decryption-error-message.js';
 export {
   CIPHERTEXT_VERSION_V3,

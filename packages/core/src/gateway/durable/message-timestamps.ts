@@ -1,0 +1,115 @@
+import { ByteReader, ByteWriter } from '../../binary.js';
+import { utf8 } from '../../bytes.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { WriteOperation } from '../../storage/contract.js';
+import type { BusinessContext, GatewayContext } from '../context.js';
+import type { MessageId } from '../types.js';
+import { sentFrameKey, timestampKey } from './layout.js';
+import { readSealed, sealedPut } from './message-store.js';
+
+/**
+ * An outbound message's timestamp: Signal's "sent at", the same in every frame of the message,
+ * and what a device's decryption-error message names to have it sent again. It is the message's
+ * `createdAt`, made unique per person: Signal clients drop a second message from one sender
+ * with a timestamp they have seen (their duplicate check), and a decryption error naming a
+ * timestamp must name one message. Two sends to one person in the same millisecond get
+ * consecutive timestamps; the record `t/{pseud}/{timestamp}` claims each one, in the commit
+ * that stores the message, so two gateway instances cannot both take it.
+ */
+
+/** Claims tried before giving up (each conflict means another send took that millisecond). */
+const MAX_CLAIMS = 32;
+
+/** Per gateway instance: the last timestamp claimed per person, so a burst needs no conflicts. */
+const lastClaimed = new WeakMap<GatewayContext, Map<string, number>>();
+/** People remembered per instance; an evicted one only costs a conflict or two. */
+const MAX_REMEMBERED = 4_096;
+
+/**
+ * Stores a new outbound message under a timestamp of its own: `writesFor(timestamp)` gives the
+ * message's writes with `createdAt` set to that timestamp; they commit together with the claim.
+ * Returns the timestamp.
+ */
+export async function commitWithTimestamp(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  message: { readonly id: MessageId; readonly pseudonym: string; readonly deadline: number },
+  now: number,
+  writesFor: (timestamp: number) => WriteOperation[],
+): Promise<number> {
+  let remembered = lastClaimed.get(g);
+  if (!remembered) {
+    remembered = new Map();
+    lastClaimed.set(g, remembered);
+  }
+  const person = `${ctx.id}/${message.pseudonym}`;
+  let timestamp = Math.max(now, (remembered.get(person) ?? -1) + 1);
+  for (let claim = 0; claim < MAX_CLAIMS; claim++, timestamp++) {
+    const key = timestampKey(ctx.id, message.pseudonym, timestamp);
+    try {
+      await g.store.commit(
+        [...writesFor(timestamp), sealedPut(ctx, 'meta', key, utf8(message.id), message.deadline)],
+        { expectVersions: [{ namespace: 'meta', key, version: 0 }] },
+      );
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) continue;
+      throw error;
+    }
+    remembered.delete(person);
+    remembered.set(person, timestamp);
+    if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
+    return timestamp;
+  }
+  throw new ParleyError(
+    'ERR_STORE_CONFLICT',
+    `no free message timestamp for this person in ${MAX_CLAIMS} ms (other sends took them)`,
+  );
+}
+
+// ── What was sent to each device under a timestamp ─────────────────────────────────
+
+const SENT_FRAME_FORMAT = 1;
+
+/** The last frame of a message to one device: which message, and the ratchet key it was sent on. */
+export interface SentFrame {
+  readonly messageId: MessageId;
+  /** 33 bytes: our sending ratchet key in that frame (what a decryption error about it names). */
+  readonly ratchetKey: Uint8Array;
+}
+
+export function sentFramePut(
+  ctx: BusinessContext,
+  message: { readonly pseudonym: string; readonly createdAt: number; readonly deadline: number },
+  deviceId: number,
+  frame: SentFrame,
+): WriteOperation {
+  const value = new ByteWriter(80)
+    .u8(SENT_FRAME_FORMAT)
+    .bytes(utf8(frame.messageId))
+    .bytes(frame.ratchetKey)
+    .finish();
+  return sealedPut(
+    ctx,
+    'meta',
+    sentFrameKey(ctx.id, message.pseudonym, message.createdAt, deviceId),
+    value,
+    message.deadline,
+  );
+}
+
+export async function readSentFrame(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  pseudonym: string,
+  timestamp: number,
+  deviceId: number,
+): Promise<SentFrame | undefined> {
+  const bytes = await readSealed(g, ctx, 'meta', sentFrameKey(ctx.id, pseudonym, timestamp, deviceId));
+  if (!bytes) return undefined;
+  const r = new ByteReader(bytes, 'sent frame');
+  if (r.u8() !== SENT_FRAME_FORMAT) r.fail('unknown format');
+  const messageId = r.text() as MessageId;
+  const ratchetKey = r.bytes();
+  r.end();
+  return { messageId, ratchetKey };
+}
