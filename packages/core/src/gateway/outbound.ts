@@ -38,7 +38,13 @@ import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
-import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  DECRYPTION_ERROR_FRAME_ID,
+  MESSAGE_ID,
+  parseFrameId,
+} from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
   g.assertOpen();
@@ -156,6 +162,8 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
 export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
   g.assertOpen();
   assertArgumentObject(receipt, 'receipt', 'a delivery receipt { frameId }');
+  // A network that confirms every frame confirms decryption-error frames too: nothing to record.
+  if (typeof receipt.frameId === 'string' && DECRYPTION_ERROR_FRAME_ID.test(receipt.frameId)) return;
   const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');

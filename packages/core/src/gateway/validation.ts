@@ -3,6 +3,9 @@ import type { InboundFrame, MessageId } from './types.js';
 
 export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
 
+/** Frame ids of decryption-error frames (type 8): `r` and 32 hex digits, random. */
+export const DECRYPTION_ERROR_FRAME_ID = /^r[0-9a-f]{32}$/;
+
 /** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
 export function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
   if (typeof frameId !== 'string') return undefined;
