@@ -162,6 +162,25 @@ describe('a person’s device that lost its session (a restored backup)', () => 
   });
 });
 
+describe('erasure', () => {
+  it('deletes what retries kept about a person: timestamps, answered and restart markers', async () => {
+    const w = await world('erasure');
+    await talking(w);
+    await w.person.device().sessions.deleteSession({ name: w.business.number, deviceId: 1 });
+    await w.business.send(w.person.phoneNumber, 'lost');
+    await w.network.flush();
+    const kept = async () =>
+      (await w.store.list('meta', { prefix: `gw/b/${w.business.id}/` }))
+        .map((record) => record.key)
+        .filter((key) => /\/t\/|\/r\//.test(key));
+    const before = await kept();
+    expect(before.some((key) => key.includes('/answered/'))).toBe(true);
+    expect(before.some((key) => key.endsWith('/reset'))).toBe(true);
+    await w.gateway.erase(w.business.id, w.person.phoneNumber);
+    expect(await kept()).toEqual([]);
+  });
+});
+
 describe('a business number that cannot decrypt a person’s frame', () => {
   it('whose prekeys were reset (the signed prekey rotated past its grace) asks, and the device resends from a fresh bundle', async () => {
     const w = await world('prekeys-reset', { preKeys: { signedRotationMs: 7 * DAY, signedGraceMs: DAY } });

@@ -9,12 +9,22 @@ import {
   decryptionErrorFor,
   encodeDecryptionErrorContent,
   type FailedMessageType,
+  sendingRatchetKey,
 } from '../wire/index.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { answeredKey, messageKey, retryLimitKey, sessionResetKey } from './durable/layout.js';
-import { outboxPut, readMessage, sealedPut } from './durable/message-store.js';
-import { readSentFrame } from './durable/message-timestamps.js';
-import { encodeMessageRecord, type MessageRecord } from './durable/records.js';
+import { claimedEntry } from './durable/claims.js';
+import { decodeStoredFrame } from './durable/frames.js';
+import {
+  answeredKey,
+  frameKey,
+  messageKey,
+  outboxKey,
+  retryLimitKey,
+  sessionResetKey,
+} from './durable/layout.js';
+import { del, outboxPut, readMessage, sealedPut } from './durable/message-store.js';
+import { messageAt } from './durable/message-timestamps.js';
+import { decodeOutboxEntry, encodeMessageRecord, type MessageRecord } from './durable/records.js';
 import { RETRY_REQUESTS_PER_INTERVAL } from './options.js';
 import { BUSINESS_DEVICE_ID, processOutbound } from './outbound.js';
 import type { InboundFrame, MessageId, ReceiveOutcome } from './types.js';
@@ -229,8 +239,7 @@ export async function receiveDecryptionError(
     return { ...ignored, resent };
   }
   const ratchetKey = error.ratchetKey;
-  const sent = await readSentFrame(g, ctx, pseudonym, error.timestamp, frame.deviceId);
-  const named = sent && bytesEqual(sent.ratchetKey, ratchetKey) ? sent.messageId : undefined;
+  const named = await messageAt(g, ctx, pseudonym, error.timestamp);
   const act = () => answer(g, ctx, frame, pseudonym, error, ratchetKey, named);
   // The message's own queue: no sending attempt of it runs while its device is set back.
   const outcome = named ? await g.queue.run(named, act) : await act();
@@ -257,7 +266,9 @@ async function answer(
   ratchetKey: Uint8Array,
   named: MessageId | undefined,
 ): Promise<Extract<ReceiveOutcome, { kind: 'decryption-error' }>> {
-  const resend = named ? await resendWrites(g, ctx, frame, pseudonym, error.timestamp, named) : undefined;
+  const resend = named
+    ? await resendWrites(g, ctx, { frame, pseudonym, timestamp: error.timestamp, ratchetKey, id: named })
+    : undefined;
   const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
   const resetKey = sessionResetKey(ctx.id, frame.to, pseudonym, frame.deviceId);
   let sessionArchived = false;
@@ -291,19 +302,40 @@ async function answer(
 }
 
 /**
- * The writes that send a message to one device again, or none: the message must still be
- * stored, be the business's to this person from this business number, and have reached that
- * device without a delivery receipt; and no earlier error about it may have been acted on.
+ * The writes that send a message to one device again, or none. The error must name the frame
+ * this device was last sent of the message (its stored frame carries the named ratchet key —
+ * kept until the device confirms it, so a delivered message is never resent this way), the
+ * message must still be the business's to this person from this business number, and no
+ * earlier error about it from this device may have been acted on. The stored frame is deleted:
+ * the next attempt encrypts the message afresh (a new session's, after an archive) under a new
+ * frame id — the one time a device gets a second ciphertext of a message, since it could not
+ * read the first.
  */
 async function resendWrites(
   g: GatewayContext,
   ctx: BusinessContext,
-  frame: InboundFrame,
-  pseudonym: string,
-  timestamp: number,
-  id: MessageId,
+  named: {
+    readonly frame: InboundFrame;
+    readonly pseudonym: string;
+    readonly timestamp: number;
+    readonly ratchetKey: Uint8Array;
+    readonly id: MessageId;
+  },
 ): Promise<{ writes: WriteOperation[]; expect: ExpectedVersion[] } | undefined> {
-  const answered = answeredKey(ctx.id, pseudonym, timestamp, frame.deviceId);
+  const { frame, pseudonym, timestamp, id } = named;
+  const deviceId = frame.deviceId;
+  const storedFrameKey = frameKey(ctx.id, id, deviceId);
+  const storedFrame = await g.store.get('outbox', storedFrameKey);
+  if (!storedFrame) return undefined;
+  const sentFrame = decodeStoredFrame(ctx.sealer.open('outbox', storedFrameKey, storedFrame.value));
+  let sentOn: Uint8Array;
+  try {
+    sentOn = sendingRatchetKey(sentFrame);
+  } catch {
+    return undefined;
+  }
+  if (!bytesEqual(sentOn, named.ratchetKey)) return undefined;
+  const answered = answeredKey(ctx.id, pseudonym, timestamp, deviceId);
   if (await g.store.get('meta', answered)) return undefined;
   const stored = await readMessage(g, ctx, id);
   const record: MessageRecord | undefined = stored?.record;
@@ -321,19 +353,30 @@ async function resendWrites(
     record.status === 'expired'
   )
     return undefined;
-  const device = record.devices.find((candidate) => candidate.id === frame.deviceId);
-  // Pending: nothing was sent to name. Delivered: the device confirmed it read it.
+  const device = record.devices.find((candidate) => candidate.id === deviceId);
   if (device?.state !== 'sent') return undefined;
+  // Another instance working on the message now (its claim is live) is left to finish.
+  const entryKey = outboxKey(ctx.id, id);
+  const entry = await g.store.get('outbox', entryKey);
+  if (entry) {
+    const claim = decodeOutboxEntry(entry.value);
+    if (claim.claimedBy !== '' && claim.claimedBy !== g.instanceId && claim.nextAttemptAt > now)
+      return undefined;
+  }
   device.state = 'pending';
   const key = messageKey(ctx.id, id);
   return {
     writes: [
       sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-      ...outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+      del('outbox', storedFrameKey),
+      // Written claimed for this instance, which sends it at once (as retransmit does).
+      ...outboxPut(ctx.id, id, claimedEntry(g, { direction: 'outbound', deadline: record.deadline })),
       sealedPut(ctx, 'meta', answered, new Uint8Array(0), record.deadline),
     ],
     expect: [
       { namespace: 'messages', key, version: stored.version },
+      { namespace: 'outbox', key: storedFrameKey, version: storedFrame.version },
+      { namespace: 'outbox', key: entryKey, version: entry?.version ?? 0 },
       { namespace: 'meta', key: answered, version: 0 },
     ],
   };

@@ -12,14 +12,14 @@
  *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
  *   outbox    gw/due/{time}/{biz}/{messageId}   time index of due work (hint; time: 15 digits)
  *   outbox    gw/b/{biz}/ev/{time}/{seq}/{eventId}  a status or dropped event not yet handed over (sealed)
+ *   outbox    gw/b/{biz}/f/{messageId}/{device}    the frame encrypted for one device, resent as is (sealed)
  *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
  *   meta      gw/b/{biz}/d/{pseud}              a person's device list
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
  *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}  retry requests sent in the retry interval (a count)
  *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}/reset  session archived on a decryption error (once per interval)
  *   meta      gw/b/{biz}/t/{pseud}/{timestamp}  an outbound message's timestamp → its id (unique per person)
- *   meta      gw/b/{biz}/t/{pseud}/{timestamp}/{device}  the message id and ratchet key of its last frame to the device
- *   meta      gw/b/{biz}/t/{pseud}/{timestamp}/{device}/answered  a decryption error about it was acted on
+ *   meta      gw/b/{biz}/t/{pseud}/{timestamp}/answered/{device}  a decryption error about it was acted on
  *   vault     gw/b/{biz}/period/{period}        wrapped content key (vault store)
  *   meta      gw/integrity/key                  integrity sketch key (wrapped by the key provider)
  *   counters  gw/b/{biz}/integrity              integrity counters (sealed; keyed hashes, counts)
@@ -45,6 +45,8 @@ export const OUTBOX_PREFIX = 'gw/b/';
 export const dueKey = (time: number, biz: string, id: string) =>
   `gw/due/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${biz}/${id}`;
 export const DUE_PREFIX = 'gw/due/';
+export const frameKey = (biz: string, id: string, deviceId: number) => `gw/b/${biz}/f/${id}/${deviceId}`;
+export const framePrefix = (biz: string, id: string) => `gw/b/${biz}/f/${id}/`;
 /** Ordered by time, then by a per-process sequence (events of one message keep their order). */
 export const eventKey = (biz: string, time: number, seq: number, eventId: string) =>
   `gw/b/${biz}/ev/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${String(seq).padStart(8, '0')}/${eventId}`;
@@ -65,10 +67,8 @@ const padTimestamp = (timestamp: number) => String(Math.max(0, Math.floor(timest
 export const timestampKey = (biz: string, pseud: string, timestamp: number) =>
   `gw/b/${biz}/t/${pseud}/${padTimestamp(timestamp)}`;
 export const timestampPrefix = (biz: string, pseud: string) => `gw/b/${biz}/t/${pseud}/`;
-export const sentFrameKey = (biz: string, pseud: string, timestamp: number, deviceId: number) =>
-  `${timestampKey(biz, pseud, timestamp)}/${deviceId}`;
 export const answeredKey = (biz: string, pseud: string, timestamp: number, deviceId: number) =>
-  `${sentFrameKey(biz, pseud, timestamp, deviceId)}/answered`;
+  `${timestampKey(biz, pseud, timestamp)}/answered/${deviceId}`;
 export const messagePrefix = (biz: string) => `gw/b/${biz}/m/`;
 export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
 export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;

@@ -1,10 +1,9 @@
-import { ByteReader, ByteWriter } from '../../binary.js';
-import { utf8 } from '../../bytes.js';
+import { fromUtf8, utf8 } from '../../bytes.js';
 import { isParleyError, ParleyError } from '../../errors.js';
 import type { WriteOperation } from '../../storage/contract.js';
 import type { BusinessContext, GatewayContext } from '../context.js';
 import type { MessageId } from '../types.js';
-import { sentFrameKey, timestampKey } from './layout.js';
+import { timestampKey } from './layout.js';
 import { readSealed, sealedPut } from './message-store.js';
 
 /**
@@ -66,50 +65,13 @@ export async function commitWithTimestamp(
   );
 }
 
-// ── What was sent to each device under a timestamp ─────────────────────────────────
-
-const SENT_FRAME_FORMAT = 1;
-
-/** The last frame of a message to one device: which message, and the ratchet key it was sent on. */
-export interface SentFrame {
-  readonly messageId: MessageId;
-  /** 33 bytes: our sending ratchet key in that frame (what a decryption error about it names). */
-  readonly ratchetKey: Uint8Array;
-}
-
-export function sentFramePut(
-  ctx: BusinessContext,
-  message: { readonly pseudonym: string; readonly createdAt: number; readonly deadline: number },
-  deviceId: number,
-  frame: SentFrame,
-): WriteOperation {
-  const value = new ByteWriter(80)
-    .u8(SENT_FRAME_FORMAT)
-    .bytes(utf8(frame.messageId))
-    .bytes(frame.ratchetKey)
-    .finish();
-  return sealedPut(
-    ctx,
-    'meta',
-    sentFrameKey(ctx.id, message.pseudonym, message.createdAt, deviceId),
-    value,
-    message.deadline,
-  );
-}
-
-export async function readSentFrame(
+/** The message a person's timestamp names, if it is still kept. */
+export async function messageAt(
   g: GatewayContext,
   ctx: BusinessContext,
   pseudonym: string,
   timestamp: number,
-  deviceId: number,
-): Promise<SentFrame | undefined> {
-  const bytes = await readSealed(g, ctx, 'meta', sentFrameKey(ctx.id, pseudonym, timestamp, deviceId));
-  if (!bytes) return undefined;
-  const r = new ByteReader(bytes, 'sent frame');
-  if (r.u8() !== SENT_FRAME_FORMAT) r.fail('unknown format');
-  const messageId = r.text() as MessageId;
-  const ratchetKey = r.bytes();
-  r.end();
-  return { messageId, ratchetKey };
+): Promise<MessageId | undefined> {
+  const bytes = await readSealed(g, ctx, 'meta', timestampKey(ctx.id, pseudonym, timestamp));
+  return bytes && (fromUtf8(bytes) as MessageId);
 }
