@@ -42,9 +42,10 @@ import type { InboundFrame, MessageId, ReceiveOutcome } from './types.js';
  *
  * Answering: a decryption-error message from a person's device about a frame of the business's
  * is acted on only as far as it matches what this gateway sent that device:
- * - resend: the message stored under the named timestamp for that person is sent to that
- *   device again when its last frame to the device carried the named ratchet key — once per
- *   message and device (a replay is ignored), while the message is still in the retention window;
+ * - resend: the message the named timestamp claims for that person is sent to that device again
+ *   when the frame stored for the device (kept until its receipt) was sent on the named ratchet
+ *   key — once per message and device (a replay is ignored), while the message is still in the
+ *   retention window;
  * - restart: the session with the device is archived when it still sends on the named ratchet
  *   key — at most once per device per retry interval — so the resend (or the next message)
  *   starts a new session from a fresh bundle.
