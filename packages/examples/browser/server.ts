@@ -338,7 +338,7 @@ export async function startBrowserExample(options: BrowserExampleOptions = {}): 
   });
 
   function serveInbox(ws: WebSocket, phoneNumber: string, deviceId: number): void {
-    const push = (frame: { frameId: string; from: string; type: 2 | 3; body: Uint8Array }) => {
+    const push = (frame: { frameId: string; from: string; type: 2 | 3 | 8; body: Uint8Array }) => {
       const message: PushedFrame = {
         kind: 'frame',
         frameId: frame.frameId,

@@ -213,14 +213,31 @@ export const InboundFrameSchema = z.strictObject({
   to: E164.describe('The business number.'),
   from: E164.describe("The person's number, as the network attributes the sender."),
   deviceId: z.number().int().min(1).max(0x7fff_ffff),
-  type: z.union([z.literal(2), z.literal(3)]).describe('2 = SignalMessage, 3 = PreKeySignalMessage.'),
-  body: BASE64.describe('The ciphertext, base64.'),
+  type: z
+    .union([z.literal(2), z.literal(3), z.literal(8)])
+    .describe(
+      '2 = SignalMessage, 3 = PreKeySignalMessage, 8 = plaintext content: a decryption-error message about a frame of the business.',
+    ),
+  body: BASE64.describe('The ciphertext (or, type 8, the plaintext content), base64.'),
+  timestamp: z
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe("The message's timestamp as the sender's device stamped it (epoch ms)."),
 });
 
 export const ReceiveOutcomeSchema = z.union([
   z.object({ kind: z.literal('accepted'), messageId: MessageIdSchema }),
   z.object({ kind: z.literal('duplicate') }),
   z.object({ kind: z.literal('undecryptable'), reason: z.string(), retryRequested: z.boolean() }),
+  z.object({
+    kind: z.literal('decryption-error'),
+    resent: z.boolean(),
+    sessionArchived: z.boolean(),
+    reason: z.string().optional(),
+  }),
 ]);
 
 export const ReceiptSchema = z.strictObject({ frameId: z.string().min(1).max(256) });

@@ -162,7 +162,11 @@ export async function runLibsignalPeerExample(
         throw new Error(`expected ${texts.length} frames, got ${frames.length}`);
       if (order === 'reversed') frames.reverse();
       for (const frame of frames) {
-        const plaintext = await person.device.decrypt({ name: frame.from, deviceId: 1 }, frame);
+        if (frame.type === 8) throw new Error('the business could not decrypt a frame (a decryption error)');
+        const plaintext = await person.device.decrypt(
+          { name: frame.from, deviceId: 1 },
+          { ...frame, type: frame.type },
+        );
         const envelope = decodeMessagePlaintext(plaintext);
         const text = envelope.text ?? decoder.decode(contentBytes(envelope));
         const type = frame.type === 3 ? 'prekey' : 'whisper';

@@ -241,6 +241,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: message.type() === 3 ? (3 as const) : (2 as const),
       body: u8(message.serialize()),
+      timestamp: Date.now(),
     };
     await link.submitFrame(frame);
     return frame;
@@ -250,6 +251,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
     const device = this.device(frame.deviceId);
     const from = lsc.ProtocolAddress.new(frame.from, 1);
     const body = u8(frame.body);
+    if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
     const padded =
       frame.type === 3
         ? await lsc.signalDecryptPreKey(

@@ -86,6 +86,7 @@ export class LibsignalPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: out.type === 3 ? (3 as const) : (2 as const),
       body: new Uint8Array(out.body),
+      timestamp: Date.now(),
     };
     await link.submitFrame(frame);
     return frame;
@@ -94,6 +95,7 @@ export class LibsignalPerson implements NetworkPerson {
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
     const from = new libsignal.ProtocolAddress(frame.from, 1);
+    if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
     const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
     const envelope = decodeMessagePlaintext(new Uint8Array(padded));
     const content = contentBytes(envelope);

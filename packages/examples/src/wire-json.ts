@@ -22,8 +22,11 @@ export interface FrameJson {
   readonly to: string;
   readonly from: string;
   readonly deviceId: number;
-  readonly type: 2 | 3;
+  /** 2 whisper, 3 prekey, 8 plaintext content (a decryption-error message). */
+  readonly type: 2 | 3 | 8;
   readonly body: string;
+  /** The message's timestamp (epoch ms); optional inbound (read as 0). */
+  readonly timestamp?: number;
 }
 
 /** Largest JSON body the example servers read: a frame of 64 KiB content, base64, with room. */
@@ -33,7 +36,7 @@ export function frameToJson(frame: InboundFrame | OutboundFrame): FrameJson {
   return { ...frame, body: Buffer.from(frame.body).toString('base64') };
 }
 
-/** A frame in either direction (both carry frameId, to, from, deviceId, type, body). */
+/** A frame in either direction (both carry frameId, to, from, deviceId, type, body, timestamp). */
 export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
   const object = record(value, 'frame');
   return {
@@ -43,6 +46,7 @@ export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
     deviceId: integer(object.deviceId, 'deviceId'),
     type: messageType(object.type),
     body: base64(object.body, 'body'),
+    timestamp: object.timestamp === undefined ? 0 : integer(object.timestamp, 'timestamp'),
   };
 }
 
@@ -91,9 +95,13 @@ function integer(value: unknown, field: string): number {
   return value as number;
 }
 
-function messageType(value: unknown): 2 | 3 {
-  if (value !== 2 && value !== 3) {
-    throw new BadRequest(400, 'ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+function messageType(value: unknown): 2 | 3 | 8 {
+  if (value !== 2 && value !== 3 && value !== 8) {
+    throw new BadRequest(
+      400,
+      'ERR_INVALID_ARGUMENT',
+      '"type" expected 2 (whisper), 3 (prekey) or 8 (a decryption-error message)',
+    );
   }
   return value;
 }

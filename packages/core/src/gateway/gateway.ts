@@ -53,6 +53,7 @@ export {
   type GatewayStatisticsOptions,
   MAX_CONTENT_LENGTH,
   MAX_RETENTION_DAYS,
+  RETRY_REQUESTS_PER_INTERVAL,
 } from './options.js';
 export type { SweepResult } from './retention.js';
 
@@ -217,6 +218,11 @@ export class Gateway {
   /**
    * Takes a frame from the transport: decrypts it, stores the message (atomically with the
    * session update), acknowledges the frame and starts delivery to the business's handler.
+   * A frame that cannot be decrypted is answered with a decryption-error message (a type-8
+   * frame through `transport.send`) naming it, so the device resends it. A type-8 frame is a
+   * device's decryption-error message about one of the business's frames: the message it names
+   * is sent again and the session restarted, as far as the error matches what was sent
+   * (decryption-errors.ts).
    */
   async receiveFrame(frame: InboundFrame): Promise<ReceiveOutcome> {
     return receiveFrame(this.g, frame);

@@ -8,10 +8,11 @@ import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
+import { receiveDecryptionError, requestRetry } from './decryption-errors.js';
 import { claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
 import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
 import { handOver, newEvent } from './durable/event-outbox.js';
-import { messageKey, outboxKey, retryLimitKey, seenKey } from './durable/layout.js';
+import { messageKey, outboxKey, seenKey } from './durable/layout.js';
 import { commitExpecting, messageWrites, readMessage, sealedPut } from './durable/message-store.js';
 import {
   contentAad,
@@ -33,6 +34,11 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   const pseudonym = g.pseudonym(ctx, frame.from);
   const sessions = g.sessions(ctx, frame.to);
   const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
+  if (frame.type === 8) {
+    const outcome = await receiveDecryptionError(g, ctx, frame, pseudonym);
+    await acknowledge(g, frame.frameId);
+    return outcome;
+  }
   const now = g.clock.now();
   const seen = seenKey(businessId, pseudonym, toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32));
   if (await g.store.get('meta', seen)) {
@@ -141,27 +147,8 @@ export async function undecryptable(
     await acknowledge(g, frame.frameId);
     return { kind: 'duplicate' };
   }
-  // Rate limit: the marker expires after the interval (store expiry, injected clock).
-  const limitKey = retryLimitKey(ctx.id, frame.to, pseudonym, frame.deviceId);
-  let retryRequested = false;
-  try {
-    await g.store.commit(
-      [sealedPut(ctx, 'meta', limitKey, new Uint8Array(0), g.clock.now() + g.retryRequestIntervalMs)],
-      { expectVersions: [{ namespace: 'meta', key: limitKey, version: 0 }] },
-    );
-    retryRequested = true;
-  } catch (commitError) {
-    if (!isParleyError(commitError, 'ERR_STORE_CONFLICT')) throw commitError;
-  }
-  if (retryRequested) {
-    await g.transport.requestRetry({
-      from: frame.to,
-      to: frame.from,
-      deviceId: frame.deviceId,
-      frameId: frame.frameId,
-      reason: error.code,
-    });
-  }
+  // A decryption-error message (type 8) back to the device, a few per retry interval.
+  const retryRequested = await requestRetry(g, ctx, frame, pseudonym, error.code);
   g.log('warn', 'inbound frame could not be decrypted', {
     businessId: ctx.id,
     code: error.code,

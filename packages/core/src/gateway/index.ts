@@ -36,6 +36,7 @@ export {
   type GatewayStatisticsOptions,
   MAX_CONTENT_LENGTH,
   MAX_RETENTION_DAYS,
+  RETRY_REQUESTS_PER_INTERVAL,
   type SweepResult,
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';

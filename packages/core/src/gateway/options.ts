@@ -27,8 +27,20 @@ export const MAX_RETENTION_DAYS = 30;
 /** The reference service's limit for redelivering to a failing webhook. */
 export const DEFAULT_REDELIVERY_LIMIT_MS = 60 * 60_000;
 
-/** One retry request per device per hour: a broken session must not turn into a reset storm. */
+/**
+ * The retry interval: a device gets at most `RETRY_REQUESTS_PER_INTERVAL` decryption-error
+ * messages from a business number in it, and a decryption error from a device archives the
+ * session with it at most once in it — a broken session must not turn into a reset storm.
+ */
 export const DEFAULT_RETRY_REQUEST_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * Decryption-error messages to one device per retry interval. More than one: each names one
+ * failed message, and every message a device sent before it heard the first one fails the same
+ * way (Signal clients send one per failed message); few, since each costs a frame and the
+ * device's own work.
+ */
+export const RETRY_REQUESTS_PER_INTERVAL = 5;
 
 export const DEFAULT_MAX_SEND_ATTEMPTS = 6;
 
@@ -102,6 +114,7 @@ export interface GatewayOptions {
   readonly periodMs?: number;
   readonly redelivery?: { readonly limitMs?: number; readonly backoff?: BackoffPolicy };
   readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  /** The retry interval (default an hour; see `DEFAULT_RETRY_REQUEST_INTERVAL_MS`). */
   readonly retryRequestIntervalMs?: number;
   readonly inactivityMs?: number;
   /** Claims on due work when several instances share the store (see durable/claims.ts). */
@@ -155,7 +168,7 @@ export interface GatewayOptions {
   readonly accessLog?: { readonly retentionMs?: number } | false;
 }
 
-const TRANSPORT_METHODS = ['send', 'requestRetry', 'acknowledge'] as const;
+const TRANSPORT_METHODS = ['send', 'acknowledge'] as const;
 const DIRECTORY_METHODS = [
   'publish',
   'availableOneTimePreKeys',
@@ -196,6 +209,11 @@ export function checkGatewayOptions(options: unknown): asserts options is Gatewa
     'transport',
     TRANSPORT_METHODS,
     `a Transport: an object with ${TRANSPORT_METHODS.join(', ')} (your network)`,
+  );
+  assertOptionalFunction(
+    (o.transport as { requestRetry?: unknown }).requestRetry,
+    'transport.requestRetry',
+    'a function (optional: retries are asked for with type-8 frames through send)',
   );
   assertMethods(
     o.directory,

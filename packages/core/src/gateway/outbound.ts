@@ -17,7 +17,6 @@ import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
 import { frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
 import {
-  commitExpecting,
   del,
   messageIndex,
   messageWrites,
@@ -27,6 +26,7 @@ import {
   readSealed,
   sealedPut,
 } from './durable/message-store.js';
+import { commitWithTimestamp } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
@@ -50,7 +50,13 @@ import {
   settleTallies,
 } from './tally.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, OutboundFrame, SendRequest } from './types.js';
-import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  DECRYPTION_ERROR_FRAME_ID,
+  MESSAGE_ID,
+  parseFrameId,
+} from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
   g.assertOpen();
@@ -91,10 +97,9 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const content = encodeContentEnvelope(
     typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
   );
-  const record: MessageRecord = {
+  const stored: Omit<MessageRecord, 'createdAt'> = {
     direction: 'outbound',
     status: 'accepted',
-    createdAt: now,
     deadline,
     number: request.from,
     pseudonym,
@@ -106,10 +111,10 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
     content: sealContent(g.crypto, g.random, key, contentAad(businessId, id), request.to, content),
   };
   wipe(content);
-  const accepted = statusEvent(g, ctx, id, 'accepted', record);
+  const accepted = statusEvent(g, ctx, id, 'accepted', stored);
   let notBefore = now;
   try {
-    notBefore = await commitSend(g, ctx, id, record, permit, [accepted.write, tally.write]);
+    notBefore = await commitSend(g, ctx, id, stored, now, permit, [accepted.write, tally.write]);
   } catch (error) {
     settleTallies(g, [tally], false);
     throw error;
@@ -134,7 +139,8 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
 }
 
 /**
- * Commits a new outbound message with its writes. A throttled business's message takes the
+ * Commits a new outbound message with its writes, under a timestamp of its own (its `createdAt`,
+ * unique per person: durable/message-timestamps.ts). A throttled business's message takes the
  * next free slot — one slot record shared by every instance, taken by compare-and-swap (a lost
  * race reads the slot again) — and waits for the due-time index; any other message is written
  * claimed by this instance, which works on it at once. Returns when it may first go out.
@@ -143,15 +149,19 @@ async function commitSend(
   g: GatewayContext,
   ctx: BusinessContext,
   id: MessageId,
-  record: MessageRecord,
+  stored: Omit<MessageRecord, 'createdAt'>,
+  now: number,
   permit: SendPermit | undefined,
   extra: readonly WriteOperation[],
 ): Promise<number> {
-  const now = record.createdAt;
+  const message = { id, pseudonym: stored.pseudonym, deadline: stored.deadline };
   const interval = permit?.level === 'throttle' ? permit.minIntervalMs : undefined;
   if (interval === undefined) {
-    const first = claimedEntry(g, { direction: 'outbound', deadline: record.deadline });
-    await g.store.commit([...messageWrites(ctx, id, record, now, first), ...extra]);
+    const first = claimedEntry(g, { direction: 'outbound', deadline: stored.deadline });
+    await commitWithTimestamp(g, ctx, message, now, (createdAt) => [
+      ...messageWrites(ctx, id, { ...stored, createdAt }, now, first),
+      ...extra,
+    ]);
     return now;
   }
   const key = throttleKey(ctx.id);
@@ -164,22 +174,25 @@ async function commitSend(
       const first =
         notBefore > now
           ? { nextAttemptAt: notBefore, claimedBy: '' }
-          : claimedEntry(g, { direction: 'outbound', deadline: record.deadline });
-      const committed = await commitExpecting(
-        g,
-        [
-          ...messageWrites(ctx, id, record, now, first),
-          // The slot record outlives the throttle a little; an absent slot means "now".
-          put('counters', key, encodeTimestamp(next), next + THROTTLE_SLOT_GRACE_MS),
-          ...extra,
-        ],
-        [{ namespace: 'counters', key, version: slot?.version ?? 0 }],
-      );
-      if (committed) return notBefore;
-      if (attempt >= THROTTLE_SLOT_ATTEMPTS) {
-        throw new ParleyError('ERR_STORE_CONFLICT', 'the throttle slot kept changing under this send', {
-          attempts: attempt,
-        });
+          : claimedEntry(g, { direction: 'outbound', deadline: stored.deadline });
+      try {
+        await commitWithTimestamp(
+          g,
+          ctx,
+          message,
+          now,
+          (createdAt) => [
+            ...messageWrites(ctx, id, { ...stored, createdAt }, now, first),
+            // The slot record outlives the throttle a little; an absent slot means "now".
+            put('counters', key, encodeTimestamp(next), next + THROTTLE_SLOT_GRACE_MS),
+            ...extra,
+          ],
+          [{ namespace: 'counters', key, version: slot?.version ?? 0 }],
+        );
+        return notBefore;
+      } catch (error) {
+        // Another instance took the slot: read it again.
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= THROTTLE_SLOT_ATTEMPTS) throw error;
       }
     }
   });
@@ -229,6 +242,8 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
 export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
   g.assertOpen();
   assertArgumentObject(receipt, 'receipt', 'a delivery receipt { frameId }');
+  // A network that confirms every frame confirms decryption-error frames too: nothing to record.
+  if (typeof receipt.frameId === 'string' && DECRYPTION_ERROR_FRAME_ID.test(receipt.frameId)) return;
   const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
@@ -475,8 +490,10 @@ async function deviceFrame(
 ): Promise<OutboundFrame> {
   const key = frameKey(ctx.id, id, deviceId);
   const storedFrame = await readSealed(g, ctx, 'outbox', key);
+  // Every frame of a message carries its timestamp (what a decryption error about it names).
+  const timestamp = record.createdAt;
   if (storedFrame)
-    return { ...decodeStoredFrame(storedFrame), from: record.number, to: phoneNumber, deviceId };
+    return { ...decodeStoredFrame(storedFrame), from: record.number, to: phoneNumber, deviceId, timestamp };
   const frameId = `${id}.${deviceId}.${record.attempts}`;
   const address = { name: record.pseudonym, deviceId };
   const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open, {
@@ -485,7 +502,15 @@ async function deviceFrame(
     ],
     alsoExpect: [{ namespace: 'outbox', key, version: 0 }],
   });
-  return { frameId, from: record.number, to: phoneNumber, deviceId, type: message.type, body: message.body };
+  return {
+    frameId,
+    from: record.number,
+    to: phoneNumber,
+    deviceId,
+    type: message.type,
+    body: message.body,
+    timestamp,
+  };
 }
 
 /**

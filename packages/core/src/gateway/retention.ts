@@ -14,6 +14,7 @@ import {
   personIndexPrefix,
   retryLimitPrefix,
   seenPrefix,
+  timestampPrefix,
 } from './durable/layout.js';
 import { del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
@@ -98,6 +99,9 @@ export async function erasePseudonym(
         writes.push(del('outbox', frame.key));
       }
     }
+    // Which message each timestamp named, what went to each device: only for decryption errors.
+    for (const entry of await g.store.list('meta', { prefix: timestampPrefix(biz, pseudonym) }))
+      writes.push(del('meta', entry.key));
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
     writes.push(del('meta', entry.key));

@@ -3,6 +3,9 @@ import type { InboundFrame, MessageId } from './types.js';
 
 export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
 
+/** Frame ids of decryption-error frames (type 8): `r` and 32 hex digits, random. */
+export const DECRYPTION_ERROR_FRAME_ID = /^r[0-9a-f]{32}$/;
+
 /** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
 export function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
   if (typeof frameId !== 'string') return undefined;
@@ -54,11 +57,24 @@ export function assertFrame(frame: InboundFrame): void {
   assertPhoneNumber(frame.to, 'to');
   assertPhoneNumber(frame.from, 'from');
   assertDeviceId(frame.deviceId);
-  if (frame.type !== 2 && frame.type !== 3) {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 8) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"type" expected 2 (whisper), 3 (prekey) or 8 (plaintext content: a decryption error)',
+    );
   }
   if (!(frame.body instanceof Uint8Array))
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+  const timestamp = frame.timestamp;
+  if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"timestamp" expected epoch milliseconds (a safe integer ≥ 0)',
+      {
+        field: 'timestamp',
+      },
+    );
+  }
 }
 
 /** An argument that must be a plain object (a request, a registration, a frame). */

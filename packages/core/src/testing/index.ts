@@ -14,6 +14,7 @@ export {
 } from './simulated-group.js';
 export {
   createSimulatedPerson,
+  type DecryptionErrorAnswer,
   type NetworkPerson,
   type PersonDevice,
   type PersonLink,

@@ -8,13 +8,15 @@ import { DEFAULT_PADDING_BLOCK } from '../content/padding.js';
 import { createPortableCrypto } from '../crypto/portable.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
-import { ParleyError } from '../errors.js';
+import { isParleyError, ParleyError } from '../errors.js';
 import type { DeliveryReceipt, InboundFrame, OutboundFrame } from '../gateway/types.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import type { ProtocolAddress } from '../session/address.js';
 import { SessionManager } from '../session/session-manager.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { createMemoryStore } from '../storage/memory.js';
+import { decryptionErrorFor } from '../wire/decryption-error-message.js';
+import { decodeDecryptionErrorContent, encodeDecryptionErrorContent } from '../wire/plaintext-content.js';
 
 /** A business number's only device: the gateway publishes every number as device 1. */
 const BUSINESS_DEVICE_ID = 1;
@@ -54,8 +56,13 @@ export interface NetworkPerson {
   attach(link: PersonLink): void;
   /** A fresh prekey bundle of one device (served by the directory to the gateway). */
   bundle(deviceId: number): Promise<PreKeyBundle>;
-  /** A frame from the gateway for one of the person's devices. */
+  /** A message frame (type 2 or 3) from the gateway for one of the person's devices. */
   receive(frame: OutboundFrame): Promise<PersonMessage>;
+  /**
+   * A decryption-error message (type 8) from the gateway about a frame of the person's; a
+   * person without it has the network refuse such frames.
+   */
+  receiveDecryptionError?(frame: OutboundFrame): Promise<DecryptionErrorAnswer>;
 }
 
 export interface SimulatedPersonOptions {
@@ -72,6 +79,28 @@ export interface SimulatedPersonOptions {
   readonly padding?: number | false;
   /** Send a delivery receipt for each decrypted frame (default true). */
   readonly autoReceipts?: boolean;
+  /**
+   * Answer a frame that does not decrypt with a decryption-error message (a type-8 frame), as
+   * Signal clients do (default true); `false` only refuses it.
+   */
+  readonly decryptionErrors?: boolean;
+}
+
+/** What a decryption-error message from the business made the person's device do. */
+export interface DecryptionErrorAnswer {
+  /** The message it names was encrypted and sent again. */
+  readonly resent: boolean;
+  /** The session with the business number was archived (the resend starts a new one). */
+  readonly sessionArchived: boolean;
+}
+
+/** Messages a person keeps for resending when a business asks (Signal's send log). */
+const MAX_SENT_LOG = 1_000;
+
+interface SentMessage {
+  readonly to: string;
+  readonly deviceId: number;
+  readonly content: string | Uint8Array;
 }
 
 export interface SendOptions {
@@ -90,9 +119,15 @@ export class SimulatedPerson implements NetworkPerson {
   /** Everything the person's devices decrypted, in order. */
   readonly received: PersonMessage[] = [];
   autoReceipts: boolean;
+  /** Whether frames that do not decrypt are answered with a decryption-error message. */
+  decryptionErrors: boolean;
   private readonly random: RandomSource;
+  private readonly clock: Clock;
   private readonly padding: number | false;
   private readonly preKeyIds = new Map<number, number>();
+  /** By `${to}/${deviceId}/${timestamp}`, oldest first. */
+  private readonly sentLog = new Map<string, SentMessage>();
+  private lastTimestamp = 0;
   private link: PersonLink | undefined;
 
   /** Use {@link createSimulatedPerson}, which also creates the identity. */
@@ -105,8 +140,10 @@ export class SimulatedPerson implements NetworkPerson {
     this.phoneNumber = options.phoneNumber;
     this.devices = options.devices;
     this.random = options.random;
+    this.clock = options.clock ?? systemClock;
     this.padding = options.padding ?? DEFAULT_PADDING_BLOCK;
     this.autoReceipts = options.autoReceipts ?? true;
+    this.decryptionErrors = options.decryptionErrors ?? true;
   }
 
   get deviceIds(): number[] {
@@ -149,10 +186,26 @@ export class SimulatedPerson implements NetworkPerson {
    * to the gateway. Needs a session: call {@link startSession} first, or use {@link send}.
    */
   async encrypt(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
-    const device = this.device(options.deviceId);
+    // Unique per person, as Signal clients keep them: a decryption error names one message.
+    const timestamp = Math.max(this.clock.now(), this.lastTimestamp + 1);
+    this.lastTimestamp = timestamp;
+    return this.encryptAt(to, content, options.deviceId, timestamp);
+  }
+
+  private async encryptAt(
+    to: string,
+    content: string | Uint8Array,
+    deviceId: number | undefined,
+    timestamp: number,
+  ): Promise<InboundFrame> {
+    const device = this.device(deviceId);
     const envelope = typeof content === 'string' ? { text: content } : { bytes: content };
     const plaintext = encodeMessagePlaintext(envelope, this.padding);
     const message = await device.sessions.encrypt(businessAddress(to), plaintext);
+    const key = `${to}/${device.deviceId}/${timestamp}`;
+    this.sentLog.delete(key);
+    this.sentLog.set(key, { to, deviceId: device.deviceId, content });
+    if (this.sentLog.size > MAX_SENT_LOG) this.sentLog.delete(this.sentLog.keys().next().value!);
     return {
       // Random, like a network's ids: nothing about the person or the content.
       frameId: `f${toHex(this.random(12))}`,
@@ -161,6 +214,7 @@ export class SimulatedPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: message.type,
       body: message.body,
+      timestamp,
     };
   }
 
@@ -178,6 +232,12 @@ export class SimulatedPerson implements NetworkPerson {
   /** Decrypts a frame from the gateway on the device it is addressed to and records it in {@link received}. */
   async decrypt(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
+    if (frame.type === 8) {
+      throw new ParleyError(
+        'ERR_INVALID_ARGUMENT',
+        'a type-8 frame is a decryption-error message, not a message: receiveDecryptionError() takes it',
+      );
+    }
     const result = await device.sessions.decrypt(businessAddress(frame.from), {
       type: frame.type,
       body: frame.body,
@@ -200,11 +260,68 @@ export class SimulatedPerson implements NetworkPerson {
     return { frameId: frame.frameId };
   }
 
-  /** Called by the network for each frame addressed to this person: decrypts, then sends a receipt. */
+  /**
+   * Called by the network for each message frame addressed to this person: decrypts, then sends
+   * a receipt. A frame that does not decrypt is answered with a decryption-error message (unless
+   * `decryptionErrors` is off), and its error is thrown.
+   */
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
-    const message = await this.decrypt(frame);
+    let message: PersonMessage;
+    try {
+      message = await this.decrypt(frame);
+    } catch (error) {
+      // A frame seen before is no loss: nothing to ask for.
+      if (this.decryptionErrors && this.link && !isParleyError(error, 'ERR_DUPLICATE_MESSAGE'))
+        await this.askForResend(frame);
+      throw error;
+    }
     if (this.autoReceipts && this.link) await this.link.submitReceipt(this.receipt(frame));
     return message;
+  }
+
+  /**
+   * A decryption-error message from a business number (a type-8 frame), answered as Signal
+   * clients do: when it names this device's current session's ratchet key, that session is
+   * archived; the message it names is encrypted again (from a new session if there is none,
+   * fetched from the directory) and sent under its original timestamp.
+   */
+  async receiveDecryptionError(frame: OutboundFrame): Promise<DecryptionErrorAnswer> {
+    const error = decodeDecryptionErrorContent(frame.body);
+    const device = this.device(frame.deviceId);
+    if (error.deviceId !== device.deviceId) return { resent: false, sessionArchived: false };
+    const business = businessAddress(frame.from);
+    const sessionArchived =
+      error.ratchetKey !== undefined &&
+      (await device.sessions.archiveSession(business, { ifRatchetKey: error.ratchetKey }));
+    const sent = this.sentLog.get(`${frame.from}/${device.deviceId}/${error.timestamp}`);
+    if (!sent) return { resent: false, sessionArchived };
+    const link = this.requireLink();
+    if (!(await device.sessions.hasSession(business))) {
+      await device.sessions.processBundle(business, await link.businessBundle(frame.from));
+    }
+    await link.submitFrame(await this.encryptAt(sent.to, sent.content, sent.deviceId, error.timestamp));
+    return { resent: true, sessionArchived };
+  }
+
+  /** A decryption-error message about a frame from a business that did not decrypt. */
+  private async askForResend(frame: OutboundFrame): Promise<void> {
+    let body: Uint8Array;
+    try {
+      body = encodeDecryptionErrorContent(
+        decryptionErrorFor(frame as OutboundFrame & { type: 2 | 3 }, frame.timestamp, BUSINESS_DEVICE_ID),
+      );
+    } catch {
+      return; // Not a message at all: nothing to name.
+    }
+    await this.requireLink().submitFrame({
+      frameId: `f${toHex(this.random(12))}`,
+      to: frame.from,
+      from: this.phoneNumber,
+      deviceId: frame.deviceId,
+      type: 8,
+      body,
+      timestamp: this.clock.now(),
+    });
   }
 
   /** Texts received from one business number (all devices), in order. */

@@ -14,7 +14,7 @@ import type {
 } from '../gateway/types.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
-import type { NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
+import type { DecryptionErrorAnswer, NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
 
 /** What the network delivers to: a `Gateway`, or a client that forwards to one (HTTP, WebSocket). */
 export interface GatewayEndpoint {
@@ -61,6 +61,8 @@ export interface PacketFilter {
 /** What happened to one packet in a delivery step. */
 export type Delivery =
   | { readonly packet: Packet; readonly result: 'received'; readonly message: PersonMessage }
+  /** A decryption-error message (type 8) the person's client answered. */
+  | { readonly packet: Packet; readonly result: 'answered'; readonly answer: DecryptionErrorAnswer }
   | { readonly packet: Packet; readonly result: 'accepted'; readonly outcome: ReceiveOutcome }
   | { readonly packet: Packet; readonly result: 'receipt' }
   /** The recipient refused it (person: undecryptable; gateway: threw). Not retried. */
@@ -253,6 +255,11 @@ export class TestNetwork implements Transport, Directory {
       const person = this.people.get(packet.frame.to);
       if (!person) return { packet, result: 'refused', code: 'ERR_NOT_FOUND' };
       try {
+        if (packet.frame.type === 8) {
+          if (!person.receiveDecryptionError)
+            return { packet, result: 'refused', code: 'ERR_INVALID_MESSAGE' };
+          return { packet, result: 'answered', answer: await person.receiveDecryptionError(packet.frame) };
+        }
         return { packet, result: 'received', message: await person.receive(packet.frame) };
       } catch (error) {
         return { packet, result: 'refused', code: codeOf(error) };

@@ -16,7 +16,10 @@
  *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
  *   meta      gw/b/{biz}/d/{pseud}              a person's device list
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
- *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}  retry request sent (rate limit)
+ *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}  retry requests sent in the retry interval (a count)
+ *   meta      gw/b/{biz}/r/{number}/{pseud}/{device}/reset  session archived on a decryption error (once per interval)
+ *   meta      gw/b/{biz}/t/{pseud}/{timestamp}  an outbound message's timestamp → its id (unique per person)
+ *   meta      gw/b/{biz}/t/{pseud}/{timestamp}/answered/{device}  a decryption error about it was acted on
  *   vault     gw/b/{biz}/period/{period}        wrapped content key (vault store)
  *   meta      gw/integrity/key                  integrity sketch key (wrapped by the key provider)
  *   counters  gw/b/{biz}/integrity              integrity counters (sealed; keyed hashes, counts)
@@ -61,6 +64,15 @@ export const retryLimitKey = (biz: string, number: string, pseud: string, device
   `gw/b/${biz}/r/${number}/${pseud}/${deviceId}`;
 export const retryLimitPrefix = (biz: string, number: string, pseud: string) =>
   `gw/b/${biz}/r/${number}/${pseud}/`;
+export const sessionResetKey = (biz: string, number: string, pseud: string, deviceId: number) =>
+  `${retryLimitKey(biz, number, pseud, deviceId)}/reset`;
+/** Timestamps zero-padded to 15 digits, so no timestamp's key is a prefix of another's. */
+const padTimestamp = (timestamp: number) => String(Math.max(0, Math.floor(timestamp))).padStart(15, '0');
+export const timestampKey = (biz: string, pseud: string, timestamp: number) =>
+  `gw/b/${biz}/t/${pseud}/${padTimestamp(timestamp)}`;
+export const timestampPrefix = (biz: string, pseud: string) => `gw/b/${biz}/t/${pseud}/`;
+export const answeredKey = (biz: string, pseud: string, timestamp: number, deviceId: number) =>
+  `${timestampKey(biz, pseud, timestamp)}/answered/${deviceId}`;
 export const messagePrefix = (biz: string) => `gw/b/${biz}/m/`;
 export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
 export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;
