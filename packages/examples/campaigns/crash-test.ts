@@ -69,7 +69,6 @@ process.exit(failed ? 1 : 0);
 
 async function crashCampaign(): Promise<boolean> {
   const started = performance.now();
-  const rng = new Rng(`${seed}/crash`);
   const directory = mkdtempSync(join(tmpdir(), 'parley-crash-'));
   const messagesPath = join(directory, 'messages.db');
   const vaultPath = join(directory, 'vault.db');
@@ -155,6 +154,9 @@ async function crashCampaign(): Promise<boolean> {
 
   for (let life = 0; life <= LIVES; life++) {
     const final = life === LIVES;
+    // One stream per life: a timer kill that cut the previous life short does not shift the
+    // plans of the lives after it.
+    const rng = new Rng(`${seed}/crash/life/${life}`);
     const link = new ChildLink(
       bundle,
       [messagesPath, vaultPath, kek, `${seed}/life/${life}`, String(now)],
