@@ -69,6 +69,8 @@ export class ByteWriter {
   }
 }
 
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
 export class ByteReader {
   private offset = 0;
   private readonly view: DataView;
@@ -131,6 +133,16 @@ export class ByteReader {
     const out = this.input.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;
+  }
+
+  /** Length-prefixed UTF-8 text; malformed UTF-8 is a corrupt record, never a TypeError. */
+  text(): string {
+    const bytes = this.bytesView();
+    try {
+      return textDecoder.decode(bytes);
+    } catch {
+      return this.fail('malformed UTF-8 text');
+    }
   }
 
   get remaining(): number {

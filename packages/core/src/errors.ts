@@ -26,6 +26,10 @@ export const ERROR_CODES = [
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
   'ERR_INVALID_RECORD',
+  /** A group message whose sender key (distribution) this receiver never got or no longer keeps. */
+  'ERR_SENDER_KEY_NOT_FOUND',
+  /** A group distribution message or group message from a device the membership hook refused. */
+  'ERR_NOT_GROUP_MEMBER',
   // Storage
   'ERR_STORE_CONFLICT',
   'ERR_STORE_CLOSED',
@@ -46,6 +50,13 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 /** Structured, non-secret facts about an error: ids, counts, lengths, field names. */
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
 
+/**
+ * A registered symbol (shared by every copy of this package in a process: `Symbol.for` is
+ * global), so an error thrown by one copy of `@parley/core` is recognised by another — an
+ * app with adapters that brought their own copy, or a bundle that inlined one.
+ */
+const PARLEY_ERROR_BRAND = Symbol.for('@parley/core/ParleyError');
+
 export class ParleyError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
@@ -55,6 +66,16 @@ export class ParleyError extends Error {
     this.name = 'ParleyError';
     this.code = code;
     this.details = details;
+    Object.defineProperty(this, PARLEY_ERROR_BRAND, { value: true });
+  }
+
+  /** `instanceof ParleyError` holds for errors from any copy of the package (see the brand). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [PARLEY_ERROR_BRAND]?: unknown })[PARLEY_ERROR_BRAND] === true
+    );
   }
 
   toJSON(): { name: string; code: ErrorCode; message: string; details: ErrorDetails } {
@@ -62,7 +83,10 @@ export class ParleyError extends Error {
   }
 }
 
-/** Type guard; pass a code to also check which error it is. */
+/**
+ * Type guard; pass a code to also check which error it is. Recognises errors from any copy of
+ * `@parley/core` in the process (a registered symbol brand, not the class identity).
+ */
 export function isParleyError(value: unknown, code?: ErrorCode): value is ParleyError {
   return value instanceof ParleyError && (code === undefined || value.code === code);
 }

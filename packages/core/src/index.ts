@@ -10,10 +10,12 @@ export { createPortableCrypto } from './crypto/portable.js';
 
 // Crypto facade (providers and randomness)
 export type { CryptoProvider, RandomSource } from './crypto/provider.js';
-export { createDeterministicRandom, defaultRandom } from './crypto/random.js';
+export { defaultRandom } from './crypto/random.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, isParleyError, ParleyError } from './errors.js';
 // The business gateway
 export * from './gateway/index.js';
+// Groups (sender keys)
+export * from './groups/index.js';
 // Integrity signals (the transport side's view), statistics and billing (the platform's)
 export * from './integrity/index.js';
 // Keys

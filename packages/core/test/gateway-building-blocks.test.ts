@@ -115,7 +115,7 @@ describe('record sealer', () => {
 });
 
 describe('number keys record', () => {
-  it('round-trips the Kyber schedule, and reads a pre-Kyber (format 1) record as "no last-resort key yet"', () => {
+  it('round-trips the Kyber schedule and unpublished keys, and reads a pre-Kyber (format 1) record as "no last-resort key yet"', () => {
     const keys: NumberKeys = {
       signedPreKeyId: 3,
       signedPreKeyCreatedAt: 1_700_000_000_000,
@@ -126,6 +126,8 @@ describe('number keys record', () => {
       previousKyberPreKeys: [{ id: 1, removeAt: 1_700_100_000_000 }],
       nextKyberPreKeyId: 8,
       published: false,
+      unpublishedOneTime: [101, 102],
+      unpublishedKyber: [7],
     };
     expect(decodeNumberKeys(encodeNumberKeys(keys))).toEqual(keys);
     const legacy = new ByteWriter()
@@ -144,6 +146,8 @@ describe('number keys record', () => {
       previousKyberPreKeys: [],
       nextKyberPreKeyId: 1,
       published: true,
+      unpublishedOneTime: [],
+      unpublishedKyber: [],
     });
   });
 });

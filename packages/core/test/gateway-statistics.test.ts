@@ -184,4 +184,32 @@ describe('gateway statistics persistence', () => {
     expect(next.errors).toEqual([]);
     await next.gateway.close();
   });
+
+  it('a business idle past the statistics retention does not stop the others being saved', async () => {
+    const tg = await world(2);
+    await tg.gateway.registerBusiness({ businessId: 'idle' });
+    await tg.gateway.addNumber('idle', '+15550000002');
+    tg.gateway.onMessage('idle', () => undefined);
+    await tg.gateway.receiveFrame(await tg.network.personFrame(person(1), '+15550000002', 'once'));
+    await write(tg, 0, 'day one');
+    await tg.gateway.tick();
+    // 91 days on, the idle business's counts have all aged out; the shop keeps working.
+    tg.clock.advance(91 * 24 * HOUR);
+    await write(tg, 0, 'day ninety-one');
+    const day = dayOf(tg.clock.now());
+    await tg.gateway.tick();
+    expect(tg.errors).toEqual([]);
+    const stored = await tg.store.get('counters', DAYS_KEY);
+    expect(stored?.expiresAt).toBeGreaterThan(tg.clock.now());
+    // The idle business's record has nothing left to keep: it is gone, not rewritten.
+    expect(await tg.store.get('counters', 'gw/b/idle/statistics')).toBeUndefined();
+
+    const next = await restart(tg);
+    await next.gateway.tick();
+    expect(next.gateway.statisticsExport().statistics.snapshot(day).businesses).toEqual([
+      expect.objectContaining({ businessId: 'shop', messagesIn: 1 }),
+    ]);
+    expect(next.errors).toEqual([]);
+    await next.gateway.close();
+  });
 });

@@ -169,7 +169,7 @@ describe('statistics ledger restore', () => {
     expect(encoded.people).toBeDefined();
 
     const after = setup({ time: before.clock.time, now: () => 0 });
-    restoreStatisticsState(after.recorder, 'shop', encoded.days, encoded.people?.bytes);
+    restoreStatisticsState(after.recorder, 'shop', encoded.days?.bytes, encoded.people?.bytes);
     expect(after.statistics.days()).toEqual(days);
     for (const d of days) {
       expect(after.statistics.snapshot(d)).toEqual(before.statistics.snapshot(d));
@@ -195,7 +195,7 @@ describe('statistics ledger restore', () => {
     const encoded = encodeStatisticsState(recorder, 'shop');
     // Sends open no window; 'a' wrote last, at START + DAY.
     expect(encoded.people?.expiresAt).toBe(START + 2 * DAY);
-    expect(encoded.daysExpireAt).toBe(Date.parse(`${dayOf(clock.time)}T00:00:00Z`) + 63 * DAY);
+    expect(encoded.days?.expiresAt).toBe(Date.parse(`${dayOf(clock.time)}T00:00:00Z`) + 63 * DAY);
     clock.time += DAY;
     // Every window is over: nothing personal is left to store.
     expect(encodeStatisticsState(recorder, 'shop').people).toBeUndefined();
@@ -228,13 +228,13 @@ describe('statistics ledger restore', () => {
     const encoded = encodeStatisticsState(before.recorder, 'shop');
     const other = setup({ time: before.clock.time, now: () => 0 }, 9);
     expect(
-      restoreStatisticsState(other.recorder, 'shop', encoded.days, encoded.people?.bytes).peopleKept,
+      restoreStatisticsState(other.recorder, 'shop', encoded.days?.bytes, encoded.people?.bytes).peopleKept,
     ).toBe(false);
     expect(other.recorder.heldPeople('shop')).toBe(0);
     const today = dayOf(before.clock.time);
     expect(other.billing.snapshot(today)).toEqual(before.billing.snapshot(today));
 
-    const corrupt = Uint8Array.from(encoded.days);
+    const corrupt = Uint8Array.from(encoded.days!.bytes);
     corrupt[4] = 0xff;
     corrupt[5] = 0xff;
     expect(() => restoreStatisticsState(other.recorder, 'shop', corrupt, undefined)).toThrow(
@@ -252,12 +252,14 @@ describe('statistics ledger restore', () => {
     const encoded = encodeStatisticsState(recorder, 'shop');
     clock.time += DAY;
     const later = setup({ time: clock.time, now: () => 0 });
-    restoreStatisticsState(later.recorder, 'shop', encoded.days, encoded.people?.bytes);
+    restoreStatisticsState(later.recorder, 'shop', encoded.days?.bytes, encoded.people?.bytes);
     expect(later.recorder.heldPeople('shop')).toBe(0);
     expect(later.recorder.takeChanged()).toEqual(['shop']);
     const fresh = setup({ time: START, now: () => 0 });
-    restoreStatisticsState(fresh.recorder, 'shop', encoded.days, encoded.people?.bytes);
+    restoreStatisticsState(fresh.recorder, 'shop', encoded.days?.bytes, encoded.people?.bytes);
     expect(fresh.recorder.takeChanged()).toEqual([]);
-    expect(bytesEqual(encodeStatisticsState(fresh.recorder, 'shop').days, encoded.days)).toBe(true);
+    expect(bytesEqual(encodeStatisticsState(fresh.recorder, 'shop').days!.bytes, encoded.days!.bytes)).toBe(
+      true,
+    );
   });
 });

@@ -31,6 +31,8 @@ export interface BenchConfig {
   readonly storage: { readonly memory: number; readonly sqliteFile: number; readonly sqliteMemory: number };
   /** Child processes for the memory measurement running at once (they do not time anything). */
   readonly rssConcurrency: number;
+  /** Group messages encrypted, then decrypted in order, per round (see groups.ts). */
+  readonly groups: { readonly fast: number; readonly slow: number };
 }
 
 export const FULL: BenchConfig = {
@@ -54,6 +56,7 @@ export const FULL: BenchConfig = {
   recordPingPongs: 1000,
   storage: { memory: 2000, sqliteFile: 1000, sqliteMemory: 2000 },
   rssConcurrency: 2,
+  groups: { fast: 3000, slow: 200 },
 };
 
 export const QUICK: BenchConfig = {
@@ -76,6 +79,7 @@ export const QUICK: BenchConfig = {
   recordPingPongs: 100,
   storage: { memory: 300, sqliteFile: 150, sqliteMemory: 300 },
   rssConcurrency: 2,
+  groups: { fast: 300, slow: 20 },
 };
 
 export function countsFor(config: BenchConfig, lib: BenchLib, warmup = false): Counts {

@@ -19,7 +19,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
+import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
+import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import {
   type ChartGroup,
@@ -43,6 +45,28 @@ import {
   streamRates,
 } from './workloads.js';
 
+// ── Options ─────────────────────────────────────────────────────────────────────────
+
+const flags = commandLineOrExit(
+  'pnpm bench',
+  'Parley beside libsignal-client, libsignal (node) and privacyresearch on the same workloads, with the\n' +
+    'bare-primitive floors: interleaved rounds, medians, Parley ÷ peer ratios. Measures only; never fails\n' +
+    'on a slow number. Results go to bench/results/ (JSON and SVG).',
+  {
+    quick: { type: 'boolean', help: 'CI smoke run: few rounds and small counts (under a minute)' },
+    rounds: { type: 'string', help: 'interleaved rounds per workload', validate: positiveInteger },
+    only: {
+      type: 'string',
+      help: `comma-separated library ids (${LIBS.map((lib) => lib.id).join(', ')})`,
+      validate: (value) => {
+        const unknown = value.split(',').filter((id) => !LIBS.some((lib) => lib.id === id));
+        return unknown.length ? `does not know ${unknown.join(', ')}` : undefined;
+      },
+    },
+    'skip-rss': { type: 'boolean', help: 'skip the memory measurement (child processes)' },
+  },
+);
+
 silenceConsole();
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -51,15 +75,11 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const examplesDir = dirname(benchDir);
 const resultsDir = join(benchDir, 'results');
 
-// ── Options ─────────────────────────────────────────────────────────────────────────
-
-const argv = process.argv.slice(2);
-const option = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-const base: BenchConfig = argv.includes('--quick') ? QUICK : FULL;
-const config: BenchConfig = { ...base, rounds: Number(option('rounds') ?? base.rounds) };
-const only = option('only')?.split(',');
+const base: BenchConfig = flags.quick ? QUICK : FULL;
+const config: BenchConfig = { ...base, rounds: Number(flags.rounds ?? base.rounds) };
+const only = flags.only?.split(',');
 const libs: readonly BenchLib[] = only ? only.map(libById) : LIBS;
-const skipRss = argv.includes('--skip-rss');
+const skipRss = flags['skip-rss'];
 const PARLEY = 'parley-node';
 const PORTABLE = 'parley-portable';
 const PEERS = LIBS.filter((lib) => lib.group === 'peer').map((lib) => lib.id);
@@ -70,6 +90,7 @@ type Metric = 'sessions' | 'encrypt' | 'decrypt' | 'reverse' | 'reverseRatio' | 
 const METRICS: readonly Metric[] = ['sessions', 'encrypt', 'decrypt', 'pingPong', 'reverse', 'reverseRatio'];
 const samples = new Map<Metric, Map<string, number[]>>(METRICS.map((m) => [m, new Map()]));
 const storageSamples = new Map<string, number[]>();
+const groupSamples = new Map<string, { encrypt: number[]; decrypt: number[] }>();
 const failures = new Map<string, string>();
 const notes: string[] = [];
 
@@ -103,8 +124,15 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 
 // ── Storage row (Parley only) ───────────────────────────────────────────────────────
 
-type StoreVariant = 'memory' | 'sqlite-file' | 'sqlite-memory';
-const STORE_VARIANTS: readonly StoreVariant[] = ['memory', 'sqlite-file', 'sqlite-memory'];
+type StoreVariant = 'memory' | 'sqlite-file' | 'sqlite-memory' | 'postgres';
+// PostgreSQL joins when PARLEY_PG_URL names a server (each run in a schema of its own, dropped after).
+const PG_URL = process.env.PARLEY_PG_URL;
+const STORE_VARIANTS: readonly StoreVariant[] = [
+  'memory',
+  'sqlite-file',
+  'sqlite-memory',
+  ...(PG_URL ? (['postgres'] as const) : []),
+];
 type SqliteFactory = (options: { path: string }) => Store;
 let createSqliteStore: SqliteFactory | undefined;
 let sqliteMissing: string | undefined;
@@ -122,6 +150,7 @@ async function storageRun(variant: StoreVariant, count: number): Promise<number>
   if (variant === 'memory') {
     return persistedDecryptsPerSecond(lib, (address) => createParleyParty(address, { crypto }), count);
   }
+  if (variant === 'postgres') return postgresRun(count);
   if (!createSqliteStore) throw new Error(`SQLite adapter unavailable: ${sqliteMissing}`);
   const dir = variant === 'sqlite-file' ? mkdtempSync(join(tmpdir(), 'parley-bench-')) : undefined;
   const stores: Store[] = [];
@@ -136,6 +165,29 @@ async function storageRun(variant: StoreVariant, count: number): Promise<number>
   } finally {
     for (const store of stores) await store.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function postgresRun(count: number): Promise<number> {
+  const { createPostgresStore } = await import('@parley/storage-adapters/postgres');
+  const { default: pg } = await import('pg');
+  const lib = libById(PARLEY);
+  const crypto = parleyCrypto('node');
+  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const stores: Store[] = [];
+  try {
+    const createB = async (address: PeerAddress): Promise<BenchParty> => {
+      const store = await createPostgresStore({ url: PG_URL!, schema });
+      stores.push(store);
+      return createParleyParty(address, { crypto, store });
+    };
+    return await persistedDecryptsPerSecond(lib, createB, count);
+  } finally {
+    for (const store of stores) await store.close();
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
   }
 }
 
@@ -173,11 +225,22 @@ async function round(index: number, warmup: boolean): Promise<void> {
     });
   }
   if (!libs.some((lib) => lib.id === PARLEY)) return;
+  for (const lib of rotate(GROUP_LIBS, index)) {
+    const count = config.groups[lib.speed];
+    await attempt(lib.id, 'groups', async () => {
+      const rates = await groupRates(lib, warmup ? Math.min(50, count) : count, MESSAGE_BYTES);
+      if (warmup) return;
+      const list = groupSamples.get(lib.id) ?? { encrypt: [], decrypt: [] };
+      list.encrypt.push(rates.encrypt);
+      list.decrypt.push(rates.decrypt);
+      groupSamples.set(lib.id, list);
+    });
+  }
   for (const variant of rotate(STORE_VARIANTS, index)) {
     const count =
       variant === 'memory'
         ? config.storage.memory
-        : variant === 'sqlite-file'
+        : variant === 'sqlite-file' || variant === 'postgres'
           ? config.storage.sqliteFile
           : config.storage.sqliteMemory;
     await attempt(`storage`, variant, async () => {
@@ -383,9 +446,43 @@ if (present(PARLEY)) {
   print();
   print(
     `Storage (Parley node, decrypt + persist, one commit per message): memory ${formatRate(storageMedians.memory)} msgs/s, ` +
-      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s; ` +
+      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s, ` +
+      `PostgreSQL ${PG_URL ? `${formatRate(storageMedians.postgres)} msgs/s` : 'skipped (PARLEY_PG_URL not set)'}; ` +
       'batched: n/a (the session API commits once per decrypt)',
   );
+}
+
+const groupMedians = Object.fromEntries(
+  GROUP_LIBS.map((lib) => [
+    lib.id,
+    {
+      encrypt: median(groupSamples.get(lib.id)?.encrypt ?? []),
+      decrypt: median(groupSamples.get(lib.id)?.decrypt ?? []),
+    },
+  ]),
+);
+if (present(PARLEY)) {
+  const parleyFor = (format: string) => (format === 'signal' ? PARLEY : 'parley-node-whatsapp');
+  print();
+  print(
+    `Groups (sender keys, ${MESSAGE_BYTES}-byte messages, one sender, one member device decrypting in order)`,
+  );
+  for (const line of table(
+    ['group workload', ...GROUP_LIBS.map((lib) => `${lib.label}`)],
+    (['encrypt', 'decrypt'] as const).flatMap((metric) => [
+      [`group ${metric} msgs/s`, ...GROUP_LIBS.map((lib) => formatRate(groupMedians[lib.id]?.[metric]))],
+      [
+        '  Parley ÷ this (same format)',
+        ...GROUP_LIBS.map((lib) => {
+          const parley = groupMedians[parleyFor(lib.format)]?.[metric];
+          const other = groupMedians[lib.id]?.[metric];
+          return formatRatio(parley !== undefined && other ? parley / other : undefined);
+        }),
+      ],
+    ]),
+  )) {
+    print(line);
+  }
 }
 
 notes.push(
@@ -447,6 +544,7 @@ const results = {
   ),
   samples: Object.fromEntries([...samples].map(([metric, byLib]) => [metric, Object.fromEntries(byLib)])),
   storage: { medians: storageMedians, samples: Object.fromEntries(storageSamples) },
+  groups: { medians: groupMedians, samples: Object.fromEntries(groupSamples) },
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
   notes,

@@ -6,11 +6,10 @@
  * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
- *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal]
+ *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres] [--help]
+ *
+ * `--store postgres` reads PARLEY_PG_URL (and PARLEY_PG_VAULT_URL; see openDemoStores).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   createGateway,
@@ -25,8 +24,8 @@ import {
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
-import { createSqliteStore } from '@parley/storage-adapters/sqlite';
-import { type TransportKind, wireNetwork } from './demo-wiring.js';
+import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
+import { openDemoStores, type StoreKind, type TransportKind, wireNetwork } from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
 import { LibsignalPerson } from './libsignal-person.js';
 
@@ -40,21 +39,43 @@ const CUSTOMERS = 60;
 export interface DemoOptions {
   readonly transport: TransportKind;
   readonly peer: 'parley' | 'libsignal';
+  /** Default sqlite. */
+  readonly store?: StoreKind;
 }
 
-export function parseDemoArgs(argv: readonly string[]): DemoOptions {
-  const value = (flag: string, allowed: readonly string[], fallback: string): string => {
-    const index = argv.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
-    if (index < 0) return fallback;
-    const given = argv[index]!.includes('=') ? argv[index]!.split('=')[1] : argv[index + 1];
-    if (!given || !allowed.includes(given)) {
-      throw new Error(`${flag} expected one of ${allowed.join(', ')}`);
-    }
-    return given;
-  };
+export const DEMO_FLAGS = {
+  transport: {
+    type: 'string',
+    choices: ['inproc', 'http', 'ws'],
+    default: 'inproc',
+    help: 'how frames travel between the network and the gateway',
+  },
+  peer: {
+    type: 'string',
+    choices: ['parley', 'libsignal'],
+    default: 'parley',
+    help: "what the person's devices run: Parley, or libsignal@6.0.0",
+  },
+  store: {
+    type: 'string',
+    choices: ['sqlite', 'postgres'],
+    help: 'where state rests: SQLite files (the default) or PostgreSQL (reads PARLEY_PG_URL)',
+  },
+} as const satisfies FlagSpecs;
+
+const DEMO_SUMMARY =
+  'Runs the whole story on SQLite in a temporary folder (or on PostgreSQL: --store postgres) and prints\n' +
+  'a transcript: a business number, a person with two devices, messages both ways, receipts, a retried\n' +
+  'delivery, an integrity signal, retention 31 days later, statistics and billing.';
+
+/** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
+export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
+  const parsed = parseCommandLine(argv, DEMO_FLAGS);
+  if (parsed.help) return undefined;
   return {
-    transport: value('--transport', ['inproc', 'http', 'ws'], 'inproc') as TransportKind,
-    peer: value('--peer', ['parley', 'libsignal'], 'parley') as DemoOptions['peer'],
+    transport: parsed.flags.transport as TransportKind,
+    peer: parsed.flags.peer as DemoOptions['peer'],
+    store: parsed.flags.store as StoreKind | undefined,
   };
 }
 
@@ -77,9 +98,8 @@ export async function runDemo(
   const started = performance.now();
   const clock = new ManualClock();
   const crypto = createNodeCrypto();
-  const dir = mkdtempSync(join(tmpdir(), 'parley-demo-'));
-  const store = createSqliteStore({ path: join(dir, 'messages.db'), clock });
-  const vaultStore = createSqliteStore({ path: join(dir, 'vault.db'), clock });
+  const stores = await openDemoStores(options.store ?? 'sqlite', clock);
+  const { store, vaultStore } = stores;
   const network = new TestNetwork();
   const wiring = await wireNetwork(options.transport, network);
   const gateway = createGateway({
@@ -115,7 +135,7 @@ export async function runDemo(
     print(
       `  person's client: ${options.peer === 'parley' ? 'Parley (SessionManager per device)' : 'libsignal@6.0.0 (independent implementation)'}`,
     );
-    print(`  storage: SQLite, messages.db + vault.db in ${dir}`);
+    print(`  storage: ${stores.description}`);
     print('  clock: manual (the demo fast-forwards it); columns: simulated day, real time of the step');
 
     section('1. A business and its number');
@@ -132,7 +152,7 @@ export async function runDemo(
     });
     step(
       `business "${BUSINESS_ID}" registered with number ${maskNumber(BUSINESS_NUMBER)} (retention 30 days)`,
-      `identity key, signed prekey and ${await network.availableOneTimePreKeys(BUSINESS_NUMBER)} one-time prekeys published to the directory; private keys sealed in SQLite`,
+      `identity key, signed prekey and ${await network.availableOneTimePreKeys(BUSINESS_NUMBER)} one-time prekeys published to the directory; private keys sealed in ${store.kind === 'postgres' ? 'PostgreSQL' : 'SQLite'}`,
     );
 
     section('2. A person with two devices; the handshake');
@@ -314,21 +334,18 @@ export async function runDemo(
   } finally {
     await gateway.close();
     await wiring.close();
-    await store.close();
-    await vaultStore.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stores.close();
   }
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/demo.ts');
 if (isMain) {
-  let options: DemoOptions;
-  try {
-    options = parseDemoArgs(process.argv.slice(2));
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : 'bad arguments');
-    process.exit(2);
-  }
+  const flags = commandLineOrExit('pnpm demo', DEMO_SUMMARY, DEMO_FLAGS);
+  const options: DemoOptions = {
+    transport: flags.transport as TransportKind,
+    peer: flags.peer as DemoOptions['peer'],
+    store: flags.store as StoreKind | undefined,
+  };
   runDemo(options).catch((error: unknown) => {
     console.error(
       'demo failed:',

@@ -13,7 +13,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createDeterministicRandom,
   createGateway,
   createLocalKeyProvider,
   type Directory,
@@ -33,7 +32,13 @@ import {
   type Transport,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
+import {
+  createDeterministicRandom,
+  createSimulatedPerson,
+  ManualClock,
+  type SimulatedPerson,
+  TestNetwork,
+} from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionScope } from '../../core/src/gateway/layout.js';

@@ -1,5 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../src/cli.js';
 import { parseDemoArgs, runDemo } from '../src/demo.js';
+
+const demoPath = fileURLToPath(new URL('../src/demo.ts', import.meta.url));
 
 describe('pnpm demo', () => {
   it.each([
@@ -30,5 +35,25 @@ describe('pnpm demo', () => {
     });
     expect(() => parseDemoArgs(['--transport', 'smoke'])).toThrow(/--transport/);
     expect(() => parseDemoArgs(['--peer'])).toThrow(/--peer/);
+    expect(() => parseDemoArgs(['--verbose'])).toThrow(/--verbose/);
+    expect(() => parseDemoArgs(['inproc'])).toThrow(UsageError);
+    expect(parseDemoArgs(['--help'])).toBeUndefined();
+  });
+
+  it('as a command, --help prints usage and exits 0; an unknown flag exits 2 without running the demo', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--conditions=parley-source', demoPath, ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: pnpm demo [options]');
+    expect(help.stdout).toContain('--transport=inproc|http|ws');
+    expect(help.stdout).not.toContain('Business');
+    const typo = run('--tranport', 'ws');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr).toContain("Unknown option '--tranport'");
+    expect(typo.stdout).toBe('');
   });
 });

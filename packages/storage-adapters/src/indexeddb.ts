@@ -36,6 +36,8 @@ import {
   assertKey,
   assertKeys,
   assertNamespace,
+  assertOptionalClock,
+  assertOptionalString,
   checkExpectations,
   checkListOptions,
   checkMutation,
@@ -48,13 +50,27 @@ import {
 } from '@parley/core/storage';
 import { get as idbGet, getMany as idbGetMany, type UseStore } from 'idb-keyval';
 
+/**
+ * An `IDBFactory` (`globalThis.indexedDB`, or fake-indexeddb's under Node). Typed by shape so
+ * that this module's declarations need no DOM library in the consumer's TypeScript settings.
+ */
+export interface IndexedDbFactoryLike {
+  open(name: string, version?: number): unknown;
+}
+
+/** The `IDBKeyRange` class (its static constructors), typed by shape like the factory. */
+export interface IndexedDbKeyRangeLike {
+  bound(lower: unknown, upper: unknown, lowerOpen?: boolean, upperOpen?: boolean): unknown;
+  upperBound(bound: unknown, open?: boolean): unknown;
+}
+
 export interface IndexedDbStoreOptions {
   /** Database name; one Parley store per database. */
   readonly name: string;
   /** Defaults to `globalThis.indexedDB`; pass `new IDBFactory()` from fake-indexeddb under Node. */
-  readonly indexedDB?: IDBFactory;
+  readonly indexedDB?: IndexedDbFactoryLike;
   /** Defaults to `globalThis.IDBKeyRange`; pass fake-indexeddb's `IDBKeyRange` with its factory. */
-  readonly IDBKeyRange?: typeof IDBKeyRange;
+  readonly IDBKeyRange?: IndexedDbKeyRangeLike;
   readonly clock?: Clock;
   readonly region?: string;
   /** Testing only: see `StoreTestHooks` (fault injection inside the commit transaction). */
@@ -86,8 +102,11 @@ export async function createIndexedDbStore(options: IndexedDbStoreOptions): Prom
       field: 'name',
     });
   }
-  const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  const KeyRange = options.IDBKeyRange ?? (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange;
+  const factory = (options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB) as
+    | IDBFactory
+    | undefined;
+  const KeyRange = (options.IDBKeyRange ??
+    (globalThis as { IDBKeyRange?: typeof IDBKeyRange }).IDBKeyRange) as typeof IDBKeyRange | undefined;
   if (factory === undefined || KeyRange === undefined) {
     throw new ParleyError(
       'ERR_INVALID_ARGUMENT',
@@ -95,6 +114,8 @@ export async function createIndexedDbStore(options: IndexedDbStoreOptions): Prom
       { field: 'indexedDB' },
     );
   }
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
   const expiry = new ExpiryClock(options.clock ?? systemClock);
   const beforeWrite = options.testHooks?.beforeWrite;
   const db = await openDatabase(factory, options.name);
@@ -128,6 +149,7 @@ export async function createIndexedDbStore(options: IndexedDbStoreOptions): Prom
 
   return {
     kind: 'indexeddb',
+    location: `indexeddb:${options.name}`,
     region: options.region,
 
     async get(namespace, key) {

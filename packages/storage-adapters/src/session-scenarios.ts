@@ -10,13 +10,13 @@
 import {
   type CiphertextMessage,
   type Clock,
-  createDeterministicRandom,
   createPortableCrypto,
   isParleyError,
   type ProtocolAddress,
   SessionManager,
   type Store,
 } from '@parley/core';
+import { createDeterministicRandom } from '@parley/core/testing';
 import { expect } from 'vitest';
 
 export interface ScenarioContext {

@@ -13,6 +13,9 @@
  * - better-sqlite3 is synchronous, so each call blocks the event loop for the duration of one
  *   statement or transaction; that is also what makes a commit atomic within this process.
  */
+
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   type Clock,
   type CommitOptions,
@@ -30,6 +33,8 @@ import {
   assertKey,
   assertKeys,
   assertNamespace,
+  assertOptionalClock,
+  assertOptionalString,
   checkExpectations,
   checkListOptions,
   checkMutation,
@@ -101,6 +106,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       field: 'busyTimeoutMs',
     });
   }
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
   const inMemory = options.path === ':memory:';
   const expiry = new ExpiryClock(options.clock ?? systemClock);
   const beforeWrite = options.testHooks?.beforeWrite;
@@ -178,6 +185,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     kind: 'sqlite',
+    location: inMemory ? undefined : `sqlite:${fileLocation(options.path)}`,
     region: options.region,
 
     async get(namespace, key) {
@@ -411,4 +419,13 @@ function storeFailure(error: unknown, action: string, outcome: string): ParleyEr
     },
     { cause: error },
   );
+}
+
+/** The file's canonical path (symlinks and relative segments resolved), so one file is one location. */
+function fileLocation(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
 }

@@ -99,6 +99,17 @@ export function createPortableCrypto(): CryptoProvider {
     xeddsaVerify,
     ed25519Verify: ed25519VerifyPortable,
 
+    ed25519PublicKey(seed) {
+      assertBytes(seed, 'seed', 32);
+      return ed25519.getPublicKey(seed);
+    },
+
+    ed25519Sign(seed, message) {
+      assertBytes(seed, 'seed', 32);
+      assertBytes(message, 'message');
+      return ed25519.sign(message, seed);
+    },
+
     sha256(data) {
       assertBytes(data, 'data');
       return sha256(data);

@@ -77,6 +77,20 @@ export function montgomeryToEdwards(u: Uint8Array, signBit: number): Uint8Array 
 }
 
 /**
+ * The Curve25519 u-coordinate (32 bytes) of an Edwards public key: u = (1 + y)/(1 − y), the
+ * inverse of `montgomeryToEdwards` (whose sign bit the Edwards encoding's top bit gives back).
+ * Returns `undefined` for y = 1, the identity, which has no u.
+ */
+export function edwardsToMontgomery(edwards: Uint8Array): Uint8Array | undefined {
+  assertBytes(edwards, 'edwards', 32);
+  const masked = Uint8Array.from(edwards);
+  masked[31]! &= 0x7f;
+  const y = mod(bytesToNumberLE(masked), P);
+  if (y === 1n) return undefined;
+  return numberToBytesLE32(mod((1n + y) * Point.Fp.inv(mod(1n - y, P)), P));
+}
+
+/**
  * Cofactorless check R == sB − hA with h = SHA-512(R ‖ A ‖ message) mod ℓ, comparing the
  * canonical encoding of the result with the R bytes as given (a non-canonical R never matches).
  */

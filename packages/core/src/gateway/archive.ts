@@ -1,5 +1,6 @@
 import { wipe } from '../bytes.js';
-import { createPortableCrypto } from '../crypto/portable.js';
+import { assertMethods, assertOptionalCryptoProvider, assertOptions, assertStore } from '../configuration.js';
+import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import type { Store } from '../storage/contract.js';
@@ -15,6 +16,7 @@ import {
   openContent,
 } from './records.js';
 import type { InboundStatus, MessageId, OutboundStatus } from './types.js';
+import { assertBusinessId } from './validation.js';
 
 export interface ArchivedMessage {
   readonly id: MessageId;
@@ -46,7 +48,13 @@ export interface ReadMessageArchiveOptions {
  * opens only while its period key still exists in the given vault store.
  */
 export async function readMessageArchive(options: ReadMessageArchiveOptions): Promise<ArchivedMessage[]> {
-  const crypto = options.crypto ?? createPortableCrypto();
+  assertOptions(options, 'options', 'readMessageArchive({ store, vaultStore, keyProvider, businessId })');
+  assertStore(options.store, 'store');
+  assertStore(options.vaultStore, 'vaultStore');
+  assertMethods(options.keyProvider, 'keyProvider', ['wrapKey', 'unwrapKey'], 'a KeyProvider');
+  assertOptionalCryptoProvider(options.crypto, 'crypto');
+  assertBusinessId(options.businessId);
+  const crypto = options.crypto ?? defaultCrypto();
   const { store, vaultStore, keyProvider, businessId } = options;
   const configRecord = await store.get('meta', businessKey(businessId));
   if (!configRecord) return [];

@@ -9,10 +9,15 @@ import { createAesGcmSealer } from './record-sealer.js';
 import { type BusinessConfig, decodeBusinessConfig, encodeBusinessConfig } from './records.js';
 import type { BusinessRegistration } from './types.js';
 import { restoreStatistics } from './usage-statistics.js';
-import { assertBusinessId } from './validation.js';
+import { assertArgumentObject, assertBusinessId, BUSINESS_ID } from './validation.js';
 
 export async function registerBusiness(g: GatewayContext, registration: BusinessRegistration): Promise<void> {
   g.assertOpen();
+  assertArgumentObject(
+    registration,
+    'registration',
+    'a registration { businessId, retentionDays?, region? }',
+  );
   const businessId = registration.businessId;
   assertBusinessId(businessId);
   const retentionDays = registration.retentionDays ?? MAX_RETENTION_DAYS;
@@ -142,7 +147,21 @@ export async function businessOfNumber(g: GatewayContext, number: string): Promi
   const record = await g.store.get('meta', numberIndexKey(number));
   if (!record)
     throw new ParleyError('ERR_NOT_FOUND', 'this business number is not registered with the gateway');
-  return new TextDecoder().decode(record.value);
+  const businessId = decodeText(record.value);
+  if (businessId === undefined || !BUSINESS_ID.test(businessId)) {
+    throw new ParleyError('ERR_INVALID_RECORD', 'the number index record is corrupt', {
+      record: 'number index',
+    });
+  }
+  return businessId;
+}
+
+function decodeText(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 export function recordKeyContext(businessId: string): string {

@@ -18,6 +18,9 @@ import { KeyedQueue } from './keyed-queue.js';
 import { sessionScope } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import {
+  checkGatewayOptions,
+  DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -85,6 +88,7 @@ export class GatewayContext {
   readonly sendBackoff: BackoffPolicy;
   readonly retryRequestIntervalMs: number;
   readonly inactivityMs: number;
+  readonly deviceRefreshMs: number;
   readonly preKeyBatch: number;
   readonly preKeyLowWater: number;
   readonly signedRotationMs: number;
@@ -119,17 +123,20 @@ export class GatewayContext {
   statisticsWriting: Promise<void> = Promise.resolve();
   readonly platformExport: PlatformExport | undefined;
   readonly signalsReader: IntegritySignals | undefined;
+  /** Event records handed over without a handler throwing, to delete in the next batch. */
+  readonly forgettingEvents = new Set<string>();
+  /** Orders the event records this process writes within one millisecond. */
+  eventSequence = 0;
+  /** How long access-log records are kept; 0: no access log. */
+  readonly accessLogRetentionMs: number;
+  /** The access-log MAC key, unwrapped on first use. */
+  accessLogKey: Promise<Uint8Array> | undefined;
   closed = false;
 
   constructor(options: GatewayOptions) {
+    checkGatewayOptions(options);
     this.store = options.store;
     this.vaultStore = options.vaultStore;
-    if (options.store === options.vaultStore) {
-      throw new ParleyError(
-        'ERR_CONFIGURATION',
-        'the vault store must be a separate adapter instance: a copy of the message store must not carry the period keys',
-      );
-    }
     this.keyProvider = options.keyProvider;
     this.transport = options.transport;
     this.directory = options.directory;
@@ -160,6 +167,10 @@ export class GatewayContext {
       'retryRequestIntervalMs',
     );
     this.inactivityMs = positive(options.inactivityMs ?? DEFAULT_INACTIVITY_MS, 'inactivityMs');
+    this.deviceRefreshMs = positive(
+      options.devices?.refreshMs ?? DEFAULT_DEVICE_REFRESH_MS,
+      'devices.refreshMs',
+    );
     this.preKeyBatch = positive(options.preKeys?.batchSize ?? DEFAULT_PREKEY_BATCH, 'preKeys.batchSize');
     this.preKeyLowWater = options.preKeys?.lowWaterMark ?? DEFAULT_PREKEY_LOW_WATER;
     this.signedRotationMs = positive(
@@ -180,6 +191,13 @@ export class GatewayContext {
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     this.logger = options.logger;
+    this.accessLogRetentionMs =
+      options.accessLog === false
+        ? 0
+        : positive(
+            options.accessLog?.retentionMs ?? DEFAULT_ACCESS_LOG_RETENTION_MS,
+            'accessLog.retentionMs',
+          );
     if (options.integrity !== false) {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
@@ -220,14 +238,20 @@ export class GatewayContext {
     return derivePseudonym(this.crypto, ctx.pseudonymKey, phoneNumber);
   }
 
+  /** Events that are not durable (identity changes): handed to the handlers once, now. */
   emit(businessId: string, event: GatewayEvent): void {
     for (const handler of this.eventHandlers.get(businessId) ?? []) {
       try {
-        handler(event);
+        const result = handler(event);
+        if (result instanceof Promise) result.catch((error: unknown) => this.reportError(error));
       } catch (error) {
         this.reportError(error);
       }
     }
+  }
+
+  newEventId(): string {
+    return `e${toHex(this.random(12))}`;
   }
 
   reportError(error: unknown): void {

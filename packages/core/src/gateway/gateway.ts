@@ -3,13 +3,18 @@ import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { IntegritySignals } from '../integrity/signal.js';
 import { inspectCustom } from '../redaction.js';
+import { type AccessLog, createAccessLog } from './access-log.js';
+import { BusinessHandle, type HandleOptions } from './business-handle.js';
 import { numbers, registerBusiness } from './businesses.js';
 import { GatewayContext } from './context.js';
+import { setDevices } from './device-lists.js';
 import { runDue } from './due-work.js';
+import { forgetHandedOver, redeliverAllEvents } from './event-outbox.js';
+import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
 import { persistIntegrity, receiveSpamReport } from './integrity-counters.js';
 import type { GatewayOptions } from './options.js';
-import { receiveReceipt, retransmit, send, setDevices } from './outbound.js';
+import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
 import { erase, type SweepResult, sweep } from './retention.js';
 import type {
@@ -19,15 +24,18 @@ import type {
   InboundFrame,
   MessageHandler,
   MessageId,
+  MessageStatus,
   PlatformExport,
   ReceiveOutcome,
   SendRequest,
   SpamReport,
 } from './types.js';
 import { persistStatistics } from './usage-statistics.js';
-import { positive } from './validation.js';
+import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
+  DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -141,23 +149,43 @@ export class Gateway {
   /** The business's message handler (one per business); pending messages are delivered to it. */
   onMessage(businessId: string, handler: MessageHandler): () => void {
     this.g.assertOpen();
-    this.g.messageHandlers.set(businessId, handler);
-    this.g.track(runDue(this.g, businessId));
-    return () => {
-      if (this.g.messageHandlers.get(businessId) === handler) this.g.messageHandlers.delete(businessId);
-    };
+    assertBusinessId(businessId);
+    return registerMessageHandler(this.g, businessId, handler);
   }
 
-  /** Status changes, dropped messages and identity changes of one business. */
+  /**
+   * Status changes, dropped messages and identity changes of one business. Status and dropped
+   * events are durable and reach the handlers at least once, each with a stable `eventId`
+   * (again after a crash, or at the next `tick()` when a handler threw); events stored while
+   * no handler was registered are handed to the first one registered.
+   */
   onEvent(businessId: string, handler: EventHandler): () => void {
-    const set = this.g.eventHandlers.get(businessId) ?? new Set<EventHandler>();
-    this.g.eventHandlers.set(businessId, set);
-    set.add(handler);
-    return () => set.delete(handler);
+    this.g.assertOpen();
+    assertBusinessId(businessId);
+    return registerEventHandler(this.g, businessId, handler);
+  }
+
+  /**
+   * A handle for one business, acting as `principal` (a name for the access log): the
+   * business-facing operations — send, retransmit, status, erase of its own customers, its
+   * handlers, its usage — unable to reach any other business. Hand this, not the gateway, to
+   * code that acts for a business.
+   */
+  forBusiness(businessId: string, options: HandleOptions): BusinessHandle {
+    this.g.assertOpen();
+    return new BusinessHandle(this.g, businessId, options);
+  }
+
+  /** The operator's access log: query, verify and export per business. */
+  accessLog(): AccessLog {
+    if (!this.g.accessLogRetentionMs)
+      throw new ParleyError('ERR_CONFIGURATION', 'the access log is off (accessLog: false)');
+    return createAccessLog(this.g);
   }
 
   /** Failures of background work (never carry content or phone numbers). */
   onError(handler: (error: unknown) => void): () => void {
+    assertHandler(handler, 'handler');
     this.g.errorHandlers.add(handler);
     return () => this.g.errorHandlers.delete(handler);
   }
@@ -180,6 +208,15 @@ export class Gateway {
    */
   async send(request: SendRequest): Promise<MessageId> {
     return send(this.g, request);
+  }
+
+  /**
+   * Where a message stands: its status and, for an outbound message, each of the person's
+   * devices and how far it got. `ERR_NOT_FOUND` for an id this gateway never issued (or whose
+   * person was erased); `ERR_RETENTION_EXPIRED` once the message passed its deadline.
+   */
+  async status(messageId: string): Promise<MessageStatus> {
+    return messageStatus(this.g, messageId);
   }
 
   /** Sends a message again to every device that has not confirmed delivery; refused after the deadline. */
@@ -220,6 +257,7 @@ export class Gateway {
       // First, so that work stuck on a slow store or handler holds no plaintext past the TTL.
       this.g.leases.expire();
       await runDue(this.g);
+      await redeliverAllEvents(this.g);
       await maintainPreKeys(this.g);
       await sweep(this.g);
       await persistIntegrity(this.g);
@@ -234,6 +272,7 @@ export class Gateway {
    * expiries. Reads only the time index of due work up to now, not the whole outbox.
    */
   async runDue(businessId?: string): Promise<void> {
+    if (businessId !== undefined) assertBusinessId(businessId);
     return runDue(this.g, businessId);
   }
 
@@ -278,6 +317,7 @@ export class Gateway {
     if (this.interval) clearInterval(this.interval);
     await this.idle();
     try {
+      await forgetHandedOver(this.g);
       await persistIntegrity(this.g);
       await persistStatistics(this.g);
     } catch (error) {

@@ -7,7 +7,9 @@ import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { devicesKey, dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
+import { deviceListWrite, readDeviceList } from './device-lists.js';
+import { handOver, newEvent } from './event-outbox.js';
+import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './layout.js';
 import {
   commitIfUnchanged,
   del,
@@ -15,15 +17,12 @@ import {
   messageWrites,
   outboxPut,
   readMessage,
-  readSealed,
   sealedPut,
 } from './message-store.js';
 import { unpadContent } from './padding.js';
 import {
   contentAad,
-  decodeDeviceList,
   decodeOutboxEntry,
-  encodeDeviceList,
   encodeMessageRecord,
   type MessageRecord,
   openContent,
@@ -49,8 +48,7 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   const id = g.newMessageId();
   const deadline = now + ctx.retentionMs;
   const { period, key: periodKey } = await g.periodKeys.forDeadline(businessId, deadline);
-  const knownDevices = await readSealed(g, ctx, 'meta', devicesKey(businessId, pseudonym));
-  const devices = knownDevices ? decodeDeviceList(knownDevices) : [];
+  const known = await readDeviceList(g, ctx, pseudonym);
 
   let identityChange: IdentityChange | undefined;
   let newSession = false;
@@ -89,14 +87,14 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
             ...messageWrites(ctx, id, record, now),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
           ];
-          if (!devices.includes(frame.deviceId)) {
+          if (!known?.devices.includes(frame.deviceId)) {
+            // A device the business had not heard of: kept, and the list marked unconfirmed so
+            // that the next send asks the directory for all of the person's devices.
             writes.push(
-              sealedPut(
-                ctx,
-                'meta',
-                devicesKey(businessId, pseudonym),
-                encodeDeviceList([...devices, frame.deviceId]),
-              ),
+              deviceListWrite(ctx, pseudonym, {
+                devices: [...(known?.devices ?? []), frame.deviceId],
+                confirmedAt: 0,
+              }),
             );
           }
           return writes;
@@ -122,6 +120,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
     g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId });
     g.emit(businessId, {
       type: 'identity-changed',
+      eventId: g.newEventId(),
+      at: now,
       businessId,
       number: frame.to,
       phoneNumber: frame.from,
@@ -223,20 +223,24 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
       dropped = true;
       writes.push(del('outbox', outboxKey(businessId, id)));
     } else {
-      const next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts), limit);
+      const next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts, g.random), limit);
       writes.push(...outboxPut(businessId, id, 'inbound', next, record.deadline));
     }
     writes.push(
       sealedPut(ctx, 'messages', messageKey(businessId, id), encodeMessageRecord(record), record.deadline),
     );
+    const event = dropped
+      ? newEvent(g, ctx, { type: 'dropped', businessId, messageId: id, attempts: record.attempts })
+      : undefined;
+    if (event) writes.push(event.write);
     if (await commitIfUnchanged(g, writes, 'messages', messageKey(businessId, id), stored.version)) {
-      if (dropped) {
+      if (event) {
         g.log('warn', 'inbound message dropped: the handler failed until the redelivery limit', {
           businessId,
           messageId: id,
           attempts: record.attempts,
         });
-        g.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: record.attempts });
+        await handOver(g, [event.pending]);
       } else if (!delivered) {
         g.log('warn', 'message handler failed; redelivery scheduled', {
           businessId,

@@ -2,10 +2,22 @@
  * The business gateway: Signal-protocol sessions held for many businesses and their phone
  * numbers, with retention, crypto-shredding, pseudonyms and residency.
  */
+
+export type {
+  AccessLog,
+  AccessLogExport,
+  AccessLogQuery,
+  AccessLogVerification,
+  AccessOperation,
+  AccessRecord,
+} from './access-log.js';
 export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchive } from './archive.js';
 export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+export { BusinessHandle, type BusinessUsage, type HandleOptions } from './business-handle.js';
 export {
   createGateway,
+  DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
   DEFAULT_KYBER_PREKEY_LOW_WATER,
@@ -31,6 +43,7 @@ export { DEFAULT_PERIOD_MS } from './period-keys.js';
 export type {
   BusinessRegistration,
   DeliveryReceipt,
+  DeviceDelivery,
   Directory,
   EventHandler,
   GatewayEvent,
@@ -39,6 +52,7 @@ export type {
   InboundStatus,
   MessageHandler,
   MessageId,
+  MessageStatus,
   OutboundFrame,
   OutboundStatus,
   PlatformExport,

@@ -13,16 +13,25 @@ import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
+import { handOver, statusEvent } from './event-outbox.js';
 import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './layout.js';
 import { errorCode } from './logger.js';
-import { commitIfUnchanged, del, dueAt, put, readMessage, sealedPut } from './message-store.js';
+import { commitIfUnchanged, del, dueAt, readMessage, sealedPut } from './message-store.js';
 import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './records.js';
 import type { MessageId, SpamReport } from './types.js';
-import { assertPhoneNumber, MESSAGE_ID, PHONE_NUMBER, parseFrameId } from './validation.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  MESSAGE_ID,
+  PHONE_NUMBER,
+  parseFrameId,
+} from './validation.js';
+import { loadOrCreateKey } from './wrapped-keys.js';
 
 export async function receiveSpamReport(g: GatewayContext, report: SpamReport): Promise<SpamReportOutcome> {
   g.assertOpen();
-  assertPhoneNumber(report?.reporter, 'reporter');
+  assertArgumentObject(report, 'report', 'a spam report { reporter, to, messageId }');
+  assertPhoneNumber(report.reporter, 'reporter');
   const to: unknown = report.to;
   if (typeof to !== 'string')
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"to" expected a business number or business id');
@@ -85,22 +94,7 @@ export function integrityMonitor(g: GatewayContext): Promise<IntegrityMonitor | 
 }
 
 export async function loadMonitor(g: GatewayContext, config: IntegrityConfig): Promise<IntegrityMonitor> {
-  let stored = await g.store.get('meta', INTEGRITY_KEY);
-  if (!stored) {
-    const fresh = g.random(KEY_LENGTH);
-    const wrapped = await g.keyProvider.wrapKey(fresh, INTEGRITY_KEY_CONTEXT);
-    wipe(fresh);
-    try {
-      await g.store.commit([put('meta', INTEGRITY_KEY, wrapped)], {
-        expectVersions: [{ namespace: 'meta', key: INTEGRITY_KEY, version: 0 }],
-      });
-    } catch (error) {
-      if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
-    }
-    stored = await g.store.get('meta', INTEGRITY_KEY);
-    if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the integrity key could not be stored');
-  }
-  const sketchKey = await g.keyProvider.unwrapKey(stored.value, INTEGRITY_KEY_CONTEXT);
+  const sketchKey = await loadOrCreateKey(g, INTEGRITY_KEY, INTEGRITY_KEY_CONTEXT);
   const { monitor } = createIntegrity({
     clock: g.clock,
     config,
@@ -246,19 +240,15 @@ export async function failBlocked(
   const fails = record.status !== 'delivered';
   if (fails) record.status = 'failed';
   writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
-  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !fails) return;
+  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
+  if (event) writes.push(event.write);
+  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !event) return;
   g.ledger?.recordFailed({ businessId, messageId: id });
   g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
     businessId,
     messageId: id,
   });
-  g.emit(businessId, {
-    type: 'status',
-    businessId,
-    messageId: id,
-    status: 'failed',
-    reason: 'ERR_INTEGRITY_BLOCKED',
-  });
+  await handOver(g, [event.pending]);
 }
 
 export const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';

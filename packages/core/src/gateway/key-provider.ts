@@ -1,5 +1,11 @@
 import { concatBytes, utf8 } from '../bytes.js';
-import { createPortableCrypto } from '../crypto/portable.js';
+import {
+  assertOptionalCryptoProvider,
+  assertOptionalFunction,
+  assertOptionalString,
+  assertOptions,
+} from '../configuration.js';
+import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
@@ -39,13 +45,17 @@ const KEK_LENGTH = 32;
  * production the KEK belongs in a KMS or HSM, where it cannot be read out.
  */
 export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyProvider {
+  assertOptions(options, 'options', 'createLocalKeyProvider({ kek }) with a 32-byte key-encryption key');
+  assertOptionalCryptoProvider(options.crypto, 'crypto');
+  assertOptionalFunction(options.random, 'random', 'a random source: (length) => Uint8Array');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
   if (!(options.kek instanceof Uint8Array) || options.kek.length !== KEK_LENGTH) {
     throw new ParleyError('ERR_INVALID_ARGUMENT', `"kek" expected ${KEK_LENGTH} bytes`, {
       length: options.kek instanceof Uint8Array ? options.kek.length : undefined,
     });
   }
   const kek = options.kek.slice();
-  const crypto = options.crypto ?? createPortableCrypto();
+  const crypto = options.crypto ?? defaultCrypto();
   const random = options.random ?? defaultRandom;
   const aad = (context: string) => utf8(`parley/wrap/v${WRAP_FORMAT}/${context}`);
   return {

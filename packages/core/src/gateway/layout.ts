@@ -11,6 +11,7 @@
  *   meta      gw/b/{biz}/p/{pseud}/{messageId}  a person's messages (for erasure)
  *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
  *   outbox    gw/due/{time}/{biz}/{messageId}   time index of due work (hint; time: 15 digits)
+ *   outbox    gw/b/{biz}/ev/{time}/{seq}/{eventId}  a status or dropped event not yet handed over (sealed)
  *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
  *   meta      gw/b/{biz}/d/{pseud}              a person's device list
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
@@ -21,6 +22,9 @@
  *   meta      gw/statistics/key                 statistics people-tag key (wrapped by the key provider)
  *   counters  gw/b/{biz}/statistics             daily counts and billing (sealed; no person in them)
  *   counters  gw/b/{biz}/statistics-people      open 24-hour windows (sealed; keyed tags; expire with them)
+ *   meta      gw/access-log/key                 access-log MAC key (wrapped by the key provider)
+ *   meta      gw/b/{biz}/log/{seq}              access-log record (seq: 16 digits; expires after accessLog.retentionMs)
+ *   meta      gw/b/{biz}/log-head               newest access-log sequence number and MAC
  */
 export const businessKey = (biz: string) => `gw/business/${biz}`;
 export const BUSINESS_PREFIX = 'gw/business/';
@@ -37,6 +41,10 @@ export const OUTBOX_PREFIX = 'gw/b/';
 export const dueKey = (time: number, biz: string, id: string) =>
   `gw/due/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${biz}/${id}`;
 export const DUE_PREFIX = 'gw/due/';
+/** Ordered by time, then by a per-process sequence (events of one message keep their order). */
+export const eventKey = (biz: string, time: number, seq: number, eventId: string) =>
+  `gw/b/${biz}/ev/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${String(seq).padStart(8, '0')}/${eventId}`;
+export const eventPrefix = (biz: string) => `gw/b/${biz}/ev/`;
 export const seenKey = (biz: string, pseud: string, digest: string) => `gw/b/${biz}/seen/${pseud}/${digest}`;
 export const seenPrefix = (biz: string, pseud: string) => `gw/b/${biz}/seen/${pseud}/`;
 export const devicesKey = (biz: string, pseud: string) => `gw/b/${biz}/d/${pseud}`;
@@ -56,3 +64,8 @@ export const integrityStateKey = (biz: string) => `gw/b/${biz}/integrity`;
 export const STATISTICS_KEY = 'gw/statistics/key';
 export const statisticsDaysKey = (biz: string) => `gw/b/${biz}/statistics`;
 export const statisticsPeopleKey = (biz: string) => `gw/b/${biz}/statistics-people`;
+export const ACCESS_LOG_KEY = 'gw/access-log/key';
+export const accessRecordKey = (biz: string, seq: number) =>
+  `gw/b/${biz}/log/${String(seq).padStart(16, '0')}`;
+export const accessRecordPrefix = (biz: string) => `gw/b/${biz}/log/`;
+export const accessHeadKey = (biz: string) => `gw/b/${biz}/log-head`;

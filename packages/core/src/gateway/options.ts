@@ -1,4 +1,13 @@
+import {
+  assertMethods,
+  assertOptionalClock,
+  assertOptionalCryptoProvider,
+  assertOptionalFunction,
+  assertOptions,
+  assertStore,
+} from '../configuration.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
+import { ParleyError } from '../errors.js';
 import type { IntegrityConfigInput } from '../integrity/thresholds.js';
 import type { StatisticsOptions } from '../stats/ledger.js';
 import type { Clock, Store } from '../storage/contract.js';
@@ -48,6 +57,16 @@ export const DEFAULT_SIGNED_PREKEY_ROTATION_MS = 7 * DAY_MS;
 /** Prekey messages built on the previous signed prekey still open this long after rotation. */
 export const DEFAULT_SIGNED_PREKEY_GRACE_MS = 30 * DAY_MS;
 
+/**
+ * How long a person's device list, as the directory gave it, is used before it is asked for
+ * again (a day: a new device misses at most a day of messages started before it was linked,
+ * and any frame from it refreshes the list at once).
+ */
+export const DEFAULT_DEVICE_REFRESH_MS = DAY_MS;
+
+/** Access-log records are kept 90 days: longer than any message, so the audit outlives what it audits. */
+export const DEFAULT_ACCESS_LOG_RETENTION_MS = 90 * DAY_MS;
+
 /** Largest content `send` accepts (before padding). */
 export const MAX_CONTENT_LENGTH = 64 * 1024;
 
@@ -74,6 +93,8 @@ export interface GatewayOptions {
   readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
   readonly retryRequestIntervalMs?: number;
   readonly inactivityMs?: number;
+  /** A person's device list is asked of the directory again after this long (default one day). */
+  readonly devices?: { readonly refreshMs?: number };
   readonly preKeys?: {
     readonly batchSize?: number;
     readonly lowWaterMark?: number;
@@ -114,4 +135,76 @@ export interface GatewayOptions {
    * fields: never content, keys, phone numbers or pseudonyms.
    */
   readonly logger?: GatewayLogger;
+  /**
+   * The access log of operations done through `forBusiness` handles: kept `retentionMs`
+   * (default 90 days); `false` turns it off.
+   */
+  readonly accessLog?: { readonly retentionMs?: number } | false;
+}
+
+const TRANSPORT_METHODS = ['send', 'requestRetry', 'acknowledge'] as const;
+const DIRECTORY_METHODS = [
+  'publish',
+  'availableOneTimePreKeys',
+  'availableOneTimeKyberPreKeys',
+  'fetchDevices',
+  'fetchBundle',
+] as const;
+
+/**
+ * Every required option, and the shape of every object passed, checked before anything is
+ * built: a gateway missing its transport would otherwise accept `send()` and leave the message
+ * `accepted` forever, and one missing its vault store would fail at the first inbound frame.
+ */
+export function checkGatewayOptions(options: unknown): asserts options is GatewayOptions {
+  assertOptions(
+    options,
+    'options',
+    'createGateway({ store, vaultStore, keyProvider, transport, directory })',
+  );
+  const o = options as Partial<Record<keyof GatewayOptions, unknown>>;
+  assertStore(o.store, 'store');
+  assertStore(o.vaultStore, 'vaultStore');
+  if (o.store === o.vaultStore || sameBacking(o.store, o.vaultStore)) {
+    throw new ParleyError(
+      'ERR_CONFIGURATION',
+      '"vaultStore" expected a store of its own (another file or database than "store"): a copy of the message store must not carry the period keys',
+      { field: 'vaultStore' },
+    );
+  }
+  assertMethods(
+    o.keyProvider,
+    'keyProvider',
+    ['wrapKey', 'unwrapKey'],
+    'a KeyProvider: createLocalKeyProvider({ kek }) or your KMS-backed provider',
+  );
+  assertMethods(
+    o.transport,
+    'transport',
+    TRANSPORT_METHODS,
+    `a Transport: an object with ${TRANSPORT_METHODS.join(', ')} (your network)`,
+  );
+  assertMethods(
+    o.directory,
+    'directory',
+    DIRECTORY_METHODS,
+    `a Directory: an object with ${DIRECTORY_METHODS.join(', ')} (the network's key directory)`,
+  );
+  assertOptionalCryptoProvider(o.crypto, 'crypto');
+  assertOptionalFunction(o.random, 'random', 'a random source: (length) => Uint8Array');
+  assertOptionalClock(o.clock, 'clock');
+  if (o.logger !== undefined) {
+    assertMethods(
+      o.logger,
+      'logger',
+      ['debug', 'info', 'warn', 'error'],
+      'a GatewayLogger: an object with debug, info, warn and error (message, fields)',
+    );
+  }
+}
+
+function sameBacking(a: unknown, b: unknown): boolean {
+  const location = (store: unknown) => (store as { readonly location?: unknown }).location;
+  const la = location(a);
+  return typeof la === 'string' && la === location(b);
 }

@@ -5,10 +5,12 @@ import type { ProtocolAddress } from '../session/address.js';
 import type { CiphertextMessage, SessionManager } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
-import { allBusinesses, business, businessOfNumber, numbers } from './businesses.js';
+import { business, businessOfNumber } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { currentDevices } from './device-lists.js';
+import { handOver, statusEvent } from './event-outbox.js';
 import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
-import { devicesKey, dueKey, messageIndexKey, messageKey, outboxKey } from './layout.js';
+import { dueKey, messageIndexKey, messageKey, outboxKey } from './layout.js';
 import {
   commitIfUnchanged,
   del,
@@ -17,7 +19,6 @@ import {
   messageWrites,
   outboxPut,
   readMessage,
-  readSealed,
   sealedPut,
 } from './message-store.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
@@ -25,31 +26,31 @@ import { padContent } from './padding.js';
 import type { PlaintextLease } from './plaintext-leases.js';
 import {
   contentAad,
-  decodeDeviceList,
   decodeMessageIndex,
   decodeOutboxEntry,
-  encodeDeviceList,
   encodeMessageRecord,
   type MessageRecord,
   openContent,
   sealContent,
 } from './records.js';
 import { expire, expired } from './retention.js';
-import type { DeliveryReceipt, GatewayEvent, MessageId, SendRequest } from './types.js';
-import { assertDeviceId, assertPhoneNumber, parseFrameId } from './validation.js';
+import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
+import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
   g.assertOpen();
-  assertPhoneNumber(request?.from, 'from');
+  assertArgumentObject(request, 'request', 'a send request { from, to, content }');
+  assertPhoneNumber(request.from, 'from');
   assertPhoneNumber(request.to, 'to');
   const given = request.content;
-  if (
-    !(typeof given === 'string' || given instanceof Uint8Array) ||
-    (typeof given === 'string' ? utf8Length(given) : given.length) > MAX_CONTENT_LENGTH
-  ) {
+  const length =
+    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+  // Empty content would be encrypted, delivered and billed as a message of nothing.
+  if (length < 1 || length > MAX_CONTENT_LENGTH) {
     throw new ParleyError(
       'ERR_INVALID_ARGUMENT',
-      `"content" expected a string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      `"content" expected a non-empty string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      { field: 'content' },
     );
   }
   const businessId = await businessOfNumber(g, request.from);
@@ -89,9 +90,10 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
     content: sealContent(g.crypto, g.random, key, contentAad(businessId, id), request.to, content),
   };
   wipe(content);
-  await g.store.commit(messageWrites(ctx, id, record, now, notBefore));
+  const accepted = statusEvent(g, ctx, id, 'accepted', record);
+  await g.store.commit([...messageWrites(ctx, id, record, now, notBefore), accepted.write]);
   g.ledger?.recordSent({ businessId, messageId: id, recipient });
-  g.emit(businessId, { type: 'status', businessId, messageId: id, status: 'accepted' });
+  await handOver(g, [accepted.pending]);
   if (notBefore > now) {
     // Throttled: the due-time index hands it to `runDue`/`tick` at its slot.
     g.log('debug', 'send throttled by integrity rules', {
@@ -100,7 +102,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
       delayMs: notBefore - now,
     });
   } else {
-    g.track(processOutbound(g, businessId, id));
+    // First attempts to one person leave in the order of their sends. processOutbound reads the
+    // outbox entry, the message and its period key before it queues for the person, and on a
+    // real database those reads take different times (a pool opening a connection, a busy
+    // session): without this queue a later send overtook an earlier one (found on PostgreSQL).
+    g.track(g.queue.run(sendOrderKey(businessId, pseudonym), () => processOutbound(g, businessId, id)));
   }
   return id;
 }
@@ -124,23 +130,24 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
     record.firstAttemptAt = 0;
     if (record.status !== 'delivered') record.status = 'accepted';
     const key = messageKey(ctx.id, id);
+    const accepted = record.status === 'accepted' ? statusEvent(g, ctx, id, 'accepted', record) : undefined;
     await g.store.commit(
       [
         sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
         ...outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+        ...(accepted ? [accepted.write] : []),
       ],
       { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
     );
-    if (record.status === 'accepted') {
-      g.emit(ctx.id, { type: 'status', businessId: ctx.id, messageId: id, status: 'accepted' });
-    }
+    if (accepted) await handOver(g, [accepted.pending]);
   });
   g.track(processOutbound(g, ctx.id, id));
 }
 
 export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
   g.assertOpen();
-  const parsed = parseFrameId(receipt?.frameId);
+  assertArgumentObject(receipt, 'receipt', 'a delivery receipt { frameId }');
+  const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
   const index = await g.store.get('meta', messageIndexKey(parsed.id));
@@ -161,7 +168,11 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     if (record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(del('outbox', outboxKey(businessId, parsed.id)));
     }
-    if ((await commitIfUnchanged(g, writes, 'messages', key, stored.version)) && first) {
+    // `delivered` is reported once, when the first device confirms; later devices show in
+    // the record (the status query) — see README "Delivery guarantees".
+    const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+    if (delivered) writes.push(delivered.write);
+    if ((await commitIfUnchanged(g, writes, 'messages', key, stored.version)) && delivered) {
       if (g.monitor) {
         g.monitor.recordDelivered({ businessId });
         g.integrityDirty.add(businessId);
@@ -171,9 +182,42 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
         messageId: parsed.id,
         recipient: brandPseudonym(record.pseudonym),
       });
-      g.emit(businessId, { type: 'status', businessId, messageId: parsed.id, status: 'delivered' });
+      await handOver(g, [delivered.pending]);
     }
   });
+}
+
+export async function messageStatus(g: GatewayContext, messageId: string): Promise<MessageStatus> {
+  g.assertOpen();
+  if (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"messageId" expected a message id this gateway issued', {
+      field: 'messageId',
+    });
+  }
+  const id = messageId as MessageId;
+  const index = await messageIndex(g, id);
+  const ctx = await business(g, index.businessId);
+  const stored = await readMessage(g, ctx, id);
+  if (!stored) {
+    if (index.deadline <= g.clock.now()) throw expired(id);
+    throw new ParleyError('ERR_NOT_FOUND', 'no such message (never sent, or erased)');
+  }
+  const { record } = stored;
+  return {
+    messageId: id,
+    businessId: ctx.id,
+    direction: record.direction,
+    status: record.status,
+    devices: record.devices.map((device) => ({ deviceId: device.id, state: device.state })),
+    attempts: record.attempts,
+    createdAt: record.createdAt,
+    deadline: record.deadline,
+  };
+}
+
+/** First attempts of sends to one person, in send order (distinct from the person queue they enter next). */
+function sendOrderKey(businessId: string, pseudonym: string): string {
+  return `send-order/${businessId}/${pseudonym}`;
 }
 
 /** One sending attempt of an outbound message, if it is due. */
@@ -224,10 +268,7 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
       if (!(await g.store.get('messages', messageKey(businessId, id)))) return true;
       try {
-        if (record.devices.length === 0) {
-          const devices = await resolveDevices(g, ctx, phoneNumber, record.pseudonym);
-          record.devices = devices.map((deviceId) => ({ id: deviceId, state: 'pending' }));
-        }
+        addressDevices(record, await currentDevices(g, ctx, phoneNumber, record.pseudonym));
         const sessions = g.sessions(ctx, record.number);
         for (const device of record.devices) {
           if (device.state !== 'pending') continue;
@@ -256,28 +297,26 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     const key = messageKey(businessId, id);
     // This attempt spends the entry's hint in the time index.
     const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
-    let event: GatewayEvent | undefined;
+    let status: 'sent' | 'failed' | undefined;
     let next: number | undefined;
     const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
     if (allSent) {
       writes.push(del('outbox', outboxKey(businessId, id)));
-      if (record.status !== 'delivered' && record.status !== 'sent') {
-        record.status = 'sent';
-        event = { type: 'status', businessId, messageId: id, status: 'sent' };
-      }
+      if (record.status !== 'delivered' && record.status !== 'sent') status = 'sent';
     } else if (record.attempts >= g.maxSendAttempts) {
       writes.push(del('outbox', outboxKey(businessId, id)));
-      if (record.status !== 'delivered') {
-        record.status = 'failed';
-        event = { type: 'status', businessId, messageId: id, status: 'failed', reason: failure };
-      }
+      if (record.status !== 'delivered') status = 'failed';
     } else {
-      next = now + backoffDelay(g.sendBackoff, record.attempts);
+      next = now + backoffDelay(g.sendBackoff, record.attempts, g.random);
       writes.push(...outboxPut(businessId, id, 'outbound', next, record.deadline));
     }
+    if (status) record.status = status;
     writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    const event =
+      status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
+    if (event) writes.push(event.write);
     if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version))) return;
-    if (event?.type === 'status' && event.status === 'failed') {
+    if (status === 'failed') {
       if (g.monitor) {
         g.monitor.recordFailed({ businessId });
         g.integrityDirty.add(businessId);
@@ -298,8 +337,21 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
         retryInMs: next - now,
       });
     }
-    if (event) g.emit(businessId, event);
+    if (event) await handOver(g, [event.pending]);
   });
+}
+
+/**
+ * Brings a message's device list up to date for this attempt: devices new to the person get
+ * the message too; devices that left and never got it are dropped (there is no one to send
+ * to); devices that already got it stay listed.
+ */
+export function addressDevices(record: MessageRecord, devices: readonly number[]): void {
+  const kept = record.devices.filter((device) => device.state !== 'pending' || devices.includes(device.id));
+  for (const deviceId of devices) {
+    if (!kept.some((device) => device.id === deviceId)) kept.push({ id: deviceId, state: 'pending' });
+  }
+  record.devices = kept;
 }
 
 export async function encryptFor(
@@ -365,51 +417,13 @@ export async function startSession(
     g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
     g.emit(ctx.id, {
       type: 'identity-changed',
+      eventId: g.newEventId(),
+      at: g.clock.now(),
       businessId: ctx.id,
       number,
       phoneNumber,
       deviceId: address.deviceId,
     });
-  }
-}
-
-export async function resolveDevices(
-  g: GatewayContext,
-  ctx: BusinessContext,
-  phoneNumber: string,
-  pseudonym: string,
-): Promise<number[]> {
-  const known = await readSealed(g, ctx, 'meta', devicesKey(ctx.id, pseudonym));
-  if (known) {
-    const devices = decodeDeviceList(known);
-    if (devices.length > 0) return devices;
-  }
-  const devices = [...(await g.directory.fetchDevices(phoneNumber))];
-  for (const deviceId of devices) assertDeviceId(deviceId);
-  if (devices.length === 0) throw new ParleyError('ERR_NOT_FOUND', 'the recipient has no devices');
-  await g.store.commit([sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices))]);
-  return devices;
-}
-
-export async function setDevices(
-  g: GatewayContext,
-  phoneNumber: string,
-  deviceIds: readonly number[],
-): Promise<void> {
-  g.assertOpen();
-  assertPhoneNumber(phoneNumber, 'phoneNumber');
-  for (const deviceId of deviceIds) assertDeviceId(deviceId);
-  const devices = [...new Set(deviceIds)];
-  for (const ctx of await allBusinesses(g)) {
-    const pseudonym = g.pseudonym(ctx, phoneNumber);
-    const known = await readSealed(g, ctx, 'meta', devicesKey(ctx.id, pseudonym));
-    if (!known) continue;
-    const removed = decodeDeviceList(known).filter((deviceId) => !devices.includes(deviceId));
-    for (const number of await numbers(g, ctx.id)) {
-      const sessions = g.sessions(ctx, number);
-      for (const deviceId of removed) await sessions.deleteSession({ name: pseudonym, deviceId });
-    }
-    await g.store.commit([sealedPut(ctx, 'meta', devicesKey(ctx.id, pseudonym), encodeDeviceList(devices))]);
   }
 }
 

@@ -1,39 +1,50 @@
 import { utf8 } from '../bytes.js';
 import { isParleyError, ParleyError } from '../errors.js';
 import { MAX_LOCAL_PREKEY_ID } from '../keys/prekeys.js';
-import type { SessionManager } from '../session/session-manager.js';
+import {
+  kyberPreKeyWrites,
+  oneTimePreKeyWrites,
+  signedPreKeyWrite,
+  storedKyberPublicKeys,
+  storedOneTimePublicKeys,
+} from '../session/local-key-writes.js';
+import type { WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import { numberIndexKey, numberKeysKey } from './layout.js';
-import { put, readSealed, sealedPut } from './message-store.js';
+import { errorCode } from './logger.js';
+import { put, sealedPut } from './message-store.js';
 import { BUSINESS_DEVICE_ID } from './outbound.js';
 import { decodeNumberKeys, encodeNumberKeys, type NumberKeys, type PreviousPreKey } from './records.js';
-import type { SignedPublicPreKey } from './types.js';
 import { assertPhoneNumber } from './validation.js';
 
+/**
+ * Registers a business number in ONE commit: its number index, its key schedule and every
+ * prekey (signed, last-resort Kyber, one-time EC and Kyber). Only the identity key is written
+ * before, by the idempotent `initializeIdentity` (a retry after a crash finds and reuses it).
+ * A crash anywhere leaves either no registration (call `addNumber` again) or a complete one;
+ * an interrupted upload to the directory is repeated by `maintainPreKeys` (the schedule lists
+ * the keys not yet published).
+ */
 export async function addNumber(g: GatewayContext, businessId: string, number: string): Promise<void> {
   g.assertOpen();
   assertPhoneNumber(number, 'number');
   const ctx = await business(g, businessId);
-  try {
-    await g.store.commit([put('meta', numberIndexKey(number), utf8(businessId))], {
-      expectVersions: [{ namespace: 'meta', key: numberIndexKey(number), version: 0 }],
-    });
-  } catch (error) {
-    if (isParleyError(error, 'ERR_STORE_CONFLICT')) {
-      throw new ParleyError('ERR_CONFIGURATION', 'this number is already registered with the gateway');
-    }
-    throw error;
-  }
+  if (await g.store.get('meta', numberIndexKey(number))) throw alreadyRegistered();
   const sessions = g.sessions(ctx, number);
-  await sessions.initializeIdentity();
-  await sessions.generateSignedPreKey(1);
-  await sessions.generateKyberPreKey(1, { lastResort: true });
-  const oneTime = await sessions.generateOneTimePreKeys(1, g.preKeyBatch);
-  const oneTimeKyber = await generateOneTimeKyberPreKeys(sessions, 2, g.kyberBatch);
+  const { identityKeyPair } = await sessions.initializeIdentity();
+  const records = sessions.records;
+  const keyCtx = { crypto: g.crypto, random: g.random };
+  const now = g.clock.now();
+  const signed = signedPreKeyWrite(records, keyCtx, identityKeyPair, 1, now);
+  const lastResort = kyberPreKeyWrites(records, keyCtx, identityKeyPair, [1], now, { lastResort: true });
+  const oneTime = oneTimePreKeyWrites(records, keyCtx, 1, g.preKeyBatch);
+  const oneTimeKyber = kyberPreKeyWrites(records, keyCtx, identityKeyPair, idRange(2, g.kyberBatch), now, {
+    lastResort: false,
+  });
   const keys: NumberKeys = {
     signedPreKeyId: 1,
-    signedPreKeyCreatedAt: g.clock.now(),
+    signedPreKeyCreatedAt: now,
     previousSignedPreKeys: [],
     nextSignedPreKeyId: 2,
     nextOneTimePreKeyId: nextId(1, g.preKeyBatch),
@@ -41,9 +52,45 @@ export async function addNumber(g: GatewayContext, businessId: string, number: s
     previousKyberPreKeys: [],
     nextKyberPreKeyId: nextId(2, g.kyberBatch),
     published: false,
+    unpublishedOneTime: oneTime.published.map((key) => key.id),
+    unpublishedKyber: oneTimeKyber.published.map((key) => key.id),
   };
-  await saveNumberKeys(g, ctx, number, keys);
-  await publish(g, ctx, number, keys, oneTime, oneTimeKyber);
+  const scheduleKey = numberKeysKey(ctx.id, number);
+  try {
+    await g.store.commit(
+      [
+        signed.write,
+        ...lastResort.writes,
+        ...oneTime.writes,
+        ...oneTimeKyber.writes,
+        sealedPut(ctx, 'meta', scheduleKey, encodeNumberKeys(keys)),
+        put('meta', numberIndexKey(number), utf8(businessId)),
+      ],
+      {
+        expectVersions: [
+          { namespace: 'meta', key: numberIndexKey(number), version: 0 },
+          { namespace: 'meta', key: scheduleKey, version: 0 },
+        ],
+      },
+    );
+  } catch (error) {
+    if (isParleyError(error, 'ERR_STORE_CONFLICT')) throw alreadyRegistered();
+    throw error;
+  }
+  // Registered. The upload is retried by `maintainPreKeys` if the directory fails now.
+  try {
+    await g.queue.run(`keys/${number}`, () => publishPending(g, ctx, number));
+  } catch (error) {
+    g.log('warn', 'prekey upload failed; maintainPreKeys retries it', {
+      businessId,
+      code: errorCode(error),
+    });
+    g.reportError(error);
+  }
+}
+
+function alreadyRegistered(): ParleyError {
+  return new ParleyError('ERR_CONFIGURATION', 'this number is already registered with the gateway');
 }
 
 export async function maintainPreKeys(g: GatewayContext): Promise<void> {
@@ -59,19 +106,29 @@ export async function maintainPreKeys(g: GatewayContext): Promise<void> {
   }
 }
 
+/**
+ * One round of upkeep for a number: rotation, removal of expired predecessors and top-ups are
+ * computed together and committed with the schedule in one commit (expecting the schedule's
+ * version: two instances cannot both top up), then whatever is unpublished is uploaded.
+ */
 export async function maintainNumber(g: GatewayContext, ctx: BusinessContext, number: string): Promise<void> {
   const now = g.clock.now();
-  const stored = await readSealed(g, ctx, 'meta', numberKeysKey(ctx.id, number));
+  const scheduleKey = numberKeysKey(ctx.id, number);
+  const stored = await g.store.get('meta', scheduleKey);
   if (!stored) return;
-  let keys = decodeNumberKeys(stored);
+  const initial = decodeNumberKeys(ctx.sealer.open('meta', scheduleKey, stored.value));
+  let keys = initial;
   const sessions = g.sessions(ctx, number);
-  let changed = !keys.published;
-  let oneTime: { id: number; publicKey: Uint8Array }[] = [];
-  let oneTimeKyber: SignedPublicPreKey[] = [];
+  const records = sessions.records;
+  const keyCtx = { crypto: g.crypto, random: g.random };
+  const writes: WriteOperation[] = [];
   const rotate = now - keys.signedPreKeyCreatedAt >= g.signedRotationMs;
-  if (rotate) {
+  // A number added before Kyber prekeys existed gets its first last-resort key here.
+  const rotateKyber = rotate || keys.lastResortKyberPreKeyId === 0;
+  const identity = rotate || rotateKyber ? (await sessions.localIdentity()).identityKeyPair : undefined;
+  if (rotate && identity) {
     const id = keys.nextSignedPreKeyId;
-    await sessions.generateSignedPreKey(id);
+    writes.push(signedPreKeyWrite(records, keyCtx, identity, id, now).write);
     keys = {
       ...keys,
       signedPreKeyId: id,
@@ -81,13 +138,12 @@ export async function maintainNumber(g: GatewayContext, ctx: BusinessContext, nu
         ...keys.previousSignedPreKeys,
         { id: keys.signedPreKeyId, removeAt: now + g.signedGraceMs },
       ],
+      published: false,
     };
-    changed = true;
   }
-  // A number added before Kyber prekeys existed gets its first last-resort key here.
-  if (rotate || keys.lastResortKyberPreKeyId === 0) {
+  if (rotateKyber && identity) {
     const id = keys.nextKyberPreKeyId;
-    await sessions.generateKyberPreKey(id, { lastResort: true });
+    writes.push(...kyberPreKeyWrites(records, keyCtx, identity, [id], now, { lastResort: true }).writes);
     const previous = keys.lastResortKyberPreKeyId;
     keys = {
       ...keys,
@@ -97,48 +153,76 @@ export async function maintainNumber(g: GatewayContext, ctx: BusinessContext, nu
         previous === 0
           ? keys.previousKyberPreKeys
           : [...keys.previousKyberPreKeys, { id: previous, removeAt: now + g.signedGraceMs }],
+      published: false,
     };
-    changed = true;
   }
   const due = (previous: PreviousPreKey) => previous.removeAt <= now;
-  const expiredSigned = keys.previousSignedPreKeys.filter(due);
-  const expiredKyber = keys.previousKyberPreKeys.filter(due);
-  if (expiredSigned.length > 0 || expiredKyber.length > 0) {
-    for (const previous of expiredSigned) await sessions.removePreKey('signed', previous.id);
-    for (const previous of expiredKyber) await sessions.removePreKey('kyber', previous.id);
+  for (const previous of keys.previousSignedPreKeys.filter(due)) {
+    writes.push(records.delete('prekeys', records.preKeyKey('signed', previous.id)));
+  }
+  for (const previous of keys.previousKyberPreKeys.filter(due)) {
+    writes.push(...(await sessions.kyberPreKeyRemovals(previous.id)));
+  }
+  keys = {
+    ...keys,
+    previousSignedPreKeys: keys.previousSignedPreKeys.filter((previous) => !due(previous)),
+    previousKyberPreKeys: keys.previousKyberPreKeys.filter((previous) => !due(previous)),
+  };
+  // Keys still waiting for an upload count as available: they are not topped up twice.
+  if (
+    keys.unpublishedOneTime.length === 0 &&
+    (await g.directory.availableOneTimePreKeys(number)) < g.preKeyLowWater
+  ) {
+    const batch = oneTimePreKeyWrites(records, keyCtx, keys.nextOneTimePreKeyId, g.preKeyBatch);
+    writes.push(...batch.writes);
     keys = {
       ...keys,
-      previousSignedPreKeys: keys.previousSignedPreKeys.filter((previous) => !due(previous)),
-      previousKyberPreKeys: keys.previousKyberPreKeys.filter((previous) => !due(previous)),
+      nextOneTimePreKeyId: nextId(keys.nextOneTimePreKeyId, g.preKeyBatch),
+      unpublishedOneTime: batch.published.map((key) => key.id),
+      published: false,
     };
-    // Removal is local: nothing new for the directory, but the schedule must be saved.
-    await saveNumberKeys(g, ctx, number, keys);
   }
-  if ((await g.directory.availableOneTimePreKeys(number)) < g.preKeyLowWater) {
-    oneTime = await sessions.generateOneTimePreKeys(keys.nextOneTimePreKeyId, g.preKeyBatch);
-    keys = { ...keys, nextOneTimePreKeyId: nextId(keys.nextOneTimePreKeyId, g.preKeyBatch) };
-    changed = true;
+  if (
+    keys.unpublishedKyber.length === 0 &&
+    (await g.directory.availableOneTimeKyberPreKeys(number)) < g.kyberLowWater
+  ) {
+    const signer = identity ?? (await sessions.localIdentity()).identityKeyPair;
+    const ids = idRange(keys.nextKyberPreKeyId, g.kyberBatch);
+    const batch = kyberPreKeyWrites(records, keyCtx, signer, ids, now, { lastResort: false });
+    writes.push(...batch.writes);
+    keys = {
+      ...keys,
+      nextKyberPreKeyId: nextId(keys.nextKyberPreKeyId, g.kyberBatch),
+      unpublishedKyber: ids,
+      published: false,
+    };
   }
-  if ((await g.directory.availableOneTimeKyberPreKeys(number)) < g.kyberLowWater) {
-    oneTimeKyber = await generateOneTimeKyberPreKeys(sessions, keys.nextKyberPreKeyId, g.kyberBatch);
-    keys = { ...keys, nextKyberPreKeyId: nextId(keys.nextKyberPreKeyId, g.kyberBatch) };
-    changed = true;
+  if (writes.length > 0) {
+    writes.push(sealedPut(ctx, 'meta', scheduleKey, encodeNumberKeys(keys)));
+    try {
+      await g.store.commit(writes, {
+        expectVersions: [{ namespace: 'meta', key: scheduleKey, version: stored.version }],
+      });
+    } catch (error) {
+      // Another instance did this round's upkeep first: nothing of ours was written.
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) return;
+      throw error;
+    }
   }
-  if (!changed) return;
-  keys = { ...keys, published: false };
-  await saveNumberKeys(g, ctx, number, keys);
-  await publish(g, ctx, number, keys, oneTime, oneTimeKyber);
+  if (!keys.published) await publishPending(g, ctx, number);
 }
 
-/** Uploads the number's current keys (and new one-time keys), then records that it did. */
-export async function publish(
-  g: GatewayContext,
-  ctx: BusinessContext,
-  number: string,
-  keys: NumberKeys,
-  oneTimePreKeys: readonly { id: number; publicKey: Uint8Array }[],
-  oneTimeKyberPreKeys: readonly SignedPublicPreKey[],
-): Promise<void> {
+/**
+ * Uploads the number's current keys with every one-time key not yet published (read back from
+ * the store, so an upload interrupted by a crash is repeated with the same keys), then marks
+ * the schedule published — unless it changed meanwhile (that change publishes itself).
+ */
+export async function publishPending(g: GatewayContext, ctx: BusinessContext, number: string): Promise<void> {
+  const scheduleKey = numberKeysKey(ctx.id, number);
+  const stored = await g.store.get('meta', scheduleKey);
+  if (!stored) return;
+  const keys = decodeNumberKeys(ctx.sealer.open('meta', scheduleKey, stored.value));
+  if (keys.published) return;
   const sessions = g.sessions(ctx, number);
   const identity = await sessions.localIdentity();
   const bundle = await sessions.createBundle({
@@ -156,38 +240,27 @@ export async function publish(
       publicKey: bundle.signedPreKey,
       signature: bundle.signedPreKeySignature,
     },
-    oneTimePreKeys,
+    oneTimePreKeys: await storedOneTimePublicKeys(sessions.records, keys.unpublishedOneTime),
     lastResortKyberPreKey: {
       id: keys.lastResortKyberPreKeyId,
       publicKey: bundle.kyberPreKey!,
       signature: bundle.kyberPreKeySignature!,
     },
-    oneTimeKyberPreKeys,
+    oneTimeKyberPreKeys: await storedKyberPublicKeys(sessions.records, keys.unpublishedKyber),
   });
-  await saveNumberKeys(g, ctx, number, { ...keys, published: true });
-}
-
-export async function saveNumberKeys(
-  g: GatewayContext,
-  ctx: BusinessContext,
-  number: string,
-  keys: NumberKeys,
-): Promise<void> {
-  await g.store.commit([sealedPut(ctx, 'meta', numberKeysKey(ctx.id, number), encodeNumberKeys(keys))]);
-}
-
-/** `count` one-time Kyber prekeys with ids from `startId` (wrapping like the EC ones). */
-export async function generateOneTimeKyberPreKeys(
-  sessions: SessionManager,
-  startId: number,
-  count: number,
-): Promise<SignedPublicPreKey[]> {
-  const out: SignedPublicPreKey[] = [];
-  for (let i = 0; i < count; i++) {
-    const { id, publicKey, signature } = await sessions.generateKyberPreKey(nextId(startId, i));
-    out.push({ id, publicKey, signature });
+  const done: NumberKeys = { ...keys, published: true, unpublishedOneTime: [], unpublishedKyber: [] };
+  try {
+    await g.store.commit([sealedPut(ctx, 'meta', scheduleKey, encodeNumberKeys(done))], {
+      expectVersions: [{ namespace: 'meta', key: scheduleKey, version: stored.version }],
+    });
+  } catch (error) {
+    if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
   }
-  return out;
+}
+
+/** `count` prekey ids from `startId`, wrapping like `nextId`. */
+export function idRange(startId: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => nextId(startId, i));
 }
 
 /** Next prekey id after using `count` ids from `id`, wrapping within 1..0xFFFFFF as libsignal does. */

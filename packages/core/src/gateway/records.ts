@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from '../binary.js';
-import { concatBytes, fromUtf8, utf8 } from '../bytes.js';
+import { concatBytes, utf8 } from '../bytes.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { isParleyError, ParleyError } from '../errors.js';
 import type { InboundStatus, OutboundStatus } from './types.js';
@@ -33,7 +33,7 @@ export function decodeBusinessConfig(bytes: Uint8Array): BusinessConfig {
   const r = new ByteReader(bytes, 'business config');
   if (r.u8() !== FORMAT) r.fail('unknown format');
   const retentionDays = r.u32();
-  const region = fromUtf8(r.bytes());
+  const region = r.text();
   const wrappedRecordKey = r.bytes();
   const wrappedPseudonymKey = r.bytes();
   r.end();
@@ -58,6 +58,12 @@ export interface NumberKeys {
   readonly nextKyberPreKeyId: number;
   /** False while a change is not yet known to be in the directory; `maintainPreKeys` re-publishes. */
   readonly published: boolean;
+  /**
+   * One-time EC and Kyber prekeys generated (and stored) but not yet known to be in the
+   * directory: an upload interrupted by a crash or a failing directory is repeated with them.
+   */
+  readonly unpublishedOneTime: readonly number[];
+  readonly unpublishedKyber: readonly number[];
 }
 
 export interface PreviousPreKey {
@@ -65,8 +71,11 @@ export interface PreviousPreKey {
   readonly removeAt: number;
 }
 
-/** Format 1 predates Kyber prekeys; it is still read (and upgraded by `maintainPreKeys`). */
-const NUMBER_KEYS_FORMAT = 2;
+/**
+ * Format 1 predates Kyber prekeys, format 2 the unpublished-key lists; both are still read (and
+ * upgraded by `maintainPreKeys`).
+ */
+const NUMBER_KEYS_FORMAT = 3;
 
 export function encodeNumberKeys(keys: NumberKeys): Uint8Array {
   const w = new ByteWriter()
@@ -80,13 +89,15 @@ export function encodeNumberKeys(keys: NumberKeys): Uint8Array {
     .u32(keys.nextKyberPreKeyId)
     .u8(keys.published ? 1 : 0);
   writePrevious(w, keys.previousKyberPreKeys);
+  writeIds(w, keys.unpublishedOneTime);
+  writeIds(w, keys.unpublishedKyber);
   return w.finish();
 }
 
 export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
   const r = new ByteReader(bytes, 'number keys');
   const format = r.u8();
-  if (format !== 1 && format !== NUMBER_KEYS_FORMAT) r.fail('unknown format');
+  if (format < 1 || format > NUMBER_KEYS_FORMAT) r.fail('unknown format');
   const signedPreKeyId = r.u32();
   const signedPreKeyCreatedAt = r.u64();
   const nextSignedPreKeyId = r.u32();
@@ -96,11 +107,17 @@ export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
   let nextKyberPreKeyId = 1;
   let published = true;
   let previousKyberPreKeys: PreviousPreKey[] = [];
-  if (format === NUMBER_KEYS_FORMAT) {
+  let unpublishedOneTime: number[] = [];
+  let unpublishedKyber: number[] = [];
+  if (format >= 2) {
     lastResortKyberPreKeyId = r.u32();
     nextKyberPreKeyId = r.u32();
     published = r.u8() === 1;
     previousKyberPreKeys = readPrevious(r);
+  }
+  if (format >= 3) {
+    unpublishedOneTime = readIds(r);
+    unpublishedKyber = readIds(r);
   }
   r.end();
   return {
@@ -113,7 +130,22 @@ export function decodeNumberKeys(bytes: Uint8Array): NumberKeys {
     previousKyberPreKeys,
     nextKyberPreKeyId,
     published,
+    unpublishedOneTime,
+    unpublishedKyber,
   };
+}
+
+function writeIds(w: ByteWriter, ids: readonly number[]): void {
+  w.u32(ids.length);
+  for (const id of ids) w.u32(id);
+}
+
+function readIds(r: ByteReader): number[] {
+  const count = r.u32();
+  if (count > r.remaining / 4) r.fail('id count out of range');
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) out.push(r.u32());
+  return out;
 }
 
 function writePrevious(w: ByteWriter, previous: readonly PreviousPreKey[]): void {
@@ -191,8 +223,8 @@ export function decodeMessageRecord(bytes: Uint8Array): MessageRecord {
   const status = STATUSES[r.u8()] ?? r.fail('unknown status');
   const createdAt = r.u64();
   const deadline = r.u64();
-  const number = fromUtf8(r.bytes());
-  const pseudonym = fromUtf8(r.bytes());
+  const number = r.text();
+  const pseudonym = r.text();
   const deviceId = r.u32();
   const attempts = r.u32();
   const firstAttemptAt = r.u64();
@@ -257,7 +289,7 @@ export function openContent(
     throw error;
   }
   const r = new ByteReader(plaintext, 'message content');
-  const phoneNumber = fromUtf8(r.bytes());
+  const phoneNumber = r.text();
   const content = r.bytes();
   r.end();
   plaintext.fill(0);
@@ -307,26 +339,10 @@ export function encodeMessageIndex(index: MessageIndex): Uint8Array {
 export function decodeMessageIndex(bytes: Uint8Array): MessageIndex {
   const r = new ByteReader(bytes, 'message index');
   if (r.u8() !== FORMAT) r.fail('unknown format');
-  const businessId = fromUtf8(r.bytes());
+  const businessId = r.text();
   const deadline = r.u64();
   r.end();
   return { businessId, deadline };
-}
-
-export function encodeDeviceList(devices: readonly number[]): Uint8Array {
-  const w = new ByteWriter(8 + devices.length * 4).u8(FORMAT).u32(devices.length);
-  for (const id of devices) w.u32(id);
-  return w.finish();
-}
-
-export function decodeDeviceList(bytes: Uint8Array): number[] {
-  const r = new ByteReader(bytes, 'device list');
-  if (r.u8() !== FORMAT) r.fail('unknown format');
-  const count = r.u32();
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(r.u32());
-  r.end();
-  return out;
 }
 
 export function encodeTimestamp(value: number): Uint8Array {

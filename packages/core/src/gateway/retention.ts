@@ -3,6 +3,7 @@ import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { handOver, newEvent, statusEvent } from './event-outbox.js';
 import { updateKnownContacts } from './integrity-counters.js';
 import {
   contactKey,
@@ -15,36 +16,48 @@ import {
   retryLimitPrefix,
   seenPrefix,
 } from './layout.js';
-import { del } from './message-store.js';
+import { commitIfUnchanged, del } from './message-store.js';
 import { type Direction, decodeTimestamp } from './records.js';
 import type { MessageId } from './types.js';
 import { persistStatistics } from './usage-statistics.js';
 import { assertPhoneNumber } from './validation.js';
 
+/**
+ * A message whose deadline passed before it was handed over: its outbox entry goes, with the
+ * `expired` (outbound) or `dropped` (inbound) event in the same commit. The message record
+ * itself is already expired (the store no longer returns it), so the event lists no devices.
+ */
 export async function expire(
   g: GatewayContext,
   businessId: string,
   id: MessageId,
   direction: Direction,
 ): Promise<void> {
-  await g.store.commit([del('outbox', outboxKey(businessId, id))]);
+  const ctx = await business(g, businessId);
+  const event =
+    direction === 'outbound'
+      ? statusEvent(g, ctx, id, 'expired', { devices: [] }, 'ERR_RETENTION_EXPIRED')
+      : newEvent(g, ctx, { type: 'dropped', businessId, messageId: id, attempts: 0 });
+  // The entry's own version guards against a second instance expiring it too.
+  const entry = await g.store.get('outbox', outboxKey(businessId, id));
+  if (!entry) return;
+  if (
+    !(await commitIfUnchanged(
+      g,
+      [del('outbox', outboxKey(businessId, id)), event.write],
+      'outbox',
+      outboxKey(businessId, id),
+      entry.version,
+    ))
+  )
+    return;
   g.log('info', 'message expired before it could be handed over', {
     businessId,
     messageId: id,
     direction,
   });
-  if (direction === 'outbound') {
-    g.ledger?.recordExpired({ businessId, messageId: id });
-    g.emit(businessId, {
-      type: 'status',
-      businessId,
-      messageId: id,
-      status: 'expired',
-      reason: 'ERR_RETENTION_EXPIRED',
-    });
-  } else {
-    g.emit(businessId, { type: 'dropped', businessId, messageId: id, attempts: 0 });
-  }
+  if (direction === 'outbound') g.ledger?.recordExpired({ businessId, messageId: id });
+  await handOver(g, [event.pending]);
 }
 
 export async function erase(g: GatewayContext, businessId: string, phoneNumber: string): Promise<void> {

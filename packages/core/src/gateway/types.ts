@@ -28,13 +28,29 @@ export interface InboundMessage {
 
 export type MessageHandler = (message: InboundMessage) => void | Promise<void>;
 
-/** Events for one business. */
+/** How far one of the person's devices got with an outbound message. */
+export interface DeviceDelivery {
+  readonly deviceId: number;
+  /** pending: not yet handed to the transport; sent: handed over; delivered: the device confirmed. */
+  readonly state: 'pending' | 'sent' | 'delivered';
+}
+
+/**
+ * Events for one business. Status and dropped events are durable: each is committed with the
+ * state change it reports and handed to the handlers at least once (again after a crash or a
+ * handler that threw), with a stable `eventId` to recognise a repeat.
+ */
 export type GatewayEvent =
   | {
       readonly type: 'status';
+      readonly eventId: string;
+      /** When the status changed (injected clock). */
+      readonly at: number;
       readonly businessId: string;
       readonly messageId: MessageId;
       readonly status: OutboundStatus;
+      /** Each of the person's devices the message was addressed to, and how far it got. */
+      readonly devices: readonly DeviceDelivery[];
       /**
        * Why, for `failed` and `expired`: a Parley error code, or `ERR_TRANSPORT_FAILURE` when
        * the transport or the directory threw an error of its own.
@@ -43,19 +59,46 @@ export type GatewayEvent =
     }
   | {
       readonly type: 'dropped';
+      readonly eventId: string;
+      readonly at: number;
       readonly businessId: string;
       readonly messageId: MessageId;
       readonly attempts: number;
     }
   | {
+      /** Not durable (it names a phone number, which is kept only next to messages). */
       readonly type: 'identity-changed';
+      readonly eventId: string;
+      readonly at: number;
       readonly businessId: string;
       readonly number: string;
       readonly phoneNumber: string;
       readonly deviceId: number;
     };
 
-export type EventHandler = (event: GatewayEvent) => void;
+export type StatusEvent = Extract<GatewayEvent, { readonly type: 'status' }>;
+export type DroppedEvent = Extract<GatewayEvent, { readonly type: 'dropped' }>;
+
+/**
+ * Receives a business's events. A handler that throws (or rejects) gets a durable event again
+ * later (at the next `tick()`), so handlers should recognise repeats by `eventId`.
+ */
+export type EventHandler = (event: GatewayEvent) => void | Promise<void>;
+
+/** What `gateway.status(messageId)` reports. */
+export interface MessageStatus {
+  readonly messageId: MessageId;
+  readonly businessId: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly status: OutboundStatus | InboundStatus;
+  /** Outbound: each device the message was addressed to. Inbound: empty. */
+  readonly devices: readonly DeviceDelivery[];
+  /** Sending (outbound) or delivery-to-handler (inbound) attempts so far. */
+  readonly attempts: number;
+  readonly createdAt: number;
+  /** After this the message and its content are deleted. */
+  readonly deadline: number;
+}
 
 /** A frame from the transport: a person's device sent ciphertext to a business number. */
 export interface InboundFrame {

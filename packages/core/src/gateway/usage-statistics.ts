@@ -1,33 +1,18 @@
 import { wipe } from '../bytes.js';
-import { isParleyError, ParleyError } from '../errors.js';
 import type { UsageLedger } from '../stats/ledger.js';
 import { encodeStatisticsState, restoreStatisticsState } from '../stats/state.js';
 import type { WriteOperation } from '../storage/contract.js';
-import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
+import type { BusinessContext, GatewayContext } from './context.js';
 import { STATISTICS_KEY, statisticsDaysKey, statisticsPeopleKey } from './layout.js';
 import { errorCode } from './logger.js';
-import { del, put, sealedPut } from './message-store.js';
+import { del, sealedPut } from './message-store.js';
+import { loadOrCreateKey } from './wrapped-keys.js';
 
 /** Gives the ledger the store's people-tag key (created and wrapped on first use), once. */
 export function statisticsKey(g: GatewayContext, ledger: UsageLedger): Promise<void> {
   if (!g.statisticsKeyLoading) {
     const loading = (async () => {
-      let stored = await g.store.get('meta', STATISTICS_KEY);
-      if (!stored) {
-        const fresh = g.random(KEY_LENGTH);
-        const wrapped = await g.keyProvider.wrapKey(fresh, STATISTICS_KEY_CONTEXT);
-        wipe(fresh);
-        try {
-          await g.store.commit([put('meta', STATISTICS_KEY, wrapped)], {
-            expectVersions: [{ namespace: 'meta', key: STATISTICS_KEY, version: 0 }],
-          });
-        } catch (error) {
-          if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;
-        }
-        stored = await g.store.get('meta', STATISTICS_KEY);
-        if (!stored) throw new ParleyError('ERR_STORE_FAILURE', 'the statistics key could not be stored');
-      }
-      const tagKey = await g.keyProvider.unwrapKey(stored.value, STATISTICS_KEY_CONTEXT);
+      const tagKey = await loadOrCreateKey(g, STATISTICS_KEY, STATISTICS_KEY_CONTEXT);
       ledger.useTagKey(tagKey);
       wipe(tagKey);
     })();
@@ -81,19 +66,19 @@ export function persistStatistics(g: GatewayContext): Promise<void> {
 export async function writeStatistics(g: GatewayContext): Promise<void> {
   const ledger = g.ledger;
   if (!ledger) return;
-  const written: string[] = [];
-  const writes: WriteOperation[] = [];
-  const changed = ledger.takeChanged();
-  for (const businessId of changed) {
+  const failures: unknown[] = [];
+  // One commit per business: a record one business cannot write never holds up the others.
+  for (const businessId of ledger.takeChanged()) {
     const ctx = await g.businesses.get(businessId)?.catch(() => undefined);
     if (!ctx) {
       ledger.markChanged([businessId]);
       continue;
     }
-    written.push(businessId);
     const state = encodeStatisticsState(ledger, businessId);
-    writes.push(
-      sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days, state.daysExpireAt),
+    const writes: WriteOperation[] = [
+      state.days
+        ? sealedPut(ctx, 'counters', statisticsDaysKey(businessId), state.days.bytes, state.days.expiresAt)
+        : del('counters', statisticsDaysKey(businessId)),
       state.people
         ? sealedPut(
             ctx,
@@ -103,15 +88,15 @@ export async function writeStatistics(g: GatewayContext): Promise<void> {
             state.people.expiresAt,
           )
         : del('counters', statisticsPeopleKey(businessId)),
-    );
+    ];
+    try {
+      await g.store.commit(writes);
+    } catch (error) {
+      ledger.markChanged([businessId]);
+      failures.push(error);
+    }
   }
-  if (writes.length === 0) return;
-  try {
-    await g.store.commit(writes);
-  } catch (error) {
-    ledger.markChanged(written);
-    throw error;
-  }
+  if (failures.length > 0) throw failures[0];
 }
 
 export const STATISTICS_KEY_CONTEXT = 'parley/statistics/tag-key';

@@ -47,7 +47,8 @@ export function assertDeviceId(value: unknown): void {
 }
 
 export function assertFrame(frame: InboundFrame): void {
-  if (typeof frame?.frameId !== 'string' || frame.frameId.length === 0 || frame.frameId.length > 256) {
+  assertArgumentObject(frame, 'frame', 'an inbound frame { frameId, to, from, deviceId, type, body }');
+  if (typeof frame.frameId !== 'string' || frame.frameId.length === 0 || frame.frameId.length > 256) {
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" expected a string of 1–256 characters');
   }
   assertPhoneNumber(frame.to, 'to');
@@ -58,4 +59,26 @@ export function assertFrame(frame: InboundFrame): void {
   }
   if (!(frame.body instanceof Uint8Array))
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+}
+
+/** An argument that must be a plain object (a request, a registration, a frame). */
+export function assertArgumentObject(value: unknown, field: string, expected: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected ${expected}`, { field });
+  }
+}
+
+export function assertDeviceIds(value: unknown): asserts value is readonly number[] {
+  if (!Array.isArray(value)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"deviceIds" expected an array of device ids', {
+      field: 'deviceIds',
+    });
+  }
+  for (const deviceId of value) assertDeviceId(deviceId);
+}
+
+export function assertHandler(value: unknown, field: string): void {
+  if (typeof value !== 'function') {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected a function`, { field });
+  }
 }

@@ -48,6 +48,7 @@ import {
 import { decodePreKeySignalMessage, encodePreKeySignalMessage } from '../wire/prekey-signal-message.js';
 import { decodeSignalMessage } from '../wire/signal-message.js';
 import { assertAddress, type ProtocolAddress } from './address.js';
+import { checkSessionManagerOptions } from './options-check.js';
 import { ProtocolStore, type VersionedBytes } from './protocol-store.js';
 import type { RecordSealer } from './record-sealer.js';
 import { strictTrustOnFirstUse, type TrustDirection, type TrustPolicy } from './trust.js';
@@ -161,6 +162,7 @@ export class SessionManager {
   private localIdentityCache: LocalIdentity | undefined;
 
   constructor(options: SessionManagerOptions) {
+    checkSessionManagerOptions(options);
     this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
@@ -283,12 +285,19 @@ export class SessionManager {
 
   /** Removes a prekey; for a Kyber prekey also the base keys it has already served. */
   async removePreKey(kind: 'one-time' | 'signed' | 'kyber', id: number): Promise<void> {
-    const writes = [this.records.delete('prekeys', this.records.preKeyKey(kind, id))];
-    if (kind === 'kyber') {
-      const used = await this.records.store.list('meta', { prefix: this.kyberUsePrefix(id) });
-      for (const marker of used) writes.push(this.records.delete('meta', marker.key));
-    }
+    const writes =
+      kind === 'kyber'
+        ? await this.kyberPreKeyRemovals(id)
+        : [this.records.delete('prekeys', this.records.preKeyKey(kind, id))];
     await this.records.store.commit(writes);
+  }
+
+  /** The writes that remove a Kyber prekey and the base-key markers of the sessions it served. */
+  async kyberPreKeyRemovals(id: number): Promise<WriteOperation[]> {
+    const writes = [this.records.delete('prekeys', this.records.preKeyKey('kyber', id))];
+    const used = await this.records.store.list('meta', { prefix: this.kyberUsePrefix(id) });
+    for (const marker of used) writes.push(this.records.delete('meta', marker.key));
+    return writes;
   }
 
   private kyberUsePrefix(kyberPreKeyId: number): string {

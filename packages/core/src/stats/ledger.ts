@@ -389,8 +389,12 @@ export class UsageLedger implements StatisticsExport {
     };
   }
 
-  /** When a business's counts would all have aged out: the end of its newest day's retention. */
-  daysExpireAt(state: LedgerState): number {
+  /**
+   * When a business's counts would all have aged out: the end of its newest day's retention;
+   * undefined when no day is left (nothing to keep: the stored record should be deleted).
+   */
+  daysExpireAt(state: LedgerState): number | undefined {
+    if (state.days.length === 0) return undefined;
     let newest = Number.NEGATIVE_INFINITY;
     for (const { day } of state.days) newest = Math.max(newest, dayStart(day));
     return newest + (this.#retainDays + 1) * DAY;

@@ -353,17 +353,20 @@ export function decodePeopleState(bytes: Uint8Array): PeopleState {
 
 /** A business's two records and when each may go (see the module comment). */
 export interface EncodedStatistics {
-  readonly days: Uint8Array;
-  readonly daysExpireAt: number;
+  /** Undefined when no day is retained any more: the stored days record should be deleted. */
+  readonly days: { readonly bytes: Uint8Array; readonly expiresAt: number } | undefined;
   /** Undefined when no tag is held: the stored people record should then be deleted. */
   readonly people: { readonly bytes: Uint8Array; readonly expiresAt: number } | undefined;
 }
 
 export function encodeStatisticsState(ledger: UsageLedger, businessId: string): EncodedStatistics {
   const state = ledger.exportState(businessId);
+  const daysExpireAt = ledger.daysExpireAt(state);
   return {
-    days: encodeDaysState(state.days),
-    daysExpireAt: ledger.daysExpireAt(state),
+    days:
+      daysExpireAt === undefined
+        ? undefined
+        : { bytes: encodeDaysState(state.days), expiresAt: daysExpireAt },
     people: state.people && { bytes: encodePeopleState(state.people), expiresAt: state.people.expiresAt },
   };
 }

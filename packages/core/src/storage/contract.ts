@@ -101,6 +101,13 @@ export interface Store {
   readonly kind: string;
   /** Region the data rests in (for residency checks); undefined means "not declared". */
   readonly region?: string | undefined;
+  /**
+   * Where the data lives, when two instances can share it: a resolved file path, a database
+   * name, a server and database (never credentials). Two stores with the same location are one
+   * store; the gateway refuses them as message store and vault store. Undefined: private to
+   * this instance (the memory store, an SQLite `:memory:` database).
+   */
+  readonly location?: string | undefined;
 
   get(namespace: Namespace, key: string): Promise<StoredRecord | undefined>;
   /** Several keys of one namespace at once; missing or expired keys are absent from the map. */

@@ -1,3 +1,4 @@
+import { assertOptionalClock, assertOptionalString, assertOptions } from '../configuration.js';
 import { ParleyError } from '../errors.js';
 import {
   assertKey,
@@ -58,6 +59,9 @@ type UndoEntry = {
 };
 
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  assertOptions(options, 'options', 'createMemoryStore({ clock?, region? })');
+  assertOptionalClock(options.clock, 'clock');
+  assertOptionalString(options.region, 'region', 'a region name such as "eu"');
   const clock = options.clock ?? systemClock;
   const beforeWrite = options.testHooks?.beforeWrite;
   const tables = new Map<Namespace, Map<string, MemoryRecord>>(NAMESPACES.map((ns) => [ns, new Map()]));

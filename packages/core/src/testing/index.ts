@@ -6,6 +6,12 @@
 export { createDeterministicRandom } from '../crypto/random.js';
 export { createManualClock, DEFAULT_TEST_TIME, ManualClock } from './manual-clock.js';
 export {
+  MemberList,
+  SimulatedGroup,
+  type SimulatedGroupMember,
+  type SimulatedGroupOptions,
+} from './simulated-group.js';
+export {
   createSimulatedPerson,
   type NetworkPerson,
   type PersonDevice,

@@ -3,8 +3,9 @@
 /**
  * Message type numbers as libsignal reports them (`CiphertextMessageType`). The JS libraries
  * (libsignal-node, privacyresearch) call a whisper message 1; map at their boundary, not here.
+ * SenderKey (7) is a group message (Baileys' own enum calls it 4; WhatsApp frames say "skmsg").
  */
-export const CiphertextMessageType = { Whisper: 2, PreKey: 3 } as const;
+export const CiphertextMessageType = { Whisper: 2, PreKey: 3, SenderKey: 7 } as const;
 export type CiphertextMessageType = (typeof CiphertextMessageType)[keyof typeof CiphertextMessageType];
 
 export {
@@ -23,6 +24,26 @@ export {
   encodePreKeySignalMessage,
   type PreKeySignalMessageFields,
 } from './prekey-signal-message.js';
+export {
+  type DecodedSenderKeyDistributionMessage,
+  decodeSenderKeyDistributionMessage,
+  encodeSenderKeyDistributionMessage,
+  type SenderKeyDistributionMessageFields,
+} from './sender-key-distribution-message.js';
+export {
+  DISTRIBUTION_ID_LENGTH,
+  SENDER_KEY_FORMATS,
+  SENDER_KEY_SIGNATURE_LENGTH,
+  SENDER_KEY_VERSION,
+  type SenderKeyFormat,
+} from './sender-key-format.js';
+export {
+  appendSenderKeySignature,
+  type DecodedSenderKeyMessage,
+  decodeSenderKeyMessage,
+  encodeSenderKeyMessageBody,
+  type SenderKeyMessageFields,
+} from './sender-key-message.js';
 export {
   appendMac,
   type DecodedSignalMessage,

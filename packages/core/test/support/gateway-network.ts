@@ -317,7 +317,9 @@ export async function setUpBusiness(
 ): Promise<void> {
   await tg.gateway.registerBusiness({ businessId, ...settings });
   for (const number of numbers) await tg.gateway.addNumber(businessId, number);
-  tg.gateway.onEvent(businessId, (event) => tg.events.push(event));
+  tg.gateway.onEvent(businessId, (event) => {
+    tg.events.push(event);
+  });
 }
 
 /** Copies every live record of a memory store into a new one (a "backup"). */

@@ -162,11 +162,24 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       );
       expect(attempts.map((a) => a.attempt)).toEqual(attempts.map((_, i) => i + 1));
       const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-      for (let i = 1; i < gaps.length - 1; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]!);
+      // Default backoff with jitter: the i-th delay lies in [d/2, d] for d = 5 s doubling to
+      // 10 min, seen through ticks 15 s apart; the last one is cut short by the limit.
+      gaps.slice(0, -1).forEach((gap, i) => {
+        const nominal = Math.min(5_000 * 2 ** i, 10 * MINUTE);
+        expect(gap).toBeGreaterThanOrEqual(nominal / 2);
+        expect(gap).toBeLessThanOrEqual(nominal + 15_000);
+      });
       expect(attempts.at(-1)!.at - start).toBe(60 * MINUTE);
       expect(attempts.length).toBeGreaterThan(5);
       expect(tg.events.filter((event) => event.type === 'dropped')).toEqual([
-        { type: 'dropped', businessId: 'shop', messageId: attempts[0]!.id, attempts: attempts.length },
+        {
+          type: 'dropped',
+          eventId: expect.any(String),
+          at: attempts.at(-1)!.at,
+          businessId: 'shop',
+          messageId: attempts[0]!.id,
+          attempts: attempts.length,
+        },
       ]);
     });
 
@@ -253,7 +266,15 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       await tg.gateway.idle();
       expect(received.map(text)).toEqual(['before', 'after']);
       expect(tg.events.filter((event) => event.type === 'identity-changed')).toEqual([
-        { type: 'identity-changed', businessId: 'shop', number: SHOP, phoneNumber: ALICE, deviceId: 1 },
+        {
+          type: 'identity-changed',
+          eventId: expect.any(String),
+          at: tg.clock.now(),
+          businessId: 'shop',
+          number: SHOP,
+          phoneNumber: ALICE,
+          deviceId: 1,
+        },
       ]);
       await tg.gateway.send({ from: SHOP, to: ALICE, content: 'welcome back' });
       await tg.gateway.idle();
@@ -993,10 +1014,13 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       store.lists.length = 0;
       await tg.gateway.tick();
       await tg.gateway.idle();
+      // Outbox lists: the due-time index (by page), and the business's undelivered events.
       const outboxLists = store.lists.filter((list) => list.namespace === 'outbox');
-      expect(outboxLists.length).toBeGreaterThan(0);
-      for (const list of outboxLists)
-        expect(list).toMatchObject({ prefix: 'gw/due/', limit: expect.any(Number) });
+      expect(outboxLists.filter((list) => list.prefix === 'gw/due/').length).toBeGreaterThan(0);
+      for (const list of outboxLists) {
+        if (list.prefix === 'gw/due/') expect(list).toMatchObject({ limit: expect.any(Number) });
+        else expect(list).toMatchObject({ prefix: 'gw/b/shop/ev/' });
+      }
       // None of the 20 waiting messages was looked at.
       expect(store.reads.filter((read) => waiting.some((id) => read.endsWith(id)))).toEqual([]);
       expect(tg.network.sendAttempts).toBe(20);

@@ -1,0 +1,359 @@
+import { ByteReader, ByteWriter } from '../binary.js';
+import { fromHex, toHex, utf8 } from '../bytes.js';
+import { constantTimeEqual } from '../crypto/constant-time.js';
+import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import type { GatewayContext } from './context.js';
+import { ACCESS_LOG_KEY, accessHeadKey, accessRecordKey, accessRecordPrefix } from './layout.js';
+import { put } from './message-store.js';
+import { loadOrCreateKey } from './wrapped-keys.js';
+
+/**
+ * The access log: one record for every operation done on behalf of a business through a
+ * scoped handle (`gateway.forBusiness`) — when, which principal, which operation, the message
+ * id, the person only as the business's pseudonym, the outcome. Never content, never a phone
+ * number.
+ *
+ * Records are chained per business: each carries its sequence number, the previous record's
+ * time and MAC, and its own MAC (HMAC-SHA256 under a gateway-wide log key that the key
+ * provider wraps), and a head record holds the newest sequence number and MAC. `verify` finds
+ * an edited record (its MAC), a removed one (a gap in the sequence or a broken link), a removed
+ * tail (the head), and a removed oldest record that had not yet expired (the next record names
+ * its time). Someone with write access to the store but without the key provider cannot forge a
+ * consistent chain. Records expire after `accessLog.retentionMs` (default 90 days — longer than
+ * messages, so an audit outlives what it audits).
+ *
+ * Appends are serialized per business in the process and by the head's version across
+ * instances. A record is appended after its operation, with the outcome: a crash between the
+ * two loses that one record (the operation's own records remain).
+ */
+
+export type AccessOperation =
+  | 'send'
+  | 'retransmit'
+  | 'status'
+  | 'erase'
+  | 'numbers'
+  | 'usage'
+  | 'on-message'
+  | 'on-event'
+  | 'access-log';
+
+export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
+  'send',
+  'retransmit',
+  'status',
+  'erase',
+  'numbers',
+  'usage',
+  'on-message',
+  'on-event',
+  'access-log',
+];
+
+/** What the caller of an operation tells the log. */
+export interface AccessNote {
+  messageId?: string | undefined;
+  /** The person, as the business's pseudonym. */
+  person?: string | undefined;
+}
+
+export interface AccessRecord {
+  readonly seq: number;
+  readonly at: number;
+  readonly principal: string;
+  readonly operation: AccessOperation;
+  readonly businessId: string;
+  readonly messageId: string | undefined;
+  /** The person concerned, as the business's pseudonym (never a phone number). */
+  readonly person: string | undefined;
+  /** `ok`, or the error code the operation ended with (`ERR_UNEXPECTED`: not a Parley error). */
+  readonly outcome: 'ok' | ErrorCode | 'ERR_UNEXPECTED';
+  /** Time of the record before (0 for the first). */
+  readonly previousAt: number;
+  /** MAC of the record before, hex (zeros for the first). */
+  readonly previousMac: string;
+  /** HMAC-SHA256 over everything above, hex. */
+  readonly mac: string;
+}
+
+export interface AccessLogQuery {
+  /** Records at or after this time (epoch ms). */
+  readonly since?: number;
+  /** Records before this time. */
+  readonly until?: number;
+  readonly principal?: string;
+  readonly operation?: AccessOperation;
+  /** At most this many, oldest first (default: all). */
+  readonly limit?: number;
+}
+
+export interface AccessLogVerification {
+  readonly ok: boolean;
+  /** Records checked. */
+  readonly records: number;
+  readonly firstSeq: number | undefined;
+  readonly lastSeq: number | undefined;
+  /** The first problem found. */
+  readonly problem?: { readonly seq: number; readonly reason: string } | undefined;
+}
+
+export interface AccessLogExport {
+  readonly businessId: string;
+  readonly head: { readonly seq: number; readonly mac: string } | undefined;
+  readonly records: readonly AccessRecord[];
+}
+
+/** The operator's view of the access log (per business). */
+export interface AccessLog {
+  query(businessId: string, query?: AccessLogQuery): Promise<AccessRecord[]>;
+  verify(businessId: string): Promise<AccessLogVerification>;
+  export(businessId: string): Promise<AccessLogExport>;
+}
+
+const RECORD_FORMAT = 1;
+const MAC_LENGTH = 32;
+const ZERO_MAC = new Uint8Array(MAC_LENGTH);
+const APPEND_ATTEMPTS = 20;
+export const ACCESS_LOG_KEY_CONTEXT = 'parley/access-log/mac-key';
+
+interface Head {
+  readonly seq: number;
+  readonly at: number;
+  readonly mac: Uint8Array;
+}
+
+export async function appendAccess(
+  g: GatewayContext,
+  fields: Omit<AccessRecord, 'seq' | 'at' | 'previousAt' | 'previousMac' | 'mac'>,
+): Promise<void> {
+  if (!g.accessLogRetentionMs) return;
+  const key = await accessLogKey(g);
+  await g.queue.run(`access-log/${fields.businessId}`, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await g.store.get('meta', accessHeadKey(fields.businessId));
+      const head = stored ? decodeHead(stored.value) : undefined;
+      const at = Math.max(g.clock.now(), head?.at ?? 0);
+      const seq = (head?.seq ?? 0) + 1;
+      const body = encodeBody({
+        ...fields,
+        seq,
+        at,
+        previousAt: head?.at ?? 0,
+        previousMac: head?.mac ?? ZERO_MAC,
+      });
+      const mac = g.crypto.hmacSha256(key, body);
+      const record = new ByteWriter(body.length + MAC_LENGTH).fixed(body).fixed(mac).finish();
+      try {
+        await g.store.commit(
+          [
+            put('meta', accessRecordKey(fields.businessId, seq), record, at + g.accessLogRetentionMs),
+            put('meta', accessHeadKey(fields.businessId), encodeHead({ seq, at, mac })),
+          ],
+          {
+            expectVersions: [
+              { namespace: 'meta', key: accessHeadKey(fields.businessId), version: stored?.version ?? 0 },
+            ],
+          },
+        );
+        return;
+      } catch (error) {
+        // Another instance appended first: chain onto its record.
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= APPEND_ATTEMPTS) throw error;
+      }
+    }
+  });
+}
+
+function accessLogKey(g: GatewayContext): Promise<Uint8Array> {
+  g.accessLogKey ??= loadOrCreateKey(g, ACCESS_LOG_KEY, ACCESS_LOG_KEY_CONTEXT);
+  g.accessLogKey.catch(() => {
+    g.accessLogKey = undefined;
+  });
+  return g.accessLogKey;
+}
+
+export function createAccessLog(g: GatewayContext): AccessLog {
+  return Object.freeze({
+    query: (businessId: string, query: AccessLogQuery = {}) => queryAccess(g, businessId, query),
+    verify: (businessId: string) => verifyAccess(g, businessId),
+    export: (businessId: string) => exportAccess(g, businessId),
+  });
+}
+
+export async function queryAccess(
+  g: GatewayContext,
+  businessId: string,
+  query: AccessLogQuery = {},
+): Promise<AccessRecord[]> {
+  checkQuery(query);
+  const out: AccessRecord[] = [];
+  for (const stored of await g.store.list('meta', { prefix: accessRecordPrefix(businessId) })) {
+    const record = decodeRecord(stored.value, businessId);
+    if (query.since !== undefined && record.at < query.since) continue;
+    if (query.until !== undefined && record.at >= query.until) continue;
+    if (query.principal !== undefined && record.principal !== query.principal) continue;
+    if (query.operation !== undefined && record.operation !== query.operation) continue;
+    out.push(record);
+    if (query.limit !== undefined && out.length >= query.limit) break;
+  }
+  return out;
+}
+
+export async function verifyAccess(g: GatewayContext, businessId: string): Promise<AccessLogVerification> {
+  const key = await accessLogKey(g);
+  const listed = await g.store.list('meta', { prefix: accessRecordPrefix(businessId) });
+  const headRecord = await g.store.get('meta', accessHeadKey(businessId));
+  const head = headRecord && decodeHead(headRecord.value);
+  const now = g.clock.now();
+  const result = (
+    problem?: { seq: number; reason: string },
+    records = listed.length,
+  ): AccessLogVerification => ({
+    ok: problem === undefined,
+    records,
+    firstSeq: listed.length > 0 ? seqOf(listed[0]!.key) : undefined,
+    lastSeq: listed.length > 0 ? seqOf(listed.at(-1)!.key) : undefined,
+    problem,
+  });
+  let previous: { seq: number; at: number; mac: Uint8Array } | undefined;
+  for (const [index, stored] of listed.entries()) {
+    const seq = seqOf(stored.key);
+    // The MAC first: any change to a record, readable or not, is an edit.
+    const bytes = stored.value;
+    const body = bytes.subarray(0, Math.max(0, bytes.length - MAC_LENGTH));
+    if (
+      bytes.length < MAC_LENGTH ||
+      !constantTimeEqual(g.crypto.hmacSha256(key, body), bytes.subarray(body.length))
+    ) {
+      return result({ seq, reason: 'record edited (MAC does not match)' }, index);
+    }
+    let record: AccessRecord;
+    try {
+      record = decodeRecord(bytes, businessId);
+    } catch {
+      return result({ seq, reason: 'unreadable record' }, index);
+    }
+    if (record.seq !== seq)
+      return result({ seq, reason: 'record moved (sequence number does not match)' }, index);
+    if (previous) {
+      if (seq !== previous.seq + 1) return result({ seq: previous.seq + 1, reason: 'record removed' }, index);
+      if (record.previousAt !== previous.at || record.previousMac !== toHex(previous.mac)) {
+        return result({ seq, reason: 'chain broken (previous MAC does not match)' }, index);
+      }
+    } else if (seq > 1 && record.previousAt + g.accessLogRetentionMs > now) {
+      // The record before the oldest one should still be here: it has not expired yet.
+      return result({ seq: seq - 1, reason: 'record removed before its expiry' }, index);
+    }
+    previous = { seq, at: record.at, mac: fromHex(record.mac) };
+  }
+  if (head) {
+    if (!previous) {
+      if (head.at + g.accessLogRetentionMs > now) return result({ seq: head.seq, reason: 'records removed' });
+    } else if (head.seq !== previous.seq || !constantTimeEqual(head.mac, previous.mac)) {
+      return result({ seq: previous.seq + 1, reason: 'newest records removed (head does not match)' });
+    }
+  } else if (previous) {
+    return result({ seq: previous.seq, reason: 'head record missing' });
+  }
+  return result();
+}
+
+export async function exportAccess(g: GatewayContext, businessId: string): Promise<AccessLogExport> {
+  const headRecord = await g.store.get('meta', accessHeadKey(businessId));
+  const head = headRecord && decodeHead(headRecord.value);
+  return {
+    businessId,
+    head: head && { seq: head.seq, mac: toHex(head.mac) },
+    records: await queryAccess(g, businessId),
+  };
+}
+
+export function outcomeOf(error: unknown): AccessRecord['outcome'] {
+  return isParleyError(error) ? error.code : 'ERR_UNEXPECTED';
+}
+
+function checkQuery(query: AccessLogQuery): void {
+  if (typeof query !== 'object' || query === null) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"query" expected an object', { field: 'query' });
+  }
+  for (const field of ['since', 'until', 'limit'] as const) {
+    const value = query[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected a non-negative integer`, { field });
+    }
+  }
+  if (query.operation !== undefined && !ACCESS_OPERATIONS.includes(query.operation)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"operation" expected an access-log operation', {
+      field: 'operation',
+    });
+  }
+}
+
+// ── Encoding ──────────────────────────────────────────────────────────────────────
+
+function encodeBody(
+  fields: Omit<AccessRecord, 'mac' | 'previousMac'> & { readonly previousMac: Uint8Array },
+): Uint8Array {
+  return new ByteWriter(160)
+    .u8(RECORD_FORMAT)
+    .u64(fields.seq)
+    .u64(fields.at)
+    .bytes(utf8(fields.principal))
+    .u8(ACCESS_OPERATIONS.indexOf(fields.operation))
+    .bytes(utf8(fields.businessId))
+    .bytes(utf8(fields.messageId ?? ''))
+    .bytes(utf8(fields.person ?? ''))
+    .bytes(utf8(fields.outcome))
+    .u64(fields.previousAt)
+    .fixed(fields.previousMac)
+    .finish();
+}
+
+export function decodeRecord(bytes: Uint8Array, businessId: string): AccessRecord {
+  const r = new ByteReader(bytes, 'access log');
+  if (r.u8() !== RECORD_FORMAT) r.fail('unknown format');
+  const seq = r.u64();
+  const at = r.u64();
+  const principal = r.text();
+  const operation = ACCESS_OPERATIONS[r.u8()] ?? r.fail('unknown operation');
+  const recordBusiness = r.text();
+  if (recordBusiness !== businessId) r.fail('record of another business');
+  const messageId = r.text();
+  const person = r.text();
+  const outcome = r.text() as AccessRecord['outcome'];
+  const previousAt = r.u64();
+  const previousMac = toHex(r.fixed(MAC_LENGTH));
+  const mac = toHex(r.fixed(MAC_LENGTH));
+  r.end();
+  return {
+    seq,
+    at,
+    principal,
+    operation,
+    businessId,
+    messageId: messageId === '' ? undefined : messageId,
+    person: person === '' ? undefined : person,
+    outcome,
+    previousAt,
+    previousMac,
+    mac,
+  };
+}
+
+function encodeHead(head: Head): Uint8Array {
+  return new ByteWriter(49).u8(RECORD_FORMAT).u64(head.seq).u64(head.at).fixed(head.mac).finish();
+}
+
+function decodeHead(bytes: Uint8Array): Head {
+  const r = new ByteReader(bytes, 'access log head');
+  if (r.u8() !== RECORD_FORMAT) r.fail('unknown format');
+  const seq = r.u64();
+  const at = r.u64();
+  const mac = r.fixed(MAC_LENGTH);
+  r.end();
+  return { seq, at, mac };
+}
+
+function seqOf(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1));
+}

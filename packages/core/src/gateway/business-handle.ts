@@ -1,0 +1,206 @@
+import { ParleyError } from '../errors.js';
+import { inspectCustom } from '../redaction.js';
+import type { BillingSnapshot, StatisticsSnapshot } from '../stats/snapshots.js';
+import {
+  type AccessLogQuery,
+  type AccessLogVerification,
+  type AccessNote,
+  type AccessOperation,
+  type AccessRecord,
+  appendAccess,
+  outcomeOf,
+  queryAccess,
+  verifyAccess,
+} from './access-log.js';
+import { business, businessOfNumber, numbers } from './businesses.js';
+import type { GatewayContext } from './context.js';
+import { registerEventHandler, registerMessageHandler } from './handlers.js';
+import { messageIndex } from './message-store.js';
+import { messageStatus, retransmit, send } from './outbound.js';
+import { erase } from './retention.js';
+import type { EventHandler, MessageHandler, MessageId, MessageStatus, SendRequest } from './types.js';
+import { assertArgumentObject, assertBusinessId, assertPhoneNumber, MESSAGE_ID } from './validation.js';
+
+/** Who acts through a handle: a name for the access log (an API token's label, a user id). */
+export interface HandleOptions {
+  readonly principal: string;
+}
+
+/** One business's statistics and billing for one UTC day (`YYYY-MM-DD`). */
+export interface BusinessUsage {
+  readonly statistics: StatisticsSnapshot['businesses'][number] | undefined;
+  readonly billing: BillingSnapshot['businesses'][number] | undefined;
+}
+
+const PRINCIPAL = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;
+
+/**
+ * What a business — or a partner acting for it — may do, and nothing more: a handle bound to
+ * one business that cannot reach another business's numbers, message ids or people. An id of
+ * another business is `ERR_NOT_FOUND`, exactly as a missing one. Every call appends a record to
+ * the access log (principal, operation, message id, the person as a pseudonym, outcome).
+ * Operator work (registering businesses and numbers, `tick`, the platform exports, the
+ * transport's entry points) stays on the gateway.
+ */
+export class BusinessHandle {
+  readonly businessId: string;
+  readonly principal: string;
+  readonly #g: GatewayContext;
+
+  constructor(g: GatewayContext, businessId: string, options: HandleOptions) {
+    assertBusinessId(businessId);
+    assertArgumentObject(options, 'options', 'handle options { principal }');
+    if (typeof options.principal !== 'string' || !PRINCIPAL.test(options.principal)) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"principal" expected 1–128 printable ASCII characters', {
+        field: 'principal',
+      });
+    }
+    this.#g = g;
+    this.businessId = businessId;
+    this.principal = options.principal;
+  }
+
+  /** A summary for logs (`inspect`/JSON): the business and principal, nothing else. */
+  toJSON(): Record<string, string> {
+    return { type: 'BusinessHandle', businessId: this.businessId, principal: this.principal };
+  }
+
+  [inspectCustom](): string {
+    return `BusinessHandle ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** Sends from one of this business's numbers; another business's number is `ERR_NOT_FOUND`. */
+  send(request: SendRequest): Promise<MessageId> {
+    return this.#logged('send', async (note) => {
+      assertArgumentObject(request, 'request', 'a send request { from, to, content }');
+      await this.#ownNumber(request.from);
+      assertPhoneNumber(request.to, 'to');
+      note.person = this.#g.pseudonym(await business(this.#g, this.businessId), request.to);
+      const id = await send(this.#g, request);
+      note.messageId = id;
+      return id;
+    });
+  }
+
+  retransmit(messageId: string): Promise<void> {
+    return this.#logged('retransmit', async (note) => {
+      note.messageId = await this.#ownMessage(messageId);
+      await retransmit(this.#g, messageId);
+    });
+  }
+
+  status(messageId: string): Promise<MessageStatus> {
+    return this.#logged('status', async (note) => {
+      note.messageId = await this.#ownMessage(messageId);
+      return messageStatus(this.#g, messageId);
+    });
+  }
+
+  /** Deletes everything this business holds about one of its customers. */
+  erase(phoneNumber: string): Promise<void> {
+    return this.#logged('erase', async (note) => {
+      assertPhoneNumber(phoneNumber, 'phoneNumber');
+      note.person = this.#g.pseudonym(await business(this.#g, this.businessId), phoneNumber);
+      await erase(this.#g, this.businessId, phoneNumber);
+    });
+  }
+
+  numbers(): Promise<string[]> {
+    return this.#logged('numbers', () => numbers(this.#g, this.businessId));
+  }
+
+  /** This business's non-personal statistics and billing for one UTC day. */
+  usage(day: string): Promise<BusinessUsage> {
+    return this.#logged('usage', async () => {
+      await business(this.#g, this.businessId);
+      const platform = this.#g.platformExport;
+      if (!platform) throw new ParleyError('ERR_CONFIGURATION', 'statistics are off (statistics: false)');
+      const mine = <T extends { readonly businessId: string }>(rows: readonly T[]) =>
+        rows.find((row) => row.businessId === this.businessId);
+      return {
+        statistics: mine(platform.statistics.snapshot(day as never).businesses),
+        billing: mine(platform.billing.snapshot(day as never).businesses),
+      };
+    });
+  }
+
+  /** The business's message handler (see `Gateway.onMessage`). */
+  async onMessage(handler: MessageHandler): Promise<() => void> {
+    return this.#logged('on-message', async () => {
+      await business(this.#g, this.businessId);
+      return registerMessageHandler(this.#g, this.businessId, handler);
+    });
+  }
+
+  /** The business's event handler (see `Gateway.onEvent`). */
+  async onEvent(handler: EventHandler): Promise<() => void> {
+    return this.#logged('on-event', async () => {
+      await business(this.#g, this.businessId);
+      return registerEventHandler(this.#g, this.businessId, handler);
+    });
+  }
+
+  /** This business's access-log records (reading them is logged too). */
+  accessLog(query: AccessLogQuery = {}): Promise<AccessRecord[]> {
+    return this.#logged('access-log', () => queryAccess(this.#g, this.businessId, query));
+  }
+
+  /** Checks this business's access-log chain (see `AccessLog.verify`). */
+  verifyAccessLog(): Promise<AccessLogVerification> {
+    return this.#logged('access-log', () => verifyAccess(this.#g, this.businessId));
+  }
+
+  async #logged<T>(operation: AccessOperation, work: (note: AccessNote) => Promise<T>): Promise<T> {
+    this.#g.assertOpen();
+    const note: AccessNote = {};
+    let outcome: AccessRecord['outcome'] = 'ok';
+    try {
+      return await work(note);
+    } catch (error) {
+      outcome = outcomeOf(error);
+      throw error;
+    } finally {
+      await appendAccess(this.#g, {
+        principal: this.principal,
+        operation,
+        businessId: this.businessId,
+        messageId: note.messageId,
+        person: note.person,
+        outcome,
+      });
+    }
+  }
+
+  /** A number of this business; anything else reads exactly like an unregistered number. */
+  async #ownNumber(number: unknown): Promise<void> {
+    assertPhoneNumber(number, 'from');
+    let owner: string | undefined;
+    try {
+      owner = await businessOfNumber(this.#g, number);
+    } catch (error) {
+      if (!(error instanceof ParleyError) || error.code !== 'ERR_NOT_FOUND') throw error;
+    }
+    if (owner !== this.businessId) throw notRegistered();
+  }
+
+  /** A message id of this business; another business's reads exactly like a missing one. */
+  async #ownMessage(messageId: unknown): Promise<MessageId> {
+    if (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId)) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"messageId" expected a message id this gateway issued', {
+        field: 'messageId',
+      });
+    }
+    const id = messageId as MessageId;
+    const index = await messageIndex(this.#g, id);
+    if (index.businessId !== this.businessId) throw noSuchMessage();
+    return id;
+  }
+}
+
+function notRegistered(): ParleyError {
+  return new ParleyError('ERR_NOT_FOUND', 'this business number is not registered with the gateway');
+}
+
+function noSuchMessage(): ParleyError {
+  return new ParleyError('ERR_NOT_FOUND', 'no such message (never sent, erased, or long expired)');
+}
