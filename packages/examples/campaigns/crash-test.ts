@@ -16,15 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import {
-  createDeterministicRandom,
-  type DeliveryReceipt,
-  type InboundFrame,
-  isParleyError,
-  type ReceiveOutcome,
-} from '@parley/core';
+import { type DeliveryReceipt, type InboundFrame, isParleyError, type ReceiveOutcome } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import {
+  createDeterministicRandom,
   createSimulatedPerson,
   DEFAULT_TEST_TIME,
   type GatewayEndpoint,

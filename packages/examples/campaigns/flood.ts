@@ -13,7 +13,6 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
-  createDeterministicRandom,
   createGateway,
   createLocalKeyProvider,
   createMemoryStore,
@@ -24,7 +23,13 @@ import {
   type Store,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
+import {
+  createDeterministicRandom,
+  createSimulatedPerson,
+  ManualClock,
+  type SimulatedPerson,
+  TestNetwork,
+} from '@parley/core/testing';
 import { appendMac, decodeSignalMessage, encodeSignalMessageBody } from '../../core/src/wire/index.js';
 import { bump } from './fuzz/engine.js';
 import { mutate } from './fuzz/mutate.js';

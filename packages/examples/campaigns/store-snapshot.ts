@@ -80,6 +80,7 @@ export function trackWrites(inner: Store): TrackedStore {
   return {
     kind: inner.kind,
     region: inner.region,
+    location: inner.location,
     get writes() {
       return writes;
     },

@@ -55,6 +55,7 @@ export function startLife(options: CrashableOptions, index: number): Life {
   const guard = (inner: Store): Store => ({
     kind: inner.kind,
     region: inner.region,
+    location: inner.location,
     get: async (namespace, key) => {
       if (life.dead) throw dead();
       return inner.get(namespace, key);

@@ -10,7 +10,6 @@
 import { createInterface } from 'node:readline';
 import {
   type CommitOptions,
-  createDeterministicRandom,
   createGateway,
   createLocalKeyProvider,
   type Directory,
@@ -21,6 +20,7 @@ import {
   type WriteOperation,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
+import { createDeterministicRandom } from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
 import { decodeLine, errorJson, type Line, writeLineSync } from './line-protocol.js';
 
@@ -71,6 +71,7 @@ function armed(inner: Store): Store {
   return {
     kind: inner.kind,
     region: inner.region,
+    location: inner.location,
     get: (namespace, key) => inner.get(namespace, key),
     getMany: (namespace, keys) => inner.getMany(namespace, keys),
     list: (namespace, options) => inner.list(namespace, options),

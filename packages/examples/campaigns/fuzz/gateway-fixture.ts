@@ -1,6 +1,5 @@
 import {
   type CryptoProvider,
-  createDeterministicRandom,
   createGateway,
   createLocalKeyProvider,
   createMemoryStore,
@@ -17,7 +16,13 @@ import {
   type Transport,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
+import {
+  createDeterministicRandom,
+  createSimulatedPerson,
+  ManualClock,
+  type SimulatedPerson,
+  TestNetwork,
+} from '@parley/core/testing';
 import { businessKey } from '../../../core/src/gateway/layout.js';
 import { createAesGcmSealer } from '../../../core/src/gateway/record-sealer.js';
 import { decodeBusinessConfig } from '../../../core/src/gateway/records.js';

@@ -12,13 +12,15 @@ export interface Arg {
   readonly value: unknown;
   readonly label: string;
   readonly invalid?: boolean;
+  /** For an object argument built field by field: the field that makes it invalid. */
+  readonly invalidField?: string;
 }
 
 export const ok = (value: unknown, label: string): Arg => ({ value, label });
 export const bad = (value: unknown, label: string): Arg => ({ value, label, invalid: true });
 
 /** What a parameter is, so generic wrong values are drawn only from other types. */
-export type ParamKind = 'object' | 'number' | 'string' | 'bytes' | 'array';
+export type ParamKind = 'object' | 'number' | 'string' | 'bytes' | 'array' | 'content';
 
 const GENERIC: Readonly<Record<ParamKind, readonly Arg[]>> = (() => {
   const common = [
@@ -40,6 +42,14 @@ const GENERIC: Readonly<Record<ParamKind, readonly Arg[]>> = (() => {
       bad(new ArrayBuffer(4), 'an ArrayBuffer'),
     ],
     array: [...common, bad({}, '{}'), bad(5, '5'), bad('12', '"12"')],
+    /** Text or bytes. */
+    content: [
+      ...common,
+      bad({}, '{}'),
+      bad([1, 2], '[1,2]'),
+      bad(5, '5'),
+      bad(new ArrayBuffer(4), 'an ArrayBuffer'),
+    ],
   };
 })();
 

@@ -1,6 +1,5 @@
 import {
   type CryptoProvider,
-  createDeterministicRandom,
   createMemoryStore,
   type PreKeyBundle,
   type ProtocolAddress,
@@ -9,7 +8,7 @@ import {
   type Store,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
-import { ManualClock } from '@parley/core/testing';
+import { createDeterministicRandom, ManualClock } from '@parley/core/testing';
 import { memoryStoreFrom, type StoreSnapshot, snapshotStore } from '../store-snapshot.js';
 
 /** A real message the receiver has not seen yet: a seed for mutation. */

@@ -1,4 +1,5 @@
-import { createDeterministicRandom, isParleyError, type RandomSource } from '@parley/core';
+import { isParleyError, type RandomSource } from '@parley/core';
+import { createDeterministicRandom } from '@parley/core/testing';
 import { diffSnapshots, type StoreSnapshot, snapshotStore } from '../store-snapshot.js';
 import { untypedViolation, violation } from './classify.js';
 import type { GatewayFixture, GatewayWorld } from './gateway-fixture.js';

@@ -85,7 +85,7 @@ export interface GatewayPlan {
 function content(rng: Rng): Arg {
   return arg(
     rng,
-    'bytes',
+    'content',
     [
       ok('hello', '"hello"'),
       ok(new Uint8Array([1, 2, 3]), '3 bytes'),
@@ -155,6 +155,7 @@ function frame(rng: Rng, fixture: GatewayFixture, a: Args): Arg {
     value: value as unknown as InboundFrame,
     label: `frame{${odd.map(([k, f]) => `${k}: ${f.label}`).join(', ')}}`,
     invalid: Object.values(fields).some((f) => f.invalid),
+    invalidField: Object.entries(fields).find(([, f]) => f.invalid)?.[0],
   };
 }
 
@@ -168,6 +169,7 @@ function record(fields: Record<string, Arg>, extra?: string): Arg {
       .map(([k, f]) => `${k}: ${f.label}`)
       .join(', ')}${extra ?? ''}}`,
     invalid: Object.values(fields).some((f) => f.invalid),
+    invalidField: Object.entries(fields).find(([, f]) => f.invalid)?.[0],
   };
 }
 

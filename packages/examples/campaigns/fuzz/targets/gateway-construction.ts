@@ -23,10 +23,13 @@ const positive = (rng: Rng, valid: number) =>
   arg(
     rng,
     'number',
-    [ok(valid, String(valid))],
+    [ok(valid, String(valid)), ok(undefined, 'absent')],
     [bad(0, '0'), bad(-1, '-1'), bad(Number.POSITIVE_INFINITY, 'Infinity')],
-    0.5,
+    P_INVALID,
   );
+
+/** Share of generated options that are wrong: the rest must construct a working gateway. */
+const P_INVALID = 0.4;
 
 /** One option of `createGateway` replaced by a generated value; the rest are the world's. */
 function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Arg } {
@@ -52,8 +55,12 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
     'statistics',
     'logger',
   ] as const);
+  /** A required option: the world's value, or a wrong one. */
   const objects = (valid: unknown, label: string, invalids: Arg[]) =>
-    arg(rng, 'object', [ok(valid, label)], invalids, 0.6);
+    arg(rng, 'object', [ok(valid, label)], invalids, P_INVALID);
+  /** An optional option: absent is valid too. */
+  const optional = (valid: unknown, label: string, invalids: Arg[]) =>
+    arg(rng, 'object', [ok(valid, label), ok(undefined, 'absent')], invalids, P_INVALID);
   switch (name) {
     case 'store':
       return {
@@ -81,7 +88,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
     case 'directory':
       return { name, value: objects(world.network, 'the network', [bad({}, '{}')]) };
     case 'crypto':
-      return { name, value: arg(rng, 'object', [ok(undefined, 'default')], [bad({}, '{}')], 0.6) };
+      return { name, value: arg(rng, 'object', [ok(undefined, 'default')], [bad({}, '{}')], P_INVALID) };
     case 'random':
       return {
         name,
@@ -90,7 +97,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
           'object',
           [ok(undefined, 'default')],
           [bad(5, '5'), bad(() => 'x', 'returns a string')],
-          0.6,
+          P_INVALID,
         ),
       };
     case 'clock':
@@ -101,7 +108,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
           'object',
           [ok(world.clock, 'the clock')],
           [bad({}, '{}'), bad({ now: () => Number.NaN }, 'now() = NaN')],
-          0.6,
+          P_INVALID,
         ),
       };
     case 'padding':
@@ -112,7 +119,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
           'number',
           [ok(false, 'false'), ok(1, '1'), ok(65_536, '65536')],
           [bad(0, '0'), bad(1.5, '1.5'), bad(70_000, '70000')],
-          0.6,
+          P_INVALID,
         ),
       };
     case 'periodMs':
@@ -123,7 +130,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
     case 'redelivery':
       return {
         name,
-        value: objects({ limitMs: 60_000 }, '{limitMs: 60000}', [
+        value: optional({ limitMs: 60_000 }, '{limitMs: 60000}', [
           bad({ limitMs: 0 }, '{limitMs: 0}'),
           bad({ backoff: { initialMs: -1, maxMs: 5 } }, '{backoff: {initialMs: -1}}'),
           bad({ backoff: { initialMs: Number.NaN, maxMs: 5 } }, '{backoff: {initialMs: NaN}}'),
@@ -132,7 +139,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
     case 'sending':
       return {
         name,
-        value: objects({ maxAttempts: 3 }, '{maxAttempts: 3}', [
+        value: optional({ maxAttempts: 3 }, '{maxAttempts: 3}', [
           bad({ maxAttempts: 0 }, '{maxAttempts: 0}'),
           bad({ maxAttempts: 1.5 }, '{maxAttempts: 1.5}'),
           bad({ backoff: { initialMs: 5, maxMs: -5 } }, '{backoff: {maxMs: -5}}'),
@@ -141,7 +148,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
     case 'preKeys':
       return {
         name,
-        value: objects({ batchSize: 3 }, '{batchSize: 3}', [
+        value: optional({ batchSize: 3 }, '{batchSize: 3}', [
           bad({ batchSize: 0 }, '{batchSize: 0}'),
           bad({ batchSize: 1.5 }, '{batchSize: 1.5}'),
           bad({ lowWaterMark: -1 }, '{lowWaterMark: -1}'),
@@ -161,7 +168,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
             bad({ intervalMs: 2 ** 40 }, '{intervalMs: 2^40}'),
             bad({}, '{}'),
           ],
-          0.6,
+          P_INVALID,
         ),
       };
     case 'integrity':
@@ -173,11 +180,14 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
           'object',
           [ok(false, 'false'), ok(undefined, 'default')],
           [bad(5, '5'), bad('on', '"on"')],
-          0.6,
+          P_INVALID,
         ),
       };
     case 'logger':
-      return { name, value: arg(rng, 'object', [ok(undefined, 'none')], [bad(5, '5'), bad({}, '{}')], 0.6) };
+      return {
+        name,
+        value: arg(rng, 'object', [ok(undefined, 'none')], [bad(5, '5'), bad({}, '{}')], P_INVALID),
+      };
   }
 }
 
@@ -201,7 +211,7 @@ function plan(rng: Rng): (world: GatewayWorld) => ConstructionPlan {
         };
       }
       const { name, value } = gatewayOption(r, world);
-      const option: Arg = { ...value, label: `${name}: ${value.label}` };
+      const option: Arg = { ...value, label: `${name}: ${value.label}`, invalidField: name };
       return {
         op: 'createGateway',
         args: [option],

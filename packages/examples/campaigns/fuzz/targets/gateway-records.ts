@@ -1,5 +1,4 @@
 import {
-  createDeterministicRandom,
   createLocalKeyProvider,
   isParleyError,
   type ListedRecord,
@@ -7,6 +6,7 @@ import {
   type Namespace,
   readMessageArchive,
 } from '@parley/core';
+import { createDeterministicRandom } from '@parley/core/testing';
 import { businessKey } from '../../../../core/src/gateway/layout.js';
 import { derivePseudonym } from '../../../../core/src/gateway/pseudonym.js';
 import { decodeBusinessConfig } from '../../../../core/src/gateway/records.js';

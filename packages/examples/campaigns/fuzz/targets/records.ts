@@ -1,10 +1,11 @@
 import { createLocalKeyProvider, isParleyError } from '@parley/core';
+import { decodeDeviceList, encodeDeviceList } from '../../../../core/src/gateway/device-lists.js';
+import { decodeEvent, encodeEvent } from '../../../../core/src/gateway/event-outbox.js';
 import { unpadContent } from '../../../../core/src/gateway/padding.js';
 import { periodKeyContext } from '../../../../core/src/gateway/period-keys.js';
 import {
   contentAad,
   decodeBusinessConfig,
-  decodeDeviceList,
   decodeMessageRecord as decodeMessage,
   decodeMessageIndex,
   decodeMessageRecord,
@@ -12,7 +13,6 @@ import {
   decodeOutboxEntry,
   decodeTimestamp,
   encodeBusinessConfig,
-  encodeDeviceList,
   encodeMessageIndex,
   encodeMessageRecord,
   encodeNumberKeys,
@@ -97,6 +97,7 @@ async function codecs(seed: string): Promise<RecordCodec[]> {
     days: codec('statistics days', decodeDaysState, encodeDaysState as never),
     people: codec('statistics people', decodePeopleState, encodePeopleState as never),
     padding: codec('padded content', unpadContent),
+    event: codec('event record', (bytes) => decodeEvent(bytes, 'acme'), encodeEvent as never),
     content: codec('sealed content (inner)', () => undefined),
   };
   for (const snapshot of [sessions.receiver, ...sessions.senders]) {
@@ -157,6 +158,34 @@ async function codecs(seed: string): Promise<RecordCodec[]> {
       else if (/\/statistics-people$/.test(key)) list.people.seeds.push(plain);
     }
   }
+  // Durable status and dropped events (the gateway's event outbox): a few of each kind.
+  const messageId = 'm0123456789abcdef0123456789abcdef' as never;
+  const base = {
+    eventId: 'e5f0c1a2b3c4d5e6f708192a3b4c5d6e7',
+    at: 1_767_225_600_000,
+    businessId: 'acme',
+    messageId,
+  };
+  list.event.seeds.push(
+    encodeEvent({ ...base, type: 'status', status: 'accepted', devices: [] }),
+    encodeEvent({
+      ...base,
+      type: 'status',
+      status: 'delivered',
+      devices: [
+        { deviceId: 1, state: 'delivered' },
+        { deviceId: 2, state: 'sent' },
+      ],
+    }),
+    encodeEvent({
+      ...base,
+      type: 'status',
+      status: 'failed',
+      reason: 'ERR_TRANSPORT_FAILURE',
+      devices: [{ deviceId: 3, state: 'pending' }],
+    }),
+    encodeEvent({ ...base, type: 'dropped', attempts: 4 }),
+  );
   // Inner content: re-encrypted under its period key, so openContent's reader sees the mutation.
   const crypto = gateway.crypto;
   list.content.decode = (bytes: Uint8Array) => {

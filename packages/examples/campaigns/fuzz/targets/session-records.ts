@@ -1,10 +1,5 @@
-import {
-  createDeterministicRandom,
-  isParleyError,
-  type ListedRecord,
-  type Namespace,
-  type SessionManager,
-} from '@parley/core';
+import { isParleyError, type ListedRecord, type Namespace, type SessionManager } from '@parley/core';
+import { createDeterministicRandom } from '@parley/core/testing';
 import type { Rng } from '../../rng.js';
 import { diffSnapshots, type StoreSnapshot, snapshotStore, trackWrites } from '../../store-snapshot.js';
 import { codeOf, untypedViolation, violation } from '../classify.js';

@@ -1,11 +1,11 @@
 import {
-  createDeterministicRandom,
   isParleyError,
   type PreKeyBundle,
   type ProtocolAddress,
   type RandomSource,
   SessionManager,
 } from '@parley/core';
+import { createDeterministicRandom } from '@parley/core/testing';
 import type { Rng } from '../../rng.js';
 import {
   diffSnapshots,
