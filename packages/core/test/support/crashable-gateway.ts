@@ -32,8 +32,8 @@ export interface CrashableOptions {
   readonly onEvent: (event: GatewayEvent) => void;
   readonly onError: (error: unknown) => void;
   readonly businesses: readonly string[];
-  /** A receipt this life took (its receiveReceipt resolved). */
-  readonly onReceipt?: (frameId: string) => void;
+  /** A receipt handed to this life (`taken`: its receiveReceipt resolved). */
+  readonly onReceipt?: (frameId: string, taken: boolean) => void;
   readonly extra?: Partial<GatewayOptions>;
 }
 
@@ -130,8 +130,9 @@ export function startLife(options: CrashableOptions, index: number): Life {
   network.connect({
     receiveFrame: (frame) => gateway.receiveFrame(frame),
     receiveReceipt: async (receipt) => {
+      options.onReceipt?.(receipt.frameId, false);
       await gateway.receiveReceipt(receipt);
-      options.onReceipt?.(receipt.frameId);
+      options.onReceipt?.(receipt.frameId, true);
     },
     idle: () => gateway.idle(),
   });

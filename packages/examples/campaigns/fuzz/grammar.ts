@@ -104,17 +104,13 @@ export async function judgeCall(call: Call): Promise<Execution & { readonly refu
     return { outcome: `${call.op}: ${outcome}`, depth, violation: found, refused: true };
   }
   if (invalid) {
-    const error = new Error(
-      `${call.op} accepted ${invalid.label} as argument ${call.args.indexOf(invalid) + 1}`,
-    );
+    const field = invalid.invalidField ? ` (${invalid.invalidField})` : '';
+    const position = `argument ${call.args.indexOf(invalid) + 1}${field}`;
+    const error = new Error(`${call.op} accepted ${invalid.label} as ${position}`);
     return {
       outcome: `${call.op}: accepted`,
       depth: 2,
-      violation: violation(
-        'accepted-invalid',
-        error,
-        `${call.op} argument ${call.args.indexOf(invalid) + 1}`,
-      ),
+      violation: violation('accepted-invalid', error, `${call.op} ${position}`),
       refused: false,
     };
   }
