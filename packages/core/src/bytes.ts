@@ -12,6 +12,14 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * A copy in a plain `Uint8Array`. Not `bytes.slice()`: on a Node `Buffer` (a Uint8Array
+ * subclass that callers and Node streams hand us) `slice` returns a view, not a copy.
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 /** Not constant time: for public values only. Secrets go through `constantTimeEqual`. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

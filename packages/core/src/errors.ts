@@ -10,11 +10,15 @@ export const ERROR_CODES = [
   'ERR_INVALID_SIGNATURE',
   'ERR_INVALID_MESSAGE',
   'ERR_MESSAGE_TOO_LARGE',
+  /** A media file or blob above its size limit, refused before it is buffered. */
+  'ERR_MEDIA_TOO_LARGE',
   'ERR_UNKNOWN_VERSION',
   'ERR_VERSION_MISMATCH',
   // Cryptographic failure
   'ERR_INVALID_MAC',
   'ERR_DECRYPTION_FAILED',
+  /** A media blob is not what its pointer says (MAC, a hash, the length, or changed while read). */
+  'ERR_MEDIA_INTEGRITY',
   // Protocol state
   'ERR_DUPLICATE_MESSAGE',
   'ERR_MESSAGE_GAP_TOO_LARGE',

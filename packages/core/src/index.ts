@@ -24,6 +24,19 @@ export { generateKeyPair } from './keys/curve.js';
 export { generateIdentityKeyPair, generateRegistrationId } from './keys/identity.js';
 export type { OneTimePreKey, PreKeyBundle, SignedPreKey } from './keys/prekeys.js';
 export { verifyPreKeyBundle } from './keys/prekeys.js';
+// Media: encrypted attachments in the WhatsApp family's format (more at `@parley/core/media`)
+export {
+  type BlobStore,
+  createMediaPointer,
+  createMemoryBlobStore,
+  decryptMedia,
+  decryptMediaStream,
+  type EncryptedMedia,
+  encryptMedia,
+  encryptMediaStream,
+  type MediaPointer,
+  type MediaType,
+} from './media/index.js';
 // Branded personal data (kept out of every export by the types)
 export * from './privacy/index.js';
 // Sessions

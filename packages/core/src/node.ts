@@ -3,3 +3,8 @@
  * stays loadable in browsers; Node callers take the faster provider from here.
  */
 export { createNodeCrypto } from './crypto/node.js';
+export {
+  decryptMediaNodeStream,
+  encryptMediaNodeStream,
+  type MediaEncryptNodeStream,
+} from './media/node-streams.js';

@@ -23,6 +23,7 @@ import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
 import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
+import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
 import {
   type ChartGroup,
   describeError,
@@ -348,6 +349,13 @@ print(`record sizes done (${elapsed()})`);
 const rss = skipRss ? new Map<string, RssResult>() : await measureRss();
 if (!skipRss) print(`memory per session done (${elapsed()})`);
 
+// Media encryption next to its node:crypto floor (bench/media.ts).
+let media: Awaited<ReturnType<typeof runMediaBench>> | undefined;
+await attempt('media', 'encrypt/decrypt', async () => {
+  media = await runMediaBench(config.mode === 'full' ? MEDIA_FULL : MEDIA_QUICK, gc);
+});
+print(`media done (${elapsed()})`);
+
 // ── Report ──────────────────────────────────────────────────────────────────────────
 
 const lastCheckpoint = String(config.recordPingPongs);
@@ -499,6 +507,11 @@ notes.push(
     'other work on the machine lowers every rate; compare ratios within one run.',
 );
 if (sqliteMissing) notes.push(`SQLite rows skipped: ${sqliteMissing}`);
+if (media) {
+  print();
+  for (const line of mediaBenchLines(media)) print(line);
+}
+
 print();
 for (const note of notes) print(`note: ${note}`);
 for (const [key, message] of failures) print(`failed: ${key}: ${message}`);
@@ -547,6 +560,7 @@ const results = {
   groups: { medians: groupMedians, samples: Object.fromEntries(groupSamples) },
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
+  media: media ?? null,
   notes,
   failures: Object.fromEntries(failures),
 };

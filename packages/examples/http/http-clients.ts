@@ -1,7 +1,7 @@
 /**
  * The two HTTP clients that connect Parley to a network over HTTP: the gateway's
- * `Transport` (POSTs to the relay) and the relay's route to the gateway (POSTs to the
- * gateway server's network webhook).
+ * `Transport` (POSTs to the relay) and the relay's route to the gateway (POSTs to the cloud API
+ * server's network routes, `cloud-api/network-routes.ts`, with the network's bearer token).
  */
 import {
   type DeliveryReceipt,
@@ -23,26 +23,35 @@ export function createHttpTransport(relayUrl: string): Transport {
   };
 }
 
-/** How the relay reaches the gateway server; `idle` lets a step-driven network wait for background work. */
+/**
+ * How the relay reaches the gateway: the cloud API server's network routes, with the network's
+ * token; `idle` lets a step-driven network wait for background work.
+ */
 export function createHttpGatewayEndpoint(
   gatewayUrl: string,
-  options: { readonly idle?: () => Promise<void> } = {},
+  options: { readonly token: string; readonly idle?: () => Promise<void> },
 ): GatewayEndpoint {
+  const headers = { authorization: `Bearer ${options.token}` };
   return {
     async receiveFrame(frame: InboundFrame): Promise<ReceiveOutcome> {
-      return (await post(`${gatewayUrl}/v1/network/frames`, frameToJson(frame))).json as ReceiveOutcome;
+      return (await post(`${gatewayUrl}/v1/network/frames`, frameToJson(frame), headers))
+        .json as ReceiveOutcome;
     },
     async receiveReceipt(receipt: DeliveryReceipt): Promise<void> {
-      await post(`${gatewayUrl}/v1/network/receipts`, receipt);
+      await post(`${gatewayUrl}/v1/network/receipts`, receipt, headers);
     },
     idle: options.idle,
   };
 }
 
 /** 4xx: the request was refused for good; 5xx and connection errors: try again later. */
-async function post(url: string, json: unknown): Promise<{ status: number; json: unknown }> {
+async function post(
+  url: string,
+  json: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<{ status: number; json: unknown }> {
   try {
-    return await postJson(url, json);
+    return await postJson(url, json, headers);
   } catch (error) {
     if (error instanceof HttpError && error.status < 500) {
       throw new ParleyError('ERR_INVALID_ARGUMENT', `the server refused the request (${error.code})`, {

@@ -101,7 +101,7 @@ export async function runDemo(
   const stores = await openDemoStores(options.store ?? 'sqlite', clock);
   const { store, vaultStore } = stores;
   const network = new TestNetwork();
-  const wiring = await wireNetwork(options.transport, network);
+  const wiring = await wireNetwork(options.transport, network, clock);
   const gateway = createGateway({
     store,
     vaultStore,
@@ -141,12 +141,13 @@ export async function runDemo(
     section('1. A business and its number');
     await gateway.registerBusiness({ businessId: BUSINESS_ID, retentionDays: 30 });
     await gateway.addNumber(BUSINESS_ID, BUSINESS_NUMBER);
-    gateway.onMessage(BUSINESS_ID, (message) => {
+    // The business's side: its scoped handle, or over HTTP the cloud API and its webhooks.
+    const business = await wiring.business(gateway, BUSINESS_ID);
+    await business.onMessage((message) => {
       // The demo's person; the customers of section 5 are counted by the statistics export.
-      if (message.from === PERSON_NUMBER) received.push(new TextDecoder().decode(message.content));
+      if (message.from === PERSON_NUMBER) received.push(message.text);
     });
-    gateway.onEvent(BUSINESS_ID, (event) => {
-      if (event.type !== 'status') return;
+    await business.onStatus((event) => {
       statuses.set(event.messageId, event.status);
       history.set(event.messageId, [...(history.get(event.messageId) ?? []), event.status]);
     });
@@ -180,7 +181,7 @@ export async function runDemo(
     }
 
     section('3. The business replies; delivery receipts');
-    const reply = await gateway.send({
+    const reply = await business.send({
       from: BUSINESS_NUMBER,
       to: PERSON_NUMBER,
       content: 'Yes! Bring it in any weekday.',
@@ -200,7 +201,7 @@ export async function runDemo(
 
     section('4. A failed delivery, retried');
     network.refuseNextSends(person.deviceIds.length);
-    const retried = await gateway.send({
+    const retried = await business.send({
       from: BUSINESS_NUMBER,
       to: PERSON_NUMBER,
       content: 'Reminder: your appointment is Monday 10:00.',
@@ -238,7 +239,7 @@ export async function runDemo(
     let refusal = '';
     for (const customer of customers) {
       try {
-        await gateway.send({
+        await business.send({
           from: BUSINESS_NUMBER,
           to: customer.phoneNumber,
           content: 'Spring sale: 20 % off!',
@@ -290,7 +291,7 @@ export async function runDemo(
       'clock +31 days; retention sweep',
       `${swept.records} expired records deleted, ${swept.periodKeys} period keys destroyed (content in backups is unreadable), ${swept.inactive} inactive people removed`,
     );
-    const retransmit = await gateway.retransmit(reply).then(
+    const retransmit = await business.retransmit(reply).then(
       () => 'allowed (unexpected)',
       (error: unknown) => (isParleyError(error) ? error.code : 'failed'),
     );

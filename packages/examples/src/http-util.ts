@@ -117,10 +117,14 @@ function reply(response: ServerResponse, status: number, json: unknown): void {
 }
 
 /** POSTs JSON; returns the parsed reply, or throws with the server's error code for non-2xx. */
-export async function postJson(url: string, json: unknown): Promise<{ status: number; json: unknown }> {
+export async function postJson(
+  url: string,
+  json: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<{ status: number; json: unknown }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify(json),
   });
   const raw = await response.text();

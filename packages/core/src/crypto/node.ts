@@ -22,8 +22,9 @@ import {
 import { concatBytes } from '../bytes.js';
 import { constantTimeEqual } from './constant-time.js';
 import { assertBytes } from './guards.js';
+import { endedError, guardedHash } from './incremental.js';
 import { checkGcmArguments, checkHkdfArguments, decryptionFailed, invalidKey } from './portable.js';
-import type { CryptoProvider } from './provider.js';
+import type { CryptoProvider, IncrementalCipher } from './provider.js';
 import { xeddsaSign, xeddsaToEd25519 } from './xeddsa.js';
 
 /** Node's `hkdfSync` refuses an info longer than this; longer ones take the HMAC path. */
@@ -70,6 +71,35 @@ class BoundedCache<V> {
     }
     this.#entries.set(key, value);
   }
+}
+
+/**
+ * OpenSSL's incremental AES-CBC. Its `update` output is a buffer allocated for that call (never
+ * a pooled slab), so it is handed out as a view without copying: at media sizes a copy per
+ * chunk would cost as much as the AES itself.
+ */
+function nodeCbc(
+  what: string,
+  cipher: { update(data: Uint8Array): Buffer; final(): Buffer },
+): IncrementalCipher {
+  let ended = false;
+  return {
+    update(data) {
+      if (ended) throw endedError(what);
+      assertBytes(data, 'data');
+      return view(cipher.update(data));
+    },
+    final() {
+      if (ended) throw endedError(what);
+      ended = true;
+      try {
+        return view(cipher.final());
+      } catch (error) {
+        // Only the decryptor can fail here: bad padding, or a length that is not whole blocks.
+        throw decryptionFailed('AES-256-CBC', error);
+      }
+    },
+  };
 }
 
 export function createNodeCrypto(): CryptoProvider {
@@ -254,6 +284,51 @@ export function createNodeCrypto(): CryptoProvider {
       } catch (error) {
         throw decryptionFailed('AES-256-GCM', error);
       }
+    },
+
+    createSha256() {
+      const hash = createHash('sha256');
+      return guardedHash(
+        'SHA-256',
+        (data) => hash.update(data),
+        () => view(hash.digest()),
+      );
+    },
+    createHmacSha256(key) {
+      assertBytes(key, 'key');
+      const mac = createHmac('sha256', key);
+      return guardedHash(
+        'HMAC-SHA256',
+        (data) => mac.update(data),
+        () => view(mac.digest()),
+      );
+    },
+    createAes256CbcEncryptor(key, iv) {
+      assertBytes(key, 'key', 32);
+      assertBytes(iv, 'iv', 16);
+      return nodeCbc('AES-256-CBC encryptor', createCipheriv('aes-256-cbc', key, iv));
+    },
+    createAes256CbcDecryptor(key, iv) {
+      assertBytes(key, 'key', 32);
+      assertBytes(iv, 'iv', 16);
+      return nodeCbc('AES-256-CBC decryptor', createDecipheriv('aes-256-cbc', key, iv));
+    },
+    createAes256Gmac(key, nonce) {
+      assertBytes(key, 'key', 32);
+      assertBytes(nonce, 'nonce', 12);
+      // GCM with associated data only: OpenSSL runs just GHASH over it (several GB/s with
+      // PCLMULQDQ) and takes the AAD in as many pieces as it comes.
+      const gcm = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
+      return guardedHash(
+        'AES-256-GMAC',
+        (data) => {
+          gcm.setAAD(data);
+        },
+        () => {
+          gcm.final();
+          return owned(gcm.getAuthTag());
+        },
+      );
     },
   };
 }

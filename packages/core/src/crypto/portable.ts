@@ -10,6 +10,12 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { ParleyError } from '../errors.js';
 import { assertBytes, assertInteger } from './guards.js';
+import {
+  createPortableCbcDecryptor,
+  createPortableCbcEncryptor,
+  createPortableGmac,
+  guardedHash,
+} from './incremental.js';
 import type { CryptoProvider } from './provider.js';
 import { bytesToNumberLE, ED25519_ORDER, verifyEquation, xeddsaSign, xeddsaVerify } from './xeddsa.js';
 
@@ -164,6 +170,33 @@ export function createPortableCrypto(): CryptoProvider {
       } catch (error) {
         throw decryptionFailed('AES-256-GCM', error);
       }
+    },
+
+    createSha256() {
+      const hash = sha256.create();
+      return guardedHash(
+        'SHA-256',
+        (data) => hash.update(data),
+        () => hash.digest(),
+      );
+    },
+    createHmacSha256(key) {
+      assertBytes(key, 'key');
+      const mac = hmac.create(sha256, key);
+      return guardedHash(
+        'HMAC-SHA256',
+        (data) => mac.update(data),
+        () => mac.digest(),
+      );
+    },
+    createAes256CbcEncryptor(key, iv) {
+      return createPortableCbcEncryptor(key, iv);
+    },
+    createAes256CbcDecryptor(key, iv) {
+      return createPortableCbcDecryptor(key, iv, (cause) => decryptionFailed('AES-256-CBC', cause));
+    },
+    createAes256Gmac(key, nonce) {
+      return createPortableGmac(key, nonce);
     },
   };
 }

@@ -52,6 +52,46 @@ export interface CryptoProvider {
   aes256GcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   /** A wrong tag throws `ERR_DECRYPTION_FAILED`. */
   aes256GcmDecrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+
+  // Incremental forms, for data that does not fit in memory (media files). Fed the same bytes
+  // in any chunking, each produces exactly the bytes of its one-shot counterpart above.
+
+  /** Incremental `sha256`. */
+  createSha256(): IncrementalHash;
+  /** Incremental `hmacSha256`. */
+  createHmacSha256(key: Uint8Array): IncrementalHash;
+  /** Incremental `aes256CbcEncrypt` (PKCS#7 padding added by `final`). */
+  createAes256CbcEncryptor(key: Uint8Array, iv: Uint8Array): IncrementalCipher;
+  /**
+   * Incremental `aes256CbcDecrypt`. The last block is held back until `final`, which checks
+   * the padding: bad padding, or a total length that is zero or not a multiple of 16, throws
+   * `ERR_DECRYPTION_FAILED` there.
+   */
+  createAes256CbcDecryptor(key: Uint8Array, iv: Uint8Array): IncrementalCipher;
+  /**
+   * Incremental AES-256-GMAC (NIST SP 800-38D): the 16-byte AES-256-GCM tag of associated data
+   * alone, i.e. `aes256GcmEncrypt(key, nonce, empty, aad)`, with `aad` fed in pieces.
+   */
+  createAes256Gmac(key: Uint8Array, nonce: Uint8Array): IncrementalHash;
+}
+
+/**
+ * A hash or MAC fed in pieces. `digest` ends it; any later call throws `ERR_INVALID_ARGUMENT`.
+ * Input chunks are read during the call and never kept.
+ */
+export interface IncrementalHash {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/**
+ * A cipher fed in pieces. `update` returns the output that is ready (possibly empty; how the
+ * output is split across calls may differ between providers, the concatenation never does);
+ * `final` returns the rest and ends it; any later call throws `ERR_INVALID_ARGUMENT`.
+ */
+export interface IncrementalCipher {
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
 }
 
 /** Source of randomness, injected everywhere (tests use a deterministic one). */

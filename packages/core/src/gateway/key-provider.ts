@@ -1,4 +1,4 @@
-import { concatBytes, utf8 } from '../bytes.js';
+import { concatBytes, copyBytes, utf8 } from '../bytes.js';
 import {
   assertOptionalCryptoProvider,
   assertOptionalFunction,
@@ -54,7 +54,7 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
       length: options.kek instanceof Uint8Array ? options.kek.length : undefined,
     });
   }
-  const kek = options.kek.slice();
+  const kek = copyBytes(options.kek);
   const crypto = options.crypto ?? defaultCrypto();
   const random = options.random ?? defaultRandom;
   const aad = (context: string) => utf8(`parley/wrap/v${WRAP_FORMAT}/${context}`);

@@ -1,4 +1,4 @@
-import { utf8, wipe } from '../bytes.js';
+import { copyBytes, utf8, wipe } from '../bytes.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
@@ -74,7 +74,7 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   }
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
   // Copied only now, after every await: sealed and zeroed in one synchronous step.
-  const content = typeof given === 'string' ? utf8(given) : given.slice();
+  const content = typeof given === 'string' ? utf8(given) : copyBytes(given);
   const record: MessageRecord = {
     direction: 'outbound',
     status: 'accepted',

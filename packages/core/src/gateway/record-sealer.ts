@@ -1,4 +1,4 @@
-import { concatBytes, utf8 } from '../bytes.js';
+import { concatBytes, copyBytes, utf8 } from '../bytes.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { isParleyError, ParleyError } from '../errors.js';
 import type { RecordSealer } from '../session/record-sealer.js';
@@ -19,7 +19,7 @@ export function createAesGcmSealer(
   random: RandomSource,
   dataKey: Uint8Array,
 ): RecordSealer {
-  const key = dataKey.slice();
+  const key = copyBytes(dataKey);
   const aad = (namespace: Namespace, recordKey: string) => utf8(`${namespace}\u0000${recordKey}`);
   return {
     seal(namespace, recordKey, plaintext) {

@@ -1,3 +1,4 @@
+import { copyBytes } from '../bytes.js';
 import { assertOptionalClock, assertOptionalString, assertOptions } from '../configuration.js';
 import { ParleyError } from '../errors.js';
 import {
@@ -98,7 +99,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   }
 
   function copyOut(record: MemoryRecord): StoredRecord {
-    return { value: record.value.slice(), version: record.version, expiresAt: record.expiresAt };
+    return { value: copyBytes(record.value), version: record.version, expiresAt: record.expiresAt };
   }
 
   return {
@@ -157,7 +158,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       }
       // Copy every value before touching the tables, so nothing the caller does later (or a
       // throwing getter) can leave a half-applied commit behind.
-      const staged = mutation.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op));
+      const staged = mutation.map((op) => (op.type === 'put' ? { ...op, value: copyBytes(op.value) } : op));
       const undo: UndoEntry[] = [];
       const versions: { namespace: Namespace; key: string; version: number }[] = [];
       try {

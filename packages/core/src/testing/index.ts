@@ -4,6 +4,7 @@
  * Not for production: the seeded random source makes every key predictable.
  */
 export { createDeterministicRandom } from '../crypto/random.js';
+export { createMemoryBlobStore } from '../media/memory-blob-store.js';
 export { createManualClock, DEFAULT_TEST_TIME, ManualClock } from './manual-clock.js';
 export {
   MemberList,
