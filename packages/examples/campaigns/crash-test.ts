@@ -37,7 +37,7 @@ const option = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`)
 const quick = argv.includes('--quick');
 const seedOption = option('seed') ?? 'parley';
 const seed = seedOption === 'random' ? freshSeed() : seedOption;
-const LIVES = Number(option('lives') ?? (quick ? 30 : 200));
+const LIVES = Number(option('lives') ?? (quick ? 40 : 400));
 const STEPS = Number(option('steps') ?? (quick ? 24 : 40));
 const MINUTE = 60_000;
 
@@ -192,6 +192,7 @@ async function crashCampaign(): Promise<boolean> {
       // Armed right before the network delivers (frames to the gateway, receipts): a kill
       // among the commits of receiveFrame and receiveReceipt.
       let armAtDelivery: number | undefined;
+      let killAt: { step: number; delayMs: number } | undefined;
       if (!final) {
         const kind = rng.weighted([
           ['addNumber', 2],
@@ -201,15 +202,8 @@ async function crashCampaign(): Promise<boolean> {
         ] as const);
         const arming = { mode: rng.pick(['before', 'inside', 'after'] as const), index: rng.int(6) };
         if (kind === 'commit') await gatewayCall('arm', { ...arming, at: rng.between(1, 150) });
-        if (kind === 'timer') {
-          const delay = rng.between(20, quick ? 800 : 2_000);
-          timer = setTimeout(() => {
-            if (!link.dead) {
-              bump(ledger.kills, 'at a random moment (timer)');
-              link.kill();
-            }
-          }, delay);
-        }
+        // A random moment: a few milliseconds into a random traffic step, whatever runs then.
+        if (kind === 'timer') killAt = { step: rng.int(STEPS), delayMs: rng.between(0, 25) };
         if (kind === 'delivery') armAtDelivery = rng.int(STEPS);
         if (kind === 'addNumber') {
           await gatewayCall('arm', { ...arming, at: rng.between(1, 14) });
@@ -218,6 +212,13 @@ async function crashCampaign(): Promise<boolean> {
         }
       }
       for (let step = 0; step < (final ? 0 : STEPS) && !link.dead; step++) {
+        if (killAt?.step === step) {
+          timer = setTimeout(() => {
+            if (link.dead) return;
+            bump(ledger.kills, 'at a random moment (timer)');
+            link.kill();
+          }, killAt.delayMs);
+        }
         const action = rng.weighted([
           ['person', 4],
           ['business', 3],
@@ -368,7 +369,9 @@ async function crashCampaign(): Promise<boolean> {
       )}; gateway refused ${fmt(verdict.gatewayRefused)}); final probes: ${ledger.probes.inboundSent} in, ${ledger.probes.outboundSent} out, ` +
         `${ledger.probes.failures.length} failed, ${ledger.probes.deviceMissing} device deliveries missing`,
       `  numbers: ${[...ledger.numbers].map(([n, s]) => `${n} ${s}`).join(', ')}`,
-      `  background errors: ${fmt(ledger.backgroundCodes)}; untyped: ${ledger.untyped.length}`,
+      `  background errors: ${fmt(ledger.backgroundCodes)}${[...ledger.backgroundExamples]
+        .map(([code, message]) => ` (${code}: "${message}")`)
+        .join('')}; untyped: ${ledger.untyped.length}`,
       violations.length > 0
         ? `  VIOLATIONS:\n${violations.map((v) => `    - ${v}`).join('\n')}`
         : '  no violations',

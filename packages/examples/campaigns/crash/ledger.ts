@@ -30,6 +30,8 @@ export class Ledger {
   readonly crashes: Extract<Line, { t: 'crash' }>[] = [];
   readonly kills = new Map<string, number>();
   readonly backgroundCodes = new Map<string, number>();
+  /** The first message of each background error code, for the report. */
+  readonly backgroundExamples = new Map<string, string>();
   readonly untyped: string[] = [];
   readonly numbers = new Map<string, 'added' | 'in doubt' | 'retried ok' | string>();
   readonly probes = {
@@ -66,8 +68,10 @@ export class Ledger {
   }
 
   backgroundError(error: { code?: string; name: string; message: string }): void {
-    if (error.name === 'ParleyError' && error.code) bump(this.backgroundCodes, error.code);
-    else this.untyped.push(`background: ${error.name}: ${error.message}`);
+    if (error.name === 'ParleyError' && error.code) {
+      bump(this.backgroundCodes, error.code);
+      if (!this.backgroundExamples.has(error.code)) this.backgroundExamples.set(error.code, error.message);
+    } else this.untyped.push(`background: ${error.name}: ${error.message}`);
   }
 
   /** The figures and the violations, from the ledger and the network's log. */
