@@ -193,11 +193,13 @@ async function crashCampaign(): Promise<boolean> {
       // among the commits of receiveFrame and receiveReceipt.
       let armAtDelivery: number | undefined;
       let killAt: { step: number; delayMs: number } | undefined;
+      let armAtReceipts: number | undefined;
       if (!final) {
         const kind = rng.weighted([
           ['addNumber', 2],
           ['commit', 5],
           ['delivery', 3],
+          ['receipts', 2],
           ['timer', 2],
         ] as const);
         const arming = { mode: rng.pick(['before', 'inside', 'after'] as const), index: rng.int(6) };
@@ -205,6 +207,8 @@ async function crashCampaign(): Promise<boolean> {
         // A random moment: a few milliseconds into a random traffic step, whatever runs then.
         if (kind === 'timer') killAt = { step: rng.int(STEPS), delayMs: rng.between(0, 25) };
         if (kind === 'delivery') armAtDelivery = rng.int(STEPS);
+        // Among the commits of receiveReceipt: the network is about to hand receipts over.
+        if (kind === 'receipts') armAtReceipts = rng.int(STEPS);
         if (kind === 'addNumber') {
           await gatewayCall('arm', { ...arming, at: rng.between(1, 14) });
           extraNumber += 1;
@@ -245,6 +249,18 @@ async function crashCampaign(): Promise<boolean> {
           entry.id = (await gatewayCall('send', { from, to: person.phoneNumber, content: text })) as string;
           ledger.tokenOfId.set(entry.id, text);
         } else if (action === 'deliver') {
+          if (
+            armAtReceipts !== undefined &&
+            step >= armAtReceipts &&
+            network.pending({ kind: 'receipt' }).length > 0
+          ) {
+            armAtReceipts = undefined;
+            await gatewayCall('arm', {
+              mode: rng.pick(['before', 'inside', 'after'] as const),
+              index: rng.int(3),
+              at: rng.between(1, 3),
+            });
+          }
           if (armAtDelivery !== undefined && step >= armAtDelivery) {
             armAtDelivery = undefined;
             await gatewayCall('arm', {
