@@ -20,6 +20,8 @@ export class WorldKeeper {
   readonly random: RandomSource = (length) => this.source(length);
   /** Worlds created (restores), for the report. */
   restores = 0;
+  /** Allowed changes earlier inputs left in the current world (not this input's doing). */
+  private tolerated = new Set<string>();
 
   constructor(
     readonly fixture: GatewayFixture,
@@ -33,6 +35,7 @@ export class WorldKeeper {
     if (!this.current) {
       this.current = await this.fixture.open(this.random, this.stores);
       this.restores += 1;
+      this.tolerated = new Set();
       this.writes = this.current.store.writes;
       this.vaultWrites = this.current.vault.writes;
       this.time = this.current.clock.now();
@@ -69,7 +72,7 @@ export class WorldKeeper {
     const wrote = world.store.writes !== this.writes || world.vault.writes !== this.vaultWrites;
     const moved = world.clock.now() !== this.time;
     if (!wrote && !moved) return { violation: found, backgroundCodes, firstBackground };
-    const changes = wrote ? await this.changes(world) : [];
+    const changes = (wrote ? await this.changes(world) : []).filter((change) => !this.tolerated.has(change));
     const unexpected = changes.filter((change) => !options.allowed?.test(change));
     if (options.refused && unexpected.length > 0) {
       found ??= violation(
@@ -82,6 +85,7 @@ export class WorldKeeper {
     }
     if (moved || unexpected.length > 0) await this.discard();
     else {
+      for (const change of changes) this.tolerated.add(change);
       this.writes = world.store.writes;
       this.vaultWrites = world.vault.writes;
     }

@@ -1,4 +1,4 @@
-import type { Gateway, InboundFrame } from '@parley/core';
+import { Gateway, type InboundFrame } from '@parley/core';
 import type { Rng } from '../../rng.js';
 import { violation } from '../classify.js';
 import {
@@ -22,6 +22,18 @@ import type { Execution, FuzzTarget, Violation } from '../target.js';
 import { RETRY_MARKER, WorldKeeper } from '../world-keeper.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+
+interface WithStatus {
+  status(messageId: string): Promise<unknown>;
+}
+interface WithHandles {
+  forBusiness(businessId: string, options: unknown): Record<string, unknown>;
+}
+/** Features of the gateway under test (newer gateways have a status query and business handles). */
+const HAS_STATUS = typeof (Gateway.prototype as unknown as Partial<WithStatus>).status === 'function';
+const HAS_HANDLES = typeof (Gateway.prototype as unknown as Partial<WithHandles>).forBusiness === 'function';
+/** Access-log records and their head: written by every business-handle call, refused or not. */
+const ACCESS_LOG = /^(added|changed) meta:gw\/(b\/[^/]+\/log(\/|-head)|access-log\/key)/;
 
 /** Argument pools drawn from the fixture: valid ones, well-formed unknown ones (no verdict), malformed ones. */
 export function gatewayArgs(fixture: GatewayFixture) {
@@ -190,6 +202,8 @@ export function planGatewayCall(rng: Rng, fixture: GatewayFixture, a: Args): Gat
     ['advanceAndTick', 2],
     ['runDue', 1],
     ['onMessage', 1],
+    ['status', HAS_STATUS ? 2 : 0],
+    ['forBusiness', HAS_HANDLES ? 4 : 0],
   ] as const);
   switch (op) {
     case 'registerBusiness': {
@@ -349,6 +363,81 @@ export function planGatewayCall(rng: Rng, fixture: GatewayFixture, a: Args): Gat
     case 'runDue': {
       const biz = arg(rng, 'string', [ok(undefined, 'all'), ...a.businessIds], a.badBusinessIds, 0.3);
       return { op, args: [biz], run: (w) => w.gateway.runDue(biz.value as string | undefined) };
+    }
+    case 'status': {
+      const id = arg(rng, 'string', a.messageIds, a.badMessageIds, 0.3);
+      return { op, args: [id], run: (w) => (w.gateway as unknown as WithStatus).status(id.value as string) };
+    }
+    case 'forBusiness': {
+      const biz = arg(rng, 'string', a.businessIds, a.badBusinessIds, 0.15);
+      const options = arg(
+        rng,
+        'object',
+        [ok({ principal: 'agent-7' }, '{principal: "agent-7"}')],
+        [bad({ principal: '' }, '{principal: ""}'), bad({ principal: 5 }, '{principal: 5}'), bad({}, '{}')],
+        0.15,
+      );
+      const method = rng.pick([
+        'send',
+        'retransmit',
+        'status',
+        'erase',
+        'numbers',
+        'usage',
+        'accessLog',
+        'verifyAccessLog',
+      ] as const);
+      const params: Arg[] =
+        method === 'send'
+          ? [
+              record({
+                from: arg(rng, 'string', a.numbers, a.badPhones, 0.1),
+                to: arg(rng, 'string', a.people, a.badPhones, 0.1),
+                content: content(rng),
+              }),
+            ]
+          : method === 'retransmit' || method === 'status'
+            ? [arg(rng, 'string', a.messageIds, a.badMessageIds, 0.25)]
+            : method === 'erase'
+              ? [arg(rng, 'string', a.people, a.badPhones, 0.25)]
+              : method === 'usage'
+                ? [
+                    arg(
+                      rng,
+                      'string',
+                      [ok('2026-01-01', '2026-01-01')],
+                      [bad('2026-13-01', '2026-13-01')],
+                      0.3,
+                    ),
+                  ]
+                : method === 'accessLog'
+                  ? [
+                      arg(
+                        rng,
+                        'object',
+                        [ok(undefined, 'no query'), ok({}, '{}'), ok({ limit: 5 }, '{limit: 5}')],
+                        [bad({ limit: -1 }, '{limit: -1}')],
+                        0.3,
+                      ),
+                    ]
+                  : [];
+      return {
+        op: `forBusiness().${method}`,
+        args: [biz, options, ...params],
+        // Every call of a business handle appends to the business's access log, refused or not.
+        allowed: ACCESS_LOG,
+        run: async (w) => {
+          const handle = (w.gateway as unknown as WithHandles).forBusiness(
+            biz.value as string,
+            options.value,
+          );
+          const fn = handle[method] as (...args: unknown[]) => Promise<unknown>;
+          return fn.apply(
+            handle,
+            params.map((p) => p.value),
+          );
+        },
+      };
     }
     case 'onMessage': {
       const biz = arg(rng, 'string', a.businessIds, a.badBusinessIds, 0.3);
