@@ -20,7 +20,7 @@ export const ok = (value: unknown, label: string): Arg => ({ value, label });
 export const bad = (value: unknown, label: string): Arg => ({ value, label, invalid: true });
 
 /** What a parameter is, so generic wrong values are drawn only from other types. */
-export type ParamKind = 'object' | 'number' | 'string' | 'bytes' | 'array' | 'content';
+export type ParamKind = 'object' | 'number' | 'string' | 'bytes' | 'array' | 'content' | 'function';
 
 const GENERIC: Readonly<Record<ParamKind, readonly Arg[]>> = (() => {
   const common = [
@@ -42,6 +42,14 @@ const GENERIC: Readonly<Record<ParamKind, readonly Arg[]>> = (() => {
       bad(new ArrayBuffer(4), 'an ArrayBuffer'),
     ],
     array: [...common, bad({}, '{}'), bad(5, '5'), bad('12', '"12"')],
+    function: [
+      bad(undefined, 'undefined'),
+      bad(null, 'null'),
+      bad(true, 'true'),
+      bad(5, '5'),
+      bad({}, '{}'),
+      bad('text', '"text"'),
+    ],
     /** Text or bytes. */
     content: [
       ...common,

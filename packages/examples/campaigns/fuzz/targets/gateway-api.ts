@@ -441,7 +441,7 @@ export function planGatewayCall(rng: Rng, fixture: GatewayFixture, a: Args): Gat
     }
     case 'onMessage': {
       const biz = arg(rng, 'string', a.businessIds, a.badBusinessIds, 0.3);
-      const handler = arg(rng, 'object', [ok(() => undefined, 'a handler')], [bad(5, '5')], 0.3);
+      const handler = arg(rng, 'function', [ok(() => undefined, 'a handler')], [], 0.3);
       return {
         op,
         args: [biz, handler],
