@@ -9,7 +9,7 @@
  *
  *   pnpm crash-test --quick          CI slice (about 2 minutes)
  *   pnpm crash-test                  full run
- *   options: --seed=S  --lives=N  --steps=N (traffic steps per life)  --skip-flood  --only-flood
+ *   options: --seed=S  --lives=N  --steps=N (traffic steps per life)  --skip-flood  --only-flood  --verbose
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,11 @@ const seed = seedOption === 'random' ? freshSeed() : seedOption;
 const LIVES = Number(option('lives') ?? (quick ? 40 : 400));
 const STEPS = Number(option('steps') ?? (quick ? 24 : 40));
 const MINUTE = 60_000;
+const VERBOSE = argv.includes('--verbose');
+/** `--verbose`: what each life planned and how it ended (to find the life behind a finding). */
+const verbose = (text: string) => {
+  if (VERBOSE) process.stdout.write(`  · ${text}\n`);
+};
 
 const BUSINESSES = [
   { id: 'acme', numbers: ['+15550100'] },
@@ -120,6 +125,7 @@ async function crashCampaign(): Promise<boolean> {
       case 'publish':
         await network.publish(args as never);
         published.add(a.number as string);
+        ledger.publishedNumbers.add(a.number as string);
         return undefined;
       case 'availableOneTimePreKeys':
         return network.availableOneTimePreKeys(args as string);
@@ -182,10 +188,18 @@ async function crashCampaign(): Promise<boolean> {
           numbers.set(number, 'acme');
         } catch (error) {
           if (link.dead) throw error;
-          ledger.numbers.set(
-            number,
-            `retry refused with ${isParleyError(error) ? error.code : String(error)}`,
-          );
+          // "Already registered" is fine when it is this business's, complete registration.
+          const listed = (await gatewayCall('numbers', { businessId: 'acme' })) as string[];
+          if (isParleyError(error, 'ERR_CONFIGURATION') && listed.includes(number)) {
+            ledger.numbers.set(number, 'retried: already registered (complete)');
+            numbers.set(number, 'acme');
+          } else {
+            ledger.numbers.set(
+              number,
+              `retry refused with ${isParleyError(error) ? error.code : String(error)}`,
+            );
+          }
+          verbose(`life ${life}: retrying addNumber(${number}) refused: ${String(error)}`);
         }
       }
       await gatewayCall('tick');
@@ -195,13 +209,14 @@ async function crashCampaign(): Promise<boolean> {
       let killAt: { step: number; delayMs: number } | undefined;
       let armAtReceipts: number | undefined;
       if (!final) {
-        const kind = rng.weighted([
+        const kind: string = rng.weighted([
           ['addNumber', 2],
           ['commit', 5],
           ['delivery', 3],
           ['receipts', 2],
           ['timer', 2],
         ] as const);
+        verbose(`life ${life}: kill kind ${kind}`);
         const arming = { mode: rng.pick(['before', 'inside', 'after'] as const), index: rng.int(6) };
         if (kind === 'commit') await gatewayCall('arm', { ...arming, at: rng.between(1, 150) });
         // A random moment: a few milliseconds into a random traffic step, whatever runs then.
@@ -210,8 +225,12 @@ async function crashCampaign(): Promise<boolean> {
         // Among the commits of receiveReceipt: the network is about to hand receipts over.
         if (kind === 'receipts') armAtReceipts = rng.int(STEPS);
         if (kind === 'addNumber') {
-          await gatewayCall('arm', { ...arming, at: rng.between(1, 14) });
+          const armed = { ...arming, at: rng.between(1, 14) };
+          await gatewayCall('arm', armed);
           extraNumber += 1;
+          verbose(
+            `life ${life}: addNumber(+1555030${String(extraNumber).padStart(4, '0')}) armed ${JSON.stringify(armed)}`,
+          );
           await addNumber('acme', `+1555030${String(extraNumber).padStart(4, '0')}`);
         }
       }
@@ -292,6 +311,9 @@ async function crashCampaign(): Promise<boolean> {
     const exit = await link.exited;
     if (!final && exit.signal !== 'SIGKILL')
       throw new Error(`the gateway exited on its own (${exit.code}): ${link.stderr}`);
+    verbose(
+      `life ${life}: ended with ${exit.signal ?? exit.code}; markers ${JSON.stringify(ledger.crashes)}`,
+    );
     for (const marker of ledger.crashes.splice(0)) {
       bump(ledger.kills, `inside commit ${marker.mode}`);
       bump(crashPoints, `${marker.during} (${marker.mode})`);

@@ -185,6 +185,8 @@ async function perform(op: string, args: Record<string, unknown>): Promise<unkno
       return gateway.registerBusiness(args as never);
     case 'addNumber':
       return gateway.addNumber(args.businessId as string, args.number as string);
+    case 'numbers':
+      return gateway.numbers(args.businessId as string);
     case 'send':
       return gateway.send(args as never);
     case 'receiveFrame':

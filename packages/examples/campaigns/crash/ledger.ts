@@ -34,6 +34,8 @@ export class Ledger {
   readonly backgroundExamples = new Map<string, string>();
   readonly untyped: string[] = [];
   readonly numbers = new Map<string, 'added' | 'in doubt' | 'retried ok' | string>();
+  /** Numbers whose keys reached the directory. */
+  readonly publishedNumbers = new Set<string>();
   readonly probes = {
     inboundSent: 0,
     inboundLost: 0,
@@ -152,8 +154,13 @@ export class Ledger {
       if (d.result === 'refused' && d.packet.direction === 'to-gateway') bump(v.gatewayRefused, d.code);
     }
     v.probeFailures = this.probes.failures;
-    for (const [number, state] of this.numbers)
-      if (state !== 'added' && state !== 'retried ok') v.unusableNumbers.push(`${number}: ${state}`);
+    for (const [number, state] of this.numbers) {
+      const usable =
+        state === 'added' || state === 'retried ok' || state.startsWith('retried: already registered');
+      if (!usable) v.unusableNumbers.push(`${number}: ${state}`);
+      else if (!this.publishedNumbers.has(number))
+        v.unusableNumbers.push(`${number}: ${state}, but never published`);
+    }
     v.untyped = this.untyped;
     return v;
   }
