@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'ERR_DECRYPTION_FAILED',
   /** A media blob is not what its pointer says (MAC, a hash, the length, or changed while read). */
   'ERR_MEDIA_INTEGRITY',
+  /** The sparse post-quantum ratchet refused a message's pq_ratchet field; `details.reason` says why. */
+  'ERR_PQ_RATCHET',
   // Protocol state
   'ERR_DUPLICATE_MESSAGE',
   'ERR_MESSAGE_GAP_TOO_LARGE',
@@ -29,11 +31,21 @@ export const ERROR_CODES = [
   'ERR_KYBER_PREKEY_REUSED',
   'ERR_UNTRUSTED_IDENTITY',
   'ERR_PROTOCOL_VERSION_REFUSED',
+  /**
+   * The peer requires SPQR (libsignal 0.92 and later) and this manager has it off. Raised when
+   * such a peer's first message arrives; as initiator the peer refuses silently, so a
+   * decryption-error message from it (once Parley reads them) should map to this code too.
+   */
+  'ERR_PEER_REQUIRES_SPQR',
+  /** This manager requires SPQR and the peer does not speak it (or stopped speaking it). */
+  'ERR_PEER_LACKS_SPQR',
   'ERR_INVALID_RECORD',
   /** A group message whose sender key (distribution) this receiver never got or no longer keeps. */
   'ERR_SENDER_KEY_NOT_FOUND',
   /** A group distribution message or group message from a device the membership hook refused. */
   'ERR_NOT_GROUP_MEMBER',
+  /** Too much key derivation for messages that then failed verification (per device or in total). */
+  'ERR_WORK_BUDGET_EXHAUSTED',
   // Storage
   'ERR_STORE_CONFLICT',
   'ERR_STORE_CLOSED',

@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { createPortableCrypto } from '../src/crypto/portable.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
+import { createAesGcmSealer } from '../src/gateway/durable/record-sealer.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
-import { createAesGcmSealer } from '../src/gateway/record-sealer.js';
 import { createMemoryStore } from '../src/storage/memory.js';
 import { createTestWorld } from '../src/testing/test-world.js';
 

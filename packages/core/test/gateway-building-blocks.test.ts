@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ByteWriter } from '../src/binary.js';
 import { utf8 } from '../src/bytes.js';
+import { padContent, unpadContent } from '../src/content/padding.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
+import { PlaintextLeases } from '../src/gateway/cache/plaintext-leases.js';
+import { createAesGcmSealer } from '../src/gateway/durable/record-sealer.js';
+import { decodeNumberKeys, encodeNumberKeys, type NumberKeys } from '../src/gateway/durable/records.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
-import { padContent, unpadContent } from '../src/gateway/padding.js';
-import { PlaintextLeases } from '../src/gateway/plaintext-leases.js';
 import { derivePseudonym } from '../src/gateway/pseudonym.js';
-import { createAesGcmSealer } from '../src/gateway/record-sealer.js';
-import { decodeNumberKeys, encodeNumberKeys, type NumberKeys } from '../src/gateway/records.js';
 import { FakeClock, testCrypto } from './support/parties.js';
 
 const crypto = testCrypto();

@@ -7,7 +7,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
-import { createAesGcmSealer } from '../src/gateway/record-sealer.js';
+import { createAesGcmSealer } from '../src/gateway/durable/record-sealer.js';
 import { type GroupCiphertext, GroupSessions } from '../src/groups/group-sessions.js';
 import { MAX_SENDER_KEY_FORWARD_JUMPS, MAX_SENDER_KEY_STATES } from '../src/groups/limits.js';
 import {

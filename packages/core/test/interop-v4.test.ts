@@ -1,6 +1,8 @@
 /**
  * PQXDH (v4) against real libsignal-client 0.72.1, 0.75.1 (post-quantum ratchet switched off)
- * and 0.90.0 (offers SPQR and falls back), both directions.
+ * and 0.90.0, both directions, with Parley's default `spqr: 'offer'`: 0.72.1 and 0.75.1 answer
+ * without SPQR and the sessions fall back to PQXDH alone; with 0.90.0 they run SPQR. The SPQR
+ * matrix (every Parley mode, 0.103.0 included) is interop-spqr.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runConversation } from './peers/conversation.js';

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createNodeCrypto } from '../src/crypto/node.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
+import { PeriodKeys } from '../src/gateway/durable/period-keys.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
-import { PeriodKeys } from '../src/gateway/period-keys.js';
 import {
   blobOpener,
   createMediaPointer,

@@ -59,6 +59,8 @@ export interface ParleyPartyOptions {
   readonly store?: Store;
   /** Bundles carry a one-time Kyber prekey, so sessions are PQXDH (v4). */
   readonly kyber?: boolean;
+  /** SessionManager's `spqr` option (v4 sessions only). Default 'off': plain PQXDH rows stay plain. */
+  readonly spqr?: 'off' | 'offer' | 'require';
 }
 
 export async function createParleyParty(
@@ -70,6 +72,7 @@ export async function createParleyParty(
     store,
     crypto: options.crypto,
     scope: `${address.name}.${address.deviceId}`,
+    spqr: options.spqr ?? 'off',
   });
   await sessions.initializeIdentity();
   let nextId = 1;
@@ -149,6 +152,16 @@ export const LIBS: readonly BenchLib[] = [
     protocol: 'v4 PQXDH',
     speed: 'fast',
     createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true }),
+  },
+  {
+    // Like for like with lsc 0.103.0: PQXDH and the sparse post-quantum ratchet on both sides.
+    id: 'parley-node-v4-spqr',
+    label: 'Parley v4+SPQR (node)',
+    group: 'parley',
+    protocol: 'v4 PQXDH+SPQR',
+    speed: 'fast',
+    createParty: (address) =>
+      createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true, spqr: 'require' }),
   },
   {
     id: 'parley-portable',

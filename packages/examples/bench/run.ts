@@ -494,7 +494,7 @@ if (present(PARLEY)) {
 }
 
 notes.push(
-  `lsc-0.103.0 speaks PQXDH + SPQR (v4) and runs against itself, Parley v4 speaks PQXDH against itself; every other library runs v3 (X3DH).`,
+  `lsc-0.103.0 and Parley v4+SPQR speak PQXDH + SPQR (v4), Parley v4 PQXDH alone, each against itself; every other library runs v3 (X3DH).`,
   'Sessions/s: a new initiator per session and one responder with bundles made beforehand; timed: process bundle, encrypt, decrypt.',
   `Memory: ${[...rss.values()].map((r) => `${r.lib} ${r.sessions} sessions`).join(', ') || 'skipped'}; one child process per library.`,
   ...(config.mode === 'quick'

@@ -7,11 +7,10 @@ import {
   createPortableCrypto,
   isParleyError,
   type PreKeyBundle,
-  padContent,
   SessionManager,
   type Store,
-  unpadContent,
 } from '@parley/core';
+import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
 import { createIndexedDbStore } from '@parley/storage-adapters/indexeddb';
 import {
   type BundleJson,
@@ -178,7 +177,11 @@ async function start(): Promise<void> {
     inbound = inbound.then(async () => {
       try {
         const result = await sessions.decrypt(business, { type: frame.type, body: fromBase64(frame.body) });
-        const entry: ChatEntry = { text: decoder.decode(unpadContent(result.plaintext)), type: frame.type };
+        const envelope = decodeMessagePlaintext(result.plaintext);
+        const entry: ChatEntry = {
+          text: envelope.text ?? decoder.decode(contentBytes(envelope)),
+          type: frame.type,
+        };
         api.received.push(entry);
         show(`${config.businessName}: ${entry.text}   [${typeName(entry.type)}]`, 'in');
       } catch (error) {
@@ -224,7 +227,7 @@ async function start(): Promise<void> {
         `Fetched the business's prekey bundle and started a session (${handshake}, version ${sessionVersion}).`,
       );
     }
-    const message = await sessions.encrypt(business, padContent(encoder.encode(text)));
+    const message = await sessions.encrypt(business, encodeMessagePlaintext({ text }));
     const frame: FrameJson = {
       frameId: crypto.randomUUID(),
       from: phoneNumber,

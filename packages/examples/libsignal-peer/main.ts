@@ -16,9 +16,10 @@ import {
   type MessageId,
   type OutboundStatus,
 } from '@parley/core';
+import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
 import { createNodeCrypto } from '@parley/core/node';
 import { MemoryNetwork } from '../src/shared/memory-network.js';
-import { type Address, type PersonDevice, pad, unpad } from './person.js';
+import type { Address, PersonDevice } from './person.js';
 import { createLibsignalNodePerson } from './person-libsignal-node.js';
 import { createLscPerson } from './person-lsc.js';
 
@@ -49,7 +50,6 @@ const BUSINESS_NUMBER = '+15550100';
 /** How a person's phone addresses the business number (the business has one device). */
 const BUSINESS: Address = { name: BUSINESS_NUMBER, deviceId: 1 };
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const people = {
@@ -120,7 +120,8 @@ export async function runLibsignalPeerExample(
       }
       const frames: InboundFrame[] = [];
       for (const text of texts) {
-        const message = await person.device.encrypt(BUSINESS, pad(encoder.encode(text)));
+        // The person's app puts its text in the content envelope and pads it, as the gateway does.
+        const message = await person.device.encrypt(BUSINESS, encodeMessagePlaintext({ text }));
         frameCounter += 1;
         frames.push({
           frameId: `in-${frameCounter}`,
@@ -162,7 +163,8 @@ export async function runLibsignalPeerExample(
       if (order === 'reversed') frames.reverse();
       for (const frame of frames) {
         const plaintext = await person.device.decrypt({ name: frame.from, deviceId: 1 }, frame);
-        const text = decoder.decode(unpad(plaintext));
+        const envelope = decodeMessagePlaintext(plaintext);
+        const text = envelope.text ?? decoder.decode(contentBytes(envelope));
         const type = frame.type === 3 ? 'prekey' : 'whisper';
         transcript.push({ direction: 'to-person', person: person.name, type, text });
         log(`  business → ${person.name}   ${type.padEnd(7)}  "${text}"`);

@@ -44,21 +44,6 @@ export interface PersonDevice {
   decrypt(remote: Address, message: WireMessage): Promise<Uint8Array>;
 }
 
-/** Signal's content padding (what Signal apps do above libsignal): 0x80, then zeros to a multiple of 160. */
-export function pad(content: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil((content.length + 1) / 160) * 160);
-  out.set(content);
-  out[content.length] = 0x80;
-  return out;
-}
-
-export function unpad(padded: Uint8Array): Uint8Array {
-  let end = padded.length - 1;
-  while (end >= 0 && padded[end] === 0) end--;
-  if (end < 0 || padded[end] !== 0x80) throw new Error('content is not padded');
-  return padded.slice(0, end);
-}
-
 /** A 14-bit registration id in libsignal's range (1–16380). */
 export function randomRegistrationId(): number {
   const buf = new Uint16Array(1);

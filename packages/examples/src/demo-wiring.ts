@@ -9,8 +9,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock, Directory, Gateway, MessageId, OutboundStatus, Store, Transport } from '@parley/core';
-import type { TestNetwork } from '@parley/core/testing';
+import type {
+  Clock,
+  CryptoProvider,
+  Directory,
+  Gateway,
+  MessageId,
+  OutboundStatus,
+  Store,
+  Transport,
+} from '@parley/core';
+import { createSimulatedPerson, type TestNetwork } from '@parley/core/testing';
 import { CloudApiClient } from '../cloud-api/cloud-api-client.js';
 import { toE164 } from '../cloud-api/phone-number-id.js';
 import { type CloudApiServer, createCloudApiServer } from '../cloud-api/server.js';
@@ -20,8 +29,37 @@ import { createHttpGatewayEndpoint, createHttpTransport } from '../http/http-cli
 import { startRelayServer } from '../http/relay-server.js';
 import { GatewayWsLink } from '../ws/gateway-ws-link.js';
 import { startWsRelay } from '../ws/relay-ws-server.js';
+import { LibsignalCurrentPerson } from './libsignal-current-person.js';
+import { LibsignalPerson } from './libsignal-person.js';
 
 export type TransportKind = 'inproc' | 'http' | 'ws';
+
+/** Who the person's devices run: Parley, libsignal@6.0.0, or current Signal (libsignal-client 0.103.0). */
+export type PeerKind = 'parley' | 'libsignal' | 'libsignal-current';
+export const PEER_KINDS: readonly PeerKind[] = ['parley', 'libsignal', 'libsignal-current'];
+
+export const PEER_DESCRIPTIONS: Readonly<Record<PeerKind, { client: string; handshake: string }>> = {
+  parley: { client: 'Parley (SessionManager per device)', handshake: 'PQXDH with SPQR' },
+  libsignal: { client: 'libsignal@6.0.0 (independent implementation)', handshake: 'X3DH' },
+  'libsignal-current': {
+    client: '@signalapp/libsignal-client 0.103.0 (current Signal, SPQR required)',
+    handshake: 'PQXDH with SPQR',
+  },
+};
+
+/** The demo's person, on the network, with two devices sharing one identity key. */
+export async function addDemoPerson(
+  kind: PeerKind,
+  network: TestNetwork,
+  options: { readonly phoneNumber: string; readonly crypto: CryptoProvider; readonly clock: Clock },
+) {
+  if (kind === 'parley') {
+    const { phoneNumber, crypto, clock } = options;
+    return network.addPerson(await createSimulatedPerson({ phoneNumber, devices: 2, crypto, clock }));
+  }
+  if (kind === 'libsignal') return network.addPerson(LibsignalPerson.create(options.phoneNumber, 2));
+  return network.addPerson(LibsignalCurrentPerson.create(options.phoneNumber, 2));
+}
 
 export interface DemoWiring {
   readonly transport: Transport;

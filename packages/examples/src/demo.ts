@@ -25,9 +25,17 @@ import {
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
-import { openDemoStores, type StoreKind, type TransportKind, wireNetwork } from './demo-wiring.js';
+import {
+  addDemoPerson,
+  openDemoStores,
+  PEER_DESCRIPTIONS,
+  PEER_KINDS,
+  type PeerKind,
+  type StoreKind,
+  type TransportKind,
+  wireNetwork,
+} from './demo-wiring.js';
 import { maskNumber, shortId } from './format.js';
-import { LibsignalPerson } from './libsignal-person.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
@@ -38,7 +46,7 @@ const CUSTOMERS = 60;
 
 export interface DemoOptions {
   readonly transport: TransportKind;
-  readonly peer: 'parley' | 'libsignal';
+  readonly peer: PeerKind;
   /** Default sqlite. */
   readonly store?: StoreKind;
 }
@@ -52,9 +60,9 @@ export const DEMO_FLAGS = {
   },
   peer: {
     type: 'string',
-    choices: ['parley', 'libsignal'],
+    choices: PEER_KINDS,
     default: 'parley',
-    help: "what the person's devices run: Parley, or libsignal@6.0.0",
+    help: "what the person's devices run: Parley, libsignal@6.0.0, or libsignal-client 0.103.0 (libsignal-current)",
   },
   store: {
     type: 'string',
@@ -132,9 +140,7 @@ export async function runDemo(
   try {
     print('Parley demo');
     print(`  transport: ${wiring.description}`);
-    print(
-      `  person's client: ${options.peer === 'parley' ? 'Parley (SessionManager per device)' : 'libsignal@6.0.0 (independent implementation)'}`,
-    );
+    print(`  person's client: ${PEER_DESCRIPTIONS[options.peer].client}`);
     print(`  storage: ${stores.description}`);
     print('  clock: manual (the demo fast-forwards it); columns: simulated day, real time of the step');
 
@@ -157,12 +163,7 @@ export async function runDemo(
     );
 
     section('2. A person with two devices; the handshake');
-    const person =
-      options.peer === 'parley'
-        ? network.addPerson(
-            await createSimulatedPerson({ phoneNumber: PERSON_NUMBER, devices: 2, crypto, clock }),
-          )
-        : network.addPerson(LibsignalPerson.create(PERSON_NUMBER, 2));
+    const person = await addDemoPerson(options.peer, network, { phoneNumber: PERSON_NUMBER, crypto, clock });
     step(
       `person ${maskNumber(PERSON_NUMBER)} joins with devices ${person.deviceIds.join(' and ')} (one identity key)`,
     );
@@ -175,7 +176,7 @@ export async function runDemo(
       const [delivery] = (await network.flush()).deliveries;
       const outcome = delivery?.result === 'accepted' ? delivery.outcome.kind : delivery?.result;
       step(
-        `device ${deviceId} fetched the business's bundle, ran ${options.peer === 'parley' ? 'PQXDH' : 'X3DH'} and sent a ${frame.type === 3 ? 'prekey message' : 'message'} (${frame.body.length} bytes on the wire)`,
+        `device ${deviceId} fetched the business's bundle, ran ${PEER_DESCRIPTIONS[options.peer].handshake} and sent a ${frame.type === 3 ? 'prekey message' : 'message'} (${frame.body.length} bytes on the wire)`,
         `gateway: ${outcome}; business handler received "${received.at(-1)}"`,
       );
     }

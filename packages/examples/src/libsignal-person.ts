@@ -6,13 +6,8 @@
  * Library quirks (`Buffer`s everywhere, a whisper message numbered 1 where libsignal says 2) and
  * the typed slice of its API are in ./shared/libsignal-node.ts, shared with the libsignal-peer example.
  */
-import {
-  DEFAULT_PADDING_BLOCK,
-  type OutboundFrame,
-  type PreKeyBundle,
-  padContent,
-  unpadContent,
-} from '@parley/core';
+import type { OutboundFrame, PreKeyBundle } from '@parley/core';
+import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
 import {
   createMemoryDevice,
@@ -81,7 +76,7 @@ export class LibsignalPerson implements NetworkPerson {
       await startSession(device.storage, address, await link.businessBundle(to));
     }
     const out = await new libsignal.SessionCipher(device.storage, address).encrypt(
-      Buffer.from(padContent(new TextEncoder().encode(text), DEFAULT_PADDING_BLOCK)),
+      Buffer.from(encodeMessagePlaintext({ text })),
     );
     this.frames += 1;
     const frame = {
@@ -100,13 +95,14 @@ export class LibsignalPerson implements NetworkPerson {
     const device = this.device(frame.deviceId);
     const from = new libsignal.ProtocolAddress(frame.from, 1);
     const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
-    const content = unpadContent(new Uint8Array(padded));
+    const envelope = decodeMessagePlaintext(new Uint8Array(padded));
+    const content = contentBytes(envelope);
     const message: PersonMessage = {
       from: frame.from,
       deviceId: device.deviceId,
       frameId: frame.frameId,
       content,
-      text: new TextDecoder().decode(content),
+      text: envelope.text ?? new TextDecoder().decode(content),
     };
     this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });

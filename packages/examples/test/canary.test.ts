@@ -41,10 +41,10 @@ import {
 } from '@parley/core/testing';
 import { createSqliteStore } from '@parley/storage-adapters/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionScope } from '../../core/src/gateway/layout.js';
+import { sessionScope } from '../../core/src/gateway/durable/layout.js';
+import { createAesGcmSealer } from '../../core/src/gateway/durable/record-sealer.js';
+import { decodeBusinessConfig } from '../../core/src/gateway/durable/records.js';
 import { derivePseudonym } from '../../core/src/gateway/pseudonym.js';
-import { createAesGcmSealer } from '../../core/src/gateway/record-sealer.js';
-import { decodeBusinessConfig } from '../../core/src/gateway/records.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MINUTE = 60_000;

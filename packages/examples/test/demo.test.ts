@@ -12,6 +12,7 @@ describe('pnpm demo', () => {
     ['http', 'parley'],
     ['ws', 'parley'],
     ['inproc', 'libsignal'],
+    ['inproc', 'libsignal-current'],
   ] as const)('runs the whole story over %s with a %s person', async (transport, peer) => {
     const lines: string[] = [];
     const summary = await runDemo({ transport, peer }, (line) => lines.push(line));

@@ -21,3 +21,5 @@ export {
   encodeMediaMessage,
   MEDIA_MESSAGE_FIELDS,
 } from './media-message.js';
+export { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from './message-plaintext.js';
+export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';

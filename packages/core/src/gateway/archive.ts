@@ -1,20 +1,21 @@
 import { wipe } from '../bytes.js';
 import { assertMethods, assertOptionalCryptoProvider, assertOptions, assertStore } from '../configuration.js';
+import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import type { Store } from '../storage/contract.js';
-import type { KeyProvider } from './key-provider.js';
-import { businessKey, messagePrefix, vaultKey } from './layout.js';
-import { periodKeyContext } from './period-keys.js';
-import { createAesGcmSealer } from './record-sealer.js';
+import { businessKey, messagePrefix, vaultKey } from './durable/layout.js';
+import { periodKeyContext } from './durable/period-keys.js';
+import { createAesGcmSealer } from './durable/record-sealer.js';
 import {
   contentAad,
   type Direction,
   decodeBusinessConfig,
   decodeMessageRecord,
   openContent,
-} from './records.js';
+} from './durable/records.js';
+import type { KeyProvider } from './key-provider.js';
 import type { InboundStatus, MessageId, OutboundStatus } from './types.js';
 import { assertBusinessId } from './validation.js';
 
@@ -91,7 +92,9 @@ export async function readMessageArchive(options: ReadMessageArchiveOptions): Pr
       continue;
     }
     const opened = openContent(crypto, periodKey, contentAad(businessId, id), record.content);
-    out.push({ ...base, readable: true, phoneNumber: opened.phoneNumber, content: opened.content });
+    // Both directions are stored as content envelopes (or raw bytes a peer sent as they came).
+    const envelope = decodeMessagePlaintext(opened.content, false);
+    out.push({ ...base, readable: true, phoneNumber: opened.phoneNumber, content: contentBytes(envelope) });
   }
   for (const key of periodKeys.values()) wipe(key);
   return out;

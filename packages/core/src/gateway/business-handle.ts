@@ -1,6 +1,8 @@
 import { ParleyError } from '../errors.js';
 import { inspectCustom } from '../redaction.js';
 import type { BillingSnapshot, StatisticsSnapshot } from '../stats/snapshots.js';
+import { business, businessOfNumber, numbers } from './businesses.js';
+import type { GatewayContext } from './context.js';
 import {
   type AccessLogQuery,
   type AccessLogVerification,
@@ -11,11 +13,9 @@ import {
   outcomeOf,
   queryAccess,
   verifyAccess,
-} from './access-log.js';
-import { business, businessOfNumber, numbers } from './businesses.js';
-import type { GatewayContext } from './context.js';
+} from './durable/access-log.js';
+import { messageIndex } from './durable/message-store.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
-import { messageIndex } from './message-store.js';
 import { messageStatus, retransmit, send } from './outbound.js';
 import { erase } from './retention.js';
 import type { EventHandler, MessageHandler, MessageId, MessageStatus, SendRequest } from './types.js';

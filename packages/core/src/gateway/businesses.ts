@@ -1,14 +1,12 @@
 import { wipe } from '../bytes.js';
 import { isParleyError, ParleyError } from '../errors.js';
-import { type BusinessContext, type GatewayContext, KEY_LENGTH } from './context.js';
-import { restoreIntegrity } from './integrity-counters.js';
-import { BUSINESS_PREFIX, businessKey, numberIndexKey, numberKeysPrefix } from './layout.js';
-import { put } from './message-store.js';
-import { DAY_MS, MAX_RETENTION_DAYS } from './options.js';
-import { createAesGcmSealer } from './record-sealer.js';
-import { type BusinessConfig, decodeBusinessConfig, encodeBusinessConfig } from './records.js';
+import type { BusinessContext, GatewayContext } from './context.js';
+import { BUSINESS_PREFIX, businessKey, numberIndexKey, numberKeysPrefix } from './durable/layout.js';
+import { put } from './durable/message-store.js';
+import { createAesGcmSealer } from './durable/record-sealer.js';
+import { type BusinessConfig, decodeBusinessConfig, encodeBusinessConfig } from './durable/records.js';
+import { DAY_MS, KEY_LENGTH, MAX_RETENTION_DAYS } from './options.js';
 import type { BusinessRegistration } from './types.js';
-import { restoreStatistics } from './usage-statistics.js';
 import { assertArgumentObject, assertBusinessId, BUSINESS_ID } from './validation.js';
 
 export async function registerBusiness(g: GatewayContext, registration: BusinessRegistration): Promise<void> {
@@ -118,8 +116,7 @@ export async function loadBusiness(g: GatewayContext, businessId: string): Promi
     pseudonymKey,
     numbers: new Map(),
   };
-  await restoreIntegrity(g, ctx);
-  await restoreStatistics(g, ctx);
+  for (const loaded of g.onBusinessLoaded) await loaded(ctx);
   return ctx;
 }
 

@@ -1,25 +1,30 @@
 import { toHex } from '../bytes.js';
+import { DEFAULT_PADDING_BLOCK } from '../content/padding.js';
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { ParleyError } from '../errors.js';
 import type { IntegrityMonitor } from '../integrity/monitor.js';
-import type { IntegrityLevel, IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import type { IntegrityLevel } from '../integrity/signal.js';
 import { type IntegrityConfig, resolveIntegrityConfig } from '../integrity/thresholds.js';
 import type { RecordSealer } from '../session/record-sealer.js';
 import { SessionManager } from '../session/session-manager.js';
 import { acceptIdentityChanges } from '../session/trust.js';
+import { UnverifiedWorkBudget } from '../session/unverified-work.js';
 import { createStatistics, type UsageLedger } from '../stats/ledger.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
-import { readSignal } from './integrity-counters.js';
+import { KeyedQueue } from './cache/keyed-queue.js';
+import { PlaintextLeases } from './cache/plaintext-leases.js';
+import { sessionScope } from './durable/layout.js';
+import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
+import type { BusinessConfig } from './durable/records.js';
 import type { KeyProvider } from './key-provider.js';
-import { KeyedQueue } from './keyed-queue.js';
-import { sessionScope } from './layout.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import {
   checkGatewayOptions,
   DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_CLAIM_LEASE_MS,
   DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
@@ -34,11 +39,7 @@ import {
   DEFAULT_SIGNED_PREKEY_ROTATION_MS,
   type GatewayOptions,
 } from './options.js';
-import { DEFAULT_PADDING_BLOCK } from './padding.js';
-import { DEFAULT_PERIOD_MS, PeriodKeys } from './period-keys.js';
-import { PlaintextLeases } from './plaintext-leases.js';
 import { derivePseudonym } from './pseudonym.js';
-import type { BusinessConfig } from './records.js';
 import type {
   Directory,
   EventHandler,
@@ -49,8 +50,6 @@ import type {
   Transport,
 } from './types.js';
 import { assertPhoneNumber, positive } from './validation.js';
-
-export const KEY_LENGTH = 32;
 
 export interface BusinessContext {
   readonly id: string;
@@ -96,6 +95,8 @@ export class GatewayContext {
   readonly kyberBatch: number;
   readonly kyberLowWater: number;
   readonly leases: PlaintextLeases;
+  /** One budget of pre-MAC key derivation for all business numbers (session/unverified-work.ts). */
+  readonly unverifiedWork: UnverifiedWorkBudget;
   readonly businesses = new Map<string, Promise<BusinessContext>>();
   readonly messageHandlers = new Map<string, MessageHandler>();
   readonly eventHandlers = new Map<string, Set<EventHandler>>();
@@ -122,11 +123,20 @@ export class GatewayContext {
   /** Statistics writes run one after another, so an older state never lands after a newer one. */
   statisticsWriting: Promise<void> = Promise.resolve();
   readonly platformExport: PlatformExport | undefined;
-  readonly signalsReader: IntegritySignals | undefined;
+  /**
+   * Run once for each business as it is loaded into this instance (restoring what the
+   * instance keeps of it in memory); registered by the Gateway, so that loading a business
+   * depends on no concern that needs one.
+   */
+  readonly onBusinessLoaded: ((ctx: BusinessContext) => Promise<void>)[] = [];
   /** Event records handed over without a handler throwing, to delete in the next batch. */
   readonly forgettingEvents = new Set<string>();
   /** Orders the event records this process writes within one millisecond. */
   eventSequence = 0;
+  /** This instance's id in claims on due work (random; another instance over the store has its own). */
+  readonly instanceId: string;
+  /** How long a claim on due work lasts before another instance may take the work over. */
+  readonly claimLeaseMs: number;
   /** How long access-log records are kept; 0: no access log. */
   readonly accessLogRetentionMs: number;
   /** The access-log MAC key, unwrapped on first use. */
@@ -143,6 +153,7 @@ export class GatewayContext {
     this.crypto = options.crypto ?? defaultCrypto();
     this.random = options.random ?? defaultRandom;
     this.clock = options.clock ?? systemClock;
+    this.unverifiedWork = new UnverifiedWorkBudget(this.clock);
     this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
     const periodMs = positive(options.periodMs ?? DEFAULT_PERIOD_MS, 'periodMs');
     this.periodKeys = new PeriodKeys({
@@ -191,6 +202,8 @@ export class GatewayContext {
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     this.logger = options.logger;
+    this.instanceId = toHex(this.random(8));
+    this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =
       options.accessLog === false
         ? 0
@@ -201,9 +214,6 @@ export class GatewayContext {
     if (options.integrity !== false) {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
-      this.signalsReader = Object.freeze({
-        signal: (businessId: string): IntegritySignal => readSignal(this, businessId),
-      });
     }
     if (options.statistics !== false) {
       const { recorder, statistics, billing } = createStatistics({
@@ -227,6 +237,7 @@ export class GatewayContext {
         scope: sessionScope(ctx.id, number),
         trust: acceptIdentityChanges,
         sealer: ctx.sealer,
+        unverifiedWork: this.unverifiedWork,
       });
       ctx.numbers.set(number, sessions);
     }

@@ -1,9 +1,9 @@
 import type { GatewayContext } from './context.js';
+import { DUE_PREFIX, outboxKey } from './durable/layout.js';
+import { commitIfUnchanged, del, dueAt } from './durable/message-store.js';
+import { decodeOutboxEntry } from './durable/records.js';
 import { deliver } from './inbound.js';
-import { DUE_PREFIX, outboxKey } from './layout.js';
-import { commitIfUnchanged, del, dueAt } from './message-store.js';
 import { processOutbound } from './outbound.js';
-import { decodeOutboxEntry } from './records.js';
 import { expire } from './retention.js';
 import type { MessageId } from './types.js';
 

@@ -1,18 +1,18 @@
 import { wipe } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
-import type { IntegritySignals } from '../integrity/signal.js';
+import type { IntegritySignal, IntegritySignals } from '../integrity/signal.js';
 import { inspectCustom } from '../redaction.js';
-import { type AccessLog, createAccessLog } from './access-log.js';
 import { BusinessHandle, type HandleOptions } from './business-handle.js';
 import { numbers, registerBusiness } from './businesses.js';
 import { GatewayContext } from './context.js';
-import { setDevices } from './device-lists.js';
 import { runDue } from './due-work.js';
-import { forgetHandedOver, redeliverAllEvents } from './event-outbox.js';
+import { type AccessLog, createAccessLog } from './durable/access-log.js';
+import { setDevices } from './durable/device-lists.js';
+import { forgetHandedOver, redeliverAllEvents } from './durable/event-outbox.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
-import { persistIntegrity, receiveSpamReport } from './integrity-counters.js';
+import { persistIntegrity, readSignal, receiveSpamReport, restoreIntegrity } from './integrity-counters.js';
 import type { GatewayOptions } from './options.js';
 import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
@@ -30,7 +30,7 @@ import type {
   SendRequest,
   SpamReport,
 } from './types.js';
-import { persistStatistics } from './usage-statistics.js';
+import { persistStatistics, restoreStatistics } from './usage-statistics.js';
 import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
@@ -99,8 +99,19 @@ export function createGateway(options: GatewayOptions): Gateway {
 export class Gateway {
   private readonly g: GatewayContext;
   private readonly interval: ReturnType<typeof setInterval> | undefined;
+  private readonly signalsReader: IntegritySignals | undefined;
+
   constructor(options: GatewayOptions) {
     this.g = new GatewayContext(options);
+    this.g.onBusinessLoaded.push(
+      (ctx) => restoreIntegrity(this.g, ctx),
+      (ctx) => restoreStatistics(this.g, ctx),
+    );
+    if (this.g.integrityConfig) {
+      this.signalsReader = Object.freeze({
+        signal: (businessId: string): IntegritySignal => readSignal(this.g, businessId),
+      });
+    }
     const timer = options.timer ?? { intervalMs: 60_000 };
     if (timer) {
       this.interval = setInterval(
@@ -341,9 +352,9 @@ export class Gateway {
    * after a start (any call for it, or the first `tick()`); until then it reads `ok`.
    */
   integritySignals(): IntegritySignals {
-    if (!this.g.signalsReader)
+    if (!this.signalsReader)
       throw new ParleyError('ERR_CONFIGURATION', 'integrity monitoring is off (integrity: false)');
-    return this.g.signalsReader;
+    return this.signalsReader;
   }
 
   /**

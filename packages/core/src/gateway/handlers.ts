@@ -1,7 +1,7 @@
 import { business } from './businesses.js';
 import type { GatewayContext } from './context.js';
 import { runDue } from './due-work.js';
-import { redeliverEvents } from './event-outbox.js';
+import { redeliverEvents } from './durable/event-outbox.js';
 import type { EventHandler, MessageHandler } from './types.js';
 import { assertHandler } from './validation.js';
 

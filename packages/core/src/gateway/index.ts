@@ -3,6 +3,10 @@
  * numbers, with retention, crypto-shredding, pseudonyms and residency.
  */
 
+export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from '../content/padding.js';
+export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchive } from './archive.js';
+export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+export { BusinessHandle, type BusinessUsage, type HandleOptions } from './business-handle.js';
 export type {
   AccessLog,
   AccessLogExport,
@@ -10,10 +14,8 @@ export type {
   AccessLogVerification,
   AccessOperation,
   AccessRecord,
-} from './access-log.js';
-export { type ArchivedMessage, type ReadMessageArchiveOptions, readMessageArchive } from './archive.js';
-export { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
-export { BusinessHandle, type BusinessUsage, type HandleOptions } from './business-handle.js';
+} from './durable/access-log.js';
+export { DEFAULT_PERIOD_MS } from './durable/period-keys.js';
 export {
   createGateway,
   DEFAULT_ACCESS_LOG_RETENTION_MS,
@@ -38,8 +40,6 @@ export {
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
 export type { GatewayLogger, LogFields, LogLevel, LogValue } from './logger.js';
-export { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from './padding.js';
-export { DEFAULT_PERIOD_MS } from './period-keys.js';
 export type {
   BusinessRegistration,
   DeliveryReceipt,

@@ -11,11 +11,16 @@ import {
 import type { WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { numberIndexKey, numberKeysKey } from './layout.js';
+import { numberIndexKey, numberKeysKey } from './durable/layout.js';
+import { put, sealedPut } from './durable/message-store.js';
+import {
+  decodeNumberKeys,
+  encodeNumberKeys,
+  type NumberKeys,
+  type PreviousPreKey,
+} from './durable/records.js';
 import { errorCode } from './logger.js';
-import { put, sealedPut } from './message-store.js';
 import { BUSINESS_DEVICE_ID } from './outbound.js';
-import { decodeNumberKeys, encodeNumberKeys, type NumberKeys, type PreviousPreKey } from './records.js';
 import { assertPhoneNumber } from './validation.js';
 
 /**

@@ -3,21 +3,22 @@ import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
-import { handOver, newEvent, statusEvent } from './event-outbox.js';
-import { updateKnownContacts } from './integrity-counters.js';
+import { handOver, newEvent, statusEvent } from './durable/event-outbox.js';
 import {
   contactKey,
   contactPrefix,
   devicesKey,
+  framePrefix,
   messageIndexKey,
   messageKey,
   outboxKey,
   personIndexPrefix,
   retryLimitPrefix,
   seenPrefix,
-} from './layout.js';
-import { commitIfUnchanged, del } from './message-store.js';
-import { type Direction, decodeTimestamp } from './records.js';
+} from './durable/layout.js';
+import { commitIfUnchanged, del } from './durable/message-store.js';
+import { type Direction, decodeTimestamp } from './durable/records.js';
+import { updateKnownContacts } from './integrity-counters.js';
 import type { MessageId } from './types.js';
 import { persistStatistics } from './usage-statistics.js';
 import { assertPhoneNumber } from './validation.js';
@@ -90,6 +91,9 @@ export async function erasePseudonym(
         del('meta', messageIndexKey(id)),
         del('meta', entry.key),
       );
+      for (const frame of await g.store.list('outbox', { prefix: framePrefix(biz, id) })) {
+        writes.push(del('outbox', frame.key));
+      }
     }
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))

@@ -23,7 +23,13 @@ export interface InboundMessage {
   readonly receivedAt: number;
   /** Attempt number of this delivery (1 = first); ids stay the same across redeliveries. */
   readonly attempt: number;
+  /**
+   * The content: the text in UTF-8 when the person sent text, else the bytes they sent.
+   * Content that is not a content envelope (docs/content-envelope.md) is handed over as it came.
+   */
   readonly content: Uint8Array;
+  /** The text, when the person sent text. */
+  readonly text?: string | undefined;
 }
 
 export type MessageHandler = (message: InboundMessage) => void | Promise<void>;

@@ -3,10 +3,10 @@ import type { UsageLedger } from '../stats/ledger.js';
 import { encodeStatisticsState, restoreStatisticsState } from '../stats/state.js';
 import type { WriteOperation } from '../storage/contract.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { STATISTICS_KEY, statisticsDaysKey, statisticsPeopleKey } from './layout.js';
+import { STATISTICS_KEY, statisticsDaysKey, statisticsPeopleKey } from './durable/layout.js';
+import { del, sealedPut } from './durable/message-store.js';
+import { loadOrCreateKey } from './durable/wrapped-keys.js';
 import { errorCode } from './logger.js';
-import { del, sealedPut } from './message-store.js';
-import { loadOrCreateKey } from './wrapped-keys.js';
 
 /** Gives the ledger the store's people-tag key (created and wrapped on first use), once. */
 export function statisticsKey(g: GatewayContext, ledger: UsageLedger): Promise<void> {

@@ -1,8 +1,9 @@
-import { concatBytes, wipe } from '../bytes.js';
+import { bytesEqual, concatBytes, wipe } from '../bytes.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
 import { ratchetRootKey } from '../ratchet/root-key.js';
 import type { PendingPreKey, SessionState } from '../ratchet/session-state.js';
+import { initialPqRatchetState, type PqRatchetState, type SpqrMode } from '../spqr/pq-ratchet.js';
 
 /** X3DH spec 2.2: 32 0xFF bytes ahead of the DH outputs (the curve's "F"). */
 const DISCONTINUITY = new Uint8Array(32).fill(0xff);
@@ -32,6 +33,8 @@ export interface InitiatorParameters {
     readonly sharedSecret: Uint8Array;
   };
   readonly now: number;
+  /** SPQR for a v4 session (ignored for v3). Default 'off'. */
+  readonly spqr?: SpqrMode;
 }
 
 export interface ResponderParameters {
@@ -45,16 +48,38 @@ export interface ResponderParameters {
   readonly remoteBaseKey: Uint8Array;
   /** v4 only: the decapsulated Kyber shared secret. */
   readonly kyberSharedSecret?: Uint8Array | undefined;
+  /** SPQR for a v4 session (ignored for v3). Default 'off'. */
+  readonly spqr?: SpqrMode;
 }
 
-/** Root key and first chain key from the X3DH/PQXDH master secret. */
+/**
+ * Root key and first chain key from the X3DH/PQXDH master secret; for v4 also the SPQR
+ * authentication key, bytes 64–96 of the same derivation (libsignal ≥ 0.74 always derives
+ * 96 bytes; the first 64 are what a 64-byte derivation gives).
+ */
 export function deriveInitialSecrets(
   crypto: CryptoProvider,
   version: 3 | 4,
   master: Uint8Array,
-): { rootKey: Uint8Array; chainKey: Uint8Array } {
-  const okm = crypto.hkdfSha256(master, undefined, version === 4 ? INFO_V4 : INFO_V3, 64);
-  return { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64) };
+): { rootKey: Uint8Array; chainKey: Uint8Array; spqrAuthKey?: Uint8Array } {
+  if (version === 3) {
+    const okm = crypto.hkdfSha256(master, undefined, INFO_V3, 64);
+    return { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64) };
+  }
+  const okm = crypto.hkdfSha256(master, undefined, INFO_V4, 96);
+  return { rootKey: okm.slice(0, 32), chainKey: okm.slice(32, 64), spqrAuthKey: okm.slice(64, 96) };
+}
+
+/** The SPQR state a new session starts with, or none (v3, or SPQR off). */
+function initialSpqr(
+  ctx: HandshakeContext,
+  mode: SpqrMode | undefined,
+  authKey: Uint8Array | undefined,
+  initiator: boolean,
+  selfSession: boolean,
+): PqRatchetState | undefined {
+  if (!authKey || mode === undefined || mode === 'off') return undefined;
+  return initialPqRatchetState(ctx, { mode, authKey, initiator, selfSession });
 }
 
 /**
@@ -64,18 +89,18 @@ export function deriveInitialSecrets(
  */
 export function initiateSession(ctx: HandshakeContext, params: InitiatorParameters): SessionState {
   const { crypto } = ctx;
-  const parts = [
-    DISCONTINUITY,
+  const agreements = [
     agree(crypto, params.localIdentity.privateKey, params.remoteSignedPreKey),
     agree(crypto, params.localBaseKey.privateKey, params.remoteIdentityKey),
     agree(crypto, params.localBaseKey.privateKey, params.remoteSignedPreKey),
   ];
   if (params.remoteOneTimePreKey)
-    parts.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
-  if (params.version === 4 && params.kyber) parts.push(params.kyber.sharedSecret);
-  const master = concatBytes(...parts);
+    agreements.push(agree(crypto, params.localBaseKey.privateKey, params.remoteOneTimePreKey));
+  const kem = params.version === 4 && params.kyber ? [params.kyber.sharedSecret] : [];
+  const master = concatBytes(DISCONTINUITY, ...agreements, ...kem);
   const derived = deriveInitialSecrets(crypto, params.version, master);
-  wipe(master, ...parts.slice(1));
+  // Our own intermediate secrets only: the KEM secret is the caller's.
+  wipe(master, ...agreements);
 
   const sendingRatchet = generateKeyPair(ctx);
   const sending = ratchetRootKey(
@@ -109,24 +134,31 @@ export function initiateSession(ctx: HandshakeContext, params: InitiatorParamete
       },
     ],
     pendingPreKey,
+    spqr: initialSpqr(
+      ctx,
+      params.spqr,
+      derived.spqrAuthKey,
+      true,
+      bytesEqual(params.localIdentity.publicKey, params.remoteIdentityKey),
+    ),
   };
 }
 
 /** Bob's side (libsignal `initialize_bob_session`): his signed prekey is his first ratchet key. */
 export function respondSession(ctx: HandshakeContext, params: ResponderParameters): SessionState {
   const { crypto } = ctx;
-  const parts = [
-    DISCONTINUITY,
+  const agreements = [
     agree(crypto, params.localSignedPreKey.privateKey, params.remoteIdentityKey),
     agree(crypto, params.localIdentity.privateKey, params.remoteBaseKey),
     agree(crypto, params.localSignedPreKey.privateKey, params.remoteBaseKey),
   ];
   if (params.localOneTimePreKey)
-    parts.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
-  if (params.version === 4 && params.kyberSharedSecret) parts.push(params.kyberSharedSecret);
-  const master = concatBytes(...parts);
+    agreements.push(agree(crypto, params.localOneTimePreKey.privateKey, params.remoteBaseKey));
+  const kem = params.version === 4 && params.kyberSharedSecret ? [params.kyberSharedSecret] : [];
+  const master = concatBytes(DISCONTINUITY, ...agreements, ...kem);
   const derived = deriveInitialSecrets(crypto, params.version, master);
-  wipe(master, ...parts.slice(1));
+  // Our own intermediate secrets only: the KEM secret is the caller's.
+  wipe(master, ...agreements);
   return {
     version: params.version,
     baseKey: params.remoteBaseKey,
@@ -144,5 +176,12 @@ export function respondSession(ctx: HandshakeContext, params: ResponderParameter
       chainKey: { key: derived.chainKey, index: 0 },
     },
     receivers: [],
+    spqr: initialSpqr(
+      ctx,
+      params.spqr,
+      derived.spqrAuthKey,
+      false,
+      bytesEqual(params.localIdentity.publicKey, params.remoteIdentityKey),
+    ),
   };
 }

@@ -10,9 +10,17 @@ export interface MessageKeys {
   readonly counter: number;
 }
 
-/** HKDF(seed, no salt, "WhisperMessageKeys") → 32 cipher ‖ 32 MAC ‖ 16 IV. */
-export function deriveMessageKeys(crypto: CryptoProvider, seed: Uint8Array, counter: number): MessageKeys {
-  const okm = crypto.hkdfSha256(seed, undefined, MESSAGE_KEYS_INFO, 80);
+/**
+ * HKDF(seed, salt, "WhisperMessageKeys") → 32 cipher ‖ 32 MAC ‖ 16 IV. The salt is the
+ * message's SPQR key in SPQR sessions (libsignal `MessageKeys::derive_keys`), none otherwise.
+ */
+export function deriveMessageKeys(
+  crypto: CryptoProvider,
+  seed: Uint8Array,
+  counter: number,
+  spqrKey?: Uint8Array,
+): MessageKeys {
+  const okm = crypto.hkdfSha256(seed, spqrKey, MESSAGE_KEYS_INFO, 80);
   return {
     cipherKey: okm.subarray(0, 32),
     macKey: okm.subarray(32, 64),

@@ -1,29 +1,36 @@
 import { ByteReader, ByteWriter } from '../binary.js';
 import { bytesEqual } from '../bytes.js';
 import { ParleyError } from '../errors.js';
+import { decodePqRatchetState, encodePqRatchetState } from '../spqr/state-codec.js';
 import { ARCHIVED_STATES_MAX_LENGTH, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
 
 /**
- * Parley's session record format. Version 1:
+ * Parley's session record format. Version 2 (version 1 is read as well):
  *
- *   record  = u8 format(1) ‖ u8 hasCurrent ‖ [state] ‖ u8 archivedCount ‖ state*   (states length-prefixed)
+ *   record  = u8 format(2) ‖ u8 hasCurrent ‖ [state] ‖ u8 archivedCount ‖ state*   (states length-prefixed)
  *   state   = u8 version ‖ 33 baseKey ‖ 33 localIdentity ‖ 33 remoteIdentity ‖ u32 localRegId ‖ u32 remoteRegId
  *             ‖ 32 rootKey ‖ u32 previousCounter ‖ 33 senderPublic ‖ 32 senderPrivate ‖ 32 senderChainKey
- *             ‖ u32 senderIndex ‖ u8 receiverCount ‖ receiver* ‖ u8 flags ‖ [pending]
+ *             ‖ u32 senderIndex ‖ u8 receiverCount ‖ receiver* ‖ u8 flags ‖ [pending] ‖ [bytes spqr]
  *   receiver= 33 ratchetKey ‖ 32 chainKey ‖ u32 index ‖ u32 skippedCount ‖ (u32 index ‖ 32 seed)*
  *   pending = u32 signedPreKeyId ‖ u64 createdAt ‖ [u32 preKeyId] ‖ [u32 kyberPreKeyId ‖ bytes kyberCiphertext]
+ *   spqr    = the SPQR state (`spqr/state-codec.ts`), present when flag 8 is set
  *
- * Version and base key lead each state so that archived states can be matched without
- * decoding them. Archived states stay as their encoded bytes until one is needed.
+ * Version 2 only adds the SPQR flag and section; a version 1 record (no state has the flag)
+ * decodes unchanged, and is written back as version 2. Version and base key lead each state so
+ * that archived states can be matched without decoding them. Archived states stay as their
+ * encoded bytes until one is needed.
  */
-export const SESSION_RECORD_FORMAT = 1;
+export const SESSION_RECORD_FORMAT = 2;
+/** Formats this version of Parley reads. */
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
 const PUBLIC_KEY_LENGTH = 33;
 const SECRET_LENGTH = 32;
 const FLAG_PENDING = 1;
 const FLAG_PENDING_PREKEY_ID = 2;
 const FLAG_PENDING_KYBER = 4;
+const FLAG_SPQR = 8;
 const MAX_KYBER_CIPHERTEXT = 1569;
 
 export interface SessionRecord {
@@ -36,9 +43,13 @@ export function emptyRecord(): SessionRecord {
   return { archived: [] };
 }
 
-/** Exact encoded size of a state, so records are written into one buffer with no copies. */
-function sessionStateSize(state: SessionState): number {
+/**
+ * Exact encoded size of a state, so records are written into one buffer with no copies. The
+ * SPQR section is encoded here once and handed to `writeSessionState`.
+ */
+function sessionStateSize(state: SessionState, spqr: Uint8Array | undefined): number {
   let size = 247; // fixed fields, receiver count and flags byte
+  if (spqr) size += 4 + spqr.length;
   for (const chain of state.receivers) size += 73 + chain.skipped.size * 36;
   const pending = state.pendingPreKey;
   if (pending) {
@@ -49,7 +60,7 @@ function sessionStateSize(state: SessionState): number {
   return size;
 }
 
-function writeSessionState(w: ByteWriter, state: SessionState): void {
+function writeSessionState(w: ByteWriter, state: SessionState, spqr: Uint8Array | undefined): void {
   w.u8(state.version)
     .fixed(state.baseKey)
     .fixed(state.localIdentityKey)
@@ -68,21 +79,30 @@ function writeSessionState(w: ByteWriter, state: SessionState): void {
     for (const [index, seed] of chain.skipped) w.u32(index).fixed(seed);
   }
   const pending = state.pendingPreKey;
-  if (!pending) {
-    w.u8(0);
-    return;
+  let flags = spqr ? FLAG_SPQR : 0;
+  if (pending) {
+    flags |= FLAG_PENDING;
+    if (pending.preKeyId !== undefined) flags |= FLAG_PENDING_PREKEY_ID;
+    if (pending.kyberCiphertext !== undefined) flags |= FLAG_PENDING_KYBER;
   }
-  let flags = FLAG_PENDING;
-  if (pending.preKeyId !== undefined) flags |= FLAG_PENDING_PREKEY_ID;
-  if (pending.kyberCiphertext !== undefined) flags |= FLAG_PENDING_KYBER;
-  w.u8(flags).u32(pending.signedPreKeyId).u64(pending.createdAt);
-  if (pending.preKeyId !== undefined) w.u32(pending.preKeyId);
-  if (pending.kyberCiphertext !== undefined) w.u32(pending.kyberPreKeyId ?? 0).bytes(pending.kyberCiphertext);
+  w.u8(flags);
+  if (pending) {
+    w.u32(pending.signedPreKeyId).u64(pending.createdAt);
+    if (pending.preKeyId !== undefined) w.u32(pending.preKeyId);
+    if (pending.kyberCiphertext !== undefined)
+      w.u32(pending.kyberPreKeyId ?? 0).bytes(pending.kyberCiphertext);
+  }
+  if (spqr) w.bytes(spqr);
+}
+
+function spqrBytes(state: SessionState): Uint8Array | undefined {
+  return state.spqr ? encodePqRatchetState(state.spqr) : undefined;
 }
 
 export function encodeSessionState(state: SessionState): Uint8Array {
-  const w = new ByteWriter(sessionStateSize(state));
-  writeSessionState(w, state);
+  const spqr = spqrBytes(state);
+  const w = new ByteWriter(sessionStateSize(state, spqr));
+  writeSessionState(w, state, spqr);
   return w.finish();
 }
 
@@ -117,6 +137,8 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     receivers.push({ ratchetKey, chainKey: { key, index }, skipped });
   }
   const flags = r.u8();
+  if (flags & ~(FLAG_PENDING | FLAG_PENDING_PREKEY_ID | FLAG_PENDING_KYBER | FLAG_SPQR))
+    r.fail('unknown flags');
   let pendingPreKey: SessionState['pendingPreKey'];
   if (flags & FLAG_PENDING) {
     const signedPreKeyId = r.u32();
@@ -129,8 +151,13 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
       kyberCiphertext = r.bytes(MAX_KYBER_CIPHERTEXT);
     }
     pendingPreKey = { signedPreKeyId, createdAt, preKeyId, baseKey, kyberPreKeyId, kyberCiphertext };
-  } else if (flags !== 0) {
+  } else if (flags & (FLAG_PENDING_PREKEY_ID | FLAG_PENDING_KYBER)) {
     r.fail('unknown flags');
+  }
+  let spqr: SessionState['spqr'];
+  if (flags & FLAG_SPQR) {
+    if (sessionVersion !== 4) r.fail('SPQR in a v3 session');
+    spqr = decodePqRatchetState(r.bytesView());
   }
   r.end();
   return {
@@ -148,6 +175,7 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     },
     receivers,
     pendingPreKey,
+    spqr,
   };
 }
 
@@ -167,14 +195,15 @@ export function stateMatchesBaseKey(encoded: Uint8Array, version: number, baseKe
 }
 
 export function encodeSessionRecord(record: SessionRecord): Uint8Array {
-  const currentSize = record.current ? sessionStateSize(record.current) : 0;
+  const spqr = record.current ? spqrBytes(record.current) : undefined;
+  const currentSize = record.current ? sessionStateSize(record.current, spqr) : 0;
   let size = 3 + (record.current ? 4 + currentSize : 0);
   for (const state of record.archived) size += 4 + state.length;
   const w = new ByteWriter(size);
   w.u8(SESSION_RECORD_FORMAT);
   if (record.current) {
     w.u8(1).u32(currentSize);
-    writeSessionState(w, record.current);
+    writeSessionState(w, record.current, spqr);
   } else {
     w.u8(0);
   }
@@ -187,7 +216,7 @@ export function encodeSessionRecord(record: SessionRecord): Uint8Array {
 export function decodeSessionRecord(bytes: Uint8Array): SessionRecord {
   const r = new ByteReader(bytes, 'session');
   const format = r.u8();
-  if (format !== SESSION_RECORD_FORMAT) {
+  if (!READABLE_FORMATS.includes(format)) {
     throw new ParleyError(
       'ERR_INVALID_RECORD',
       `session record format ${format} is not supported by this version of Parley (expected ${SESSION_RECORD_FORMAT}); upgrade Parley to read it`,

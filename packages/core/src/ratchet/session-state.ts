@@ -1,4 +1,5 @@
 import type { KeyPair } from '../keys/curve.js';
+import type { PqRatchetState } from '../spqr/pq-ratchet.js';
 import type { ChainKey } from './chain-key.js';
 
 /** Our side of the symmetric-key ratchet: the ratchet key pair we advertise and its chain. */
@@ -49,4 +50,10 @@ export interface SessionState {
   /** Newest last; at most MAX_RECEIVER_CHAINS. */
   receivers: ReceiverChain[];
   pendingPreKey?: PendingPreKey | undefined;
+  /**
+   * The sparse post-quantum ratchet (v4 sessions, libsignal ≥ 0.75). Undefined: the session
+   * runs without SPQR — it was started with SPQR off, the peer did not speak it, or the record
+   * predates it.
+   */
+  spqr?: PqRatchetState | undefined;
 }

@@ -2,6 +2,7 @@ import type { KeyContext, KeyPair } from '../keys/curve.js';
 import {
   decodeKyberPreKeyRecord,
   encodeKyberPreKeyRecord,
+  type GenerateKyberPreKeyOptions,
   generateKyberPreKey,
 } from '../keys/kyber-prekeys.js';
 import { generatePreKeys, generateSignedPreKey } from '../keys/prekeys.js';
@@ -65,14 +66,22 @@ export function kyberPreKeyWrites(
   identity: KeyPair,
   ids: readonly number[],
   now: number,
-  options: { readonly lastResort: boolean },
-): { readonly writes: WriteOperation[]; readonly published: SignedPublicKey[] } {
+  options: GenerateKyberPreKeyOptions | undefined,
+): {
+  readonly writes: WriteOperation[];
+  readonly published: (SignedPublicKey & { readonly lastResort: boolean })[];
+} {
   const writes: WriteOperation[] = [];
-  const published: SignedPublicKey[] = [];
+  const published: (SignedPublicKey & { readonly lastResort: boolean })[] = [];
   for (const id of ids) {
     const preKey = generateKyberPreKey(ctx, identity, id, now, options);
     writes.push(records.put('prekeys', records.preKeyKey('kyber', id), encodeKyberPreKeyRecord(preKey)));
-    published.push({ id, publicKey: preKey.publicKey, signature: preKey.signature });
+    published.push({
+      id,
+      publicKey: preKey.publicKey,
+      signature: preKey.signature,
+      lastResort: preKey.lastResort,
+    });
   }
   return { writes, published };
 }

@@ -33,6 +33,15 @@ export function checkSessionManagerOptions(options: unknown): asserts options is
   if (o.minimumVersion !== undefined && o.minimumVersion !== 3 && o.minimumVersion !== 4) {
     throw configurationError('minimumVersion', '3 or 4', o.minimumVersion);
   }
+  if (o.spqr !== undefined && o.spqr !== 'off' && o.spqr !== 'offer' && o.spqr !== 'require') {
+    throw configurationError('spqr', '"off", "offer" or "require"', o.spqr);
+  }
+  for (const field of ['retry', 'unverifiedWork'] as const) {
+    const value = o[field];
+    if (value !== undefined && (typeof value !== 'object' || value === null)) {
+      throw configurationError(field, 'an options object', value);
+    }
+  }
   if (o.cacheSize !== undefined && (!Number.isSafeInteger(o.cacheSize) || (o.cacheSize as number) < 0)) {
     throw configurationError('cacheSize', 'a non-negative integer (0 turns the cache off)', o.cacheSize);
   }

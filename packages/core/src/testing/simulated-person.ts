@@ -1,9 +1,14 @@
-import { toHex, utf8 } from '../bytes.js';
+import { toHex } from '../bytes.js';
+import {
+  contentBytes,
+  decodeMessagePlaintext,
+  encodeMessagePlaintext,
+} from '../content/message-plaintext.js';
+import { DEFAULT_PADDING_BLOCK } from '../content/padding.js';
 import { createPortableCrypto } from '../crypto/portable.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { ParleyError } from '../errors.js';
-import { DEFAULT_PADDING_BLOCK, padContent, unpadContent } from '../gateway/padding.js';
 import type { DeliveryReceipt, InboundFrame, OutboundFrame } from '../gateway/types.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import type { ProtocolAddress } from '../session/address.js';
@@ -145,8 +150,8 @@ export class SimulatedPerson implements NetworkPerson {
    */
   async encrypt(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
     const device = this.device(options.deviceId);
-    const bytes = typeof content === 'string' ? utf8(content) : content;
-    const plaintext = this.padding === false ? bytes : padContent(bytes, this.padding);
+    const envelope = typeof content === 'string' ? { text: content } : { bytes: content };
+    const plaintext = encodeMessagePlaintext(envelope, this.padding);
     const message = await device.sessions.encrypt(businessAddress(to), plaintext);
     return {
       // Random, like a network's ids: nothing about the person or the content.
@@ -177,13 +182,14 @@ export class SimulatedPerson implements NetworkPerson {
       type: frame.type,
       body: frame.body,
     });
-    const content = this.padding === false ? result.plaintext : unpadContent(result.plaintext);
+    const envelope = decodeMessagePlaintext(result.plaintext, this.padding);
+    const content = contentBytes(envelope);
     const message: PersonMessage = {
       from: frame.from,
       deviceId: device.deviceId,
       frameId: frame.frameId,
       content,
-      text: new TextDecoder().decode(content),
+      text: envelope.text ?? new TextDecoder().decode(content),
     };
     this.received.push(message);
     return message;

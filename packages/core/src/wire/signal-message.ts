@@ -25,7 +25,7 @@ const Field = {
   Counter: 2,
   PreviousCounter: 3,
   Ciphertext: 4,
-  /** SPQR message (libsignal ≥ 0.74); exposed, never interpreted here. */
+  /** SPQR message (libsignal ≥ 0.74); carried as bytes, interpreted by `spqr/`. */
   PqRatchet: 5,
   /** Sender/recipient service ids (libsignal ≥ 0.91); MAC-covered, ignored. */
   Addresses: 6,
@@ -38,10 +38,12 @@ export interface SignalMessageFields {
   readonly counter: number;
   readonly previousCounter: number;
   readonly ciphertext: Uint8Array;
+  /** SPQR payload (field 5); omitted from the wire when absent or empty, as libsignal does. */
+  readonly pqRatchet?: Uint8Array | undefined;
 }
 
 export interface DecodedSignalMessage extends SignalMessageFields {
-  /** SPQR payload (field 5) if the sender included one; Parley does not speak SPQR. */
+  /** SPQR payload (field 5) if the sender included one. */
   readonly pqRatchet: Uint8Array | undefined;
   /**
    * Every byte before the MAC (version byte ‖ protobuf): what the MAC is computed over.
@@ -54,23 +56,25 @@ export interface DecodedSignalMessage extends SignalMessageFields {
 }
 
 /**
- * Version byte ‖ protobuf, without the MAC. Fields are written 1, 2, 3, 4 — the order
+ * Version byte ‖ protobuf, without the MAC. Fields are written 1, 2, 3, 4, 5 — the order
  * libsignal (prost) and libsignal-node (protobufjs) write them.
  */
 export function encodeSignalMessageBody(fields: SignalMessageFields): Uint8Array {
-  const { version, ratchetKey, counter, previousCounter, ciphertext } = fields;
+  const { version, ratchetKey, counter, previousCounter, ciphertext, pqRatchet } = fields;
   assertVersion(version);
   assertBytes(ratchetKey, 'ratchetKey');
   assertWirePublicKey(ratchetKey, 'ratchetKey');
   assertUint32(counter, 'counter');
   assertUint32(previousCounter, 'previousCounter');
   assertBytes(ciphertext, 'ciphertext');
+  if (pqRatchet !== undefined) assertBytes(pqRatchet, 'pqRatchet');
 
   const writer = new ProtobufWriter()
     .bytes(Field.RatchetKey, ratchetKey)
     .uint32(Field.Counter, counter)
     .uint32(Field.PreviousCounter, previousCounter)
     .bytes(Field.Ciphertext, ciphertext);
+  if (pqRatchet !== undefined && pqRatchet.length > 0) writer.bytes(Field.PqRatchet, pqRatchet);
   // Refuse here what every decoder (ours included) would refuse once the MAC is appended.
   assertMessageSize(1 + writer.length + MAC_LENGTH, 'SignalMessage');
   const body = new Uint8Array(1 + writer.length);

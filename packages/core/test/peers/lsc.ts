@@ -44,6 +44,7 @@ interface PrivateKeyLike extends Serializable {
 interface IdentityKeyPairLike {
   readonly publicKey: PublicKeyLike;
   readonly privateKey: PrivateKeyLike;
+  serialize(): Uint8Array;
 }
 interface KemKeyPairLike {
   getPublicKey(): Serializable;
@@ -65,13 +66,20 @@ type AsyncFn = (...args: unknown[]) => Promise<unknown>;
 interface LscApi {
   PrivateKey: { generate(): PrivateKeyLike };
   PublicKey: { deserialize(bytes: Uint8Array): PublicKeyLike };
-  IdentityKeyPair: { generate(): IdentityKeyPairLike };
+  IdentityKeyPair: { generate(): IdentityKeyPairLike; deserialize(bytes: Uint8Array): IdentityKeyPairLike };
   ProtocolAddress: { new: (name: string, deviceId: number) => ProtocolAddressLike };
-  PreKeyRecord: { new: (id: number, pub: PublicKeyLike, priv: PrivateKeyLike) => Opaque };
+  PreKeyRecord: {
+    new: (id: number, pub: PublicKeyLike, priv: PrivateKeyLike) => Opaque;
+    deserialize(bytes: Uint8Array): Opaque;
+  };
   SignedPreKeyRecord: {
     new: (id: number, ts: number, pub: PublicKeyLike, priv: PrivateKeyLike, sig: Uint8Array) => Opaque;
+    deserialize(bytes: Uint8Array): Opaque;
   };
-  KyberPreKeyRecord?: { new: (id: number, ts: number, kp: KemKeyPairLike, sig: Uint8Array) => Opaque };
+  KyberPreKeyRecord?: {
+    new: (id: number, ts: number, kp: KemKeyPairLike, sig: Uint8Array) => Opaque;
+    deserialize(bytes: Uint8Array): Opaque;
+  };
   KEMKeyPair?: { generate(): KemKeyPairLike };
   KEMPublicKey?: { deserialize(bytes: Uint8Array): Opaque };
   PreKeyBundle: { new: (...args: unknown[]) => Opaque };
@@ -153,12 +161,34 @@ export type LscKind = keyof typeof shapes;
 export interface LscPeerOptions {
   /**
    * Offer the SPQR (sparse post-quantum) ratchet. Only 0.75.x has a switch (default false here,
-   * because Parley does not do SPQR). 0.90 always offers it and falls back when the peer does not
+   * the plain-PQXDH peer of interop-v4; interop-spqr switches it on too). 0.90 always offers it and falls back when the peer does not
    * answer with it; 0.103 requires it. Setting it on a version without a switch throws.
    */
   pqRatchet?: boolean;
   /** Identity trust: 'tofu' (default) rejects a changed identity; 'always' trusts everything. */
   trust?: TrustMode;
+  /**
+   * Start from another peer's saved state (its identity, registration id and every stored
+   * record, serialized), as an app does when it upgrades libsignal-client and loads what the
+   * older version wrote.
+   */
+  restore?: LscPeerState;
+}
+
+/** Everything a libsignal-client peer stores, serialized — what survives an app upgrade. */
+export interface LscPeerState {
+  readonly identityKeyPair: Uint8Array;
+  readonly registrationId: number;
+  readonly sessions: ReadonlyMap<string, Uint8Array>;
+  readonly identities: ReadonlyMap<string, Uint8Array>;
+  readonly preKeys: ReadonlyMap<number, Uint8Array>;
+  readonly signedPreKeys: ReadonlyMap<number, Uint8Array>;
+  readonly kyberPreKeys: ReadonlyMap<number, Uint8Array>;
+}
+
+/** A libsignal-client peer whose stored state can be carried to another version. */
+export interface LscPeer extends PeerClient {
+  saveState(): LscPeerState;
 }
 
 // ---- in-memory stores, built on the version's own abstract base classes ----
@@ -277,6 +307,7 @@ function makeStores(
 
   return {
     sessions,
+    identitiesMap: identities,
     preKeys,
     signedPreKeys,
     kyberPreKeys,
@@ -300,16 +331,31 @@ export async function createLscPeer(
   kind: LscKind,
   address: PeerAddress,
   options: LscPeerOptions = {},
-): Promise<PeerClient> {
+): Promise<LscPeer> {
   const shape: LscShape = shapes[kind];
   const api = shape.api;
   if (options.pqRatchet !== undefined && !shape.pqSwitch) {
     throw new Error(`${kind} has no SPQR switch (pqRatchet option): only lsc-0.75.1 does`);
   }
   const pqRatchet = options.pqRatchet ?? false;
-  const identity = api.IdentityKeyPair.generate();
-  const registrationId = randomRegistrationId();
+  const restore = options.restore;
+  const identity = restore
+    ? api.IdentityKeyPair.deserialize(toBuffer(restore.identityKeyPair))
+    : api.IdentityKeyPair.generate();
+  const registrationId = restore?.registrationId ?? randomRegistrationId();
   const stores = makeStores(shape, identity, registrationId, options.trust ?? 'tofu');
+  if (restore) {
+    for (const [key, bytes] of restore.sessions) stores.sessions.set(key, bytes.slice());
+    for (const [key, bytes] of restore.identities) stores.identitiesMap.set(key, bytes.slice());
+    for (const [id, bytes] of restore.preKeys)
+      stores.preKeys.set(id, api.PreKeyRecord.deserialize(toBuffer(bytes)));
+    for (const [id, bytes] of restore.signedPreKeys)
+      stores.signedPreKeys.set(id, api.SignedPreKeyRecord.deserialize(toBuffer(bytes)));
+    for (const [id, bytes] of restore.kyberPreKeys) {
+      if (!api.KyberPreKeyRecord) throw new Error(`${kind} cannot load Kyber prekeys`);
+      stores.kyberPreKeys.set(id, api.KyberPreKeyRecord.deserialize(toBuffer(bytes)));
+    }
+  }
   const local = api.ProtocolAddress.new(address.name, address.deviceId);
   const addr = (remote: PeerAddress) => api.ProtocolAddress.new(remote.name, remote.deviceId);
   /** remote address, [local address], session store, identity store */
@@ -319,7 +365,9 @@ export async function createLscPeer(
       : [addr(remote), stores.sessionStore, stores.identityStore];
   const usePq = () => (pqRatchet ? api.UsePQRatchet!.Yes : api.UsePQRatchet!.No);
 
-  const client: PeerClient = {
+  const serialized = <K>(records: Map<K, Opaque>): Map<K, Uint8Array> =>
+    new Map([...records].map(([id, record]) => [id, toU8((record as Serializable).serialize())]));
+  const client: LscPeer = {
     kind,
     address,
     identityKey: toU8(identity.publicKey.serialize()),
@@ -435,6 +483,18 @@ export async function createLscPeer(
 
     async sessionRecordSize(remote: PeerAddress): Promise<number | undefined> {
       return stores.sessions.get(addressKey(remote))?.length;
+    },
+
+    saveState(): LscPeerState {
+      return {
+        identityKeyPair: toU8(identity.serialize()),
+        registrationId,
+        sessions: new Map(stores.sessions),
+        identities: new Map(stores.identitiesMap),
+        preKeys: serialized(stores.preKeys),
+        signedPreKeys: serialized(stores.signedPreKeys),
+        kyberPreKeys: serialized(stores.kyberPreKeys),
+      };
     },
   };
   return client;

@@ -1,7 +1,9 @@
 /** Parley behind the same {@link PeerClient} interface as the real peers. */
-import type { CryptoProvider } from '../../src/crypto/provider.js';
+import type { CryptoProvider, RandomSource } from '../../src/crypto/provider.js';
+import { decodeSessionRecord } from '../../src/ratchet/session-record.js';
 import { SessionManager } from '../../src/session/session-manager.js';
 import { acceptIdentityChanges, strictTrustOnFirstUse } from '../../src/session/trust.js';
+import { type SpqrMode, spqrEpoch } from '../../src/spqr/pq-ratchet.js';
 import type { Store } from '../../src/storage/contract.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { FakeClock, testCrypto } from '../support/parties.js';
@@ -21,11 +23,26 @@ export interface ParleyPeerOptions {
   /** Kyber prekeys in bundles are last-resort keys (default: one-time). */
   readonly kyberLastResort?: boolean;
   readonly minimumVersion?: 3 | 4;
+  /** SessionManager's `spqr` option (its default, 'offer', when absent). */
+  readonly spqr?: SpqrMode;
+  readonly random?: RandomSource;
+}
+
+/** What Parley's own stored state says about SPQR in the current session with a device. */
+export interface SpqrView {
+  /** The current session runs the sparse post-quantum ratchet. */
+  readonly on: boolean;
+  /** Epoch secrets its SPQR chain has mixed in (0 while none). */
+  readonly epoch: number;
+  /** Still waiting for the peer's first message to settle the version. */
+  readonly negotiating: boolean;
 }
 
 export interface ParleyPeer extends PeerClient {
   readonly sessions: SessionManager;
   readonly store: Store;
+  /** Reads the stored record (not a cache): undefined when there is no current session. */
+  spqr(remote: PeerAddress): Promise<SpqrView | undefined>;
 }
 
 export async function createParleyPeer(
@@ -41,6 +58,8 @@ export async function createParleyPeer(
     scope: `${address.name}.${address.deviceId}`,
     trust: options.trust === 'always' ? acceptIdentityChanges : strictTrustOnFirstUse,
     minimumVersion: options.minimumVersion,
+    spqr: options.spqr,
+    random: options.random,
   });
   const identity = await sessions.initializeIdentity();
   let nextId = 1;
@@ -96,6 +115,17 @@ export async function createParleyPeer(
     hasSession: (remote: PeerAddress) => sessions.hasSession(remote),
     async sessionRecordSize(remote: PeerAddress): Promise<number | undefined> {
       return (await store.get('sessions', sessions.records.sessionKey(remote)))?.value.length;
+    },
+    async spqr(remote: PeerAddress): Promise<SpqrView | undefined> {
+      const stored = await store.get('sessions', sessions.records.sessionKey(remote));
+      const current = stored && decodeSessionRecord(stored.value).current;
+      if (!current) return undefined;
+      const pq = current.spqr;
+      return {
+        on: pq !== undefined,
+        epoch: pq ? spqrEpoch(pq) : 0,
+        negotiating: pq?.negotiation !== undefined,
+      };
     },
   };
 }

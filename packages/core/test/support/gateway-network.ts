@@ -4,10 +4,14 @@
  * once) and the people's devices (Parley or real Signal-protocol peers).
  */
 
+import {
+  contentBytes,
+  decodeMessagePlaintext,
+  encodeMessagePlaintext,
+} from '../../src/content/message-plaintext.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { createLocalKeyProvider, type KeyProvider } from '../../src/gateway/key-provider.js';
 import type { GatewayLogger, LogFields, LogLevel } from '../../src/gateway/logger.js';
-import { padContent, unpadContent } from '../../src/gateway/padding.js';
 import type {
   Directory,
   InboundFrame,
@@ -209,8 +213,10 @@ export class FakeNetwork implements Transport, Directory {
         this.businessBundle(to, { kyber: options.kyber ?? speaksKyber(device) }),
       );
     }
-    const bytes = new TextEncoder().encode(text);
-    const message = await device.encrypt(business, options.pad === false ? bytes : padContent(bytes));
+    const message = await device.encrypt(
+      business,
+      encodeMessagePlaintext({ text }, options.pad === false ? false : undefined),
+    );
     this.frameCounter += 1;
     return {
       frameId: `in-${this.frameCounter}`,
@@ -233,7 +239,8 @@ export class FakeNetwork implements Transport, Directory {
         { name: frame.from, deviceId: 1 },
         { type: frame.type, body: frame.body },
       );
-      out.push({ frame, text: new TextDecoder().decode(unpadContent(plaintext)) });
+      const envelope = decodeMessagePlaintext(plaintext);
+      out.push({ frame, text: envelope.text ?? new TextDecoder().decode(contentBytes(envelope)) });
     }
     return out;
   }

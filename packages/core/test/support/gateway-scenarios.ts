@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fromUtf8 } from '../../src/bytes.js';
+import { decodeMessagePlaintext } from '../../src/content/message-plaintext.js';
 import { isParleyError } from '../../src/errors.js';
 import { readMessageArchive } from '../../src/gateway/archive.js';
 import { createLocalKeyProvider } from '../../src/gateway/key-provider.js';
-import { unpadContent } from '../../src/gateway/padding.js';
 import type { GatewayEvent, InboundFrame, InboundMessage } from '../../src/gateway/types.js';
 import { SessionManager } from '../../src/session/session-manager.js';
 import { NAMESPACES, type Store } from '../../src/storage/contract.js';
@@ -884,7 +884,7 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
         const id = await tg.gateway.send({ from: SHOP, to: ALICE, content: 'canary-in-use' });
         await held.reached;
         expect(tg.gateway.plaintextInUse()).toEqual({ buffers: 1, oldestAgeMs: 0 });
-        expect(fromUtf8(unpadContent(encrypted[0]!))).toBe('canary-in-use');
+        expect(decodeMessagePlaintext(encrypted[0]!).text).toBe('canary-in-use');
 
         tg.clock.advance(10 * MINUTE - 1);
         await tg.gateway.tick(); // does not wait for the stuck send

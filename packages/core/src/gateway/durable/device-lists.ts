@@ -1,12 +1,12 @@
-import { ByteReader, ByteWriter } from '../binary.js';
-import { ParleyError } from '../errors.js';
-import type { WriteOperation } from '../storage/contract.js';
-import { allBusinesses, numbers } from './businesses.js';
-import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { ByteReader, ByteWriter } from '../../binary.js';
+import { ParleyError } from '../../errors.js';
+import type { WriteOperation } from '../../storage/contract.js';
+import { allBusinesses, numbers } from '../businesses.js';
+import { type BusinessContext, type GatewayContext, personQueueKey } from '../context.js';
+import { errorCode } from '../logger.js';
+import { assertDeviceId, assertDeviceIds, assertPhoneNumber } from '../validation.js';
 import { contactKey, devicesKey } from './layout.js';
-import { errorCode } from './logger.js';
 import { readSealed, sealedPut } from './message-store.js';
-import { assertDeviceId, assertDeviceIds, assertPhoneNumber } from './validation.js';
 
 /**
  * A person's devices, as one business knows them. The directory is the truth; the stored list

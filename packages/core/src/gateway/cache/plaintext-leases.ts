@@ -1,5 +1,5 @@
-import { wipe } from '../bytes.js';
-import type { Clock } from '../storage/contract.js';
+import { wipe } from '../../bytes.js';
+import type { Clock } from '../../storage/contract.js';
 
 /**
  * Plaintext the gateway holds while it works on a message ("data in use"). Every such buffer

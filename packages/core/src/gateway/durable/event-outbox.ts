@@ -1,12 +1,9 @@
-import { ByteReader, ByteWriter } from '../binary.js';
-import { toHex } from '../bytes.js';
-import type { ErrorCode } from '../errors.js';
-import { ERROR_CODES } from '../errors.js';
-import type { WriteOperation } from '../storage/contract.js';
-import type { BusinessContext, GatewayContext } from './context.js';
-import { eventKey, eventPrefix } from './layout.js';
-import { del, sealedPut } from './message-store.js';
-import type { DeviceState, MessageRecord } from './records.js';
+import { ByteReader, ByteWriter } from '../../binary.js';
+import { toHex } from '../../bytes.js';
+import type { ErrorCode } from '../../errors.js';
+import { ERROR_CODES } from '../../errors.js';
+import type { WriteOperation } from '../../storage/contract.js';
+import type { BusinessContext, GatewayContext } from '../context.js';
 import type {
   DeviceDelivery,
   DroppedEvent,
@@ -14,7 +11,10 @@ import type {
   MessageId,
   OutboundStatus,
   StatusEvent,
-} from './types.js';
+} from '../types.js';
+import { eventKey, eventPrefix } from './layout.js';
+import { del, sealedPut } from './message-store.js';
+import type { DeviceState, MessageRecord } from './records.js';
 
 /**
  * Durable status and dropped events: an outbox of events. Each event is written in the SAME

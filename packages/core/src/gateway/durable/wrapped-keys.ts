@@ -1,6 +1,7 @@
-import { wipe } from '../bytes.js';
-import { isParleyError, ParleyError } from '../errors.js';
-import { type GatewayContext, KEY_LENGTH } from './context.js';
+import { wipe } from '../../bytes.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { GatewayContext } from '../context.js';
+import { KEY_LENGTH } from '../options.js';
 import { put } from './message-store.js';
 
 /**

@@ -1,8 +1,8 @@
-import { wipe } from '../bytes.js';
-import type { RandomSource } from '../crypto/provider.js';
-import { isParleyError, ParleyError } from '../errors.js';
-import type { Clock, Store } from '../storage/contract.js';
-import type { KeyProvider } from './key-provider.js';
+import { wipe } from '../../bytes.js';
+import type { RandomSource } from '../../crypto/provider.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { Clock, Store } from '../../storage/contract.js';
+import type { KeyProvider } from '../key-provider.js';
 import { vaultKey } from './layout.js';
 
 /** Default retention period: one content key per day of deadlines. */

@@ -1,8 +1,8 @@
-import { concatBytes, copyBytes, utf8 } from '../bytes.js';
-import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
-import { isParleyError, ParleyError } from '../errors.js';
-import type { RecordSealer } from '../session/record-sealer.js';
-import type { Namespace } from '../storage/contract.js';
+import { concatBytes, copyBytes, utf8 } from '../../bytes.js';
+import type { CryptoProvider, RandomSource } from '../../crypto/provider.js';
+import { isParleyError, ParleyError } from '../../errors.js';
+import type { RecordSealer } from '../../session/record-sealer.js';
+import type { Namespace } from '../../storage/contract.js';
 
 const SEALED_FORMAT = 1;
 const NONCE_LENGTH = 12;

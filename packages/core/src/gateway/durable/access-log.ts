@@ -1,8 +1,8 @@
-import { ByteReader, ByteWriter } from '../binary.js';
-import { fromHex, toHex, utf8 } from '../bytes.js';
-import { constantTimeEqual } from '../crypto/constant-time.js';
-import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
-import type { GatewayContext } from './context.js';
+import { ByteReader, ByteWriter } from '../../binary.js';
+import { fromHex, toHex, utf8 } from '../../bytes.js';
+import { constantTimeEqual } from '../../crypto/constant-time.js';
+import { type ErrorCode, isParleyError, ParleyError } from '../../errors.js';
+import type { GatewayContext } from '../context.js';
 import { ACCESS_LOG_KEY, accessHeadKey, accessRecordKey, accessRecordPrefix } from './layout.js';
 import { put } from './message-store.js';
 import { loadOrCreateKey } from './wrapped-keys.js';

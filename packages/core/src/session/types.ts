@@ -1,0 +1,57 @@
+import type { KeyPair } from '../keys/curve.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
+import type { ProtocolAddress } from './address.js';
+
+/** libsignal's message type numbers (the JS libraries use 1 for whisper). */
+export const MessageType = { Whisper: 2, PreKey: 3 } as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export interface CiphertextMessage {
+  readonly type: MessageType;
+  readonly body: Uint8Array;
+}
+
+export interface LocalIdentity {
+  readonly identityKeyPair: KeyPair;
+  readonly registrationId: number;
+}
+
+/** Reported when a trust policy accepted an identity other than the stored one. */
+export interface IdentityChange {
+  readonly address: ProtocolAddress;
+  readonly previousIdentityKey: Uint8Array;
+  readonly identityKey: Uint8Array;
+}
+
+export interface DecryptResult {
+  readonly plaintext: Uint8Array;
+  readonly messageType: MessageType;
+  readonly sessionVersion: number;
+  /** True when this message created a new session (a first prekey message). */
+  readonly newSession: boolean;
+  readonly identityChange?: IdentityChange | undefined;
+}
+
+export interface ProcessBundleResult {
+  readonly sessionVersion: number;
+  readonly identityChange?: IdentityChange | undefined;
+}
+
+export interface EncryptOptions {
+  /**
+   * More writes committed atomically with the session update, computed from the message (e.g.
+   * the gateway keeps the ciphertext it will hand to the transport, so a retry resends the very
+   * same bytes).
+   */
+  readonly alsoWrite?: (message: CiphertextMessage) => readonly WriteOperation[];
+  /** Versions the commit must also find (e.g. "this frame was not stored yet": version 0). */
+  readonly alsoExpect?: readonly ExpectedVersion[];
+}
+
+export interface DecryptOptions {
+  /**
+   * More writes committed atomically with the session update (e.g. the gateway's inbound
+   * queue entry), computed from the plaintext once it is known.
+   */
+  readonly alsoWrite?: (result: DecryptResult) => readonly WriteOperation[];
+}
