@@ -109,7 +109,10 @@ async function crashCampaign(): Promise<boolean> {
   };
   const endpoint: GatewayEndpoint = {
     receiveFrame: (frame: InboundFrame) => gatewayCall('receiveFrame', frame) as Promise<ReceiveOutcome>,
-    receiveReceipt: async (receipt: DeliveryReceipt) => void (await gatewayCall('receiveReceipt', receipt)),
+    receiveReceipt: async (receipt: DeliveryReceipt) => {
+      await gatewayCall('receiveReceipt', receipt);
+      verbose(`receipt ${receipt.frameId} taken at ${now}`);
+    },
     idle: async () => void (await gatewayCall('idle').catch(() => undefined)),
   };
   network.connect(endpoint);
@@ -266,6 +269,7 @@ async function crashCampaign(): Promise<boolean> {
           };
           ledger.outbound.set(text, entry);
           entry.id = (await gatewayCall('send', { from, to: person.phoneNumber, content: text })) as string;
+          verbose(`life ${life}: ${text} sent as ${entry.id} at ${now}`);
           ledger.tokenOfId.set(entry.id, text);
         } else if (action === 'deliver') {
           if (
@@ -386,6 +390,15 @@ async function crashCampaign(): Promise<boolean> {
   }
 
   const verdict = ledger.verdict(people, network.log, finalStatus);
+  for (const lost of verdict.lostStatusEvents) {
+    const id = lost.split(':')[0]!;
+    const receipts = network.log
+      .filter((d) => d.packet.kind === 'receipt' && d.packet.receipt.frameId.startsWith(`${id}.`))
+      .map((d) => `${d.packet.kind === 'receipt' ? d.packet.receipt.frameId : ''} ${d.result}`);
+    verbose(
+      `lost event ${lost}: events ${JSON.stringify(ledger.statuses.get(id) ?? [])}, status() ${finalStatus.get(id)}, receipts ${receipts.join('; ')}`,
+    );
+  }
   rmSync(directory, { recursive: true, force: true });
   const seconds = (performance.now() - started) / 1000;
   const violations = verdict.violations();

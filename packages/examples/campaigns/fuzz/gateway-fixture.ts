@@ -23,9 +23,9 @@ import {
   type SimulatedPerson,
   TestNetwork,
 } from '@parley/core/testing';
-import { businessKey } from '../../../core/src/gateway/layout.js';
-import { createAesGcmSealer } from '../../../core/src/gateway/record-sealer.js';
-import { decodeBusinessConfig } from '../../../core/src/gateway/records.js';
+import { businessKey } from '../../../core/src/gateway/durable/layout.js';
+import { createAesGcmSealer } from '../../../core/src/gateway/durable/record-sealer.js';
+import { decodeBusinessConfig } from '../../../core/src/gateway/durable/records.js';
 import type { RecordSealer } from '../../../core/src/session/record-sealer.js';
 import {
   memoryStoreFrom,

@@ -7,9 +7,9 @@ import {
   readMessageArchive,
 } from '@parley/core';
 import { createDeterministicRandom } from '@parley/core/testing';
-import { businessKey } from '../../../../core/src/gateway/layout.js';
+import { businessKey } from '../../../../core/src/gateway/durable/layout.js';
+import { decodeBusinessConfig } from '../../../../core/src/gateway/durable/records.js';
 import { derivePseudonym } from '../../../../core/src/gateway/pseudonym.js';
-import { decodeBusinessConfig } from '../../../../core/src/gateway/records.js';
 import type { RecordSealer } from '../../../../core/src/session/record-sealer.js';
 import type { Rng } from '../../rng.js';
 import { diffSnapshots, type StoreSnapshot, snapshotStore } from '../../store-snapshot.js';

@@ -1,8 +1,8 @@
 import { createLocalKeyProvider, isParleyError } from '@parley/core';
-import { decodeDeviceList, encodeDeviceList } from '../../../../core/src/gateway/device-lists.js';
-import { decodeEvent, encodeEvent } from '../../../../core/src/gateway/event-outbox.js';
-import { unpadContent } from '../../../../core/src/gateway/padding.js';
-import { periodKeyContext } from '../../../../core/src/gateway/period-keys.js';
+import { unpadContent } from '../../../../core/src/content/padding.js';
+import { decodeDeviceList, encodeDeviceList } from '../../../../core/src/gateway/durable/device-lists.js';
+import { decodeEvent, encodeEvent } from '../../../../core/src/gateway/durable/event-outbox.js';
+import { periodKeyContext } from '../../../../core/src/gateway/durable/period-keys.js';
 import {
   contentAad,
   decodeBusinessConfig,
@@ -19,7 +19,7 @@ import {
   encodeOutboxEntry,
   encodeTimestamp,
   openContent,
-} from '../../../../core/src/gateway/records.js';
+} from '../../../../core/src/gateway/durable/records.js';
 import { decodeKyberPreKeyRecord, encodeKyberPreKeyRecord } from '../../../../core/src/keys/kyber-prekeys.js';
 import {
   decodeOneTimePreKeyRecord,
