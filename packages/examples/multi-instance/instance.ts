@@ -190,8 +190,8 @@ const gateway = createGateway({
     maxAttempts: tuning.maxSendAttempts,
     backoff: { initialMs: tuning.sendInitialMs, maxMs: tuning.backoffMaxMs },
   },
+  claims: { leaseMs: tuning.claimLeaseMs },
   integrity: tuning.integrity,
-  ...tuning.extraOptions,
 });
 kek.fill(0);
 let backgroundErrors = 0;

@@ -4,7 +4,7 @@
  * PARLEY_PG_URL (`export PARLEY_PG_URL="$(bash .ci/postgres-setup.sh)"`).
  */
 import { commandLineOrExit, positiveInteger } from '../src/cli.js';
-import { vaultUrlFor } from './placement.js';
+import { vaultUrlFor } from './deployment.js';
 import { reportLines } from './report.js';
 import { runScenario, type ScenarioOptions } from './scenario.js';
 

@@ -35,14 +35,11 @@ export interface GatewayTuning {
   readonly sendInitialMs: number;
   readonly backoffMaxMs: number;
   readonly maxSendAttempts: number;
+  /** `claims.leaseMs`: how long a claim on due work holds before another instance may take the work. */
+  readonly claimLeaseMs: number;
   readonly integrity: IntegrityConfigInput;
   /** Connections of the message store's pool. */
   readonly poolMax: number;
-  /**
-   * Further `GatewayOptions` fields, passed through as given: how a deployment tunes what the
-   * gateway claims and for how long (the option names are the gateway's, not the harness's).
-   */
-  readonly extraOptions?: Readonly<Record<string, unknown>>;
 }
 
 /** Arming the store hook of an instance (see instance.ts). */

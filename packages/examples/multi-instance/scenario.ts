@@ -9,23 +9,15 @@
  * The same options with `instances: 1` and no faults make the one-instance run whose
  * statistics, billing and integrity the multi-instance run is compared with.
  */
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createGateway,
-  createLocalKeyProvider,
-  type Directory,
-  type IntegrityConfigInput,
-  ParleyError,
-} from '@parley/core';
+import { type IntegrityConfigInput, ParleyError } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createDeterministicRandom, createSimulatedPerson, type SimulatedPerson } from '@parley/core/testing';
-import { createPostgresStore } from '@parley/storage-adapters/postgres';
-import pg from 'pg';
 import { BusinessDriver } from './business-driver.js';
 import { Chaos, type ChaosPlan } from './chaos.js';
 import { Cluster } from './cluster.js';
+import { dropPlacement, newPlacement, registerBusiness } from './deployment.js';
 import { Dice } from './dice.js';
 import { HarnessNetwork } from './harness-network.js';
 import type { GatewayTuning, InstanceConfig, InstanceFigures } from './protocol.js';
@@ -48,11 +40,14 @@ export const BUSINESS_NUMBER = '+15550001000';
 export const SCENARIO_INTEGRITY: IntegrityConfigInput = { thresholds: { newRecipients: { warn: 20 } } };
 
 export const DEFAULT_TUNING: GatewayTuning = {
-  tickMs: 250,
+  tickMs: 1_000,
   redeliveryInitialMs: 250,
   sendInitialMs: 250,
   backoffMaxMs: 2_000,
   maxSendAttempts: 50,
+  // Longer than any attempt takes on a loaded two-core machine; short enough that the work of
+  // a killed instance resumes within the run.
+  claimLeaseMs: 5_000,
   integrity: SCENARIO_INTEGRITY,
   poolMax: 8,
 };
@@ -104,8 +99,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const tally = new Tally();
   const directory = new SharedDirectory();
   const tuning = options.tuning ?? DEFAULT_TUNING;
-  const schema = `mi_${randomBytes(5).toString('hex')}`;
-  const vaultSchema = `${schema}_vault`;
+  const placement = newPlacement(options.url, options.vaultUrl);
   const kekHex = Buffer.from(dice.random(32)).toString('hex');
   const crypto = createNodeCrypto();
 
@@ -125,10 +119,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const configFor = (index: number, generation: number): InstanceConfig => ({
     index,
     generation,
-    url: options.url,
-    schema,
-    vaultUrl: options.vaultUrl,
-    vaultSchema,
+    ...placement,
     kekHex,
     businessId: BUSINESS_ID,
     tuning,
@@ -168,7 +159,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     void cluster.stopAll();
   }, deadline);
   try {
-    await register({ ...options, schema, vaultSchema, kekHex, directory });
+    await registerBusiness(placement, {
+      kekHex,
+      businessId: BUSINESS_ID,
+      number: BUSINESS_NUMBER,
+      directory,
+    });
     await Promise.all(Array.from({ length: options.instances }, (_, index) => cluster.start(index)));
     log(`${options.instances} instance(s) ready (${elapsed(startedAt)})`);
 
@@ -191,9 +187,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     await Promise.all(
       devices.map(async ({ person, p, deviceId }) => {
         if (p < options.outreach) {
-          // Answer only once the business's first message arrived on this device (bounded).
+          // Answer only once the business's first message is delivered (the gateway processed the
+          // receipt), so that the conversation is opened by the business in every run (bounded).
           const key = `${person.phoneNumber}/${deviceId}`;
-          await waitUntil(() => tally.receptions.get(`hi ${p}`)?.has(key) === true, 60_000);
+          await waitUntil(
+            () => tally.receptions.get(`hi ${p}`)?.has(key) === true && tally.delivered(`hi ${p}`),
+            60_000,
+          );
         } else {
           await sleep(dice.between(0, 500));
         }
@@ -207,17 +207,25 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     clearInterval(chaosTimer);
 
     const drainMs = options.drainTimeoutMs ?? 60_000;
-    const settled = () =>
-      tally.complete() && network.work.size === 0 && business.work.size === 0 && !chaos.busy;
-    let drained = await waitUntil(settled, drainMs, 100);
-    log(`drained: ${drained} (${elapsed(startedAt)})`);
-    if (tally.unresolvedAmbiguous().length > 0) {
-      // Give the last events and redeliveries a moment, then settle the sends of unknown outcome.
-      await waitUntil(() => network.work.size === 0 && business.work.size === 0, 10_000, 100);
+    const idle = () => network.work.size === 0 && business.work.size === 0 && !chaos.busy;
+    // Everything arrived but the sends of unknown outcome, and every message the gateway accepted
+    // without the driver learning its id reached its devices (or the drain ran out).
+    const settledButAmbiguous = () =>
+      idle() &&
+      tally.complete(new Set(tally.unresolvedAmbiguous())) &&
+      tally.acceptedWithoutReturnedId().every((id) => tally.receivedById.has(id));
+    let drained = false;
+    for (let round = 0; round < 3; round++) {
+      drained = await waitUntil(settledButAmbiguous, drainMs, 100);
+      if (tally.unresolvedAmbiguous().length === 0) break;
+      // Late `accepted` events (handed over again by another instance's tick) come first.
+      await sleep(4 * tuning.tickMs);
       const resent = business.reconcile();
-      log(`ambiguous sends resent: ${resent}`);
-      drained = await waitUntil(settled, drainMs, 100);
+      log(`sends of unknown outcome sent again: ${resent}`);
+      if (resent === 0) break;
     }
+    drained = drained && (await waitUntil(() => idle() && tally.complete(), drainMs, 100));
+    log(`drained: ${drained} (${elapsed(startedAt)})`);
     if (network.work.failure) throw network.work.failure;
     if (business.work.failure) throw business.work.failure;
 
@@ -249,69 +257,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     clearTimeout(watchdog);
     clearInterval(chaosTimer);
     await cluster.stopAll();
-    await dropSchemas(options.url, [schema]).catch(() => undefined);
-    await dropSchemas(options.vaultUrl, [vaultSchema]).catch(() => undefined);
+    await dropPlacement(placement).catch(() => undefined);
   }
 }
 
 export function inboundTag(person: number, deviceId: number, k: number): string {
   return `in ${person}.${deviceId}.${k}`;
-}
-
-/** The business and its number, registered once for the whole deployment (in this process). */
-async function register(options: {
-  readonly url: string;
-  readonly vaultUrl: string;
-  readonly schema: string;
-  readonly vaultSchema: string;
-  readonly kekHex: string;
-  readonly directory: SharedDirectory;
-}): Promise<void> {
-  const store = await createPostgresStore({ url: options.url, schema: options.schema, pool: { max: 2 } });
-  const vaultStore = await createPostgresStore({
-    url: options.vaultUrl,
-    schema: options.vaultSchema,
-    pool: { max: 2 },
-  });
-  const { directory } = options;
-  const directoryLink: Directory = {
-    publish: async (upload) => directory.publish(upload),
-    availableOneTimePreKeys: async (number) => directory.availableOneTimePreKeys(number),
-    availableOneTimeKyberPreKeys: async (number) => directory.availableOneTimeKyberPreKeys(number),
-    fetchDevices: async (phoneNumber) => directory.fetchDevices(phoneNumber),
-    fetchBundle: (phoneNumber, deviceId) => directory.fetchBundle(phoneNumber, deviceId),
-  };
-  const refuse = async () => {
-    throw new ParleyError('ERR_TRANSPORT_FAILURE', 'the registering gateway sends nothing');
-  };
-  const crypto = createNodeCrypto();
-  const gateway = createGateway({
-    store,
-    vaultStore,
-    keyProvider: createLocalKeyProvider({ kek: Uint8Array.from(Buffer.from(options.kekHex, 'hex')), crypto }),
-    transport: { send: refuse, requestRetry: refuse, acknowledge: refuse },
-    directory: directoryLink,
-    crypto,
-    timer: false,
-  });
-  try {
-    await gateway.registerBusiness({ businessId: BUSINESS_ID, retentionDays: 1 });
-    await gateway.addNumber(BUSINESS_ID, BUSINESS_NUMBER);
-  } finally {
-    await gateway.close();
-    await store.close();
-    await vaultStore.close();
-  }
-}
-
-async function dropSchemas(url: string, schemas: readonly string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url, application_name: 'parley-mi-harness' });
-  await client.connect();
-  try {
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 function elapsed(since: number): string {

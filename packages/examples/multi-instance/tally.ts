@@ -167,10 +167,21 @@ export class Tally {
     this.undecryptableDevices.add(deviceKey(device));
   }
 
-  /** Every inbound tag handled, and every planned outbound tag decrypted on each of its person's devices. */
-  complete(): boolean {
+  /** The business's `delivered` status event came for a message of this tag. */
+  delivered(tag: string): boolean {
+    const ids = new Set([...(this.sendIds.get(tag) ?? [])]);
+    for (const [id, t] of this.idTag) if (t === tag) ids.add(id);
+    return [...ids].some((id) => this.statuses.get(id)?.has('delivered'));
+  }
+
+  /**
+   * Every inbound tag handled, and every planned outbound tag (but those `ignoring`) decrypted on
+   * each of its person's devices.
+   */
+  complete(ignoring: ReadonlySet<string> = new Set()): boolean {
     if (this.handled.size < this.inboundPlanned.size) return false;
     for (const [tag, plan] of this.outboundPlanned) {
+      if (ignoring.has(tag)) continue;
       const byDevice = this.receptions.get(tag);
       if (!byDevice) return false;
       for (const deviceId of plan.devices) {
