@@ -35,6 +35,7 @@ import {
   CONFIG_VARIABLE,
   type HandledMessage,
   type InstanceConfig,
+  type InstanceHealth,
   SIGNAL,
   SIGNAL_FD,
   type StatusReport,
@@ -235,7 +236,14 @@ rpc.serve('disarm', () => {
   armed = undefined;
 });
 rpc.serve('figures', () => readFigures(gateway, config.businessId));
-rpc.serve('health', () => ({ backgroundErrors, plaintext: gateway.plaintextInUse().buffers }));
+rpc.serve('health', (): InstanceHealth => {
+  const cpu = process.cpuUsage();
+  return {
+    backgroundErrors,
+    plaintext: gateway.plaintextInUse().buffers,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+});
 rpc.serve('close', async () => {
   await gateway.close();
   await store.close();

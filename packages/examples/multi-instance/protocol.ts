@@ -109,3 +109,13 @@ export interface InstanceFigures {
     readonly knownContacts: number;
   };
 }
+
+/** What an instance reports of itself (`health`). */
+export interface InstanceHealth {
+  /** Failures of background work reported to `onError`. */
+  readonly backgroundErrors: number;
+  /** Plaintext buffers the gateway holds now. */
+  readonly plaintext: number;
+  /** CPU time of the process since it started (user + system). */
+  readonly cpuSeconds: number;
+}

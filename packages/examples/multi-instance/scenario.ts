@@ -20,7 +20,7 @@ import { Cluster } from './cluster.js';
 import { dropPlacement, newPlacement, registerBusiness } from './deployment.js';
 import { Dice } from './dice.js';
 import { HarnessNetwork } from './harness-network.js';
-import type { GatewayTuning, InstanceConfig, InstanceFigures } from './protocol.js';
+import type { GatewayTuning, InstanceConfig, InstanceFigures, InstanceHealth } from './protocol.js';
 import { type PublishFigures, SharedDirectory } from './shared-directory.js';
 import { type Figures, Tally } from './tally.js';
 import { sleep, waitUntil } from './work.js';
@@ -85,11 +85,7 @@ export interface ScenarioResult {
   readonly seconds: number;
   readonly processesStarted: number;
   /** Background errors and plaintext buffers each live instance reported at the end. */
-  readonly health: readonly {
-    readonly instance: number;
-    readonly backgroundErrors: number;
-    readonly plaintext: number;
-  }[];
+  readonly health: readonly (InstanceHealth & { readonly instance: number })[];
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
@@ -234,7 +230,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const health = await Promise.all(
       cluster.live().map(async (instance) => ({
         instance: instance.index,
-        ...(await instance.rpc.call<{ backgroundErrors: number; plaintext: number }>('health')),
+        ...(await instance.rpc.call<InstanceHealth>('health')),
       })),
     );
     await cluster.closeAll();
