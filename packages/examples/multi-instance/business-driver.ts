@@ -6,13 +6,15 @@
  * guess — it counts it, and `reconcile` decides after the run from the durable `accepted`
  * events and what the devices received.
  */
+import { isParleyError } from '@parley/core';
 import type { HarnessNetwork } from './harness-network.js';
 import type { HandledMessage, StatusReport } from './protocol.js';
+import { isLinkFailure } from './rpc.js';
 import type { Tally } from './tally.js';
 import { Limiter, Tracker } from './work.js';
 
 /** The call's deadline: a send that takes longer is treated as failed (outcome unknown). */
-const SEND_TIMEOUT_MS = 20_000;
+const SEND_TIMEOUT_MS = 60_000;
 
 export class BusinessDriver {
   readonly work = new Tracker();
@@ -73,8 +75,13 @@ export class BusinessDriver {
         SEND_TIMEOUT_MS,
       );
       this.tally.noteSent(tag, id);
-    } catch {
-      this.tally.noteAmbiguous(tag);
+    } catch (error) {
+      this.tally.noteAmbiguous(tag, failureReason(error));
     }
   }
+}
+
+function failureReason(error: unknown): string {
+  if (isLinkFailure(error)) return `link:${String((error as { details: { link: string } }).details.link)}`;
+  return isParleyError(error) ? error.code : 'unknown';
 }

@@ -19,7 +19,7 @@ import { Limiter, sleep, Tracker } from './work.js';
 /** A frame or receipt that no instance takes within this long fails the run (no instance is coming back). */
 export const DELIVERY_GIVE_UP_MS = 90_000;
 /** One call's deadline: far above a healthy answer under load; a stuck instance is routed around. */
-export const DELIVERY_CALL_TIMEOUT_MS = 20_000;
+export const DELIVERY_CALL_TIMEOUT_MS = 60_000;
 
 export interface BusinessSide {
   onHandled(message: HandledMessage): void;

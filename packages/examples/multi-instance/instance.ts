@@ -242,6 +242,7 @@ rpc.serve('health', (): InstanceHealth => {
     backgroundErrors,
     plaintext: gateway.plaintextInUse().buffers,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    level: gateway.integritySignals().signal(config.businessId).level,
   };
 });
 rpc.serve('close', async () => {

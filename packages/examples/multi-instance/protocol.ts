@@ -118,4 +118,6 @@ export interface InstanceHealth {
   readonly plaintext: number;
   /** CPU time of the process since it started (user + system). */
   readonly cpuSeconds: number;
+  /** The business's integrity level as this instance applies it now. */
+  readonly level: IntegrityLevel;
 }

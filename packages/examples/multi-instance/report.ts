@@ -99,6 +99,16 @@ export function reportLines(one: ScenarioResult, many: ScenarioResult): string[]
     `${f.outbound.ambiguousSends}/${f.outbound.resentAfterAmbiguity}`,
   );
   row('receipts re-routed', b.outbound.receiptReroutes, f.outbound.receiptReroutes);
+  const entries = (record: Readonly<Record<string, number>>) =>
+    Object.entries(record)
+      .map(([key, count]) => `${key} ${count}`)
+      .join(', ') || '—';
+  lines.push(
+    `    lost, by the status events they got: one ${entries(b.outbound.lostByStatus)}; three ${entries(f.outbound.lostByStatus)}`,
+  );
+  lines.push(
+    `    send calls failed with: one ${entries(b.outbound.sendFailures)}; three ${entries(f.outbound.sendFailures)}`,
+  );
   lines.push('  sessions');
   row(
     'devices desynchronised (could not decrypt)',
@@ -121,6 +131,8 @@ export function reportLines(one: ScenarioResult, many: ScenarioResult): string[]
     many.publishing.oneTimeKyberPreKeys,
   );
   row('prekey ids published twice', one.publishing.repeatedIds, many.publishing.repeatedIds);
+  row('one-time prekeys served to two devices', one.publishing.servedTwice, many.publishing.servedTwice);
+  row('highest integrity level an instance applied', one.highestLevel, many.highestLevel);
   lines.push(`  statistics, billing, integrity (read from instance ${many.readFrom} after the run)`);
   for (const c of compareExports(one.platform, many.platform)) {
     lines.push(

@@ -11,7 +11,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type IntegrityConfigInput, ParleyError } from '@parley/core';
+import { type IntegrityConfigInput, type IntegrityLevel, ParleyError } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import { createDeterministicRandom, createSimulatedPerson, type SimulatedPerson } from '@parley/core/testing';
 import { BusinessDriver } from './business-driver.js';
@@ -29,6 +29,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const REPOSITORY_ROOT = join(here, '..', '..', '..');
 
 export const BUSINESS_ID = 'multi-instance-shop';
+const LEVELS: readonly IntegrityLevel[] = ['ok', 'warn', 'throttle', 'block'];
+/** How often the harness asks each instance which integrity level it applies. */
+const LEVEL_SAMPLE_MS = 2_000;
 export const BUSINESS_NUMBER = '+15550001000';
 
 /**
@@ -86,6 +89,8 @@ export interface ScenarioResult {
   readonly processesStarted: number;
   /** Background errors and plaintext buffers each live instance reported at the end. */
   readonly health: readonly (InstanceHealth & { readonly instance: number })[];
+  /** The highest integrity level any instance applied to the business, sampled during the run. */
+  readonly highestLevel: IntegrityLevel;
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
@@ -148,6 +153,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
   const deadline = options.deadlineMs ?? 600_000;
   let chaosTimer: ReturnType<typeof setInterval> | undefined;
+  let levelTimer: ReturnType<typeof setInterval> | undefined;
+  let highestLevel: IntegrityLevel = 'ok';
+  const noteLevel = (level: IntegrityLevel) => {
+    if (LEVELS.indexOf(level) > LEVELS.indexOf(highestLevel)) highestLevel = level;
+  };
   let timedOut = false;
   const watchdog = setTimeout(() => {
     timedOut = true;
@@ -169,6 +179,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       totalInbound === 0 ? 1 : tally.handled.size / totalInbound,
     );
     chaosTimer = setInterval(() => chaos.poll(), 50);
+    // What each instance applies (a throttle paces the business's sends): sampled, cheaply.
+    levelTimer = setInterval(() => {
+      for (const instance of cluster.live()) {
+        instance.rpc.call<InstanceHealth>('health').then(
+          (h) => noteLevel(h.level),
+          () => undefined,
+        );
+      }
+    }, LEVEL_SAMPLE_MS);
 
     // The business opens the conversation with the first `outreach` people.
     for (let p = 0; p < Math.min(options.outreach, persons.length); p++) {
@@ -227,12 +246,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
 
     const reader = dice.pick(cluster.live());
     const platform = await reader.rpc.call<InstanceFigures>('figures', null, 60_000);
+    clearInterval(levelTimer);
     const health = await Promise.all(
       cluster.live().map(async (instance) => ({
         instance: instance.index,
         ...(await instance.rpc.call<InstanceHealth>('health')),
       })),
     );
+    for (const h of health) noteLevel(h.level);
     await cluster.closeAll();
     return {
       figures: tally.figures(),
@@ -244,6 +265,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       seconds: (Date.now() - startedAt) / 1000,
       processesStarted: cluster.all().length,
       health,
+      highestLevel,
     };
   } catch (error) {
     if (timedOut)
@@ -252,8 +274,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   } finally {
     clearTimeout(watchdog);
     clearInterval(chaosTimer);
+    clearInterval(levelTimer);
     await cluster.stopAll();
-    await dropPlacement(placement).catch(() => undefined);
+    // PARLEY_MI_KEEP_SCHEMA=1 keeps the run's schemas for inspection (named in the log).
+    if (process.env.PARLEY_MI_KEEP_SCHEMA === '1')
+      log(`kept schemas ${placement.schema}, ${placement.vaultSchema}`);
+    else await dropPlacement(placement).catch(() => undefined);
   }
 }
 

@@ -22,12 +22,16 @@ export interface PublishFigures {
   readonly oneTimeKyberPreKeys: number;
   /** One-time prekey ids published more than once (the same key offered twice). */
   readonly repeatedIds: number;
+  /** One-time prekey ids (EC or Kyber) handed to more than one device. */
+  readonly servedTwice: number;
 }
 
 export class SharedDirectory {
   private readonly published = new Map<string, Published>();
   private readonly people = new Map<string, SimulatedPerson>();
   private readonly seenIds = new Set<string>();
+  private readonly servedIds = new Set<string>();
+  private servedTwice = 0;
   private uploads = 0;
   private oneTime = 0;
   private oneTimeKyber = 0;
@@ -88,7 +92,10 @@ export class SharedDirectory {
     const entry = this.published.get(number);
     if (!entry) throw new ParleyError('ERR_NOT_FOUND', 'this business number has published no keys');
     const oneTime = entry.pool.shift();
-    const kyber = entry.kyberPool.shift() ?? entry.lastResortKyberPreKey;
+    const oneTimeKyber = entry.kyberPool.shift();
+    const kyber = oneTimeKyber ?? entry.lastResortKyberPreKey;
+    if (oneTime) this.noteServed(number, 'ec', oneTime.id);
+    if (oneTimeKyber) this.noteServed(number, 'kyber', oneTimeKyber.id);
     return {
       registrationId: entry.registrationId,
       deviceId: 1,
@@ -110,7 +117,14 @@ export class SharedDirectory {
       oneTimePreKeys: this.oneTime,
       oneTimeKyberPreKeys: this.oneTimeKyber,
       repeatedIds: this.repeated,
+      servedTwice: this.servedTwice,
     };
+  }
+
+  private noteServed(number: string, kind: string, id: number): void {
+    const key = `${number}/${kind}/${id}`;
+    if (this.servedIds.has(key)) this.servedTwice += 1;
+    this.servedIds.add(key);
   }
 
   private noteId(number: string, kind: string, id: number): void {

@@ -74,6 +74,8 @@ export class Tally {
   readonly idTag = new Map<string, string>();
   /** Sends whose outcome the driver could not know (the call failed), by tag. */
   readonly ambiguousSends = new Map<string, number>();
+  /** Why `send` calls failed: an error code, or `link:…` when the instance went away or did not answer. */
+  readonly sendFailures = new Map<string, number>();
   /** Ambiguous sends the driver made again, after the reconciliation showed they were not accepted. */
   resentAfterAmbiguity = 0;
   readonly statuses = new Map<string, Set<string>>();
@@ -119,8 +121,9 @@ export class Tally {
     this.idTag.set(id, tag);
   }
 
-  noteAmbiguous(tag: string): void {
+  noteAmbiguous(tag: string, reason: string): void {
     this.ambiguousSends.set(tag, (this.ambiguousSends.get(tag) ?? 0) + 1);
+    this.sendFailures.set(reason, (this.sendFailures.get(reason) ?? 0) + 1);
   }
 
   noteStatus(messageId: string, status: string): void {
@@ -225,12 +228,17 @@ export class Tally {
     ]);
     let lost = 0;
     let failedStatus = 0;
+    const lostByStatus = new Map<string, number>();
     for (const id of accepted) {
       const tag = this.idTag.get(id);
       const plan = tag === undefined ? undefined : this.outboundPlanned.get(tag);
       const got = this.receivedById.get(id) ?? new Set<string>();
       const expected = plan ? plan.devices.length : 1;
-      if (got.size < expected) lost += 1;
+      if (got.size < expected) {
+        lost += 1;
+        const statuses = [...(this.statuses.get(id) ?? [])].sort().join('+') || 'no event';
+        lostByStatus.set(statuses, (lostByStatus.get(statuses) ?? 0) + 1);
+      }
       if (this.statuses.get(id)?.has('failed')) failedStatus += 1;
     }
     const neverSent = [...this.outboundPlanned.keys()].filter(
@@ -271,7 +279,9 @@ export class Tally {
         twoCiphertexts,
         sameBytesFrames,
         sameBytesRepeatsRefused: this.sameBytesRepeats,
+        lostByStatus: Object.fromEntries(lostByStatus),
         ambiguousSends: [...this.ambiguousSends.values()].reduce((a, b) => a + b, 0),
+        sendFailures: Object.fromEntries(this.sendFailures),
         resentAfterAmbiguity: this.resentAfterAmbiguity,
         receiptReroutes: this.receiptReroutes,
       },
@@ -310,6 +320,8 @@ export interface Figures {
     readonly accepted: number;
     /** Accepted by the gateway, never decrypted on one of the person's devices. */
     readonly lost: number;
+    /** The lost messages by the status events their business got (`accepted+sent`, `no event`, …). */
+    readonly lostByStatus: Readonly<Record<string, number>>;
     /** Planned, never accepted (the driver's side: an inbound never handled has no reply). */
     readonly neverSent: number;
     readonly failedStatus: number;
@@ -323,6 +335,7 @@ export interface Figures {
     readonly sameBytesFrames: number;
     readonly sameBytesRepeatsRefused: number;
     readonly ambiguousSends: number;
+    readonly sendFailures: Readonly<Record<string, number>>;
     readonly resentAfterAmbiguity: number;
     readonly receiptReroutes: number;
   };

@@ -117,5 +117,9 @@ describePostgres('several gateway instances over one PostgreSQL', () => {
     for (const { field, one: single, many: three, equal } of compareExports(one.platform, many.platform)) {
       expect.soft(equal, `${field}: one instance ${single}, three instances ${three}`).toBe(true);
     }
+    // Throttled and blocked exactly as through one: no instance applied a stricter level.
+    expect
+      .soft(many.highestLevel, 'the highest level an instance applied during the run')
+      .toBe(one.highestLevel);
   });
 });
