@@ -6,10 +6,9 @@
  * guess — it counts it, and `reconcile` decides after the run from the durable `accepted`
  * events and what the devices received.
  */
-import { isParleyError } from '@parley/core';
 import type { HarnessNetwork } from './harness-network.js';
 import type { HandledMessage, StatusReport } from './protocol.js';
-import { isLinkFailure } from './rpc.js';
+import { failureReason } from './rpc.js';
 import type { Tally } from './tally.js';
 import { Limiter, Tracker } from './work.js';
 
@@ -79,9 +78,4 @@ export class BusinessDriver {
       this.tally.noteAmbiguous(tag, failureReason(error));
     }
   }
-}
-
-function failureReason(error: unknown): string {
-  if (isLinkFailure(error)) return `link:${String((error as { details: { link: string } }).details.link)}`;
-  return isParleyError(error) ? error.code : 'unknown';
 }

@@ -11,7 +11,7 @@ import { isParleyError, type OutboundFrame } from '@parley/core';
 import type { GatewayProcess } from './cluster.js';
 import type { Dice } from './dice.js';
 import type { HandledMessage, StatusReport } from './protocol.js';
-import type { RpcPeer } from './rpc.js';
+import { failureReason, type RpcPeer } from './rpc.js';
 import type { SharedDirectory } from './shared-directory.js';
 import type { Tally } from './tally.js';
 import { Limiter, sleep, Tracker } from './work.js';
@@ -131,8 +131,11 @@ export class HarnessNetwork {
         // A refusal of the frame itself would be final; everything here is a failed link or a
         // failed store (a dropped connection, a conflict that ran out of retries): try again.
         if (isParleyError(error, 'ERR_INVALID_ARGUMENT')) throw error;
-        if (kind === 'frame') this.options.tally.frameReroutes += 1;
-        else this.options.tally.receiptReroutes += 1;
+        const { tally } = this.options;
+        if (kind === 'frame') tally.frameReroutes += 1;
+        else tally.receiptReroutes += 1;
+        const reason = failureReason(error);
+        tally.rerouteReasons.set(reason, (tally.rerouteReasons.get(reason) ?? 0) + 1);
         if (Date.now() > end) throw error;
         await sleep(Math.min(1_000, 20 * 2 ** Math.min(tries, 5)) * (0.5 + this.options.dice.unit() / 2));
       }

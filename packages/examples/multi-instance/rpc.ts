@@ -138,6 +138,12 @@ export function isLinkFailure(error: unknown): boolean {
   return isParleyError(error, 'ERR_TRANSPORT_FAILURE') && typeof error.details.link === 'string';
 }
 
+/** A failure as the figures name it: an error code, or `link:…` when the instance went away or stayed silent. */
+export function failureReason(error: unknown): string {
+  if (isLinkFailure(error)) return `link:${String((error as ParleyError).details.link)}`;
+  return isParleyError(error) ? error.code : 'unknown';
+}
+
 function remoteError(code: string | undefined, message: string | undefined): ParleyError {
   const known = (ERROR_CODES as readonly string[]).includes(code ?? '');
   // A failure that is not Parley's (a bug in the other process) keeps its name in `remote`.

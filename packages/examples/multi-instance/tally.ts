@@ -65,6 +65,8 @@ export class Tally {
   readonly undecryptableDevices = new Set<string>();
   /** Frame deliveries re-routed because the instance died, failed or did not answer. */
   frameReroutes = 0;
+  /** Why frame and receipt deliveries were re-routed: an error code, or `link:…`. */
+  readonly rerouteReasons = new Map<string, number>();
   receiptReroutes = 0;
   retryRequests = 0;
 
@@ -267,6 +269,7 @@ export class Tally {
         handlerCallsWithoutTag: this.handlerCallsWithoutTag,
         gatewayOutcomes: { ...this.gatewayOutcomes },
         frameReroutes: this.frameReroutes,
+        rerouteReasons: Object.fromEntries(this.rerouteReasons),
       },
       outbound: {
         planned: this.outboundPlanned.size,
@@ -314,6 +317,8 @@ export interface Figures {
       readonly undecryptable: number;
     };
     readonly frameReroutes: number;
+    /** Why frames and receipts were re-routed (error code, or `link:…` for a dead or silent instance). */
+    readonly rerouteReasons: Readonly<Record<string, number>>;
   };
   readonly outbound: {
     readonly planned: number;
