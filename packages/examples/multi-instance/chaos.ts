@@ -23,6 +23,8 @@ export interface ChaosPlan {
 
 type Fault = { readonly at: number; readonly kind: 'random-kill' | 'claim-kill' | 'terminate' };
 
+/** How far (share of the traffic) the devices may run ahead of the next fault. */
+const CATCH_UP_SLACK = 0.02;
 /** How long an armed instance may take to reach the commit it waits for, before the fault is given up. */
 const ARMED_WAIT_MS = 20_000;
 /** How long a claimed-work commit stays stopped (the harness kills within milliseconds). */
@@ -89,6 +91,15 @@ export class Chaos {
     return this.running !== undefined;
   }
 
+  /**
+   * The traffic is past the next fault's point by more than a little (a restart takes seconds):
+   * the devices wait, so that every fault happens while messages flow, none after the traffic.
+   */
+  behind(): boolean {
+    const next = this.faults[0];
+    return next !== undefined && this.progress() > next.at + CATCH_UP_SLACK;
+  }
+
   private async run(fault: Fault): Promise<void> {
     if (fault.kind === 'terminate') return this.terminate();
     const live = this.cluster.live();
@@ -128,7 +139,15 @@ export class Chaos {
     await this.cluster.start(victim.index);
   }
 
+  /** Ends a held commit's connection; tried again (up to three times) when no commit was held. */
   private async terminate(): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      if (await this.terminateOnce()) return;
+    }
+    this.missed.push('terminate: no session commit was held in three tries');
+  }
+
+  private async terminateOnce(): Promise<boolean> {
     const instance = this.dice.pick(this.cluster.live());
     const held = instance.nextSignal((line) => line === SIGNAL.commitHeld, ARMED_WAIT_MS, false);
     const outcome = instance.nextSignal(
@@ -143,8 +162,8 @@ export class Chaos {
     try {
       await held;
     } catch {
-      this.missed.push('terminate: no session commit in time');
-      return;
+      instance.rpc.call('disarm').catch(() => undefined);
+      return false;
     }
     // The held process is blocked inside the commit, its transaction open: its backend shows the
     // commit's tag as application_name ("idle in transaction" while the process is stopped).
@@ -170,5 +189,6 @@ export class Chaos {
       applicationName: ended[0]?.application_name.replace(/[0-9a-f]{32}$/, '…') ?? '',
       outcome: line.slice(SIGNAL.heldOutcome.length + 1),
     });
+    return true;
   }
 }

@@ -32,6 +32,8 @@ export const BUSINESS_ID = 'multi-instance-shop';
 const LEVELS: readonly IntegrityLevel[] = ['ok', 'warn', 'throttle', 'block'];
 /** How often the harness asks each instance which integrity level it applies. */
 const LEVEL_SAMPLE_MS = 2_000;
+/** Longest pause of a device waiting for the faults to catch up with the traffic. */
+const CATCH_UP_MS = 120_000;
 export const BUSINESS_NUMBER = '+15550001000';
 
 /**
@@ -213,6 +215,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
           await sleep(dice.between(0, 500));
         }
         for (let k = 0; k < options.messagesPerDevice; k++) {
+          await waitUntil(() => !chaos.behind(), CATCH_UP_MS);
           await person.send(BUSINESS_NUMBER, inboundTag(p, deviceId, k), { deviceId });
         }
       }),
