@@ -108,13 +108,14 @@ export class HarnessNetwork {
   }
 
   /** A device's delivery receipt, retried on another instance until one takes it. */
-  deliverReceipt(frameId: string): void {
+  deliverReceipt(frameId: string, taken?: () => void): void {
     this.work.track(
-      this.receipts.run(() =>
-        this.untilTaken('receipt', (instance) =>
+      this.receipts.run(async () => {
+        await this.untilTaken('receipt', (instance) =>
           instance.rpc.call('receiveReceipt', { frameId }, DELIVERY_CALL_TIMEOUT_MS),
-        ),
-      ),
+        );
+        taken?.();
+      }),
     );
   }
 
@@ -155,7 +156,8 @@ export class HarnessNetwork {
     } catch (error) {
       result = isParleyError(error, 'ERR_DUPLICATE_MESSAGE') ? 'repeat' : 'failed';
     }
-    this.options.tally.noteFrame(device, messageId, frame.body, result);
-    if (result !== 'failed') this.deliverReceipt(frame.frameId);
+    this.options.tally.noteFrame(device, frame.frameId, messageId, frame.body, result);
+    if (result !== 'failed')
+      this.deliverReceipt(frame.frameId, () => this.options.tally.noteReceiptTaken(device, messageId));
   }
 }

@@ -92,6 +92,7 @@ export function reportLines(one: ScenarioResult, many: ScenarioResult): string[]
   row('doubled: one message under two ids', b.outbound.doubledIds, f.outbound.doubledIds);
   row('doubled: one id shown twice on a device', b.outbound.doubledShownTwice, f.outbound.doubledShownTwice);
   row('doubled: (id, device) got two ciphertexts', b.outbound.twoCiphertexts, f.outbound.twoCiphertexts);
+  for (const seen of f.outbound.twoCiphertextsSeen) lines.push(`    two ciphertexts: ${seen}`);
   row('same bytes sent again (allowed, counted)', b.outbound.sameBytesFrames, f.outbound.sameBytesFrames);
   row(
     'sends of unknown outcome / sent again',

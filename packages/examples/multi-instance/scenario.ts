@@ -37,12 +37,21 @@ const CATCH_UP_MS = 120_000;
 export const BUSINESS_NUMBER = '+15550001000';
 
 /**
- * Integrity thresholds of the run: the business opens the conversation with `outreach` people
- * who never wrote, so "new recipients" passes `warn` at 20 in both runs — a level that only a
- * complete count over all instances reproduces. Throttling stays at its default (its slots
- * would pace every reply of the run).
+ * Integrity thresholds of the run. The business opens the conversation with `outreach` (40)
+ * people who never wrote: exactly 40 unsolicited new recipients, so "new recipients" passes
+ * `warn` at 20 and stays below `throttle` at 60 in a correct count — a count that counts a reply
+ * as unsolicited (an instance that did not see the person write) passes 60 and throttles. The
+ * contact-share rule is held off (its share moves with the order in which people first write,
+ * which differs between runs), and a throttle spaces sends by 1 ms, so that a wrong throttle
+ * shows in the level without stalling the run.
  */
-export const SCENARIO_INTEGRITY: IntegrityConfigInput = { thresholds: { newRecipients: { warn: 20 } } };
+export const SCENARIO_INTEGRITY: IntegrityConfigInput = {
+  thresholds: {
+    newRecipients: { warn: 20, throttle: 60 },
+    contactShare: { minKnownContacts: 1_000_000 },
+    throttleRatePerMinute: 60_000,
+  },
+};
 
 export const DEFAULT_TUNING: GatewayTuning = {
   tickMs: 1_000,

@@ -34,6 +34,12 @@ interface FrameSeen {
   readonly bodies: Set<string>;
   frames: number;
   decrypted: number;
+  /** Frame ids in arrival order, each marked when its body was new, and whether a receipt for this (id, device) had been taken by then. */
+  readonly arrivals: {
+    readonly frameId: string;
+    readonly newBody: boolean;
+    readonly afterReceipt: boolean;
+  }[];
 }
 
 export interface KillRecord {
@@ -89,6 +95,8 @@ export class Tally {
   readonly receivedById = new Map<string, Set<string>>();
   /** Frames a device refused as a repeat of bytes it already decrypted (same-bytes redelivery). */
   sameBytesRepeats = 0;
+  /** (message id, device) pairs whose receipt an instance took. */
+  private readonly receiptsTaken = new Set<string>();
   /** Devices that could not decrypt a frame (not a repeat): their sessions desynchronised. */
   readonly desynchronised = new Map<string, number>();
   readonly kills: KillRecord[] = [];
@@ -137,14 +145,21 @@ export class Tally {
   /** A frame reached a device; `tag` when it decrypted, `repeat` when it was a same-bytes repeat. */
   noteFrame(
     device: DeviceRef,
+    frameId: string,
     messageId: string,
     body: Uint8Array,
     result: { readonly tag: string } | 'repeat' | 'failed',
   ): void {
     const key = `${messageId}|${deviceKey(device)}`;
-    const seen = this.frames.get(key) ?? { bodies: new Set<string>(), frames: 0, decrypted: 0 };
+    const seen = this.frames.get(key) ?? { bodies: new Set<string>(), frames: 0, decrypted: 0, arrivals: [] };
     seen.frames += 1;
-    seen.bodies.add(createHash('sha256').update(body).digest('hex'));
+    const digest = createHash('sha256').update(body).digest('hex');
+    seen.arrivals.push({
+      frameId,
+      newBody: !seen.bodies.has(digest),
+      afterReceipt: this.receiptsTaken.has(key),
+    });
+    seen.bodies.add(digest);
     this.frames.set(key, seen);
     if (result === 'repeat') {
       this.sameBytesRepeats += 1;
@@ -165,6 +180,11 @@ export class Tally {
     const devices = this.receivedById.get(messageId) ?? new Set<string>();
     devices.add(deviceKey(device));
     this.receivedById.set(messageId, devices);
+  }
+
+  /** A gateway instance took the device's receipt for a frame of this message. */
+  noteReceiptTaken(device: DeviceRef, messageId: string): void {
+    this.receiptsTaken.add(`${messageId}|${deviceKey(device)}`);
   }
 
   noteUndecryptable(device: DeviceRef): void {
@@ -255,8 +275,20 @@ export class Tally {
     }
     let twoCiphertexts = 0;
     let sameBytesFrames = 0;
+    const twoCiphertextsSeen: string[] = [];
     for (const seen of this.frames.values()) {
-      if (seen.bodies.size > 1) twoCiphertexts += 1;
+      if (seen.bodies.size > 1) {
+        twoCiphertexts += 1;
+        // Attempt numbers of the frame ids (the id itself stays out of the figures).
+        twoCiphertextsSeen.push(
+          seen.arrivals
+            .map(
+              (a) =>
+                `${a.frameId.replace(/^m[0-9a-f]{32}/, '')}${a.newBody ? ' new' : ' same'}${a.afterReceipt ? ' after its receipt' : ''}`,
+            )
+            .join(' → '),
+        );
+      }
       sameBytesFrames += seen.frames - seen.bodies.size;
     }
     return {
@@ -280,6 +312,7 @@ export class Tally {
         doubledIds,
         doubledShownTwice: doubledShown,
         twoCiphertexts,
+        twoCiphertextsSeen: twoCiphertextsSeen.slice(0, 10),
         sameBytesFrames,
         sameBytesRepeatsRefused: this.sameBytesRepeats,
         lostByStatus: Object.fromEntries(lostByStatus),
@@ -336,6 +369,8 @@ export interface Figures {
     readonly doubledShownTwice: number;
     /** (message id, device) pairs that received two different ciphertexts. */
     readonly twoCiphertexts: number;
+    /** How the two ciphertexts arrived: frame id suffixes (device, attempt), new or repeated bytes, after the receipt or not. */
+    readonly twoCiphertextsSeen: readonly string[];
     /** Frames that repeated bytes a device already had (allowed: a resend of the stored ciphertext). */
     readonly sameBytesFrames: number;
     readonly sameBytesRepeatsRefused: number;
