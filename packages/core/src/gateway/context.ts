@@ -16,6 +16,7 @@ import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
+import { ViewClock } from './cache/view-clock.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
 import type { BusinessConfig } from './durable/records.js';
@@ -38,6 +39,7 @@ import {
   DEFAULT_SIGNED_PREKEY_GRACE_MS,
   DEFAULT_SIGNED_PREKEY_ROTATION_MS,
   type GatewayOptions,
+  type GatewayStatisticsOptions,
 } from './options.js';
 import { derivePseudonym } from './pseudonym.js';
 import type {
@@ -105,23 +107,35 @@ export class GatewayContext {
   readonly inFlight = new Set<Promise<unknown>>();
   readonly logger: GatewayLogger | undefined;
   readonly integrityConfig: IntegrityConfig | undefined;
-  /** Set once the sketch key is unwrapped (first business loaded). */
+  /**
+   * This instance's VIEW of the integrity counters (see tally.ts: the truth is the folded state
+   * and the tally journal in the store). Set once the sketch key is unwrapped.
+   */
   monitor: IntegrityMonitor | undefined;
   monitorLoading: Promise<IntegrityMonitor> | undefined;
   /** Reads before the monitor exists: every business at `ok`, nothing counted. */
   emptyMonitor: IntegrityMonitor | undefined;
-  /** Businesses whose integrity counters changed since they were last written. */
-  readonly integrityDirty = new Set<string>();
   /** Last level seen per business (to log changes). */
   readonly integrityLevels = new Map<string, IntegrityLevel>();
-  /** Per business: the clock time the next throttled message may go out. */
-  readonly throttleNext = new Map<string, number>();
-  /** Contacts count last given to the monitor, per business. */
+  /** Contacts count last journaled by this instance, per business (to journal changes only). */
   readonly knownContacts = new Map<string, number>();
+  /** This instance's view of statistics and billing (see tally.ts). */
   readonly ledger: UsageLedger | undefined;
   statisticsKeyLoading: Promise<void> | undefined;
-  /** Statistics writes run one after another, so an older state never lands after a newer one. */
-  statisticsWriting: Promise<void> = Promise.resolve();
+  /** The unwrapped integrity sketch key and statistics tag key, once loaded (for folds). */
+  integritySketchKey: Uint8Array | undefined;
+  statisticsTagKey: Uint8Array | undefined;
+  /** The statistics settings, for the folds' own ledgers. */
+  readonly statisticsOptions: GatewayStatisticsOptions = {};
+  /** Event time while the view applies a journal event (see cache/view-clock.ts). */
+  readonly viewClock: ViewClock;
+  /** Per business: what the view was built on and which journal events it holds (tally.ts). */
+  readonly tallyViews = new Map<
+    string,
+    { versions: string; generation: number; readonly applied: Set<string> }
+  >();
+  /** Orders the journal events this instance writes within one millisecond. */
+  tallySequence = 0;
   readonly platformExport: PlatformExport | undefined;
   /**
    * Run once for each business as it is loaded into this instance (restoring what the
@@ -215,10 +229,12 @@ export class GatewayContext {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
     }
+    this.viewClock = new ViewClock(this.clock);
     if (options.statistics !== false) {
+      this.statisticsOptions = options.statistics ?? {};
       const { recorder, statistics, billing } = createStatistics({
         ...options.statistics,
-        clock: this.clock,
+        clock: this.viewClock,
         random: this.random,
       });
       this.ledger = recorder;

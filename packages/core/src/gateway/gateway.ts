@@ -10,13 +10,16 @@ import { runDue } from './due-work.js';
 import { type AccessLog, createAccessLog } from './durable/access-log.js';
 import { setDevices } from './durable/device-lists.js';
 import { forgetHandedOver, redeliverAllEvents } from './durable/event-outbox.js';
+import { tryLease } from './durable/leases.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
-import { persistIntegrity, readSignal, receiveSpamReport, restoreIntegrity } from './integrity-counters.js';
+import { readSignal } from './integrity-counters.js';
 import type { GatewayOptions } from './options.js';
 import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
 import { erase, type SweepResult, sweep } from './retention.js';
+import { receiveSpamReport } from './spam-reports.js';
+import { foldAll } from './tally.js';
 import type {
   BusinessRegistration,
   DeliveryReceipt,
@@ -30,7 +33,6 @@ import type {
   SendRequest,
   SpamReport,
 } from './types.js';
-import { persistStatistics, restoreStatistics } from './usage-statistics.js';
 import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
@@ -53,6 +55,12 @@ export {
   MAX_RETENTION_DAYS,
 } from './options.js';
 export type { SweepResult } from './retention.js';
+
+/**
+ * The instance holding the sweep lease renews it every tick (60 s by default); when it stops,
+ * another instance takes the sweep over within this long.
+ */
+const SWEEP_LEASE_MS = 5 * 60_000;
 
 export function createGateway(options: GatewayOptions): Gateway {
   return new Gateway(options);
@@ -86,15 +94,22 @@ export function createGateway(options: GatewayOptions): Gateway {
  * spam reports to `receiveSpamReport`); the rest of the platform gets `statisticsExport()`,
  * non-personal counts only. Every message sent is checked and counted (by the recipient's
  * pseudonym) before it is stored: `block` refuses it with `ERR_INTEGRITY_BLOCKED`, `throttle`
- * gives it a slot on the injected clock (the due-time index releases it). Integrity counters
- * and statistics and billing are persisted, sealed, in the `counters` namespace on `tick()`
- * and `close()` (restored when a business is first used). The optional `logger` gets codes,
- * ids and counts, never content, keys, phone numbers or pseudonyms.
+ * gives it a slot (shared by every instance) on the injected clock; the due-time index
+ * releases it. Every counted event (a message sent or received, a delivery, a failure…) is
+ * committed with the change it counts, in a tally journal that `tick()` folds into each
+ * business's sealed integrity and statistics records (tally.ts): the counts hold over all
+ * traffic of all instances, an instance killed right after a commit included. The optional
+ * `logger` gets codes, ids and counts, never content, keys, phone numbers or pseudonyms.
  *
- * Assembly: the shared state lives in one `GatewayContext` (context.ts); each concern is a
- * module of functions taking it — businesses.ts, inbound.ts, outbound.ts, due-work.ts,
- * prekeys.ts, retention.ts, integrity-counters.ts, usage-statistics.ts, message-store.ts —
- * and this class is where they are put together behind the public methods.
+ * Several instances may share one store: due work is claimed by one instance at a time
+ * (durable/claims.ts), shared upkeep runs under leases (durable/leases.ts), and what an
+ * instance keeps in memory (cache/, the decoded sessions, the integrity and statistics view)
+ * is rebuilt from the store whenever the store moved on.
+ *
+ * Assembly: the state every part shares lives in one `GatewayContext` (context.ts); durable
+ * record families are under durable/, per-instance caches under cache/, and each operation is
+ * a module of functions taking the context — inbound.ts, outbound.ts, due-work.ts, prekeys.ts,
+ * retention.ts, tally.ts, spam-reports.ts — put together behind the public methods here.
  */
 export class Gateway {
   private readonly g: GatewayContext;
@@ -103,10 +118,6 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.g = new GatewayContext(options);
-    this.g.onBusinessLoaded.push(
-      (ctx) => restoreIntegrity(this.g, ctx),
-      (ctx) => restoreStatistics(this.g, ctx),
-    );
     if (this.g.integrityConfig) {
       this.signalsReader = Object.freeze({
         signal: (businessId: string): IntegritySignal => readSignal(this.g, businessId),
@@ -270,9 +281,9 @@ export class Gateway {
       await runDue(this.g);
       await redeliverAllEvents(this.g);
       await maintainPreKeys(this.g);
-      await sweep(this.g);
-      await persistIntegrity(this.g);
-      await persistStatistics(this.g);
+      // Shared upkeep: one instance sweeps per lease period (durable/leases.ts).
+      if (await tryLease(this.g, 'sweep', SWEEP_LEASE_MS)) await sweep(this.g);
+      await foldAll(this.g);
     } catch (error) {
       this.g.reportError(error);
     }
@@ -329,13 +340,13 @@ export class Gateway {
     await this.idle();
     try {
       await forgetHandedOver(this.g);
-      await persistIntegrity(this.g);
-      await persistStatistics(this.g);
+      await foldAll(this.g);
     } catch (error) {
       this.g.reportError(error);
     }
     this.g.leases.clear();
     this.g.periodKeys.clear();
+    wipe(this.g.integritySketchKey, this.g.statisticsTagKey);
     for (const pending of this.g.businesses.values()) {
       pending.then((ctx) => wipe(ctx.pseudonymKey)).catch(() => undefined);
     }

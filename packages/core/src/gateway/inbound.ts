@@ -2,7 +2,6 @@ import { toHex, utf8, wipe } from '../bytes.js';
 import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { unpadContent } from '../content/padding.js';
 import { isParleyError } from '../errors.js';
-import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { IdentityChange } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
@@ -22,6 +21,7 @@ import {
   sealContent,
 } from './durable/records.js';
 import { expire } from './retention.js';
+import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
@@ -46,6 +46,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
 
   let identityChange: IdentityChange | undefined;
   let newSession = false;
+  // The events counted with this message, from the attempt whose commit landed.
+  let tallies: PendingTally[] = [];
   try {
     const result = await sessions.decrypt(
       address,
@@ -92,7 +94,9 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               }),
             );
           }
-          return writes;
+          tallies = [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
+          if (decrypted.newSession) tallies.push(newTally(g, ctx, { kind: 'session', at: now }));
+          return [...writes, ...tallies.map((tally) => tally.write)];
         },
       },
     );
@@ -102,13 +106,9 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   } catch (error) {
     return undecryptable(g, ctx, frame, pseudonym, error);
   }
-  const sender = brandPseudonym(pseudonym);
-  if (g.monitor) {
-    g.monitor.recordReceived({ businessId, sender });
-    g.integrityDirty.add(businessId);
-  }
-  g.ledger?.recordReceived({ businessId, sender });
-  if (newSession) g.ledger?.recordSessionEstablished({ businessId });
+  // Committed with the message: applied to this instance's view now.
+  await applyAhead(g, tallies);
+  settleTallies(g, tallies, true);
   g.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
   await acknowledge(g, frame.frameId);
   if (identityChange) {

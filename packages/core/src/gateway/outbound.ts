@@ -2,6 +2,7 @@ import { copyBytes, wipe } from '../bytes.js';
 import { encodeContentEnvelope } from '../content/content-envelope.js';
 import { padContent } from '../content/padding.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import type { SendPermit } from '../integrity/monitor.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { CiphertextMessage, EncryptOptions, SessionManager } from '../session/session-manager.js';
@@ -14,14 +15,14 @@ import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/cla
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
-import { frameKey, messageIndexKey, messageKey, outboxKey } from './durable/layout.js';
+import { frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
 import {
   commitExpecting,
-  commitIfUnchanged,
   del,
   messageIndex,
   messageWrites,
   outboxPut,
+  put,
   readMessage,
   readSealed,
   sealedPut,
@@ -29,14 +30,25 @@ import {
 import {
   contentAad,
   decodeMessageIndex,
+  decodeTimestamp,
   encodeMessageRecord,
+  encodeTimestamp,
   type MessageRecord,
   openContent,
   sealContent,
 } from './durable/records.js';
-import { checkSend, readLevel } from './integrity-counters.js';
+import { checkSend } from './integrity-counters.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
+import {
+  applyAheadLoaded,
+  commitExpectingWithTallies,
+  commitWithTallies,
+  newTally,
+  refreshedLevel,
+  refreshTally,
+  settleTallies,
+} from './tally.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, OutboundFrame, SendRequest } from './types.js';
 import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
 
@@ -59,22 +71,20 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const businessId = await businessOfNumber(g, request.from);
   const ctx = await business(g, businessId);
   const pseudonym = g.pseudonym(ctx, request.to);
-  const recipient = brandPseudonym(pseudonym);
+  const _recipient = brandPseudonym(pseudonym);
   const id = g.newMessageId();
   const now = g.clock.now();
   const deadline = now + ctx.retentionMs;
-  let notBefore = now;
-  if (g.monitor) {
-    // Checked and counted in one synchronous step: many concurrent sends cannot all pass
-    // the check before any of them is counted.
-    const permit = checkSend(g, g.monitor, businessId);
-    if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
-      notBefore = Math.max(now, g.throttleNext.get(businessId) ?? now);
-      g.throttleNext.set(businessId, notBefore + permit.minIntervalMs);
-    }
-    g.monitor.recordSent({ businessId, recipient });
-    g.integrityDirty.add(businessId);
+  // Checked against the view refreshed from the store, and counted in the same synchronous
+  // step (applied to the view ahead of the commit): concurrent sends in this instance cannot
+  // all pass the check before any of them is counted.
+  const tally = newTally(g, ctx, { kind: 'sent', at: now, person: pseudonym, messageId: id });
+  let permit: SendPermit | undefined;
+  if (g.integrityConfig) {
+    await refreshTally(g, ctx);
+    permit = checkSend(g, g.monitor!, businessId);
   }
+  applyAheadLoaded(g, [tally]);
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
   // Encoded only now, after every await: sealed and zeroed in one synchronous step. What is
   // sealed is the content envelope (docs/content-envelope.md) the devices will receive.
@@ -97,13 +107,14 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   };
   wipe(content);
   const accepted = statusEvent(g, ctx, id, 'accepted', record);
-  // Sent at once (not throttled): this instance works on it, so the entry is written claimed.
-  const first =
-    notBefore > now
-      ? { nextAttemptAt: notBefore, claimedBy: '' }
-      : claimedEntry(g, { direction: 'outbound', deadline });
-  await g.store.commit([...messageWrites(ctx, id, record, now, first), accepted.write]);
-  g.ledger?.recordSent({ businessId, messageId: id, recipient });
+  let notBefore = now;
+  try {
+    notBefore = await commitSend(g, ctx, id, record, permit, [accepted.write, tally.write]);
+  } catch (error) {
+    settleTallies(g, [tally], false);
+    throw error;
+  }
+  settleTallies(g, [tally], true);
   await handOver(g, [accepted.pending]);
   if (notBefore > now) {
     // Throttled: the due-time index hands it to `runDue`/`tick` at its slot.
@@ -122,12 +133,72 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   return id;
 }
 
+/**
+ * Commits a new outbound message with its writes. A throttled business's message takes the
+ * next free slot — one slot record shared by every instance, taken by compare-and-swap (a lost
+ * race reads the slot again) — and waits for the due-time index; any other message is written
+ * claimed by this instance, which works on it at once. Returns when it may first go out.
+ */
+async function commitSend(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  record: MessageRecord,
+  permit: SendPermit | undefined,
+  extra: readonly WriteOperation[],
+): Promise<number> {
+  const now = record.createdAt;
+  const interval = permit?.level === 'throttle' ? permit.minIntervalMs : undefined;
+  if (interval === undefined) {
+    const first = claimedEntry(g, { direction: 'outbound', deadline: record.deadline });
+    await g.store.commit([...messageWrites(ctx, id, record, now, first), ...extra]);
+    return now;
+  }
+  const key = throttleKey(ctx.id);
+  return g.queue.run(`throttle/${ctx.id}`, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const slot = await g.store.get('counters', key);
+      const notBefore = Math.max(now, slot ? decodeTimestamp(slot.value) : now);
+      const next = notBefore + interval;
+      // The first slot may be now: then this instance sends it at once, like any other.
+      const first =
+        notBefore > now
+          ? { nextAttemptAt: notBefore, claimedBy: '' }
+          : claimedEntry(g, { direction: 'outbound', deadline: record.deadline });
+      const committed = await commitExpecting(
+        g,
+        [
+          ...messageWrites(ctx, id, record, now, first),
+          // The slot record outlives the throttle a little; an absent slot means "now".
+          put('counters', key, encodeTimestamp(next), next + THROTTLE_SLOT_GRACE_MS),
+          ...extra,
+        ],
+        [{ namespace: 'counters', key, version: slot?.version ?? 0 }],
+      );
+      if (committed) return notBefore;
+      if (attempt >= THROTTLE_SLOT_ATTEMPTS) {
+        throw new ParleyError('ERR_STORE_CONFLICT', 'the throttle slot kept changing under this send', {
+          attempts: attempt,
+        });
+      }
+    }
+  });
+}
+
+/** A throttle slot record is kept this long past its slot. */
+const THROTTLE_SLOT_GRACE_MS = 60 * 60_000;
+/** Instances racing for one business's slot: each loss means another send took the slot. */
+const THROTTLE_SLOT_ATTEMPTS = 50;
+
 export async function retransmit(g: GatewayContext, messageId: string): Promise<void> {
   g.assertOpen();
   const id = messageId as MessageId;
   const index = await messageIndex(g, id);
   const ctx = await business(g, index.businessId);
-  if (g.monitor) checkSend(g, g.monitor, ctx.id);
+  if (g.integrityConfig) {
+    await refreshTally(g, ctx);
+    checkSend(g, g.monitor!, ctx.id);
+  }
   await g.queue.run(id, async () => {
     const now = g.clock.now();
     const stored = await readMessage(g, ctx, id);
@@ -187,18 +258,20 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     // the record (the status query) — see README "Delivery guarantees".
     const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
     if (delivered) writes.push(delivered.write);
-    if ((await commitIfUnchanged(g, writes, 'messages', key, stored.version)) && delivered) {
-      if (g.monitor) {
-        g.monitor.recordDelivered({ businessId });
-        g.integrityDirty.add(businessId);
-      }
-      g.ledger?.recordDelivered({
-        businessId,
-        messageId: parsed.id,
-        recipient: brandPseudonym(record.pseudonym),
-      });
-      await handOver(g, [delivered.pending]);
-    }
+    const tallies = delivered
+      ? [
+          newTally(g, ctx, {
+            kind: 'delivered',
+            at: g.clock.now(),
+            person: record.pseudonym,
+            messageId: parsed.id,
+          }),
+        ]
+      : [];
+    const committed = await commitExpectingWithTallies(g, writes, tallies, [
+      { namespace: 'messages', key, version: stored.version },
+    ]);
+    if (committed && delivered) await handOver(g, [delivered.pending]);
   });
 }
 
@@ -252,7 +325,7 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     // and every retry are checked again here: nothing of a blocked business reaches the
     // transport after the block.
     const deferred = record.attempts > 0 || record.status !== 'accepted' || claim.taken;
-    if (deferred && g.monitor && readLevel(g, g.monitor, businessId) === 'block') {
+    if (deferred && g.integrityConfig && (await refreshedLevel(g, ctx)) === 'block') {
       return failBlocked(g, ctx, id, claim, stored);
     }
     const aad = contentAad(businessId, id);
@@ -320,17 +393,16 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     const event =
       status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
     if (event) writes.push(event.write);
-    const committed = await commitExpecting(g, writes, [
+    const tallies =
+      status === 'failed'
+        ? [newTally(g, ctx, { kind: 'failed', at: now, messageId: id, integrity: true })]
+        : [];
+    const committed = await commitExpectingWithTallies(g, writes, tallies, [
       { namespace: 'messages', key, version: stored.version },
       { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
     ]);
     if (!committed) return;
     if (status === 'failed') {
-      if (g.monitor) {
-        g.monitor.recordFailed({ businessId });
-        g.integrityDirty.add(businessId);
-      }
-      g.ledger?.recordFailed({ businessId, messageId: id });
       g.log('warn', 'message failed: sending attempts exhausted', {
         businessId,
         messageId: id,
@@ -369,12 +441,15 @@ async function failBlocked(
   ];
   const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
   if (event) writes.push(event.write);
-  const committed = await commitExpecting(g, writes, [
+  // A blocked business's message fails without counting against its delivery quality.
+  const tallies = fails
+    ? [newTally(g, ctx, { kind: 'failed', at: g.clock.now(), messageId: id, integrity: false })]
+    : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, [
     { namespace: 'messages', key, version: stored.version },
     { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
   ]);
   if (!committed || !event) return;
-  g.ledger?.recordFailed({ businessId, messageId: id });
   g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
     businessId,
     messageId: id,
@@ -486,7 +561,8 @@ export async function startSession(
 ): Promise<void> {
   const bundle = await g.directory.fetchBundle(phoneNumber, address.deviceId);
   const result = await sessions.processBundle(address, bundle);
-  g.ledger?.recordSessionEstablished({ businessId: ctx.id });
+  // Counted in a commit of its own: the session's commit is the session manager's.
+  await commitWithTallies(g, [], [newTally(g, ctx, { kind: 'session', at: g.clock.now() })]);
   if (result.identityChange) {
     g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
     g.emit(ctx.id, {

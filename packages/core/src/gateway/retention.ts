@@ -1,5 +1,4 @@
 import { ParleyError } from '../errors.js';
-import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
@@ -16,11 +15,16 @@ import {
   retryLimitPrefix,
   seenPrefix,
 } from './durable/layout.js';
-import { commitIfUnchanged, del } from './durable/message-store.js';
+import { del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
-import { updateKnownContacts } from './integrity-counters.js';
+import {
+  commitExpectingWithTallies,
+  commitWithTallies,
+  foldTally,
+  journalKnownContacts,
+  newTally,
+} from './tally.js';
 import type { MessageId } from './types.js';
-import { persistStatistics } from './usage-statistics.js';
 import { assertPhoneNumber } from './validation.js';
 
 /**
@@ -42,22 +46,20 @@ export async function expire(
   // The entry's own version guards against a second instance expiring it too.
   const entry = await g.store.get('outbox', outboxKey(businessId, id));
   if (!entry) return;
-  if (
-    !(await commitIfUnchanged(
-      g,
-      [del('outbox', outboxKey(businessId, id)), event.write],
-      'outbox',
-      outboxKey(businessId, id),
-      entry.version,
-    ))
-  )
-    return;
+  const tallies =
+    direction === 'outbound' ? [newTally(g, ctx, { kind: 'expired', at: g.clock.now(), messageId: id })] : [];
+  const committed = await commitExpectingWithTallies(
+    g,
+    [del('outbox', outboxKey(businessId, id)), event.write],
+    tallies,
+    [{ namespace: 'outbox', key: outboxKey(businessId, id), version: entry.version }],
+  );
+  if (!committed) return;
   g.log('info', 'message expired before it could be handed over', {
     businessId,
     messageId: id,
     direction,
   });
-  if (direction === 'outbound') g.ledger?.recordExpired({ businessId, messageId: id });
   await handOver(g, [event.pending]);
 }
 
@@ -68,8 +70,9 @@ export async function erase(g: GatewayContext, businessId: string, phoneNumber: 
   const pseudonym = g.pseudonym(ctx, phoneNumber);
   // After any send to this person under way: it cannot rebuild a session once this ran.
   await g.queue.run(personQueueKey(businessId, pseudonym), () => erasePseudonym(g, ctx, pseudonym, true));
-  // The stored statistics windows must not keep the person either (not only after the next tick).
-  await persistStatistics(g);
+  // The stored statistics windows must not keep the person either (not only after the next
+  // tick): the journal, with the erasure in it, is folded at once.
+  await foldTally(g, ctx);
   g.log('info', 'a person’s data was erased', { businessId });
 }
 
@@ -111,11 +114,13 @@ export async function erasePseudonym(
       writes.push(del('meta', entry.key));
     }
   }
-  await g.store.commit(writes);
+  // Statistics drop the person's billing windows when the journal's fold reaches this event.
+  // (Integrity keeps nothing per person: keyed hashes folded into shared sketches.)
+  await commitWithTallies(g, writes, [
+    newTally(g, ctx, { kind: 'forget', at: g.clock.now(), person: pseudonym }),
+  ]);
   // The session managers may still hold the person's decoded sessions in memory.
   for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
-  // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
-  g.ledger?.forgetPerson(biz, brandPseudonym(pseudonym));
 }
 
 export async function sweep(g: GatewayContext): Promise<SweepResult> {
@@ -134,7 +139,7 @@ export async function sweep(g: GatewayContext): Promise<SweepResult> {
       await g.queue.run(personQueueKey(ctx.id, pseudonym), () => erasePseudonym(g, ctx, pseudonym, false));
       inactive += 1;
     }
-    updateKnownContacts(g, ctx.id, active);
+    await journalKnownContacts(g, ctx, active);
   }
   const records = await g.store.sweepExpired(now);
   const periodKeys = await g.periodKeys.destroyExpired();

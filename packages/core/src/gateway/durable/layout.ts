@@ -23,6 +23,10 @@
  *   meta      gw/statistics/key                 statistics people-tag key (wrapped by the key provider)
  *   counters  gw/b/{biz}/statistics             daily counts and billing (sealed; no person in them)
  *   counters  gw/b/{biz}/statistics-people      open 24-hour windows (sealed; keyed tags; expire with them)
+ *   counters  gw/j/{biz}/{time}/{instance}-{seq}  tally journal: one counted event, until folded (sealed)
+ *   counters  gw/b/{biz}/throttle               the next slot of a throttled business (shared by instances)
+ *   counters  gw/b/{biz}/spam/{messageId}       a counted spam report (de-duplicates across instances)
+ *   meta      gw/lease/{name}                   a lease on shared upkeep (the retention sweep, folds)
  *   meta      gw/access-log/key                 access-log MAC key (wrapped by the key provider)
  *   meta      gw/b/{biz}/log/{seq}              access-log record (seq: 16 digits; expires after accessLog.retentionMs)
  *   meta      gw/b/{biz}/log-head               newest access-log sequence number and MAC
@@ -72,3 +76,10 @@ export const accessRecordKey = (biz: string, seq: number) =>
   `gw/b/${biz}/log/${String(seq).padStart(16, '0')}`;
 export const accessRecordPrefix = (biz: string) => `gw/b/${biz}/log/`;
 export const accessHeadKey = (biz: string) => `gw/b/${biz}/log-head`;
+/** Ordered by time, then by instance and its sequence (an instance's events keep their order). */
+export const tallyJournalKey = (biz: string, time: number, instance: string, seq: number) =>
+  `gw/j/${biz}/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${instance}-${String(seq).padStart(8, '0')}`;
+export const tallyJournalPrefix = (biz: string) => `gw/j/${biz}/`;
+export const throttleKey = (biz: string) => `gw/b/${biz}/throttle`;
+export const spamReportKey = (biz: string, messageId: string) => `gw/b/${biz}/spam/${messageId}`;
+export const leaseKey = (name: string) => `gw/lease/${name}`;
