@@ -1,7 +1,9 @@
 /**
  * `pnpm bench`: Parley next to libsignal-client, libsignal (node) and privacyresearch on the
  * same workloads, plus the bare-primitive floors. Interleaved rounds, medians, Parley ÷ peer
- * ratios; results as JSON and an SVG chart in bench/results/.
+ * ratios; results as JSON and an SVG chart in bench/results/. With PARLEY_PG_URL set, also
+ * messages per second through one, two and three gateway processes over one PostgreSQL
+ * (bench/multi-instance.ts).
  *
  *   pnpm bench                 full run (several minutes)
  *   pnpm bench --quick         CI smoke run (under a minute; results go to *.tmp files)
@@ -24,6 +26,13 @@ import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
 import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
+import {
+  MULTI_FULL,
+  MULTI_QUICK,
+  type MultiInstanceRow,
+  multiInstanceLines,
+  runMultiInstanceBench,
+} from './multi-instance.js';
 import {
   type ChartGroup,
   describeError,
@@ -356,6 +365,16 @@ await attempt('media', 'encrypt/decrypt', async () => {
 });
 print(`media done (${elapsed()})`);
 
+// Several gateway processes over one PostgreSQL (bench/multi-instance.ts), when a server is set.
+const multiConfig = config.mode === 'full' ? MULTI_FULL : MULTI_QUICK;
+let multiInstance: MultiInstanceRow[] | undefined;
+if (PG_URL) {
+  await attempt('multi-instance', 'throughput', async () => {
+    multiInstance = await runMultiInstanceBench(PG_URL, multiConfig);
+  });
+  print(`multi-instance done (${elapsed()})`);
+}
+
 // ── Report ──────────────────────────────────────────────────────────────────────────
 
 const lastCheckpoint = String(config.recordPingPongs);
@@ -511,6 +530,12 @@ if (media) {
   print();
   for (const line of mediaBenchLines(media)) print(line);
 }
+if (multiInstance) {
+  print();
+  for (const line of multiInstanceLines(multiInstance, multiConfig)) print(line);
+} else if (!PG_URL) {
+  notes.push('Several-instance rows skipped: PARLEY_PG_URL not set.');
+}
 
 print();
 for (const note of notes) print(`note: ${note}`);
@@ -561,6 +586,7 @@ const results = {
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
   media: media ?? null,
+  multiInstance: multiInstance ? { config: multiConfig, rows: multiInstance } : null,
   notes,
   failures: Object.fromEntries(failures),
 };
