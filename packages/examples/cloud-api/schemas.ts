@@ -130,6 +130,10 @@ export const ACCESS_OPERATION_NAMES = [
   'on-message',
   'on-event',
   'access-log',
+  'upload-media',
+  'download-media',
+  'media-info',
+  'delete-media',
 ] as const;
 
 export const AccessLogQuerySchema = z.strictObject({

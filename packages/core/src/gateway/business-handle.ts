@@ -1,4 +1,5 @@
 import { ParleyError } from '../errors.js';
+import type { MediaByteSource } from '../media/byte-source.js';
 import { inspectCustom } from '../redaction.js';
 import type { BillingSnapshot, StatisticsSnapshot } from '../stats/snapshots.js';
 import { business, businessOfNumber, numbers } from './businesses.js';
@@ -16,6 +17,9 @@ import {
 } from './durable/access-log.js';
 import { messageIndex } from './durable/message-store.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
+import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
+import { assertMediaId } from './media-content.js';
+import type { DownloadMediaOptions, MediaInfo, UploadMediaOptions } from './media-types.js';
 import { messageStatus, retransmit, send } from './outbound.js';
 import { erase } from './retention.js';
 import type { EventHandler, MessageHandler, MessageId, MessageStatus, SendRequest } from './types.js';
@@ -102,6 +106,45 @@ export class BusinessHandle {
       assertPhoneNumber(phoneNumber, 'phoneNumber');
       note.person = this.#g.pseudonym(await business(this.#g, this.businessId), phoneNumber);
       await erase(this.#g, this.businessId, phoneNumber);
+    });
+  }
+
+  /**
+   * Uploads a file (bytes, a Web ReadableStream, a Node Readable or any iterable of chunks):
+   * encrypted as it is read, stored as ciphertext, placed on the network's media host. Send it
+   * with `send({ from, to, content: { media: { mediaId } } })`.
+   */
+  uploadMedia(source: MediaByteSource | Uint8Array, options: UploadMediaOptions): Promise<MediaInfo> {
+    return this.#logged('upload-media', async (note) => {
+      const info = await uploadMedia(this.#g, this.businessId, source, options);
+      note.messageId = info.mediaId;
+      return info;
+    });
+  }
+
+  /** A file of this business (uploaded, or a person's), checked whole before the first byte is released. */
+  downloadMedia(mediaId: string, options: DownloadMediaOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.#logged('download-media', async (note) => {
+      assertMediaId(mediaId);
+      note.messageId = mediaId;
+      return downloadMedia(this.#g, this.businessId, mediaId, options);
+    });
+  }
+
+  mediaInfo(mediaId: string): Promise<MediaInfo> {
+    return this.#logged('media-info', async (note) => {
+      assertMediaId(mediaId);
+      note.messageId = mediaId;
+      return mediaInfo(this.#g, this.businessId, mediaId);
+    });
+  }
+
+  /** Deletes a file now (record, blob, index entries); messages that carried it keep their pointer. */
+  deleteMedia(mediaId: string): Promise<void> {
+    return this.#logged('delete-media', async (note) => {
+      assertMediaId(mediaId);
+      note.messageId = mediaId;
+      await deleteMedia(this.#g, this.businessId, mediaId);
     });
   }
 

@@ -33,6 +33,7 @@ import {
   sealContent,
 } from './durable/records.js';
 import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
+import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
 import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
@@ -44,8 +45,15 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   assertPhoneNumber(request.from, 'from');
   assertPhoneNumber(request.to, 'to');
   const given = request.content;
+  const media = checkMediaContent(given);
   const length =
-    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+    typeof given === 'string'
+      ? utf8Length(given)
+      : given instanceof Uint8Array
+        ? given.length
+        : media
+          ? 1
+          : -1;
   // Empty content would be encrypted, delivered and billed as a message of nothing.
   if (length < 1 || length > MAX_CONTENT_LENGTH) {
     throw new ParleyError(
@@ -56,6 +64,8 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   }
   const businessId = await businessOfNumber(g, request.from);
   const ctx = await business(g, businessId);
+  // Before anything is counted: an unknown or expired file refuses the send.
+  const attachment = media && (await loadAttachment(g, ctx, media));
   const pseudonym = g.pseudonym(ctx, request.to);
   const recipient = brandPseudonym(pseudonym);
   const id = g.newMessageId();
@@ -76,9 +86,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
   // Encoded only now, after every await: sealed and zeroed in one synchronous step. What is
   // sealed is the content envelope (docs/content-envelope.md) the devices will receive.
-  const content = encodeContentEnvelope(
-    typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
-  );
+  const content = attachment
+    ? attachment.encode()
+    : encodeContentEnvelope(
+        typeof given === 'string' ? { text: given } : { bytes: copyBytes(given as Uint8Array) },
+      );
   const record: MessageRecord = {
     direction: 'outbound',
     status: 'accepted',
@@ -95,7 +107,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   };
   wipe(content);
   const accepted = statusEvent(g, ctx, id, 'accepted', record);
-  await g.store.commit([...messageWrites(ctx, id, record, now, notBefore), accepted.write]);
+  await g.store.commit([
+    ...messageWrites(ctx, id, record, now, notBefore),
+    accepted.write,
+    ...(attachment?.writes(pseudonym) ?? []),
+  ]);
   g.ledger?.recordSent({ businessId, messageId: id, recipient });
   await handOver(g, [accepted.pending]);
   if (notBefore > now) {

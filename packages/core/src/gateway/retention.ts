@@ -15,6 +15,7 @@ import {
   retryLimitPrefix,
   seenPrefix,
 } from './durable/layout.js';
+import { deleteBlobs, personMediaErasure } from './durable/media-store.js';
 import { commitIfUnchanged, del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
 import { updateKnownContacts } from './integrity-counters.js';
@@ -80,6 +81,7 @@ export async function erasePseudonym(
 ): Promise<void> {
   const biz = ctx.id;
   const writes: WriteOperation[] = [];
+  let blobIds: string[] = [];
   if (withMessages) {
     const prefix = personIndexPrefix(biz, pseudonym);
     for (const entry of await g.store.list('meta', { prefix })) {
@@ -91,6 +93,9 @@ export async function erasePseudonym(
         del('meta', entry.key),
       );
     }
+    const media = await personMediaErasure(g, biz, pseudonym);
+    writes.push(...media.writes);
+    blobIds = media.blobIds;
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
     writes.push(del('meta', entry.key));
@@ -108,6 +113,8 @@ export async function erasePseudonym(
     }
   }
   await g.store.commit(writes);
+  // After the commit: a blob whose record is gone is noise (its key went with the record).
+  await deleteBlobs(g, blobIds);
   // The session managers may still hold the person's decoded sessions in memory.
   for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
   // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
@@ -133,15 +140,18 @@ export async function sweep(g: GatewayContext): Promise<SweepResult> {
     updateKnownContacts(g, ctx.id, active);
   }
   const records = await g.store.sweepExpired(now);
+  const blobs = (await g.media?.blobStore.sweepExpired(now)) ?? 0;
   const periodKeys = await g.periodKeys.destroyExpired();
-  if (records > 0 || periodKeys > 0 || inactive > 0)
-    g.log('info', 'retention sweep', { records, periodKeys, inactive });
-  return { records, periodKeys, inactive };
+  if (records > 0 || periodKeys > 0 || inactive > 0 || blobs > 0)
+    g.log('info', 'retention sweep', { records, blobs, periodKeys, inactive });
+  return { records, blobs, periodKeys, inactive };
 }
 
 export interface SweepResult {
   /** Expired records deleted from the message store. */
   readonly records: number;
+  /** Expired media blobs deleted from the blob store (0 without media). */
+  readonly blobs: number;
   /** Period keys destroyed in the vault store. */
   readonly periodKeys: number;
   /** People whose protocol state was deleted for inactivity. */
