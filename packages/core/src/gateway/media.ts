@@ -14,7 +14,7 @@
  * is checked whole — length, MAC, both hashes — before the first plaintext byte is released.
  */
 import { toHex, wipe } from '../bytes.js';
-import { ParleyError } from '../errors.js';
+import { isParleyError, ParleyError } from '../errors.js';
 import { generatorStream, type MediaByteSource, readBytes } from '../media/byte-source.js';
 import type { EncryptedMedia } from '../media/encrypted-media.js';
 import { encryptedLength } from '../media/media-format.js';
@@ -251,11 +251,18 @@ async function uploadToHost(
       yield chunk;
     }
   }
-  const location = await media.transport.upload(generatorStream(counted()), {
-    type: fields.type,
-    length: total,
-    fileEncSha256: fields.fileEncSha256,
-  });
+  let location: MediaLocation;
+  try {
+    location = await media.transport.upload(generatorStream(counted()), {
+      type: fields.type,
+      length: total,
+      fileEncSha256: fields.fileEncSha256,
+    });
+  } catch (error) {
+    if (isParleyError(error) && error.code !== 'ERR_TRANSPORT_FAILURE') throw error;
+    // The transport's own error may say anything (a URL, a host): only its kind goes on.
+    throw new ParleyError('ERR_TRANSPORT_FAILURE', 'the media host refused the upload');
+  }
   return checkLocation(location);
 }
 
