@@ -15,6 +15,7 @@ import {
   queryAccess,
   verifyAccess,
 } from './durable/access-log.js';
+import { mediaIndexDeadline } from './durable/media-store.js';
 import { messageIndex } from './durable/message-store.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
@@ -125,16 +126,14 @@ export class BusinessHandle {
   /** A file of this business (uploaded, or a person's), checked whole before the first byte is released. */
   downloadMedia(mediaId: string, options: DownloadMediaOptions = {}): Promise<ReadableStream<Uint8Array>> {
     return this.#logged('download-media', async (note) => {
-      assertMediaId(mediaId);
-      note.messageId = mediaId;
+      note.messageId = await this.#ownMedia(mediaId);
       return downloadMedia(this.#g, this.businessId, mediaId, options);
     });
   }
 
   mediaInfo(mediaId: string): Promise<MediaInfo> {
     return this.#logged('media-info', async (note) => {
-      assertMediaId(mediaId);
-      note.messageId = mediaId;
+      note.messageId = await this.#ownMedia(mediaId);
       return mediaInfo(this.#g, this.businessId, mediaId);
     });
   }
@@ -142,8 +141,7 @@ export class BusinessHandle {
   /** Deletes a file now (record, blob, index entries); messages that carried it keep their pointer. */
   deleteMedia(mediaId: string): Promise<void> {
     return this.#logged('delete-media', async (note) => {
-      assertMediaId(mediaId);
-      note.messageId = mediaId;
+      note.messageId = await this.#ownMedia(mediaId);
       await deleteMedia(this.#g, this.businessId, mediaId);
     });
   }
@@ -212,6 +210,15 @@ export class BusinessHandle {
         outcome,
       });
     }
+  }
+
+  /**
+   * The media id, for the access log, when it is this business's (the operation itself answers
+   * another business's id exactly like a missing one): never log another business's ids.
+   */
+  async #ownMedia(mediaId: unknown): Promise<string | undefined> {
+    assertMediaId(mediaId);
+    return (await mediaIndexDeadline(this.#g, this.businessId, mediaId)) === undefined ? undefined : mediaId;
   }
 
   /** A number of this business; anything else reads exactly like an unregistered number. */

@@ -563,7 +563,10 @@ export function describeGatewayMediaScenarios(factory: MediaStoresFactory): void
       expect(sha256(await readAll(await other.downloadMedia(theirs.mediaId)))).toBe(
         sha256(canaryFile(1_000, 'theirs')),
       );
-      const log = (await w.acme.accessLog({ since: 0 })).map((r) => `${r.operation} ${r.outcome}`);
+      const records = await w.acme.accessLog({ since: 0 });
+      // The refused attempts are logged without the other business's id.
+      expect(JSON.stringify(records)).not.toContain(theirs.mediaId);
+      const log = records.map((r) => `${r.operation} ${r.outcome}`);
       expect(log).toEqual(
         expect.arrayContaining([
           'download-media ERR_NOT_FOUND',
@@ -596,6 +599,9 @@ export function describeGatewayMediaScenarios(factory: MediaStoresFactory): void
         { media: { mediaId: 'nope' } },
         { media: {} },
         { media: { mediaId: sticker.mediaId }, text: 'x' },
+        // The type the caller expects must be the file's.
+        { media: { mediaId: sticker.mediaId, type: 'image' } },
+        { media: { mediaId: sticker.mediaId, type: 'png' } },
       ]) {
         expect(await codeOf(w.gateway.send({ from: NUMBER, to: ALICE, content: content as never }))).toBe(
           'ERR_INVALID_ARGUMENT',
