@@ -12,6 +12,7 @@ import { ParleyError } from '../errors.js';
 import { encryptedLength } from '../media/media-format.js';
 import { createMediaPointer, MEDIA_POINTER_LIMITS, type MediaPointer } from '../media/media-pointer.js';
 import { type MediaFields, mediaRecordAad, openMediaFields, sealMediaFields } from '../media/media-record.js';
+import { assertMediaType } from '../media/media-type.js';
 import type { WriteOperation } from '../storage/contract.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import { blobIdOf } from './durable/layout.js';
@@ -34,7 +35,8 @@ export function checkMediaContent(content: unknown): MediaContent['media'] | und
   assertMediaId(media.mediaId, 'content.media.mediaId');
   optionalText(media.caption, 'content.media.caption', MEDIA_POINTER_LIMITS.caption);
   optionalText(media.fileName, 'content.media.fileName', MEDIA_POINTER_LIMITS.fileName);
-  return { mediaId: media.mediaId, caption: media.caption, fileName: media.fileName };
+  if (media.type !== undefined) assertMediaType(media.type, 'content.media.type');
+  return { mediaId: media.mediaId, caption: media.caption, fileName: media.fileName, type: media.type };
 }
 
 /** A media file ready to go into one message. */
@@ -56,7 +58,17 @@ export async function loadAttachment(
   media: MediaContent['media'],
 ): Promise<Attachment> {
   const { stored, fields, periodKey } = await openStoredMedia(g, ctx, media.mediaId);
+  const type = fields.type;
   wipeFields(fields);
+  if (media.type !== undefined && media.type !== type) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"content.media.type" is ${media.type}; the file is ${type}`,
+      {
+        field: 'content.media.type',
+      },
+    );
+  }
   const sealedFields = stored.record.sealed;
   const encode = (): Uint8Array => {
     const opened = openMediaFields(

@@ -20,6 +20,8 @@ export interface MediaContent {
     readonly caption?: string | undefined;
     /** Documents: the file name the person sees (default: the one given at upload). */
     readonly fileName?: string | undefined;
+    /** When given, the file must be of this type (an API that names the type can check it). */
+    readonly type?: MediaType | undefined;
   };
 }
 
