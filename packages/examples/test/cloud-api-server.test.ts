@@ -46,7 +46,8 @@ describe('cloud API server', () => {
         .sort();
       expect(documented).toEqual([...world.server.routes].sort());
       expect(documented).toContain('POST /v1/:phone_number_id/messages');
-      expect(documented.length).toBe(11);
+      expect(documented).toContain('POST /v1/:phone_number_id/media');
+      expect(documented.length).toBe(15);
     });
 
     it('every operation documents its answers, its parameters and its security', () => {
@@ -335,8 +336,9 @@ describe('cloud API rate limits', () => {
             });
       statuses.push(answer.status);
     }
-    // The world's setup already sent one message with this token: 4 more pass, then 429.
-    expect(statuses).toEqual([200, 400, 200, 400, 429, 429]);
+    // The world's setup already sent one message and uploaded one file with this token: 3 more
+    // pass, then 429.
+    expect(statuses).toEqual([200, 400, 200, 429, 429, 429]);
     const limited = await world.request('GET', path, { token: world.a.token });
     expect(limited.status).toBe(429);
     expect(ErrorBodySchema.parse(limited.json).error).toMatchObject({
