@@ -1,7 +1,8 @@
 /**
  * Media settings are checked at construction (ERR_CONFIGURATION naming the field), the blob
- * store's region joins the residency check, and a gateway without media still receives people's
- * media messages (recorded, handed over with their facts) while refusing transfers.
+ * store's region joins the residency check, a gateway without media still receives people's
+ * media messages (recorded, handed over with their facts) while refusing transfers, and a blob
+ * another instance stored first (a shared blob store) is used rather than refused.
  */
 import { describe, expect, it } from 'vitest';
 import { isParleyError } from '../src/errors.js';
@@ -10,6 +11,7 @@ import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import type { GatewayOptions } from '../src/gateway/options.js';
 import { createMemoryBlobStore } from '../src/media/memory-blob-store.js';
 import { createMemoryStore } from '../src/storage/memory.js';
+import { ManualClock } from '../src/testing/manual-clock.js';
 import { SimulatedMediaServer } from '../src/testing/media-server.js';
 import { TestNetwork } from '../src/testing/test-network.js';
 import { createTestWorld } from '../src/testing/test-world.js';
@@ -96,6 +98,51 @@ describe('gateway media settings', () => {
         world.gateway.uploadMedia(world.business.id, file, { type: 'image', mimetype: 'image/png' }),
       ),
     ).toBe('ERR_CONFIGURATION');
+    await world.close();
+  });
+});
+
+describe('a blob store shared with another instance', () => {
+  it('a fetch that loses the write-once put to another instance uses the blob that instance stored', async () => {
+    const clock = new ManualClock();
+    const inner = createMemoryBlobStore({ clock });
+    let lies = 0;
+    let conflicts = 0;
+    // Between this instance's "is it there?" and its put, another instance stores the blob.
+    const shared = {
+      ...inner,
+      kind: inner.kind,
+      head: async (id: string) => (lies > 0 ? ((lies -= 1), undefined) : inner.head(id)),
+      put: async (...args: Parameters<typeof inner.put>) => {
+        try {
+          return await inner.put(...args);
+        } catch (error) {
+          if (isParleyError(error, 'ERR_STORE_CONFLICT')) conflicts += 1;
+          throw error;
+        }
+      },
+      get: inner.get,
+      delete: inner.delete,
+      list: inner.list,
+      sweepExpired: inner.sweepExpired,
+      close: inner.close,
+    };
+    const world = await createTestWorld({ crypto: testCrypto(), clock, media: { blobStore: shared } });
+    const file = new TextEncoder().encode('a photo fetched by two instances');
+    await world.person.sendMedia(world.business.number, file, { type: 'image', mimetype: 'image/png' });
+    await world.network.flush();
+    const { mediaId } = world.business.messages[0]!.media!;
+    const read = async () => {
+      const stream = await world.gateway.downloadMedia(world.business.id, mediaId);
+      return new TextDecoder().decode(new Uint8Array(await new Response(stream).arrayBuffer()));
+    };
+    expect(await read()).toBe('a photo fetched by two instances');
+    // Both of this instance's checks (the download's and the fetch's) miss the blob.
+    lies = 2;
+    expect(await read()).toBe('a photo fetched by two instances');
+    expect(lies).toBe(0);
+    // The second fetch's put was refused (write-once) and the stored blob was used.
+    expect(conflicts).toBe(1);
     await world.close();
   });
 });

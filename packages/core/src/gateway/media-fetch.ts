@@ -29,11 +29,20 @@ export interface BlobFetch {
   readonly onProgress?: ((progress: MediaTransferProgress) => void) | undefined;
 }
 
-/** Fetches once per blob at a time: a second caller waits and then finds the blob stored. */
+/**
+ * Fetches once per blob at a time: a second caller in this process waits and then finds the
+ * blob stored; another instance sharing the blob store that stored it first wins the write-once
+ * `put`, and its blob (checked the same way) is used.
+ */
 export async function fetchBlobOnce(g: GatewayContext, media: GatewayMedia, fetch: BlobFetch): Promise<void> {
   await g.queue.run(`media/${fetch.blobId}`, async () => {
     if (await media.blobStore.head(fetch.blobId)) return;
-    await fetchBlob(g, media, fetch);
+    try {
+      await fetchBlob(g, media, fetch);
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT') && (await media.blobStore.head(fetch.blobId))) return;
+      throw error;
+    }
   });
 }
 
