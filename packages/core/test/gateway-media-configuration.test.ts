@@ -112,7 +112,11 @@ describe('a blob store shared with another instance', () => {
     const shared = {
       ...inner,
       kind: inner.kind,
-      head: async (id: string) => (lies > 0 ? ((lies -= 1), undefined) : inner.head(id)),
+      head: async (id: string) => {
+        if (lies === 0) return inner.head(id);
+        lies -= 1;
+        return undefined;
+      },
       put: async (...args: Parameters<typeof inner.put>) => {
         try {
           return await inner.put(...args);
