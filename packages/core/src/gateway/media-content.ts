@@ -96,7 +96,13 @@ export async function loadAttachment(
     encode,
     writes: (pseudonym) =>
       stored.origin === 'upload'
-        ? personMediaWrites(ctx.id, pseudonym, media.mediaId, 'recipient', stored.record.deadline)
+        ? personMediaWrites({
+            biz: ctx.id,
+            pseudonym,
+            mediaId: media.mediaId,
+            role: 'recipient',
+            expiresAt: stored.record.deadline,
+          })
         : [],
   };
 }
@@ -178,7 +184,13 @@ export function inboundMediaWrites(
   };
   return [
     ...storedMediaWrites(ctx, mediaId, stored),
-    ...personMediaWrites(ctx.id, input.pseudonym, mediaId, 'sender', input.deadline),
+    ...personMediaWrites({
+      biz: ctx.id,
+      pseudonym: input.pseudonym,
+      mediaId,
+      role: 'sender',
+      expiresAt: input.deadline,
+    }),
   ];
 }
 

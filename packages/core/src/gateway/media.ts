@@ -24,7 +24,7 @@ import { mediaRecordAad, sealMediaFields } from '../media/media-record.js';
 import { decryptMediaStream, encryptMediaStream } from '../media/media-streams.js';
 import { assertMediaType } from '../media/media-type.js';
 import { business } from './businesses.js';
-import type { BusinessContext, GatewayContext } from './context.js';
+import type { GatewayContext } from './context.js';
 import { blobIdOf, mediaRecordKey } from './durable/layout.js';
 import { deleteBlobs, mediaDeletion, type StoredMedia, storedMediaWrites } from './durable/media-store.js';
 import { assertMediaId, mediaExpired, openStoredMedia, wipeFields } from './media-content.js';
@@ -123,7 +123,7 @@ export async function uploadMedia(
     throw error;
   }
   g.log('debug', 'media uploaded', { businessId: ctx.id, mediaId, type: options.type });
-  return describe(ctx, mediaId, stored, sealedFields, true);
+  return describe({ businessId: ctx.id, mediaId, stored, fields: sealedFields, present: true });
 }
 
 /**
@@ -188,7 +188,7 @@ export async function mediaInfo(g: GatewayContext, businessId: string, mediaId: 
   const { stored, fields } = await openStoredMedia(g, ctx, mediaId);
   wipeFields(fields);
   const present = g.media ? (await g.media.blobStore.head(stored.record.blobId)) !== undefined : false;
-  return describe(ctx, mediaId, stored, fields, present);
+  return describe({ businessId: ctx.id, mediaId, stored, fields, present });
 }
 
 /** Deletes a file now: its record, its blob and every index entry naming it. */
@@ -206,16 +206,20 @@ export async function deleteMedia(g: GatewayContext, businessId: string, mediaId
   g.log('debug', 'media deleted', { businessId: ctx.id, mediaId });
 }
 
-function describe(
-  ctx: BusinessContext,
-  mediaId: string,
-  stored: StoredMedia,
-  fields: MediaFields,
-  present: boolean,
-): MediaInfo {
+/** What `describe` turns into a `MediaInfo`: the record, its opened fields, and whether the blob is stored. */
+interface MediaFacts {
+  readonly businessId: string;
+  readonly mediaId: string;
+  readonly stored: StoredMedia;
+  readonly fields: MediaFields;
+  readonly present: boolean;
+}
+
+function describe(facts: MediaFacts): MediaInfo {
+  const { businessId, mediaId, stored, fields, present } = facts;
   return {
     mediaId: mediaId as MediaId,
-    businessId: ctx.id,
+    businessId,
     origin: stored.origin,
     ...(stored.messageId === undefined ? {} : { messageId: stored.messageId as MessageId }),
     type: fields.type,

@@ -87,14 +87,18 @@ export function storedMediaWrites(
   ];
 }
 
+/** A tie between a media file and a person, kept until the file's deadline (`expiresAt`). */
+export interface PersonMediaTie {
+  readonly biz: string;
+  readonly pseudonym: string;
+  readonly mediaId: string;
+  readonly role: PersonMediaRole;
+  readonly expiresAt: number;
+}
+
 /** Ties a media file to a person (for erasure) until the file's deadline. */
-export function personMediaWrites(
-  biz: string,
-  pseudonym: string,
-  mediaId: string,
-  role: PersonMediaRole,
-  expiresAt: number,
-): WriteOperation[] {
+export function personMediaWrites(tie: PersonMediaTie): WriteOperation[] {
+  const { biz, pseudonym, mediaId, role, expiresAt } = tie;
   const writes = [
     put(
       'meta',
