@@ -47,6 +47,7 @@ export {
   type CiphertextMessage,
   type DecryptOptions,
   type DecryptResult,
+  type EncryptOptions,
   type IdentityChange,
   type LocalIdentity,
   MessageType,

@@ -25,6 +25,7 @@ import { type GatewayMedia, resolveMediaOptions } from './media-options.js';
 import {
   checkGatewayOptions,
   DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_CLAIM_LEASE_MS,
   DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
@@ -135,6 +136,10 @@ export class GatewayContext {
   readonly forgettingEvents = new Set<string>();
   /** Orders the event records this process writes within one millisecond. */
   eventSequence = 0;
+  /** This instance's id in claims on due work (random; another instance over the store has its own). */
+  readonly instanceId: string;
+  /** How long a claim on due work lasts before another instance may take the work over. */
+  readonly claimLeaseMs: number;
   /** How long access-log records are kept; 0: no access log. */
   readonly accessLogRetentionMs: number;
   /** The access-log MAC key, unwrapped on first use. */
@@ -201,6 +206,8 @@ export class GatewayContext {
     );
     this.logger = options.logger;
     this.media = resolveMediaOptions(options.media);
+    this.instanceId = toHex(this.random(8));
+    this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =
       options.accessLog === false
         ? 0

@@ -9,27 +9,20 @@ import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
+import { claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
 import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
 import { handOver, newEvent } from './durable/event-outbox.js';
-import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './durable/layout.js';
-import {
-  commitIfUnchanged,
-  del,
-  dueAt,
-  messageWrites,
-  outboxPut,
-  readMessage,
-  sealedPut,
-} from './durable/message-store.js';
+import { messageKey, outboxKey, retryLimitKey, seenKey } from './durable/layout.js';
+import { commitExpecting, messageWrites, readMessage, sealedPut } from './durable/message-store.js';
 import {
   contentAad,
-  decodeOutboxEntry,
   encodeMessageRecord,
   type MessageRecord,
   openContent,
   sealContent,
 } from './durable/records.js';
 import { inboundMedia, inboundMediaWrites } from './media-content.js';
+import { expire } from './retention.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
@@ -96,7 +89,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
           // Nothing holds plaintext while the commit is awaited.
           wipe(content, decrypted.plaintext);
           const writes = [
-            ...messageWrites(ctx, id, record, now),
+            // This instance hands it to the handler at once: the entry is written claimed.
+            ...messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline })),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
             ...media,
           ];
@@ -196,9 +190,10 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
     if (!handler) return;
     const ctx = await business(g, businessId);
     const now = g.clock.now();
-    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
-    const entry = entryRecord && decodeOutboxEntry(entryRecord.value);
-    if (!entry || entry.nextAttemptAt > now) return;
+    // Exactly one instance hands a message to a handler at a time (durable/claims.ts).
+    const claim = await claimDue(g, businessId, id);
+    if (!claim) return;
+    if ('expired' in claim) return expire(g, businessId, id, 'inbound');
     const stored = await readMessage(g, ctx, id);
     if (stored?.record.status !== 'pending') return;
     const record = stored.record;
@@ -225,21 +220,19 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
         content,
       };
     });
-    // This attempt spends the entry's hint in the time index.
-    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
     let dropped = false;
+    let next: number | undefined;
     const limit = record.firstAttemptAt + g.redeliveryLimitMs;
     if (delivered) {
       record.status = 'delivered';
-      writes.push(del('outbox', outboxKey(businessId, id)));
     } else if (now >= limit) {
       record.status = 'dropped';
       dropped = true;
-      writes.push(del('outbox', outboxKey(businessId, id)));
     } else {
-      const next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts, g.random), limit);
-      writes.push(...outboxPut(businessId, id, 'inbound', next, record.deadline));
+      next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts, g.random), limit);
     }
+    // The attempt ends the claim: the entry goes, or waits for the next attempt.
+    const writes: WriteOperation[] = [...releaseWrites(businessId, id, claim, next)];
     writes.push(
       sealedPut(ctx, 'messages', messageKey(businessId, id), encodeMessageRecord(record), record.deadline),
     );
@@ -247,7 +240,11 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
       ? newEvent(g, ctx, { type: 'dropped', businessId, messageId: id, attempts: record.attempts })
       : undefined;
     if (event) writes.push(event.write);
-    if (await commitIfUnchanged(g, writes, 'messages', messageKey(businessId, id), stored.version)) {
+    const committed = await commitExpecting(g, writes, [
+      { namespace: 'messages', key: messageKey(businessId, id), version: stored.version },
+      { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+    ]);
+    if (committed) {
       if (event) {
         g.log('warn', 'inbound message dropped: the handler failed until the redelivery limit', {
           businessId,

@@ -13,10 +13,8 @@ import { pseudonym as brandPseudonym, type Pseudonym } from '../privacy/branded.
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { handOver, statusEvent } from './durable/event-outbox.js';
-import { dueKey, INTEGRITY_KEY, integrityStateKey, messageKey, outboxKey } from './durable/layout.js';
-import { commitIfUnchanged, del, dueAt, readMessage, sealedPut } from './durable/message-store.js';
-import { encodeMessageRecord, type MessageRecord, type OutboxEntry } from './durable/records.js';
+import { INTEGRITY_KEY, integrityStateKey } from './durable/layout.js';
+import { readMessage, sealedPut } from './durable/message-store.js';
 import { loadOrCreateKey } from './durable/wrapped-keys.js';
 import { errorCode } from './logger.js';
 import { KEY_LENGTH } from './options.js';
@@ -221,35 +219,6 @@ export function updateKnownContacts(g: GatewayContext, businessId: string, count
   g.knownContacts.set(businessId, count);
   monitor.setKnownContacts(businessId, count);
   g.integrityDirty.add(businessId);
-}
-
-/** A queued message of a blocked business: failed with `ERR_INTEGRITY_BLOCKED`, never sent. */
-export async function failBlocked(
-  g: GatewayContext,
-  ctx: BusinessContext,
-  id: MessageId,
-  entry: OutboxEntry,
-  stored: { record: MessageRecord; version: number },
-): Promise<void> {
-  const businessId = ctx.id;
-  const record = stored.record;
-  const key = messageKey(businessId, id);
-  const writes: WriteOperation[] = [
-    del('outbox', dueKey(dueAt(entry), businessId, id)),
-    del('outbox', outboxKey(businessId, id)),
-  ];
-  const fails = record.status !== 'delivered';
-  if (fails) record.status = 'failed';
-  writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
-  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
-  if (event) writes.push(event.write);
-  if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !event) return;
-  g.ledger?.recordFailed({ businessId, messageId: id });
-  g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
-    businessId,
-    messageId: id,
-  });
-  await handOver(g, [event.pending]);
 }
 
 export const INTEGRITY_KEY_CONTEXT = 'parley/integrity/sketch-key';

@@ -71,6 +71,14 @@ export const DEFAULT_DEVICE_REFRESH_MS = DAY_MS;
 /** Access-log records are kept 90 days: longer than any message, so the audit outlives what it audits. */
 export const DEFAULT_ACCESS_LOG_RETENTION_MS = 90 * DAY_MS;
 
+/**
+ * How long an instance holds due work it claimed (a send attempt, a delivery to the handler)
+ * before another instance may take it over: longer than any attempt takes (an attempt waits on
+ * the transport, the directory and the handler), short enough that a dead instance's work
+ * resumes soon.
+ */
+export const DEFAULT_CLAIM_LEASE_MS = 30_000;
+
 /** Largest content `send` accepts (before padding). */
 export const MAX_CONTENT_LENGTH = 64 * 1024;
 
@@ -97,6 +105,8 @@ export interface GatewayOptions {
   readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
   readonly retryRequestIntervalMs?: number;
   readonly inactivityMs?: number;
+  /** Claims on due work when several instances share the store (see durable/claims.ts). */
+  readonly claims?: { readonly leaseMs?: number };
   /** A person's device list is asked of the directory again after this long (default one day). */
   readonly devices?: { readonly refreshMs?: number };
   readonly preKeys?: {

@@ -4,39 +4,41 @@ import { padContent } from '../content/padding.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
-import type { CiphertextMessage, SessionManager } from '../session/session-manager.js';
+import type { CiphertextMessage, EncryptOptions, SessionManager } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { PlaintextLease } from './cache/plaintext-leases.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
-import { dueKey, messageIndexKey, messageKey, outboxKey } from './durable/layout.js';
+import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
+import { frameKey, messageIndexKey, messageKey, outboxKey } from './durable/layout.js';
 import {
+  commitExpecting,
   commitIfUnchanged,
   del,
-  dueAt,
   messageIndex,
   messageWrites,
   outboxPut,
   readMessage,
+  readSealed,
   sealedPut,
 } from './durable/message-store.js';
 import {
   contentAad,
   decodeMessageIndex,
-  decodeOutboxEntry,
   encodeMessageRecord,
   type MessageRecord,
   openContent,
   sealContent,
 } from './durable/records.js';
-import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
+import { checkSend, readLevel } from './integrity-counters.js';
 import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
-import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
+import type { DeliveryReceipt, MessageId, MessageStatus, OutboundFrame, SendRequest } from './types.js';
 import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
@@ -107,8 +109,13 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   };
   wipe(content);
   const accepted = statusEvent(g, ctx, id, 'accepted', record);
+  // Sent at once (not throttled): this instance works on it, so the entry is written claimed.
+  const first =
+    notBefore > now
+      ? { nextAttemptAt: notBefore, claimedBy: '' }
+      : claimedEntry(g, { direction: 'outbound', deadline });
   await g.store.commit([
-    ...messageWrites(ctx, id, record, now, notBefore),
+    ...messageWrites(ctx, id, record, now, first),
     accepted.write,
     ...(attachment?.writes(pseudonym) ?? []),
   ]);
@@ -154,7 +161,7 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
     await g.store.commit(
       [
         sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-        ...outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+        ...outboxPut(ctx.id, id, claimedEntry(g, { direction: 'outbound', deadline: record.deadline })),
         ...(accepted ? [accepted.write] : []),
       ],
       { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
@@ -184,7 +191,11 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     const first = record.status !== 'delivered';
     record.status = 'delivered';
     const key = messageKey(businessId, parsed.id);
-    const writes = [sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)];
+    const writes = [
+      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+      // The device has it: its stored frame will never be sent again.
+      del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
+    ];
     if (record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(del('outbox', outboxKey(businessId, parsed.id)));
     }
@@ -245,11 +256,10 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
   return g.queue.run(id, async () => {
     const ctx = await business(g, businessId);
     const now = g.clock.now();
-    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
-    if (!entryRecord) return;
-    const entry = decodeOutboxEntry(entryRecord.value);
-    if (entry.deadline <= now) return expire(g, businessId, id, entry.direction);
-    if (entry.nextAttemptAt > now) return;
+    // Exactly one instance works on a message at a time (durable/claims.ts).
+    const claim = await claimDue(g, businessId, id);
+    if (!claim) return;
+    if ('expired' in claim) return expire(g, businessId, id, claim.expired.direction);
     const stored = await readMessage(g, ctx, id);
     const periodKey = stored && (await g.periodKeys.forPeriod(businessId, stored.record.period));
     if (!stored || !periodKey) return expire(g, businessId, id, 'outbound');
@@ -257,9 +267,9 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     // A first attempt right after `send` was checked there; a throttled (deferred) message
     // and every retry are checked again here: nothing of a blocked business reaches the
     // transport after the block.
-    const deferred = record.attempts > 0 || entry.nextAttemptAt > record.createdAt;
+    const deferred = record.attempts > 0 || record.status !== 'accepted' || claim.taken;
     if (deferred && g.monitor && readLevel(g, g.monitor, businessId) === 'block') {
-      return failBlocked(g, ctx, id, entry, stored);
+      return failBlocked(g, ctx, id, claim, stored);
     }
     const aad = contentAad(businessId, id);
     const opened = openContent(g.crypto, periodKey, aad, record.content);
@@ -293,16 +303,8 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
         for (const device of record.devices) {
           if (device.state !== 'pending') continue;
           try {
-            const address = { name: record.pseudonym, deviceId: device.id };
-            const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open);
-            await g.transport.send({
-              frameId: `${id}.${device.id}.${record.attempts}`,
-              from: record.number,
-              to: phoneNumber,
-              deviceId: device.id,
-              type: message.type,
-              body: message.body,
-            });
+            const frame = await deviceFrame(g, ctx, sessions, record, id, device.id, phoneNumber, open);
+            await g.transport.send(frame);
             device.state = 'sent';
           } catch (error) {
             failure ??= failureReason(error);
@@ -315,27 +317,30 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     });
     if (erased) return;
     const key = messageKey(businessId, id);
-    // This attempt spends the entry's hint in the time index.
-    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
     let status: 'sent' | 'failed' | undefined;
     let next: number | undefined;
     const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
     if (allSent) {
-      writes.push(del('outbox', outboxKey(businessId, id)));
       if (record.status !== 'delivered' && record.status !== 'sent') status = 'sent';
     } else if (record.attempts >= g.maxSendAttempts) {
-      writes.push(del('outbox', outboxKey(businessId, id)));
       if (record.status !== 'delivered') status = 'failed';
     } else {
       next = now + backoffDelay(g.sendBackoff, record.attempts, g.random);
-      writes.push(...outboxPut(businessId, id, 'outbound', next, record.deadline));
     }
     if (status) record.status = status;
-    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    // The attempt ends the claim: the entry goes (sent or failed) or waits for the next attempt.
+    const writes: WriteOperation[] = [
+      ...releaseWrites(businessId, id, claim, next),
+      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    ];
     const event =
       status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
     if (event) writes.push(event.write);
-    if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version))) return;
+    const committed = await commitExpecting(g, writes, [
+      { namespace: 'messages', key, version: stored.version },
+      { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+    ]);
+    if (!committed) return;
     if (status === 'failed') {
       if (g.monitor) {
         g.monitor.recordFailed({ businessId });
@@ -361,6 +366,69 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
   });
 }
 
+/** A queued message of a blocked business: failed with `ERR_INTEGRITY_BLOCKED`, never sent. */
+async function failBlocked(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  claim: Claim,
+  stored: { record: MessageRecord; version: number },
+): Promise<void> {
+  const businessId = ctx.id;
+  const record = stored.record;
+  const key = messageKey(businessId, id);
+  const fails = record.status !== 'delivered';
+  if (fails) record.status = 'failed';
+  const writes: WriteOperation[] = [
+    ...releaseWrites(businessId, id, claim, undefined),
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+  ];
+  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
+  if (event) writes.push(event.write);
+  const committed = await commitExpecting(g, writes, [
+    { namespace: 'messages', key, version: stored.version },
+    { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+  ]);
+  if (!committed || !event) return;
+  g.ledger?.recordFailed({ businessId, messageId: id });
+  g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
+    businessId,
+    messageId: id,
+  });
+  await handOver(g, [event.pending]);
+}
+
+/**
+ * The frame for one device: the one stored when the message was first encrypted for it, or a
+ * new encryption whose ciphertext is stored in the session's own commit (expecting none stored
+ * yet). So a retry after a failed send, a crash, or another instance taking over resends the
+ * very same bytes under the same frame id: the device sees a duplicate, never a second copy.
+ */
+async function deviceFrame(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  sessions: SessionManager,
+  record: MessageRecord,
+  id: MessageId,
+  deviceId: number,
+  phoneNumber: string,
+  open: OpenContent,
+): Promise<OutboundFrame> {
+  const key = frameKey(ctx.id, id, deviceId);
+  const storedFrame = await readSealed(g, ctx, 'outbox', key);
+  if (storedFrame)
+    return { ...decodeStoredFrame(storedFrame), from: record.number, to: phoneNumber, deviceId };
+  const frameId = `${id}.${deviceId}.${record.attempts}`;
+  const address = { name: record.pseudonym, deviceId };
+  const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open, {
+    alsoWrite: (encrypted) => [
+      sealedPut(ctx, 'outbox', key, encodeStoredFrame({ frameId, ...encrypted }), record.deadline),
+    ],
+    alsoExpect: [{ namespace: 'outbox', key, version: 0 }],
+  });
+  return { frameId, from: record.number, to: phoneNumber, deviceId, type: message.type, body: message.body };
+}
+
 /**
  * Brings a message's device list up to date for this attempt: devices new to the person get
  * the message too; devices that left and never got it are dropped (there is no one to send
@@ -382,17 +450,18 @@ export async function encryptFor(
   phoneNumber: string,
   number: string,
   open: OpenContent,
+  options?: EncryptOptions,
 ): Promise<CiphertextMessage> {
   if (!(await sessions.hasSession(address)))
     await startSession(g, ctx, sessions, address, phoneNumber, number);
   try {
-    return await encryptLeased(sessions, address, open);
+    return await encryptLeased(sessions, address, open, options);
   } catch (error) {
     // A session the device never answered is too old to use, or it vanished: start over.
     if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
       throw error;
     await startSession(g, ctx, sessions, address, phoneNumber, number);
-    return encryptLeased(sessions, address, open);
+    return encryptLeased(sessions, address, open, options);
   }
 }
 
@@ -406,11 +475,12 @@ export async function encryptLeased(
   sessions: SessionManager,
   address: ProtocolAddress,
   open: OpenContent,
+  options?: EncryptOptions,
 ): Promise<CiphertextMessage> {
   for (let attempt = 1; attempt <= 2; attempt++) {
     const { lease, plaintext } = await open(attempt > 1);
     try {
-      const message = await sessions.encrypt(address, plaintext);
+      const message = await sessions.encrypt(address, plaintext, options);
       if (!lease.revoked) return message;
     } finally {
       lease.release();

@@ -8,6 +8,7 @@ import {
   contactKey,
   contactPrefix,
   devicesKey,
+  framePrefix,
   messageIndexKey,
   messageKey,
   outboxKey,
@@ -92,6 +93,9 @@ export async function erasePseudonym(
         del('meta', messageIndexKey(id)),
         del('meta', entry.key),
       );
+      for (const frame of await g.store.list('outbox', { prefix: framePrefix(biz, id) })) {
+        writes.push(del('outbox', frame.key));
+      }
     }
     const media = await personMediaErasure(g, biz, pseudonym);
     writes.push(...media.writes);

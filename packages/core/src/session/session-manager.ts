@@ -28,6 +28,7 @@ import type {
   CiphertextMessage,
   DecryptOptions,
   DecryptResult,
+  EncryptOptions,
   LocalIdentity,
   ProcessBundleResult,
 } from './types.js';
@@ -37,6 +38,7 @@ export {
   type CiphertextMessage,
   type DecryptOptions,
   type DecryptResult,
+  type EncryptOptions,
   type IdentityChange,
   type LocalIdentity,
   MessageType,
@@ -237,10 +239,17 @@ export class SessionManager {
     return new SessionBuilder(this, address).processPreKeyBundle(bundle);
   }
 
-  /** Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages. */
-  encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+  /**
+   * Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages.
+   * `options.alsoWrite` adds writes computed from the message to the same atomic commit.
+   */
+  encrypt(
+    address: ProtocolAddress,
+    plaintext: Uint8Array,
+    options?: EncryptOptions,
+  ): Promise<CiphertextMessage> {
     assertAddress(address);
-    return new SessionCipher(this, address).encrypt(plaintext);
+    return new SessionCipher(this, address).encrypt(plaintext, options);
   }
 
   /** Decrypts a message of either type from one device. */

@@ -17,6 +17,7 @@
  *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
  *   outbox    gw/due/{time}/{biz}/{messageId}   time index of due work (hint; time: 15 digits)
  *   outbox    gw/b/{biz}/ev/{time}/{seq}/{eventId}  a status or dropped event not yet handed over (sealed)
+ *   outbox    gw/b/{biz}/f/{messageId}/{device}    the frame encrypted for one device, resent as is (sealed)
  *   meta      gw/b/{biz}/seen/{pseud}/{digest}  inbound frame ids already taken (dedup)
  *   meta      gw/b/{biz}/d/{pseud}              a person's device list
  *   meta      gw/b/{biz}/c/{pseud}              last activity (inactivity cleanup)
@@ -46,6 +47,8 @@ export const OUTBOX_PREFIX = 'gw/b/';
 export const dueKey = (time: number, biz: string, id: string) =>
   `gw/due/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${biz}/${id}`;
 export const DUE_PREFIX = 'gw/due/';
+export const frameKey = (biz: string, id: string, deviceId: number) => `gw/b/${biz}/f/${id}/${deviceId}`;
+export const framePrefix = (biz: string, id: string) => `gw/b/${biz}/f/${id}/`;
 /** Ordered by time, then by a per-process sequence (events of one message keep their order). */
 export const eventKey = (biz: string, time: number, seq: number, eventId: string) =>
   `gw/b/${biz}/ev/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${String(seq).padStart(8, '0')}/${eventId}`;
