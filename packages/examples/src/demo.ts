@@ -1,8 +1,8 @@
 /**
  * `pnpm demo`: the whole story on an embedded default — a SQLite message database and key
- * vault in a temporary folder, no server to start. A business with a phone number, a person
- * with two devices, a handshake, messages both ways, delivery receipts, a failed delivery
- * retried, an integrity signal (a burst to every contact), retention after 30 days and the
+ * vault (and a filesystem blob store) in a temporary folder, no server to start. A business with
+ * a phone number, a person with two devices, a handshake, messages both ways, delivery receipts,
+ * a photo each way, a failed delivery retried, an integrity signal (a burst to every contact), retention after 30 days and the
  * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
@@ -10,23 +10,32 @@
  *
  * `--store postgres` reads PARLEY_PG_URL (and PARLEY_PG_VAULT_URL; see openDemoStores).
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
+  type CryptoProvider,
   createGateway,
   createLocalKeyProvider,
+  createMediaPointer,
   DEFAULT_BACKOFF,
   DEFAULT_INTEGRITY_CONFIG,
+  decryptMedia,
   defaultRandom,
+  encryptMedia,
   type IntegrityLevel,
   isParleyError,
+  type MediaPointer,
   type MessageId,
   type OutboundStatus,
 } from '@parley/core';
+import { encryptedLength } from '@parley/core/media';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
+import { makePhoto } from './demo-photo.js';
 import {
   addDemoPerson,
+  type DemoMedia,
   openDemoStores,
   PEER_DESCRIPTIONS,
   PEER_KINDS,
@@ -41,7 +50,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
 const BUSINESS_NUMBER = '+15550100';
 const PERSON_NUMBER = '+15550123';
-/** Customers who wrote in earlier (section 5): enough for the contact-share rule (≥ 50 known contacts). */
+/** Customers who wrote in earlier (section 6): enough for the contact-share rule (≥ 50 known contacts). */
 const CUSTOMERS = 60;
 
 export interface DemoOptions {
@@ -73,8 +82,8 @@ export const DEMO_FLAGS = {
 
 const DEMO_SUMMARY =
   'Runs the whole story on SQLite in a temporary folder (or on PostgreSQL: --store postgres) and prints\n' +
-  'a transcript: a business number, a person with two devices, messages both ways, receipts, a retried\n' +
-  'delivery, an integrity signal, retention 31 days later, statistics and billing.';
+  'a transcript: a business number, a person with two devices, messages both ways, receipts, a photo\n' +
+  'each way, a retried delivery, an integrity signal, retention 31 days later, statistics and billing.';
 
 /** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
@@ -93,10 +102,14 @@ export interface DemoSummary {
   readonly statuses: Record<string, OutboundStatus | undefined>;
   readonly sweptRecords: number;
   readonly retransmitAfterRetention: string;
-  /** Integrity levels the burst went through, in order (section 5). */
+  /** Integrity levels the burst went through, in order (section 6). */
   readonly integrityLevels: readonly IntegrityLevel[];
-  /** Messages the business sent, from the statistics export (section 7). */
+  /** Messages the business sent, from the statistics export (section 8). */
   readonly messagesOut: number;
+  /** Section 4: each device decrypted the business's photo, and the business the person's, byte for byte. */
+  readonly photos: { readonly toPerson: boolean; readonly toBusiness: boolean };
+  /** Media blobs the retention sweep deleted (section 7). */
+  readonly sweptBlobs: number;
 }
 
 export async function runDemo(
@@ -120,6 +133,8 @@ export async function runDemo(
     crypto,
     clock,
     timer: false,
+    // Files travel through the network's media host; blobs rest (ciphertext only) in the blob store.
+    media: { blobStore: stores.blobStore, transport: network.media },
   });
   await wiring.attach(gateway);
 
@@ -137,6 +152,7 @@ export async function runDemo(
   const statuses = new Map<MessageId, OutboundStatus>();
   const history = new Map<MessageId, OutboundStatus[]>();
   const received: string[] = [];
+  const photosIn: DemoMedia[] = [];
   try {
     print('Parley demo');
     print(`  transport: ${wiring.description}`);
@@ -150,8 +166,10 @@ export async function runDemo(
     // The business's side: its scoped handle, or over HTTP the cloud API and its webhooks.
     const business = await wiring.business(gateway, BUSINESS_ID);
     await business.onMessage((message) => {
-      // The demo's person; the customers of section 5 are counted by the statistics export.
-      if (message.from === PERSON_NUMBER) received.push(message.text);
+      // The demo's person; the customers of section 6 are counted by the statistics export.
+      if (message.from !== PERSON_NUMBER) return;
+      if (message.media) photosIn.push(message.media);
+      else received.push(message.text);
     });
     await business.onStatus((event) => {
       statuses.set(event.messageId, event.status);
@@ -200,7 +218,43 @@ export async function runDemo(
       `business handler received "${received.at(-1)}" (existing session: a whisper message)`,
     );
 
-    section('4. A failed delivery, retried');
+    section('4. A photo each way');
+    const photo = makePhoto(160, 120, 0);
+    const sentPhoto = await business.sendPhoto({
+      from: BUSINESS_NUMBER,
+      to: PERSON_NUMBER,
+      photo,
+      caption: 'Your bike, ready for pick-up',
+    });
+    step(
+      `business uploaded a photo (PNG, ${kilobytes(photo.length)}) as media ${shortId(sentPhoto.mediaId)}`,
+      `encrypted as it was read (fresh media key, WhatsApp media format); the blob store and the network's media host hold only ciphertext (${kilobytes(encryptedLength(photo.length))})`,
+    );
+    const photoFlush = await network.flush();
+    const photoCopies = photoFlush.deliveries.filter((delivery) => delivery.result === 'received').length;
+    const opened = await Promise.all(
+      person.received
+        .filter((message) => message.media !== undefined)
+        .map(async (message) => digest(await personOpensMedia(network, message.media!, crypto))),
+    );
+    const toPerson =
+      opened.length === person.deviceIds.length && opened.every((hash) => hash === digest(photo));
+    step(
+      `message ${shortId(sentPhoto.messageId)} carried the pointer (key, hashes, location) inside the Signal encryption`,
+      `${photoCopies} device(s) fetched the blob from the media host, checked and decrypted it: SHA-256 ${toPerson ? 'matches' : 'DIFFERS'}; status ${history.get(sentPhoto.messageId)?.join(' → ')}`,
+    );
+    const selfie = makePhoto(120, 160, 80);
+    await personSendsPhoto(person, network, selfie, crypto);
+    await network.flush();
+    const arrived = photosIn.at(-1);
+    const downloaded = arrived ? await business.downloadMedia(arrived.id) : new Uint8Array(0);
+    const toBusiness = digest(downloaded) === digest(selfie);
+    step(
+      `person sent a photo from device 1 (encrypted on the phone, blob uploaded to the media host)`,
+      `business handler got ${arrived?.mimetype}, ${kilobytes(arrived?.size ?? 0)}, media ${shortId(arrived?.id ?? '')}; downloaded: fetched, checked (MAC, both hashes), decrypted: SHA-256 ${toBusiness ? 'matches' : 'DIFFERS'}`,
+    );
+
+    section('5. A failed delivery, retried');
     network.refuseNextSends(person.deviceIds.length);
     const retried = await business.send({
       from: BUSINESS_NUMBER,
@@ -217,7 +271,7 @@ export async function runDemo(
     await network.flush();
     step('clock +5 s: the gateway retried', `status ${history.get(retried)?.join(' → ')}`);
 
-    section('5. Integrity signal: a burst to every contact');
+    section('6. Integrity signal: a burst to every contact');
     const signals = gateway.integritySignals(); // the transport side's view, read-only
     const customers: SimulatedPerson[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {
@@ -284,13 +338,13 @@ export async function runDemo(
       `signal ${signals.signal(BUSINESS_ID).level}`,
     );
 
-    section('6. Retention: 31 days later');
+    section('7. Retention: 31 days later');
     const before = received.length;
     clock.advance(31 * DAY_MS);
     const swept = await gateway.sweep();
     step(
       'clock +31 days; retention sweep',
-      `${swept.records} expired records deleted, ${swept.periodKeys} period keys destroyed (content in backups is unreadable), ${swept.inactive} inactive people removed`,
+      `${swept.records} expired records and ${swept.blobs} media blobs deleted, ${swept.periodKeys} period keys destroyed (content and media in backups are unreadable), ${swept.inactive} inactive people removed`,
     );
     const retransmit = await business.retransmit(reply).then(
       () => 'allowed (unexpected)',
@@ -298,7 +352,7 @@ export async function runDemo(
     );
     step(`retransmitting message ${shortId(reply)} is refused`, retransmit);
 
-    section('7. Statistics and billing (all the rest of the platform gets: counts per business and day)');
+    section('8. Statistics and billing (all the rest of the platform gets: counts per business and day)');
     const { statistics, billing } = gateway.statisticsExport();
     let messagesOut = 0;
     const quiet = { days: 0, messagesIn: 0, sessions: 0, opened: 0 };
@@ -332,12 +386,55 @@ export async function runDemo(
       retransmitAfterRetention: retransmit,
       integrityLevels: levels,
       messagesOut,
+      photos: { toPerson, toBusiness },
+      sweptBlobs: swept.blobs,
     };
   } finally {
     await gateway.close();
     await wiring.close();
     await stores.close();
   }
+}
+
+function kilobytes(bytes: number): string {
+  return `${(bytes / 1000).toFixed(1)} kB`;
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The person's client sends a photo as WhatsApp-family clients do: encrypt, upload the blob, send the pointer. */
+async function personSendsPhoto(
+  person: Awaited<ReturnType<typeof addDemoPerson>>,
+  network: TestNetwork,
+  photo: Uint8Array,
+  crypto: CryptoProvider,
+): Promise<void> {
+  const { blob, media } = encryptMedia(photo, { type: 'image', crypto });
+  const location = await network.media.upload(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(blob);
+        controller.close();
+      },
+    }),
+    { type: 'image', length: blob.length, fileEncSha256: media.fileEncSha256 },
+  );
+  const pointer = createMediaPointer({ ...media, ...location, mimetype: 'image/png', caption: 'My bike' });
+  await person.send(BUSINESS_NUMBER, { media: pointer }, { deviceId: 1 });
+}
+
+/** The person's client fetches a photo it was sent from the media host and decrypts it (checked first). */
+async function personOpensMedia(
+  network: TestNetwork,
+  pointer: MediaPointer,
+  crypto: CryptoProvider,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const source = await network.media.download({ directPath: pointer.directPath, url: pointer.url });
+  for await (const part of source as AsyncIterable<Uint8Array>) parts.push(part);
+  return decryptMedia(new Uint8Array(Buffer.concat(parts)), pointer, { crypto });
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/demo.ts');

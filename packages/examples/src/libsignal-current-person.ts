@@ -5,7 +5,12 @@
  * In-memory stores on the library's abstract store classes; the devices share one identity key.
  */
 import type { OutboundFrame, PreKeyBundle } from '@parley/core';
-import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
+import {
+  type ContentEnvelope,
+  contentBytes,
+  decodeMessagePlaintext,
+  encodeMessagePlaintext,
+} from '@parley/core/content';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
 import * as lsc from 'lsc-0-103';
 
@@ -194,7 +199,11 @@ export class LibsignalCurrentPerson implements NetworkPerson {
   }
 
   /** Encrypts to a business number (PQXDH from the directory's bundle first if needed). */
-  async send(to: string, text: string, options: { readonly deviceId?: number } = {}): Promise<OutboundFrame> {
+  async send(
+    to: string,
+    content: string | ContentEnvelope,
+    options: { readonly deviceId?: number } = {},
+  ): Promise<OutboundFrame> {
     const link = this.link;
     if (!link) throw new Error('the person is not on a network');
     const device = this.device(options.deviceId ?? 1);
@@ -227,7 +236,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       );
     }
     const message = await lsc.signalEncrypt(
-      u8(encodeMessagePlaintext({ text })),
+      u8(encodeMessagePlaintext(typeof content === 'string' ? { text: content } : content)),
       business,
       device.address,
       device.sessionStore,
@@ -279,6 +288,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       frameId: frame.frameId,
       content,
       text: envelope.text ?? new TextDecoder().decode(content),
+      ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
     this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });

@@ -22,6 +22,7 @@ import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
 import type { BusinessConfig } from './durable/records.js';
 import type { KeyProvider } from './key-provider.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
+import { type GatewayMedia, resolveMediaOptions } from './media-options.js';
 import {
   checkGatewayOptions,
   DEFAULT_ACCESS_LOG_RETENTION_MS,
@@ -97,6 +98,8 @@ export class GatewayContext {
   readonly kyberBatch: number;
   readonly kyberLowWater: number;
   readonly leases: PlaintextLeases;
+  /** Blob store, media host and limits; undefined: the gateway was made without `media`. */
+  readonly media: GatewayMedia | undefined;
   /** One budget of pre-MAC key derivation for all business numbers (session/unverified-work.ts). */
   readonly unverifiedWork: UnverifiedWorkBudget;
   readonly businesses = new Map<string, Promise<BusinessContext>>();
@@ -216,6 +219,7 @@ export class GatewayContext {
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     this.logger = options.logger;
+    this.media = resolveMediaOptions(options.media);
     this.instanceId = toHex(this.random(8));
     this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =

@@ -2,6 +2,7 @@ import { wipe } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import type { MediaByteSource } from '../media/byte-source.js';
 import { inspectCustom } from '../redaction.js';
 import { BusinessHandle, type HandleOptions } from './business-handle.js';
 import { numbers, registerBusiness } from './businesses.js';
@@ -14,6 +15,8 @@ import { tryLease } from './durable/leases.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
 import { readSignal } from './integrity-counters.js';
+import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
+import type { DownloadMediaOptions, MediaInfo, UploadMediaOptions } from './media-types.js';
 import type { GatewayOptions } from './options.js';
 import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
@@ -257,6 +260,45 @@ export class Gateway {
     return receiveReceipt(this.g, receipt);
   }
 
+  // ── Media ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Uploads a file for a business: encrypted as it is read (WhatsApp media format), the blob
+   * stored (ciphertext only, until the retention deadline) and placed on the network's media
+   * host. Over the type's size limit it is refused before the excess is read. Send it with
+   * `send({ from, to, content: { media: { mediaId, caption? } } })`.
+   */
+  async uploadMedia(
+    businessId: string,
+    source: MediaByteSource | Uint8Array,
+    options: UploadMediaOptions,
+  ): Promise<MediaInfo> {
+    return uploadMedia(this.g, businessId, source, options);
+  }
+
+  /**
+   * A business's file as a stream. A person's file is fetched from the media host the first
+   * time (resuming a broken download with ranged requests); the whole blob is checked before
+   * the first byte is released. `ERR_RETENTION_EXPIRED` after its deadline.
+   */
+  async downloadMedia(
+    businessId: string,
+    mediaId: string,
+    options: DownloadMediaOptions = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    return downloadMedia(this.g, businessId, mediaId, options);
+  }
+
+  /** What a file is (type, MIME type, length, SHA-256, deadline), never its key or location. */
+  async mediaInfo(businessId: string, mediaId: string): Promise<MediaInfo> {
+    return mediaInfo(this.g, businessId, mediaId);
+  }
+
+  /** Deletes a file now: its record, its blob and the index entries naming it. */
+  async deleteMedia(businessId: string, mediaId: string): Promise<void> {
+    return deleteMedia(this.g, businessId, mediaId);
+  }
+
   // ── Devices and erasure ───────────────────────────────────────────────────────────
 
   /**
@@ -270,7 +312,8 @@ export class Gateway {
   /**
    * Deletes everything tied to a person's phone number for one business, in one commit:
    * messages (with the clear number), sessions, identity keys, device list, dedup and
-   * rate-limit records.
+   * rate-limit records, the media files they sent and the uploads sent to them alone (their
+   * blobs right after the commit).
    */
   async erase(businessId: string, phoneNumber: string): Promise<void> {
     return erase(this.g, businessId, phoneNumber);

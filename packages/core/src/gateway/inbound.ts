@@ -21,6 +21,7 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import { inboundMedia, inboundMediaWrites } from './media-content.js';
 import { expire } from './retention.js';
 import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
@@ -83,12 +84,23 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               content,
             ),
           };
+          // A media pointer gets its media record in the same commit (media-content.ts).
+          const media = inboundMediaWrites(g, ctx, {
+            messageId: id,
+            content,
+            deadline,
+            period,
+            periodKey,
+            pseudonym,
+            now,
+          });
           // Nothing holds plaintext while the commit is awaited.
           wipe(content, decrypted.plaintext);
           const writes = [
             // This instance hands it to the handler at once: the entry is written claimed.
             ...messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline })),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
+            ...media,
           ];
           if (!known?.devices.includes(frame.deviceId)) {
             // A device the business had not heard of: kept, and the list marked unconfirmed so
@@ -191,6 +203,7 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
         receivedAt: record.createdAt,
         attempt: record.attempts,
         ...(envelope.text === undefined ? {} : { text: envelope.text }),
+        ...(envelope.media === undefined ? {} : { media: inboundMedia(id, envelope.media) }),
         content,
       };
     });

@@ -41,6 +41,23 @@ export {
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
 export type { GatewayLogger, LogFields, LogLevel, LogValue } from './logger.js';
+export {
+  DEFAULT_MEDIA_DOWNLOAD_ATTEMPTS,
+  DEFAULT_MEDIA_MAX_BYTES,
+  type GatewayMediaOptions,
+  type MediaLocation,
+  type MediaTransport,
+  type MediaUploadInfo,
+} from './media-options.js';
+export type {
+  DownloadMediaOptions,
+  InboundMedia,
+  MediaContent,
+  MediaId,
+  MediaInfo,
+  MediaTransferProgress,
+  UploadMediaOptions,
+} from './media-types.js';
 export type {
   BusinessRegistration,
   DeliveryReceipt,

@@ -14,6 +14,7 @@ import type { Clock, Store } from '../storage/contract.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { KeyProvider } from './key-provider.js';
 import type { GatewayLogger } from './logger.js';
+import type { GatewayMediaOptions } from './media-options.js';
 import type { Directory, Transport } from './types.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -166,6 +167,12 @@ export interface GatewayOptions {
    * (default 90 days); `false` turns it off.
    */
   readonly accessLog?: { readonly retentionMs?: number } | false;
+  /**
+   * Media (docs/media.md): the blob store (ciphertext only; its region is checked like the
+   * stores'), the network's media host and the size limit per type. Without it uploads and
+   * downloads are `ERR_CONFIGURATION`; people's media messages are still received and recorded.
+   */
+  readonly media?: GatewayMediaOptions;
 }
 
 const TRANSPORT_METHODS = ['send', 'acknowledge'] as const;

@@ -38,6 +38,7 @@ import {
   sealContent,
 } from './durable/records.js';
 import { checkSend } from './integrity-counters.js';
+import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
 import {
@@ -64,8 +65,15 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   assertPhoneNumber(request.from, 'from');
   assertPhoneNumber(request.to, 'to');
   const given = request.content;
+  const media = checkMediaContent(given);
   const length =
-    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+    typeof given === 'string'
+      ? utf8Length(given)
+      : given instanceof Uint8Array
+        ? given.length
+        : media
+          ? 1
+          : -1;
   // Empty content would be encrypted, delivered and billed as a message of nothing.
   if (length < 1 || length > MAX_CONTENT_LENGTH) {
     throw new ParleyError(
@@ -76,6 +84,8 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   }
   const businessId = await businessOfNumber(g, request.from);
   const ctx = await business(g, businessId);
+  // Before anything is counted: an unknown or expired file refuses the send.
+  const attachment = media && (await loadAttachment(g, ctx, media));
   const pseudonym = g.pseudonym(ctx, request.to);
   const _recipient = brandPseudonym(pseudonym);
   const id = g.newMessageId();
@@ -94,9 +104,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
   // Encoded only now, after every await: sealed and zeroed in one synchronous step. What is
   // sealed is the content envelope (docs/content-envelope.md) the devices will receive.
-  const content = encodeContentEnvelope(
-    typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
-  );
+  const content = attachment
+    ? attachment.encode()
+    : encodeContentEnvelope(
+        typeof given === 'string' ? { text: given } : { bytes: copyBytes(given as Uint8Array) },
+      );
   const stored: Omit<MessageRecord, 'createdAt'> = {
     direction: 'outbound',
     status: 'accepted',
@@ -114,7 +126,11 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   const accepted = statusEvent(g, ctx, id, 'accepted', stored);
   let notBefore = now;
   try {
-    notBefore = await commitSend(g, ctx, id, stored, now, permit, [accepted.write, tally.write]);
+    notBefore = await commitSend(g, ctx, id, stored, now, permit, [
+      accepted.write,
+      tally.write,
+      ...(attachment?.writes(pseudonym) ?? []),
+    ]);
   } catch (error) {
     settleTallies(g, [tally], false);
     throw error;

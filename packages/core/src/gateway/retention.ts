@@ -16,6 +16,7 @@ import {
   seenPrefix,
   timestampPrefix,
 } from './durable/layout.js';
+import { deleteBlobs, personMediaErasure } from './durable/media-store.js';
 import { del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
 import {
@@ -85,6 +86,7 @@ export async function erasePseudonym(
 ): Promise<void> {
   const biz = ctx.id;
   const writes: WriteOperation[] = [];
+  let blobIds: string[] = [];
   if (withMessages) {
     const prefix = personIndexPrefix(biz, pseudonym);
     for (const entry of await g.store.list('meta', { prefix })) {
@@ -102,6 +104,9 @@ export async function erasePseudonym(
     // Which message each timestamp named, what went to each device: only for decryption errors.
     for (const entry of await g.store.list('meta', { prefix: timestampPrefix(biz, pseudonym) }))
       writes.push(del('meta', entry.key));
+    const media = await personMediaErasure(g, biz, pseudonym);
+    writes.push(...media.writes);
+    blobIds = media.blobIds;
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
     writes.push(del('meta', entry.key));
@@ -123,6 +128,8 @@ export async function erasePseudonym(
   await commitWithTallies(g, writes, [
     newTally(g, ctx, { kind: 'forget', at: g.clock.now(), person: pseudonym }),
   ]);
+  // After the commit: a blob whose record is gone is noise (its key went with the record).
+  await deleteBlobs(g, blobIds);
   // The session managers may still hold the person's decoded sessions in memory.
   for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
 }
@@ -146,15 +153,18 @@ export async function sweep(g: GatewayContext): Promise<SweepResult> {
     await journalKnownContacts(g, ctx, active);
   }
   const records = await g.store.sweepExpired(now);
+  const blobs = (await g.media?.blobStore.sweepExpired(now)) ?? 0;
   const periodKeys = await g.periodKeys.destroyExpired();
-  if (records > 0 || periodKeys > 0 || inactive > 0)
-    g.log('info', 'retention sweep', { records, periodKeys, inactive });
-  return { records, periodKeys, inactive };
+  if (records > 0 || periodKeys > 0 || inactive > 0 || blobs > 0)
+    g.log('info', 'retention sweep', { records, blobs, periodKeys, inactive });
+  return { records, blobs, periodKeys, inactive };
 }
 
 export interface SweepResult {
   /** Expired records deleted from the message store. */
   readonly records: number;
+  /** Expired media blobs deleted from the blob store (0 without media). */
+  readonly blobs: number;
   /** Period keys destroyed in the vault store. */
   readonly periodKeys: number;
   /** People whose protocol state was deleted for inactivity. */

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import type { BillingExport, StatisticsExport } from '../stats/snapshots.js';
+import type { InboundMedia, MediaContent } from './media-types.js';
 
 /** A message id, unique per gateway; random, so it reveals nothing about sender or content. */
 export type MessageId = string & { readonly __brand: 'MessageId' };
@@ -30,6 +31,8 @@ export interface InboundMessage {
   readonly content: Uint8Array;
   /** The text, when the person sent text. */
   readonly text?: string | undefined;
+  /** A media file the person sent: what it is, and the id `downloadMedia` takes (docs/media.md). */
+  readonly media?: InboundMedia | undefined;
 }
 
 export type MessageHandler = (message: InboundMessage) => void | Promise<void>;
@@ -260,7 +263,8 @@ export interface SendRequest {
   readonly from: string;
   /** Person's phone number. */
   readonly to: string;
-  readonly content: Uint8Array | string;
+  /** Text, bytes, or a media file: `{ media: { mediaId, caption? } }` (see `uploadMedia`). */
+  readonly content: Uint8Array | string | MediaContent;
 }
 
 export interface BusinessRegistration {

@@ -1,4 +1,5 @@
-import { toHex } from '../bytes.js';
+import { concatBytes, toHex } from '../bytes.js';
+import type { ContentEnvelope } from '../content/content-envelope.js';
 import {
   contentBytes,
   decodeMessagePlaintext,
@@ -9,8 +10,13 @@ import { createPortableCrypto } from '../crypto/portable.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
+import type { MediaTransport } from '../gateway/media-options.js';
 import type { DeliveryReceipt, InboundFrame, OutboundFrame } from '../gateway/types.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
+import { readBytes } from '../media/byte-source.js';
+import { decryptMedia, encryptMedia } from '../media/media-bytes.js';
+import { createMediaPointer, type MediaPointer } from '../media/media-pointer.js';
+import type { MediaType } from '../media/media-type.js';
 import type { ProtocolAddress } from '../session/address.js';
 import { SessionManager } from '../session/session-manager.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
@@ -36,6 +42,8 @@ export interface PersonMessage {
   readonly content: Uint8Array;
   /** `content` as UTF-8. */
   readonly text: string;
+  /** A media file's pointer, when the message carried one (fetch it with `downloadMedia`). */
+  readonly media?: MediaPointer | undefined;
 }
 
 /** How a person reaches the network: the key directory and the two uplinks. */
@@ -44,6 +52,8 @@ export interface PersonLink {
   businessBundle(number: string): PreKeyBundle | Promise<PreKeyBundle>;
   submitFrame(frame: InboundFrame): void | Promise<void>;
   submitReceipt(receipt: DeliveryReceipt): void | Promise<void>;
+  /** The network's media host, where a client puts the blobs it sends and gets the ones it receives. */
+  readonly media?: MediaTransport;
 }
 
 /**
@@ -100,11 +110,19 @@ const MAX_SENT_LOG = 1_000;
 interface SentMessage {
   readonly to: string;
   readonly deviceId: number;
-  readonly content: string | Uint8Array;
+  readonly content: string | Uint8Array | ContentEnvelope;
 }
 
 export interface SendOptions {
   readonly deviceId?: number;
+}
+
+/** A file a person sends: what it is, and the text shown with it. */
+export interface PersonMediaOptions extends SendOptions {
+  readonly type: MediaType;
+  readonly mimetype: string;
+  readonly caption?: string;
+  readonly fileName?: string;
 }
 
 /**
@@ -123,6 +141,7 @@ export class SimulatedPerson implements NetworkPerson {
   decryptionErrors: boolean;
   private readonly random: RandomSource;
   private readonly clock: Clock;
+  private readonly crypto: CryptoProvider;
   private readonly padding: number | false;
   private readonly preKeyIds = new Map<number, number>();
   /** By `${to}/${deviceId}/${timestamp}`, oldest first. */
@@ -141,6 +160,7 @@ export class SimulatedPerson implements NetworkPerson {
     this.devices = options.devices;
     this.random = options.random;
     this.clock = options.clock ?? systemClock;
+    this.crypto = options.crypto ?? createPortableCrypto();
     this.padding = options.padding ?? DEFAULT_PADDING_BLOCK;
     this.autoReceipts = options.autoReceipts ?? true;
     this.decryptionErrors = options.decryptionErrors ?? true;
@@ -185,7 +205,11 @@ export class SimulatedPerson implements NetworkPerson {
    * Encrypts a message to a business number and returns the frame the network would deliver
    * to the gateway. Needs a session: call {@link startSession} first, or use {@link send}.
    */
-  async encrypt(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
+  async encrypt(
+    to: string,
+    content: string | Uint8Array | ContentEnvelope,
+    options: SendOptions = {},
+  ): Promise<InboundFrame> {
     // Unique per person, as Signal clients keep them: a decryption error names one message.
     const timestamp = Math.max(this.clock.now(), this.lastTimestamp + 1);
     this.lastTimestamp = timestamp;
@@ -194,12 +218,17 @@ export class SimulatedPerson implements NetworkPerson {
 
   private async encryptAt(
     to: string,
-    content: string | Uint8Array,
+    content: string | Uint8Array | ContentEnvelope,
     deviceId: number | undefined,
     timestamp: number,
   ): Promise<InboundFrame> {
     const device = this.device(deviceId);
-    const envelope = typeof content === 'string' ? { text: content } : { bytes: content };
+    const envelope =
+      typeof content === 'string'
+        ? { text: content }
+        : content instanceof Uint8Array
+          ? { bytes: content }
+          : content;
     const plaintext = encodeMessagePlaintext(envelope, this.padding);
     const message = await device.sessions.encrypt(businessAddress(to), plaintext);
     const key = `${to}/${device.deviceId}/${timestamp}`;
@@ -219,7 +248,11 @@ export class SimulatedPerson implements NetworkPerson {
   }
 
   /** Encrypts (starting a session from the directory if needed) and hands the frame to the network. */
-  async send(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
+  async send(
+    to: string,
+    content: string | Uint8Array | ContentEnvelope,
+    options: SendOptions = {},
+  ): Promise<InboundFrame> {
     const link = this.requireLink();
     if (!(await this.hasSession(to, options.deviceId))) {
       await this.startSession(to, await link.businessBundle(to), options.deviceId);
@@ -227,6 +260,56 @@ export class SimulatedPerson implements NetworkPerson {
     const frame = await this.encrypt(to, content, options);
     await link.submitFrame(frame);
     return frame;
+  }
+
+  /**
+   * Sends a file as WhatsApp-family clients do: encrypts it (a fresh media key), puts the blob on
+   * the network's media host, and sends the pointer in a message.
+   */
+  async sendMedia(
+    to: string,
+    file: Uint8Array,
+    options: PersonMediaOptions,
+  ): Promise<{ readonly frame: InboundFrame; readonly pointer: MediaPointer }> {
+    const host = this.requireLink().media;
+    if (!host) throw new ParleyError('ERR_CONFIGURATION', 'the network has no media host');
+    const { blob, media } = encryptMedia(file, {
+      type: options.type,
+      crypto: this.crypto,
+      random: this.random,
+    });
+    const location = await host.upload(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(blob);
+          controller.close();
+        },
+      }),
+      {
+        type: options.type,
+        length: blob.length,
+        fileEncSha256: media.fileEncSha256,
+      },
+    );
+    const pointer = createMediaPointer({
+      ...media,
+      ...location,
+      mimetype: options.mimetype,
+      caption: options.caption,
+      fileName: options.fileName,
+    });
+    const frame = await this.send(to, { media: pointer }, { deviceId: options.deviceId });
+    return { frame, pointer };
+  }
+
+  /** Fetches a received file from the network's media host and decrypts it (checked first). */
+  async downloadMedia(pointer: MediaPointer): Promise<Uint8Array> {
+    const host = this.requireLink().media;
+    if (!host) throw new ParleyError('ERR_CONFIGURATION', 'the network has no media host');
+    const parts: Uint8Array[] = [];
+    const location = { directPath: pointer.directPath, url: pointer.url };
+    for await (const chunk of readBytes(await host.download(location), 'download')) parts.push(chunk);
+    return decryptMedia(concatBytes(...parts), pointer, { crypto: this.crypto, random: this.random });
   }
 
   /** Decrypts a frame from the gateway on the device it is addressed to and records it in {@link received}. */
@@ -250,6 +333,7 @@ export class SimulatedPerson implements NetworkPerson {
       frameId: frame.frameId,
       content,
       text: envelope.text ?? new TextDecoder().decode(content),
+      ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
     this.received.push(message);
     return message;
@@ -371,7 +455,7 @@ export async function createSimulatedPerson(options: SimulatedPersonOptions): Pr
     identityKeyPair ??= identity.identityKeyPair;
     devices.push({ deviceId, sessions });
   }
-  return new SimulatedPerson({ ...options, devices, random });
+  return new SimulatedPerson({ ...options, devices, random, crypto });
 }
 
 function businessAddress(number: string): ProtocolAddress {

@@ -14,6 +14,7 @@ import type {
 } from '../gateway/types.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
+import { SimulatedMediaServer } from './media-server.js';
 import type { DecryptionErrorAnswer, NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
 
 /** What the network delivers to: a `Gateway`, or a client that forwards to one (HTTP, WebSocket). */
@@ -96,7 +97,7 @@ interface Fault {
 export const DEFAULT_MAX_FLUSH_STEPS = 100;
 
 export interface TestNetworkOptions {
-  /** For `shuffle()`; pass a deterministic source to make a shuffle reproducible. */
+  /** For `shuffle()` and media paths; pass a deterministic source to make them reproducible. */
   readonly random?: RandomSource;
 }
 
@@ -120,6 +121,8 @@ export class TestNetwork implements Transport, Directory {
   sendAttempts = 0;
   /** While true every `send` from the gateway is refused (the network is unreachable). */
   down = false;
+  /** The network's media host: the gateway's `media.transport`, and where people put and get blobs. */
+  readonly media: SimulatedMediaServer;
   private readonly random: RandomSource | undefined;
   private readonly people = new Map<string, NetworkPerson>();
   private readonly published = new Map<string, Published>();
@@ -133,6 +136,7 @@ export class TestNetwork implements Transport, Directory {
 
   constructor(options: TestNetworkOptions = {}) {
     this.random = options.random;
+    this.media = new SimulatedMediaServer({ random: options.random });
   }
 
   /** Where frames from people and receipts go. */
@@ -147,6 +151,7 @@ export class TestNetwork implements Transport, Directory {
       businessBundle: (number) => this.businessBundle(number),
       submitFrame: (frame) => this.enqueue({ direction: 'to-gateway', kind: 'frame', frame }),
       submitReceipt: (receipt) => this.enqueue({ direction: 'to-gateway', kind: 'receipt', receipt }),
+      media: this.media,
     };
     person.attach(link);
     return person;

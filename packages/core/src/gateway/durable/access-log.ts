@@ -36,7 +36,11 @@ export type AccessOperation =
   | 'usage'
   | 'on-message'
   | 'on-event'
-  | 'access-log';
+  | 'access-log'
+  | 'upload-media'
+  | 'download-media'
+  | 'media-info'
+  | 'delete-media';
 
 export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
   'send',
@@ -48,10 +52,16 @@ export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
   'on-message',
   'on-event',
   'access-log',
+  // Appended: a record stores its operation's index in this list.
+  'upload-media',
+  'download-media',
+  'media-info',
+  'delete-media',
 ];
 
 /** What the caller of an operation tells the log. */
 export interface AccessNote {
+  /** The message id, or for media operations the media id. */
   messageId?: string | undefined;
   /** The person, as the business's pseudonym. */
   person?: string | undefined;
@@ -63,6 +73,7 @@ export interface AccessRecord {
   readonly principal: string;
   readonly operation: AccessOperation;
   readonly businessId: string;
+  /** The message concerned; for media operations the media id (`f…`). */
   readonly messageId: string | undefined;
   /** The person concerned, as the business's pseudonym (never a phone number). */
   readonly person: string | undefined;

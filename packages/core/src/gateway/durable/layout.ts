@@ -9,6 +9,11 @@
  *   meta      gw/id/{messageId}                 message id → business, deadline (outlives the message)
  *   messages  gw/b/{biz}/m/{messageId}          message record (expires at its deadline)
  *   meta      gw/b/{biz}/p/{pseud}/{messageId}  a person's messages (for erasure)
+ *   messages  gw/b/{biz}/media/{mediaId}      media record (blob id, deadline; media key sealed under the period key)
+ *   meta      gw/b/{biz}/mi/{mediaId}         media id → deadline (outlives the media: expired vs unknown)
+ *   meta      gw/b/{biz}/pm/{pseud}/{mediaId} a person's media (for erasure): sent by them, or an upload sent to them
+ *   meta      gw/b/{biz}/mp/{mediaId}/{pseud} people an upload was sent to (erasure keeps a file others got)
+ *   blob      {biz}/{mediaId}                 the media blob, ciphertext ‖ MAC (the blob store; expires at the deadline)
  *   outbox    gw/b/{biz}/o/{messageId}          pending delivery or send, with next attempt time
  *   outbox    gw/due/{time}/{biz}/{messageId}   time index of due work (hint; time: 15 digits)
  *   outbox    gw/b/{biz}/ev/{time}/{seq}/{eventId}  a status or dropped event not yet handed over (sealed)
@@ -74,6 +79,16 @@ export const timestampPrefix = (biz: string, pseud: string) => `gw/b/${biz}/t/${
 export const answeredKey = (biz: string, pseud: string, timestamp: number, deviceId: number) =>
   `${timestampKey(biz, pseud, timestamp)}/answered/${deviceId}`;
 export const messagePrefix = (biz: string) => `gw/b/${biz}/m/`;
+export const mediaRecordKey = (biz: string, mediaId: string) => `gw/b/${biz}/media/${mediaId}`;
+export const mediaIndexKey = (biz: string, mediaId: string) => `gw/b/${biz}/mi/${mediaId}`;
+export const personMediaKey = (biz: string, pseud: string, mediaId: string) =>
+  `gw/b/${biz}/pm/${pseud}/${mediaId}`;
+export const personMediaPrefix = (biz: string, pseud: string) => `gw/b/${biz}/pm/${pseud}/`;
+export const mediaRecipientKey = (biz: string, mediaId: string, pseud: string) =>
+  `gw/b/${biz}/mp/${mediaId}/${pseud}`;
+export const mediaRecipientPrefix = (biz: string, mediaId: string) => `gw/b/${biz}/mp/${mediaId}/`;
+/** Blob store ids: the business (non-personal, lets an operator list one business's blobs) and the random media id. */
+export const blobIdOf = (biz: string, mediaId: string) => `${biz}/${mediaId}`;
 export const vaultKey = (biz: string, period: number) => `gw/b/${biz}/period/${period}`;
 export const sessionScope = (biz: string, number: string) => `gw/${biz}/${number}`;
 /** meta: the integrity monitor's sketch key, wrapped by the key provider (one per gateway store). */
