@@ -306,24 +306,28 @@ async function applyReceipt(
   const first = record.status !== 'delivered';
   record.status = 'delivered';
   const key = messageKey(businessId, parsed.id);
-  const writes = [
+  const writes: WriteOperation[] = [
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-    // The device has it: its stored frame will never be sent again.
-    del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  if (record.devices.every((candidate) => candidate.state !== 'pending')) {
-    // Nothing left to send. A claimed entry is ended by its holder (its attempt's end, or the
-    // instance that takes it over after the lease): the holder may be between the transport
-    // and its commit. Otherwise the entry and its due-time hint go now.
-    const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
-    const pending = entry && decodeOutboxEntry(entry.value);
-    if (entry && pending && !(pending.claimedBy !== '' && pending.nextAttemptAt > g.clock.now())) {
+  // An instance holding a live claim on the message may be in the middle of an attempt that
+  // read the record before this receipt (the device still pending there): it must find the
+  // stored frame and resend those bytes, never encrypt the message again. So while a claim is
+  // live the frame and the entry stay (the holder's attempt ends them); otherwise the device's
+  // frame goes now, and the entry with its due-time hint once nothing is left to send. The
+  // entry's version is expected, so a claim taken meanwhile makes this commit read again.
+  const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
+  const due = entry && decodeOutboxEntry(entry.value);
+  const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
+  if (entry)
+    expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
+  if (!held) {
+    writes.push(del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)));
+    if (due && record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(
         del('outbox', outboxKey(businessId, parsed.id)),
-        del('outbox', dueKey(dueAt(pending), businessId, parsed.id)),
+        del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
       );
-      expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
     }
   }
   // `delivered` is reported once, when the first device confirms; later devices show in
@@ -506,6 +510,9 @@ async function endAttempt(
     ...releaseWrites(businessId, id, claim, next),
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
+  // Frames of devices that confirmed while this claim was held were left for it (applyReceipt).
+  for (const device of record.devices)
+    if (device.state === 'delivered') writes.push(del('outbox', frameKey(businessId, id, device.id)));
   const event = status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
   if (event) writes.push(event.write);
   const tallies =
