@@ -271,8 +271,20 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     const stored = await readMessage(g, ctx, parsed.id);
     if (stored?.record.direction !== 'outbound') return;
     const record = stored.record;
-    const device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
-    if (!device || device.state === 'delivered') return;
+    let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+    // The record lists a message's devices from its last attempt's commit. A device missing
+    // from it may still hold a frame: the gateway stores each frame with the session update,
+    // before the transport, and may die before the attempt's commit. Its receipt is the only
+    // one that device will ever send (a retry resends the same bytes, which it refuses as a
+    // duplicate), so it counts when it names the stored frame.
+    const unlisted = !device;
+    if (!device) {
+      const frame = await readSealed(g, ctx, 'outbox', frameKey(businessId, parsed.id, parsed.deviceId));
+      if (!frame || decodeStoredFrame(frame).frameId !== receipt.frameId) return;
+      device = { id: parsed.deviceId, state: 'pending' };
+      record.devices.push(device);
+    }
+    if (device.state === 'delivered') return;
     device.state = 'delivered';
     const first = record.status !== 'delivered';
     record.status = 'delivered';
@@ -282,7 +294,8 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
       // The device has it: its stored frame will never be sent again.
       del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
     ];
-    if (record.devices.every((candidate) => candidate.state !== 'pending')) {
+    // A device list that missed a device may miss others too: the next attempt sets it right.
+    if (!unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(del('outbox', outboxKey(businessId, parsed.id)));
     }
     // `delivered` is reported once, when the first device confirms; later devices show in
