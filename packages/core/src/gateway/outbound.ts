@@ -267,56 +267,78 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   if (!index) return;
   const { businessId } = decodeMessageIndex(index.value);
   const ctx = await business(g, businessId);
-  await g.queue.run(parsed.id, async () => {
-    const stored = await readMessage(g, ctx, parsed.id);
-    if (stored?.record.direction !== 'outbound') return;
-    const record = stored.record;
-    let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
-    // The record lists a message's devices from its last attempt's commit. A device missing
-    // from it may still hold a frame: the gateway stores each frame with the session update,
-    // before the transport, and may die before the attempt's commit. Its receipt is the only
-    // one that device will ever send (a retry resends the same bytes, which it refuses as a
-    // duplicate), so it counts when it names the stored frame.
-    const unlisted = !device;
-    if (!device) {
-      const frame = await readSealed(g, ctx, 'outbox', frameKey(businessId, parsed.id, parsed.deviceId));
-      if (!frame || decodeStoredFrame(frame).frameId !== receipt.frameId) return;
-      device = { id: parsed.deviceId, state: 'pending' };
-      record.devices.push(device);
-    }
-    if (device.state === 'delivered') return;
-    device.state = 'delivered';
-    const first = record.status !== 'delivered';
-    record.status = 'delivered';
-    const key = messageKey(businessId, parsed.id);
-    const writes = [
-      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-      // The device has it: its stored frame will never be sent again.
-      del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
-    ];
-    // A device list that missed a device may miss others too: the next attempt sets it right.
-    if (!unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
-      writes.push(del('outbox', outboxKey(businessId, parsed.id)));
-    }
-    // `delivered` is reported once, when the first device confirms; later devices show in
-    // the record (the status query) — see README "Delivery guarantees".
-    const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
-    if (delivered) writes.push(delivered.write);
-    const tallies = delivered
-      ? [
-          newTally(g, ctx, {
-            kind: 'delivered',
-            at: g.clock.now(),
-            person: record.pseudonym,
-            messageId: parsed.id,
-          }),
-        ]
-      : [];
-    const committed = await commitExpectingWithTallies(g, writes, tallies, [
-      { namespace: 'messages', key, version: stored.version },
-    ]);
-    if (committed && delivered) await handOver(g, [delivered.pending]);
-  });
+  // The message record is also written by the instance that sent the frame (its attempt's
+  // commit may land after the device already confirmed, through another instance): a receipt
+  // that loses that race reads the record again instead of being dropped.
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await g.queue.run(parsed.id, () =>
+      applyReceipt(g, ctx, { ...parsed, frameId: receipt.frameId }),
+    );
+    if (outcome !== 'conflict') return;
+    if (attempt >= RECEIPT_ATTEMPTS)
+      throw new ParleyError('ERR_STORE_CONFLICT', 'the message kept changing while its receipt was recorded');
+  }
+}
+
+/** Writers racing on one message record: each loss means another change landed. */
+const RECEIPT_ATTEMPTS = 16;
+
+async function applyReceipt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  parsed: { readonly id: MessageId; readonly deviceId: number; readonly frameId: string },
+): Promise<'done' | 'conflict'> {
+  const businessId = ctx.id;
+  const stored = await readMessage(g, ctx, parsed.id);
+  if (stored?.record.direction !== 'outbound') return 'done';
+  const record = stored.record;
+  let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+  // The record lists a message's devices from its last attempt's commit. A device missing
+  // from it may still hold a frame: the gateway stores each frame with the session update,
+  // before the transport, and may die before the attempt's commit. Its receipt is the only
+  // one that device will ever send (a retry resends the same bytes, which it refuses as a
+  // duplicate), so it counts when it names the stored frame.
+  const unlisted = !device;
+  if (!device) {
+    const frame = await readSealed(g, ctx, 'outbox', frameKey(businessId, parsed.id, parsed.deviceId));
+    if (!frame || decodeStoredFrame(frame).frameId !== parsed.frameId) return 'done';
+    device = { id: parsed.deviceId, state: 'pending' };
+    record.devices.push(device);
+  }
+  if (device.state === 'delivered') return 'done';
+  device.state = 'delivered';
+  const first = record.status !== 'delivered';
+  record.status = 'delivered';
+  const key = messageKey(businessId, parsed.id);
+  const writes = [
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    // The device has it: its stored frame will never be sent again.
+    del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
+  ];
+  // A device list that missed a device may miss others too: the next attempt sets it right.
+  if (!unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
+    writes.push(del('outbox', outboxKey(businessId, parsed.id)));
+  }
+  // `delivered` is reported once, when the first device confirms; later devices show in
+  // the record (the status query) — see README "Delivery guarantees".
+  const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+  if (delivered) writes.push(delivered.write);
+  const tallies = delivered
+    ? [
+        newTally(g, ctx, {
+          kind: 'delivered',
+          at: g.clock.now(),
+          person: record.pseudonym,
+          messageId: parsed.id,
+        }),
+      ]
+    : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, [
+    { namespace: 'messages', key, version: stored.version },
+  ]);
+  if (!committed) return 'conflict';
+  if (delivered) await handOver(g, [delivered.pending]);
+  return 'done';
 }
 
 export async function messageStatus(g: GatewayContext, messageId: string): Promise<MessageStatus> {
