@@ -273,7 +273,9 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   // commit may land after the device already confirmed, through another instance): a receipt
   // that loses that race reads the record again instead of being dropped.
   for (let attempt = 1; ; attempt++) {
-    const outcome = await g.queue.run(parsed.id, () => applyReceipt(g, ctx, parsed));
+    const outcome = await g.queue.run(parsed.id, () =>
+      applyReceipt(g, ctx, { ...parsed, frameId: receipt.frameId }),
+    );
     if (outcome !== 'conflict') return;
     if (attempt >= RECEIPT_ATTEMPTS)
       throw new ParleyError('ERR_STORE_CONFLICT', 'the message kept changing while its receipt was recorded');
@@ -286,18 +288,21 @@ const RECEIPT_ATTEMPTS = 16;
 async function applyReceipt(
   g: GatewayContext,
   ctx: BusinessContext,
-  parsed: { readonly id: MessageId; readonly deviceId: number },
+  parsed: { readonly id: MessageId; readonly deviceId: number; readonly frameId: string },
 ): Promise<'done' | 'conflict'> {
   const businessId = ctx.id;
   const stored = await readMessage(g, ctx, parsed.id);
   if (stored?.record.direction !== 'outbound') return 'done';
   const record = stored.record;
   let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+  // The record lists a message's devices from its last attempt's commit. A device missing
+  // from it may still hold a frame: the gateway stores each frame with the session update,
+  // before the transport, and the attempt that sent it may not have committed yet (on this or
+  // another instance) or may have died first. Its receipt counts when it names the stored frame.
+  const unlisted = !device;
   if (!device) {
-    // The attempt that sent the frame has not recorded its devices yet (it is still between
-    // the transport and its commit, on this or another instance, or it died there). The frame
-    // stored with the session update proves this device was sent this message.
-    if (!(await g.store.get('outbox', frameKey(businessId, parsed.id, parsed.deviceId)))) return 'done';
+    const frame = await readSealed(g, ctx, 'outbox', frameKey(businessId, parsed.id, parsed.deviceId));
+    if (!frame || decodeStoredFrame(frame).frameId !== parsed.frameId) return 'done';
     device = { id: parsed.deviceId, state: 'pending' };
     record.devices.push(device);
   }
@@ -314,8 +319,10 @@ async function applyReceipt(
   // read the record before this receipt (the device still pending there): it must find the
   // stored frame and resend those bytes, never encrypt the message again. So while a claim is
   // live the frame and the entry stay (the holder's attempt ends them); otherwise the device's
-  // frame goes now, and the entry with its due-time hint once nothing is left to send. The
-  // entry's version is expected, so a claim taken meanwhile makes this commit read again.
+  // frame goes now, and the entry with its due-time hint once nothing is left to send (not
+  // when the device was unlisted: a list that missed one device may miss others, and the next
+  // attempt sets it right). The entry's version is expected, so a claim taken meanwhile makes
+  // this commit read again.
   const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
   const due = entry && decodeOutboxEntry(entry.value);
   const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
@@ -323,7 +330,7 @@ async function applyReceipt(
     expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
   if (!held) {
     writes.push(del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)));
-    if (due && record.devices.every((candidate) => candidate.state !== 'pending')) {
+    if (due && !unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(
         del('outbox', outboxKey(businessId, parsed.id)),
         del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
