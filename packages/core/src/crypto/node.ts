@@ -1,6 +1,6 @@
 /**
  * The Node provider: node:crypto (OpenSSL) for X25519, Ed25519 signing and verification,
- * hashes, HMAC, HKDF and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
+ * hashes, HMAC, HKDF (short inputs in JavaScript, see short-hkdf.ts) and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
  *
  * Keys cross into OpenSSL as raw JWK: measured on Node 20, JWK import is 8–37 µs where DER
  * costs 120–525 µs. `generateKeyPairSync` is never used: exporting its keys in a loop deadlocks
@@ -25,10 +25,13 @@ import { assertBytes } from './guards.js';
 import { endedError, guardedHash } from './incremental.js';
 import { checkGcmArguments, checkHkdfArguments, decryptionFailed, invalidKey } from './portable.js';
 import type { CryptoProvider, IncrementalCipher } from './provider.js';
+import { fitsShortHkdf, shortHkdfSha256 } from './short-hkdf.js';
 import { xeddsaSign, xeddsaToEd25519 } from './xeddsa.js';
 
 /** Node's `hkdfSync` refuses an info longer than this; longer ones take the HMAC path. */
 const NODE_HKDF_MAX_INFO = 1024;
+/** RFC 5869's default salt (never written to). */
+const ZERO_SALT = new Uint8Array(32);
 /** Identity keys and signed prekeys of a few hundred peers; enough to skip most re-imports. */
 const PUBLIC_KEY_CACHE_SIZE = 256;
 
@@ -228,7 +231,10 @@ export function createNodeCrypto(): CryptoProvider {
     },
     hkdfSha256(ikm, salt, info, length) {
       checkHkdfArguments(ikm, salt, info, length);
-      const effectiveSalt = salt === undefined || salt.length === 0 ? new Uint8Array(32) : salt;
+      const effectiveSalt = salt === undefined || salt.length === 0 ? ZERO_SALT : salt;
+      if (fitsShortHkdf(ikm, effectiveSalt, info, length)) {
+        return shortHkdfSha256(ikm, effectiveSalt, info, length);
+      }
       if (info.length <= NODE_HKDF_MAX_INFO) {
         return new Uint8Array(hkdfSync('sha256', ikm, effectiveSalt, info, length));
       }
