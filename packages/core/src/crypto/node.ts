@@ -1,6 +1,6 @@
 /**
  * The Node provider: node:crypto (OpenSSL) for X25519, Ed25519 signing and verification,
- * hashes, HMAC, HKDF (short inputs in JavaScript, see short-hkdf.ts) and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
+ * hashes, HMAC, HKDF (short inputs in JavaScript, see short-hmac.ts) and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
  *
  * Keys cross into OpenSSL as raw JWK: measured on Node 20, JWK import is 8–37 µs where DER
  * costs 120–525 µs. `generateKeyPairSync` is never used: exporting its keys in a loop deadlocks
@@ -25,7 +25,7 @@ import { assertBytes } from './guards.js';
 import { endedError, guardedHash } from './incremental.js';
 import { checkGcmArguments, checkHkdfArguments, decryptionFailed, invalidKey } from './portable.js';
 import type { CryptoProvider, IncrementalCipher } from './provider.js';
-import { fitsShortHkdf, shortHkdfSha256 } from './short-hkdf.js';
+import { fitsShortHkdf, fitsShortHmac, shortHkdfSha256, shortHmacSha256 } from './short-hmac.js';
 import { xeddsaSign, xeddsaToEd25519 } from './xeddsa.js';
 
 /** Node's `hkdfSync` refuses an info longer than this; longer ones take the HMAC path. */
@@ -227,6 +227,7 @@ export function createNodeCrypto(): CryptoProvider {
     hmacSha256(key, data) {
       assertBytes(key, 'key');
       assertBytes(data, 'data');
+      if (fitsShortHmac(key, data)) return shortHmacSha256(key, data);
       return view(createHmac('sha256', key).update(data).digest());
     },
     hkdfSha256(ikm, salt, info, length) {

@@ -1,10 +1,43 @@
-import { hkdfSync } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fitsShortHkdf, SHORT_HKDF_MAX_INPUT, shortHkdfSha256 } from '../src/crypto/short-hkdf.js';
+import {
+  fitsShortHkdf,
+  fitsShortHmac,
+  SHORT_HKDF_MAX_INPUT,
+  SHORT_HMAC_MAX_DATA,
+  shortHkdfSha256,
+  shortHmacSha256,
+} from '../src/crypto/short-hmac.js';
 
-// The JavaScript HKDF the node provider uses for short inputs, against OpenSSL's on the sizes
-// where SHA-256 padding changes shape (55/56/64-byte messages, one or two tail blocks).
+// The JavaScript HMAC and HKDF the node provider uses for short inputs, against OpenSSL's on
+// the sizes where SHA-256 padding changes shape (55/56/64-byte messages, one or two tail blocks).
+describe('short HMAC-SHA256', () => {
+  it('equals node:crypto createHmac for every size it accepts', () => {
+    const sizes = fc.oneof(fc.constantFrom(0, 1, 32, 55, 56, 63, 64), fc.nat(64));
+    fc.assert(
+      fc.property(
+        sizes.chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+        fc
+          .oneof(fc.constantFrom(0, 1, 55, 56, 64, 118, SHORT_HMAC_MAX_DATA), fc.nat(SHORT_HMAC_MAX_DATA))
+          .chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+        (key, data) => {
+          expect(fitsShortHmac(key, data)).toBe(true);
+          expect(shortHmacSha256(key, data)).toEqual(
+            new Uint8Array(createHmac('sha256', key).update(data).digest()),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sends longer keys and data elsewhere', () => {
+    expect(fitsShortHmac(new Uint8Array(65), new Uint8Array(1))).toBe(false);
+    expect(fitsShortHmac(new Uint8Array(32), new Uint8Array(SHORT_HMAC_MAX_DATA + 1))).toBe(false);
+  });
+});
+
 describe('short HKDF-SHA256', () => {
   it('equals node:crypto hkdfSync for every size it accepts', () => {
     const sizes = fc.oneof(fc.constantFrom(0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 128), fc.nat(200));
