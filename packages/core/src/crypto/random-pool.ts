@@ -33,7 +33,7 @@ export function pooledRandom(source: RandomSource): RandomSource {
 }
 
 function createPool(source: RandomSource): RandomSource {
-  let buffer = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   let used = 0;
   return (length: number): Uint8Array => {
     assertInteger(length, 'length', 0, MAX_RANDOM_LENGTH);
