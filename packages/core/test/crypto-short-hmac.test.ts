@@ -65,6 +65,22 @@ describe('short HKDF-SHA256', () => {
     expect(fitsShortHkdf(small, small, small, 255 * 32 + 1)).toBe(false);
   });
 
+  it('derives with all-zero salts of any length as OpenSSL does (their pads are precomputed)', () => {
+    const ikm = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    const info = new TextEncoder().encode('WhisperMessageKeys');
+    for (const length of [1, 31, 32, 33, 64]) {
+      const salt = new Uint8Array(length);
+      expect(shortHkdfSha256(ikm, salt, info, 80)).toEqual(
+        new Uint8Array(hkdfSync('sha256', ikm, salt, info, 80)),
+      );
+      // And a non-zero salt right after still uses its own key.
+      const other = Uint8Array.from(salt).fill(9);
+      expect(shortHkdfSha256(ikm, other, info, 80)).toEqual(
+        new Uint8Array(hkdfSync('sha256', ikm, other, info, 80)),
+      );
+    }
+  });
+
   it('leaves its inputs untouched and returns a fresh array each call', () => {
     const ikm = Uint8Array.from({ length: 40 }, (_, i) => i);
     const salt = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);

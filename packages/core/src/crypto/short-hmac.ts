@@ -151,6 +151,24 @@ function setKey(key: Uint8Array): void {
   keyBlock.fill(0);
 }
 
+/**
+ * The pad states of HMAC keyed with zeros (RFC 5869's default salt, used by every v3 message
+ * key derivation): constants, computed once.
+ */
+const zeroKeyPads = (() => {
+  setKey(new Uint8Array(32));
+  const pads = { inner: Int32Array.from(innerPad), outer: Int32Array.from(outerPad) };
+  innerPad.fill(0);
+  outerPad.fill(0);
+  return pads;
+})();
+
+function isZero(bytes: Uint8Array): boolean {
+  let bits = 0;
+  for (let i = 0; i < bytes.length; i++) bits |= bytes[i]!;
+  return bits === 0;
+}
+
 /** HMAC with the key last given to `setKey`. */
 function mac(data: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
   finish(innerPad, BLOCK, data, length, digestBytes, 0);
@@ -202,7 +220,13 @@ export function shortHkdfSha256(
 ): Uint8Array {
   const out = new Uint8Array(length);
   // Extract: PRK = HMAC(salt, ikm).
-  setKey(salt);
+  if (isZero(salt)) {
+    // Zero bytes of any length up to a block pad to the same key block.
+    innerPad.set(zeroKeyPads.inner);
+    outerPad.set(zeroKeyPads.outer);
+  } else {
+    setKey(salt);
+  }
   mac(ikm, ikm.length, prk, 0);
   // Expand: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i).
   setKey(prk);
