@@ -79,9 +79,10 @@ function compress(h: Int32Array, block: Uint8Array, offset: number): void {
   let hh = h[7]!;
   for (let i = 0; i < 64; i++) {
     const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const t1 = (hh + s1 + ((e & f) ^ (~e & g)) + k[i]! + w[i]!) | 0;
+    // Ch and Maj in their cheaper equivalent forms (fewer operations, same values).
+    const t1 = (hh + s1 + (g ^ (e & (f ^ g))) + k[i]! + w[i]!) | 0;
     const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    const t2 = (s0 + ((a & b) | (c & (a | b)))) | 0;
     hh = g;
     g = f;
     f = e;
