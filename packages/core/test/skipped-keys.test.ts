@@ -5,11 +5,6 @@ import { SKIPPED_ENTRY_SIZE, SkippedKeys } from '../src/ratchet/skipped-keys.js'
 
 const seedOf = (index: number) => Uint8Array.from({ length: 32 }, (_, i) => (index * 31 + i) & 0xff);
 
-type Step =
-  | { readonly kind: 'walk'; readonly gap: number; readonly count: number }
-  | { readonly kind: 'late'; readonly pick: number }
-  | { readonly kind: 'trim'; readonly limit: number };
-
 const steps = fc.array(
   fc.oneof(
     fc.record({ kind: fc.constant('walk' as const), gap: fc.nat(5), count: fc.nat(40) }),
