@@ -136,8 +136,15 @@ function writeBraid(w: ByteWriter, braid: BraidState): void {
   }
 }
 
+/**
+ * Reused by every encode (synchronous, so never shared by two at once): SPQR states are a few
+ * KiB and are written with every message of an SPQR session.
+ */
+const scratch = new ByteWriter(4_096);
+
 export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
-  const w = new ByteWriter(4_096);
+  const w = scratch;
+  w.reset();
   let flags = 0;
   if (state.negotiation) flags |= FLAG_NEGOTIATION;
   if (state.chain) flags |= FLAG_CHAIN;
@@ -163,7 +170,7 @@ export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
     }
   }
   writeBraid(w, state.braid);
-  return w.finish();
+  return w.takeAndReset();
 }
 
 function readDirection(r: ByteReader): Direction {
