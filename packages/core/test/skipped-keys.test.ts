@@ -101,4 +101,26 @@ describe('skipped keys', () => {
     expect(keys.get(10)).toEqual(seedOf(10));
     expect(keys.encoded().length).toBe(MAX_MESSAGE_KEYS * SKIPPED_ENTRY_SIZE);
   });
+
+  it('clones are independent, dropBelow drops exactly the smaller indices, equality sees the keys', () => {
+    const keys = SkippedKeys.empty();
+    keys.append([3, 5, 8, 13, 21].map((i) => [i, seedOf(i)] as const));
+    const copy = keys.clone();
+    copy.delete(8);
+    copy.dropBelow(6);
+    expect([...copy.keys()]).toEqual([13, 21]);
+    expect([...keys.keys()]).toEqual([3, 5, 8, 13, 21]);
+    keys.dropBelow(5);
+    expect([...keys.keys()]).toEqual([5, 8, 13, 21]);
+    keys.dropBelow(100);
+    expect(keys.size).toBe(0);
+    // States holding these are compared with toEqual in tests: contents must count.
+    const a = SkippedKeys.empty();
+    const b = SkippedKeys.empty();
+    a.append([[1, seedOf(1)]]);
+    b.append([[1, seedOf(2)]]);
+    expect(a).not.toEqual(b);
+    expect(a).toEqual(a.clone());
+    expect([...a]).toEqual([[1, seedOf(1)]]);
+  });
 });

@@ -101,6 +101,23 @@ export class SkippedKeys {
     }
   }
 
+  /** A copy (for states handled as immutable values: SPQR's chains). */
+  clone(): SkippedKeys {
+    return new SkippedKeys(this.encoded().slice(), this.#count);
+  }
+
+  /** Drops every key below `index`. */
+  dropBelow(index: number): void {
+    let lo = 0;
+    let hi = this.#count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#indexAt(mid) < index) lo = mid + 1;
+      else hi = mid;
+    }
+    this.trimTo(this.#count - lo);
+  }
+
   /** Drops the oldest (smallest) keys until at most `limit` remain. */
   trimTo(limit: number): void {
     const excess = this.#count - limit;
@@ -114,6 +131,17 @@ export class SkippedKeys {
   /** Indices held, ascending. */
   *keys(): IterableIterator<number> {
     for (let i = 0; i < this.#count; i++) yield this.#indexAt(i);
+  }
+
+  /**
+   * `[index, seed]` pairs, ascending (seeds are copies). Being iterable also makes test
+   * equality (`toEqual`) compare the keys held rather than an object with no visible fields.
+   */
+  *[Symbol.iterator](): IterableIterator<[number, Uint8Array]> {
+    for (let i = 0; i < this.#count; i++) {
+      const from = i * SKIPPED_ENTRY_SIZE + 4;
+      yield [this.#indexAt(i), this.#bytes.slice(from, from + SEED_LENGTH)];
+    }
   }
 
   #indexAt(i: number): number {
