@@ -18,7 +18,6 @@ import {
   type KeyObject,
   sign as nodeSign,
   verify as nodeVerify,
-  randomBytes,
 } from 'node:crypto';
 import { concatBytes } from '../bytes.js';
 import { constantTimeEqual } from './constant-time.js';
@@ -124,12 +123,12 @@ export function createNodeCrypto(): CryptoProvider {
   const ed25519Seeds = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
   // Importing a private key makes OpenSSL derive its public half (a scalar multiplication,
   // ~35 µs): a key seen before in another array is found by content. The map is keyed by a
-  // MAC of the key under a key of this provider, so no key bytes become a string; the stored
-  // copy is compared in constant time.
+  // one-way tag of the key (HMAC-SHA256 under a fixed label; no randomness is read here), so no
+  // key bytes become a string; the stored copy is compared in constant time.
   const privateKeysByContent = new BoundedCache<{ bytes: Uint8Array; key: KeyObject }>(
     PRIVATE_KEY_CACHE_SIZE,
   );
-  const contentTagKey = new Uint8Array(randomBytes(32));
+  const contentTagKey = new TextEncoder().encode('parley node provider key cache v1');
   const edwardsKeys = new BoundedCache<Uint8Array | null>(EDWARDS_KEY_CACHE_SIZE);
 
   function importPrivate(privateKey: Uint8Array): KeyObject {
