@@ -22,9 +22,9 @@ const PERSON = '+15550123';
 const HOUR = 60 * 60 * 1000;
 
 describe('a receipt for a frame the gateway sent just before it died', () => {
-  // KNOWN DEFECT, open: a regression of e25353c (this test passes on d283280). `it.fails`
-  // keeps CI green while it is open and turns red once fixed: make it a plain `it` then.
-  it.fails('still makes the message delivered, and says so', async () => {
+  // A regression of e25353c (passes on d283280, fails on 7ddf6fa): the receipt now counts when
+  // it names the frame stored for a device the record did not list yet.
+  it('still makes the message delivered, and says so', async () => {
     const crypto = testCrypto();
     const clock = new ManualClock();
     const network = new TestNetwork();
