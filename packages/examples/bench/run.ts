@@ -1,12 +1,16 @@
 /**
- * `pnpm bench`: Parley next to libsignal-client, libsignal (node) and privacyresearch on the
- * same workloads, plus the bare-primitive floors. Interleaved rounds, medians, Parley ÷ peer
- * ratios; results as JSON and an SVG chart in bench/results/. With PARLEY_PG_URL set, also
- * messages per second through one, two and three gateway processes over one PostgreSQL
- * (bench/multi-instance.ts).
+ * `pnpm bench`: Parley beside libsignal-client (0.23.1; 0.90.0 and 0.103.0), libsignal 6.0.0 and
+ * privacyresearch on the same workloads, every library as a user runs it (its public API and
+ * the store it ships or recommends, records in that store's form; see libs.ts), plus the
+ * bare-primitive floors. Ratios are like for like: v3 Parley ÷ the v3 libraries, v4 + SPQR
+ * Parley ÷ the v4 libraries. Interleaved rounds, medians, Parley ÷ peer; memory per held
+ * session from child processes (rss-child.ts); the gateway's own rows on each store
+ * (gateway.ts); groups and media; with PARLEY_PG_URL set, PostgreSQL rows and messages per
+ * second through one, two and three gateway processes over one PostgreSQL (multi-instance.ts).
+ * Results as JSON and an SVG chart in bench/results/.
  *
- *   pnpm bench                 full run (several minutes)
- *   pnpm bench --quick         CI smoke run (under a minute; results go to *.tmp files)
+ *   pnpm bench                 full run (about a quarter of an hour on a shared 2-core machine)
+ *   pnpm bench --quick         CI smoke run (under a minute; says so; results go to *.tmp files)
  *   options: --rounds=N  --only=parley-node,lsc-0.23.1  --skip-rss
  *
  * Measures only: nothing here compares against a threshold or fails on a slow number.
@@ -274,6 +278,7 @@ interface RssResult {
   readonly sessions: number;
   readonly seconds: number;
   readonly rssPerSession: number;
+  readonly rawRssPerSession: number;
   readonly heapPerSession: number;
 }
 
@@ -285,6 +290,9 @@ function rssChild(lib: BenchLib, count: number): Promise<RssResult> {
         '--expose-gc',
         // A small, fixed young generation: its size (V8 grows and shrinks it on its own) is not sessions.
         '--max-semi-space-size=1',
+        // Without this, V8 drops the bytecode of functions not run lately (module set-up code) at
+        // every few collections: memory falls steadily while the sessions grow, whatever they hold.
+        '--no-flush-bytecode',
         '--conditions=parley-source',
         '--import',
         'tsx',
@@ -556,7 +564,8 @@ if (present(PARLEY)) {
 notes.push(
   'lsc 0.90.0, lsc 0.103.0 and Parley v4+SPQR speak PQXDH + SPQR (v4), Parley v4 PQXDH alone, each against itself; every other library runs v3 (X3DH).',
   'Sessions/s: a new initiator per session and one responder with bundles made beforehand; timed: process bundle, encrypt, decrypt.',
-  `Memory: RSS growth of a child process (one per library) while it comes to hold N more established sessions, after GC, ÷ N; ` +
+  `Memory: RSS growth of a child process (one per library) while it comes to hold N more established sessions, after GC, ` +
+    "without V8's committed-but-free heap pages at either end, ÷ N; " +
     `N = ${[...rss.values()].map((r) => `${r.sessions} (${r.lib})`).join(', ') || 'skipped'}.`,
   ...[...rss.values()]
     .filter((r) => r.rssPerSession < r.heapPerSession)
