@@ -63,13 +63,13 @@ export const GATEWAY_FULL: GatewayBenchConfig = {
   breakdownMessages: 100,
 };
 
-/** The smoke run: 20 people instead of 200 (their sessions are set up first, untimed but slow). */
+/** The smoke run: 10 people instead of 200 (their sessions are set up first, untimed but slow). */
 export const GATEWAY_QUICK: GatewayBenchConfig = {
   rounds: 1,
-  people: [1, 20],
+  people: [1, 10],
   concurrency: 64,
-  messages: { memory: 100, 'sqlite-file': 60, postgres: 60 },
-  breakdownMessages: 20,
+  messages: { memory: 60, 'sqlite-file': 40, postgres: 40 },
+  breakdownMessages: 10,
 };
 
 const BUSINESS_ID = 'bench';
