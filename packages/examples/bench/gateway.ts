@@ -69,7 +69,7 @@ export const GATEWAY_QUICK: GatewayBenchConfig = {
   people: [1, 10],
   concurrency: 64,
   messages: { memory: 60, 'sqlite-file': 40, postgres: 40 },
-  breakdownMessages: 10,
+  breakdownMessages: 5,
 };
 
 const BUSINESS_ID = 'bench';

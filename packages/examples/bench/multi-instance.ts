@@ -47,8 +47,8 @@ export const MULTI_FULL: MultiInstanceBenchConfig = {
 };
 /** The smoke run inside `pnpm bench --quick` (which has a minute in all): one and two instances. */
 export const MULTI_QUICK: MultiInstanceBenchConfig = {
-  people: 16,
-  messages: 80,
+  people: 10,
+  messages: 40,
   concurrency: 16,
   instances: [1, 2],
 };
