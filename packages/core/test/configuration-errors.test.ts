@@ -158,3 +158,55 @@ describe('SessionManager, key provider, memory store and archive reader check th
     ).rejects.toMatchObject({ code: 'ERR_CONFIGURATION', details: { field: 'vaultStore' } });
   });
 });
+
+describe('option sections and values the full fuzz run found accepted (each failed before)', () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['preKeys', { preKeys: true }],
+    ['preKeys.lowWaterMark', { preKeys: { lowWaterMark: -1 } }],
+    ['sending.maxAttempts', { sending: { maxAttempts: 1.5 } }],
+    ['sending.backoff.maxMs', { sending: { backoff: { initialMs: 10, maxMs: -5 } } }],
+    ['redelivery', { redelivery: 1n }],
+    ['integrity', { integrity: 'on' }],
+    ['statistics', { statistics: 'on' }],
+    ['timer.intervalMs', { timer: { intervalMs: 2 ** 40 } }],
+    ['padding', { padding: 0 }],
+    ['clock', { clock: { now: () => Number.NaN } }],
+    ['random', { random: () => 'not bytes' }],
+  ];
+  for (const [field, overrides] of cases) {
+    it(`${field}: ERR_CONFIGURATION naming it`, () => {
+      expect(configurationError(() => createGateway(options(overrides))).field).toBe(field);
+    });
+  }
+
+  it('the local key provider checks what it wraps and unwraps', async () => {
+    const provider = createLocalKeyProvider({ kek: new Uint8Array(32).fill(3) });
+    for (const call of [
+      () => provider.unwrapKey(null as never, 'ctx'),
+      () => provider.unwrapKey(undefined as never, 'ctx'),
+      () => provider.wrapKey(new Uint8Array(32), {} as never),
+    ]) {
+      await expect(call()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    }
+  });
+
+  it('the platform exports refuse a day that is not a UTC date, and the signals a business id too long', async () => {
+    const gateway = createGateway(options());
+    try {
+      const { statistics, billing } = gateway.statisticsExport();
+      for (const bad of [true, 'yesterday', '2026-13-01', '9999-99-99']) {
+        expect(() => statistics.snapshot(bad as never)).toThrow(
+          expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+        );
+        expect(() => billing.snapshot(bad as never)).toThrow(
+          expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+        );
+      }
+      expect(() => gateway.integritySignals().signal('a'.repeat(65))).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+});

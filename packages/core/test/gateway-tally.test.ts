@@ -18,6 +18,7 @@ import { ManualClock } from '../src/testing/manual-clock.js';
 import { createSimulatedPerson, type SimulatedPerson } from '../src/testing/simulated-person.js';
 import { TestNetwork } from '../src/testing/test-network.js';
 import { cuttingStore, SimulatedCrash } from './support/cutting-store.js';
+import { snapshot } from './support/parties.js';
 
 const NUMBER = '+15550100';
 const crypto = createPortableCrypto();
@@ -272,5 +273,51 @@ describe('counts over all instances', () => {
     await a.tick();
     const day = dayOf(w.clock.now());
     expect(a.statisticsExport().statistics.snapshot(day).businesses[0]?.sessionsEstablished).toBe(1);
+  });
+
+  it('an unreadable counter key refuses an inbound frame before anything is stored (found by pnpm fuzz)', async () => {
+    const w = await world(1, 2);
+    // The keys exist once the gateway has counted something.
+    await w.gateways[0]!.send({ from: NUMBER, to: person(1), content: 'hello' });
+    await w.gateways[0]!.idle();
+    const sender = w.persons[0]!;
+    await sender.startSession(NUMBER, w.network.businessBundle(NUMBER));
+    const frame = await sender.encrypt(NUMBER, 'a first message');
+    for (const name of ['gw/integrity/key', 'gw/statistics/key']) {
+      const stored = await w.store.get('meta', name);
+      expect(stored, name).toBeDefined();
+      const flipped = stored!.value.slice();
+      flipped[flipped.length - 1]! ^= 1;
+      await w.store.commit([{ type: 'put', namespace: 'meta', key: name, value: flipped }]);
+      // A fresh instance: it has not loaded the key yet.
+      const fresh = w.make(`fresh-${name}`);
+      const before = await snapshot(w.store);
+      await expect(fresh.receiveFrame(frame)).rejects.toSatisfy((error: unknown) => isParleyError(error));
+      expect(await snapshot(w.store)).toEqual(before);
+      await fresh.close();
+      await w.store.commit([{ type: 'put', namespace: 'meta', key: name, value: stored!.value }]);
+    }
+  });
+
+  it('setDevices over an unreadable device list of one business changes no other business (found by pnpm fuzz)', async () => {
+    const w = await world(1, 1);
+    const gateway = w.gateways[0]!;
+    await gateway.registerBusiness({ businessId: 'beta' });
+    await gateway.addNumber('beta', '+15550199');
+    const someone = w.persons[0]!;
+    // The person writes to both businesses from two devices' worth of lists.
+    await someone.send(NUMBER, 'to acme');
+    await someone.send('+15550199', 'to beta');
+    await w.network.flush();
+    await gateway.idle();
+    const lists = (await w.store.list('meta')).filter((entry) => /^gw\/b\/[^/]+\/d\//.test(entry.key));
+    expect(lists.map((entry) => entry.key.split('/')[2]).sort()).toEqual(['acme', 'beta']);
+    const beta = lists.find((entry) => entry.key.startsWith('gw/b/beta/'))!;
+    await w.store.commit([{ type: 'put', namespace: 'meta', key: beta.key, value: new Uint8Array(0) }]);
+    const before = await snapshot(w.store);
+    await expect(gateway.setDevices(someone.phoneNumber, [2])).rejects.toSatisfy((error: unknown) =>
+      isParleyError(error),
+    );
+    expect(await snapshot(w.store)).toEqual(before);
   });
 });

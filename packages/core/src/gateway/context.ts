@@ -218,7 +218,16 @@ export class GatewayContext {
     );
     this.logger = options.logger;
     this.media = resolveMediaOptions(options.media);
-    this.instanceId = toHex(this.random(8));
+    const drawn: unknown = this.random(8);
+    // The first draw: a random source that does not return bytes is a configuration mistake.
+    if (!(drawn instanceof Uint8Array) || drawn.length !== 8) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        '"random" expected a random source: (length) => Uint8Array of that length',
+        { field: 'random' },
+      );
+    }
+    this.instanceId = toHex(drawn);
     this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =
       options.accessLog === false

@@ -124,7 +124,10 @@ export class Gateway {
     this.g = new GatewayContext(options);
     if (this.g.integrityConfig) {
       this.signalsReader = Object.freeze({
-        signal: (businessId: string): IntegritySignal => readSignal(this.g, businessId),
+        signal: (businessId: string): IntegritySignal => {
+          assertBusinessId(businessId);
+          return readSignal(this.g, businessId);
+        },
       });
     }
     const timer = options.timer ?? { intervalMs: 60_000 };

@@ -23,7 +23,7 @@ import {
 } from './durable/records.js';
 import { inboundMedia, inboundMediaWrites } from './media-content.js';
 import { expire } from './retention.js';
-import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
+import { applyAheadLoaded, loadTallyEngines, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
@@ -53,8 +53,11 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
 
   let identityChange: IdentityChange | undefined;
   let newSession = false;
-  // The events counted with this message, from the attempt whose commit landed.
-  let tallies: PendingTally[] = [];
+  // The events counted with this message, applied to this instance's view right before each
+  // commit attempt (as a send does): the engines load first, so an unreadable counter key
+  // refuses the frame before anything is stored.
+  const attempts: PendingTally[][] = [];
+  await loadTallyEngines(g);
   try {
     const result = await sessions.decrypt(
       address,
@@ -112,8 +115,10 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               }),
             );
           }
-          tallies = [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
+          const tallies = [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
           if (decrypted.newSession) tallies.push(newTally(g, ctx, { kind: 'session', at: now }));
+          applyAheadLoaded(g, tallies);
+          attempts.push(tallies);
           return [...writes, ...tallies.map((tally) => tally.write)];
         },
       },
@@ -121,12 +126,13 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
     identityChange = result.identityChange;
     newSession = result.newSession;
     wipe(result.plaintext);
+    // The last attempt's commit landed; earlier attempts (retried after a conflict) did not.
+    for (const [index, tallies] of attempts.entries())
+      settleTallies(g, tallies, index === attempts.length - 1);
   } catch (error) {
+    for (const tallies of attempts) settleTallies(g, tallies, false);
     return undecryptable(g, ctx, frame, pseudonym, error);
   }
-  // Committed with the message: applied to this instance's view now.
-  await applyAhead(g, tallies);
-  settleTallies(g, tallies, true);
   g.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
   await acknowledge(g, frame.frameId);
   if (identityChange) {

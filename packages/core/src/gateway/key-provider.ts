@@ -6,6 +6,7 @@ import {
   assertOptions,
 } from '../configuration.js';
 import { defaultCrypto } from '../crypto/default.js';
+import { assertBytes } from '../crypto/guards.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
@@ -58,10 +59,19 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
   const crypto = options.crypto ?? defaultCrypto();
   const random = options.random ?? defaultRandom;
   const aad = (context: string) => utf8(`parley/wrap/v${WRAP_FORMAT}/${context}`);
+  const checkContext = (context: unknown) => {
+    if (typeof context !== 'string' || context.length === 0) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"context" expected a non-empty string', {
+        field: 'context',
+      });
+    }
+  };
   return {
     name: 'local',
     region: options.region,
     async wrapKey(dataKey, context) {
+      assertBytes(dataKey, 'dataKey');
+      checkContext(context);
       const nonce = random(NONCE_LENGTH);
       return concatBytes(
         Uint8Array.of(WRAP_FORMAT),
@@ -70,6 +80,8 @@ export function createLocalKeyProvider(options: LocalKeyProviderOptions): KeyPro
       );
     },
     async unwrapKey(wrapped, context) {
+      assertBytes(wrapped, 'wrapped');
+      checkContext(context);
       if (wrapped.length < 1 + NONCE_LENGTH + 16 || wrapped[0] !== WRAP_FORMAT) {
         throw new ParleyError('ERR_DECRYPTION_FAILED', 'wrapped key has an unknown format', {
           length: wrapped.length,

@@ -5,6 +5,7 @@ import {
   assertOptionalFunction,
   assertOptions,
   assertStore,
+  configurationError,
 } from '../configuration.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { ParleyError } from '../errors.js';
@@ -231,6 +232,42 @@ export function checkGatewayOptions(options: unknown): asserts options is Gatewa
   assertOptionalCryptoProvider(o.crypto, 'crypto');
   assertOptionalFunction(o.random, 'random', 'a random source: (length) => Uint8Array');
   assertOptionalClock(o.clock, 'clock');
+  if (o.clock !== undefined) {
+    const now: unknown = (o.clock as { now(): unknown }).now();
+    if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) {
+      throw configurationError('clock', 'a clock whose now() returns epoch milliseconds', now);
+    }
+  }
+  if (o.padding !== undefined && o.padding !== false && !isIntegerIn(o.padding, 1, MAX_PADDING_BLOCK)) {
+    throw configurationError(
+      'padding',
+      `false or a block size from 1 to ${MAX_PADDING_BLOCK} bytes`,
+      o.padding,
+    );
+  }
+  // Sections: an object when given (`false` where the section can be turned off).
+  for (const [field, canBeOff] of SECTIONS) {
+    const value = o[field];
+    if (value === undefined || (canBeOff && value === false)) continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw configurationError(field, canBeOff ? 'an object, or false to turn it off' : 'an object', value);
+    }
+  }
+  for (const field of ['redelivery', 'sending'] as const) {
+    const backoff = (o[field] as { backoff?: unknown } | undefined)?.backoff;
+    if (backoff !== undefined) checkBackoff(backoff, `${field}.backoff`);
+  }
+  // Counts are whole numbers (a low-water mark may be 0: top up only when none are left).
+  for (const [section, key, min] of COUNTS) {
+    const value = (o[section] as Record<string, unknown> | undefined)?.[key];
+    if (value !== undefined && !isIntegerIn(value, min, MAX_COUNT)) {
+      throw configurationError(`${section}.${key}`, `an integer from ${min} to ${MAX_COUNT}`, value);
+    }
+  }
+  const timer = o.timer as { intervalMs?: unknown } | false | undefined;
+  if (timer && !isIntegerIn(timer.intervalMs, 1, MAX_TIMER_MS)) {
+    throw configurationError('timer.intervalMs', `an integer from 1 to ${MAX_TIMER_MS} ms`, timer.intervalMs);
+  }
   if (o.logger !== undefined) {
     assertMethods(
       o.logger,
@@ -238,6 +275,56 @@ export function checkGatewayOptions(options: unknown): asserts options is Gatewa
       ['debug', 'info', 'warn', 'error'],
       'a GatewayLogger: an object with debug, info, warn and error (message, fields)',
     );
+  }
+}
+
+/** Option sections and whether `false` turns them off. */
+const SECTIONS: readonly (readonly [keyof GatewayOptions, boolean])[] = [
+  ['redelivery', false],
+  ['sending', false],
+  ['claims', false],
+  ['devices', false],
+  ['preKeys', false],
+  ['media', false],
+  ['timer', true],
+  ['integrity', true],
+  ['statistics', true],
+  ['accessLog', true],
+];
+
+/** Whole-number options: section, key, smallest value. */
+const COUNTS: readonly (readonly [keyof GatewayOptions, string, number])[] = [
+  ['sending', 'maxAttempts', 1],
+  ['preKeys', 'batchSize', 1],
+  ['preKeys', 'lowWaterMark', 0],
+  ['preKeys', 'kyberBatchSize', 1],
+  ['preKeys', 'kyberLowWaterMark', 0],
+];
+const MAX_COUNT = 10_000;
+
+/** Timers take at most a signed 32-bit number of milliseconds (longer ones fire at once). */
+const MAX_TIMER_MS = 0x7fff_ffff;
+const MAX_PADDING_BLOCK = 65_536;
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function checkBackoff(value: unknown, field: string): void {
+  const policy = value as Partial<Record<'initialMs' | 'maxMs' | 'jitter', unknown>>;
+  if (typeof value !== 'object' || value === null) {
+    throw configurationError(field, 'a backoff policy { initialMs, maxMs, jitter? }', value);
+  }
+  for (const key of ['initialMs', 'maxMs'] as const) {
+    if (!isIntegerIn(policy[key], 1, MAX_TIMER_MS)) {
+      throw configurationError(`${field}.${key}`, `an integer from 1 to ${MAX_TIMER_MS} ms`, policy[key]);
+    }
+  }
+  if ((policy.maxMs as number) < (policy.initialMs as number)) {
+    throw configurationError(`${field}.maxMs`, 'at least initialMs');
+  }
+  if (policy.jitter !== undefined && typeof policy.jitter !== 'boolean') {
+    throw configurationError(`${field}.jitter`, 'a boolean', policy.jitter);
   }
 }
 

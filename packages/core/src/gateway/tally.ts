@@ -85,6 +85,14 @@ export function applyAheadLoaded(g: GatewayContext, pending: readonly PendingTal
   }
 }
 
+/**
+ * Loads the monitor and the ledger (their keys) before a commit whose events will be applied
+ * ahead with `applyAheadLoaded`: a key that cannot be read fails the operation before it writes.
+ */
+export async function loadTallyEngines(g: GatewayContext): Promise<void> {
+  await engines(g);
+}
+
 /** Applies pending events to this instance's view before their commit (see `settleTallies`). */
 export async function applyAhead(g: GatewayContext, pending: readonly PendingTally[]): Promise<void> {
   if (pending.length === 0) return;

@@ -12,9 +12,10 @@ export function dayOf(epochMs: number): Day {
 }
 
 export function isDay(value: unknown): value is Day {
-  return (
-    typeof value === 'string' && DAY_PATTERN.test(value) && dayOf(Date.parse(`${value}T00:00:00Z`)) === value
-  );
+  if (typeof value !== 'string' || !DAY_PATTERN.test(value)) return false;
+  // "2026-13-01" parses to NaN; "2026-02-30" to another day.
+  const start = Date.parse(`${value}T00:00:00Z`);
+  return Number.isFinite(start) && dayOf(start) === value;
 }
 
 export function day(value: string): Day {

@@ -16,7 +16,7 @@ import { HashDomain, SKETCH_KEY_LENGTH, SketchKey } from '../integrity/sketch-ke
 import { isPseudonym, type Pseudonym } from '../privacy/branded.js';
 import type { Clock } from '../storage/contract.js';
 import { type Category, isCategory, OTHER_CATEGORY } from './category.js';
-import { type Day, dayOf, dayStart } from './day.js';
+import { type Day, day, dayOf, dayStart } from './day.js';
 import { type CategoryTally, foldSmallCounts, type PeopleTally } from './small-count.js';
 import type {
   BillingExport,
@@ -606,7 +606,8 @@ export function createStatistics(options: StatisticsOptions): {
   const recorder = new UsageLedger(options);
   return {
     recorder,
-    statistics: { snapshot: (d: Day) => recorder.snapshot(d), days: () => recorder.days() },
-    billing: { snapshot: (d: Day) => recorder.billing.snapshot(d) },
+    // The platform's reading side: a day that is not a UTC date is refused, not read as empty.
+    statistics: { snapshot: (d: Day) => recorder.snapshot(day(d)), days: () => recorder.days() },
+    billing: { snapshot: (d: Day) => recorder.billing.snapshot(day(d)) },
   };
 }

@@ -104,12 +104,18 @@ export async function setDevices(
   assertDeviceIds(deviceIds);
   const devices = [...new Set(deviceIds)];
   const now = g.clock.now();
+  // Every business's list is read (and decoded) before any is replaced: an unreadable record
+  // of one business refuses the call before another business's list has changed.
+  const lists: { ctx: BusinessContext; pseudonym: string; stored: DeviceList | undefined }[] = [];
   for (const ctx of await allBusinesses(g)) {
     const pseudonym = g.pseudonym(ctx, phoneNumber);
     const stored = await readDeviceList(g, ctx, pseudonym);
     // A business that never exchanged a message with the person keeps nothing about them
     // (MISSION: nothing else about the person is kept); its first send asks the directory.
     if (!stored && !(await g.store.get('meta', contactKey(ctx.id, pseudonym)))) continue;
+    lists.push({ ctx, pseudonym, stored });
+  }
+  for (const { ctx, pseudonym, stored } of lists) {
     await g.queue.run(personQueueKey(ctx.id, pseudonym), () =>
       replaceDevices(g, ctx, pseudonym, stored, { devices, confirmedAt: now }),
     );

@@ -29,7 +29,7 @@ const positive = (rng: Rng, valid: number) =>
   );
 
 /** Share of generated options that are wrong: the rest must construct a working gateway. */
-const P_INVALID = 0.4;
+const P_INVALID = 0.3;
 
 /** One option of `createGateway` replaced by a generated value; the rest are the world's. */
 function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Arg } {
@@ -239,7 +239,7 @@ function plan(rng: Rng): (world: GatewayWorld) => ConstructionPlan {
       };
     }
     if (which === 'createLocalKeyProvider') {
-      const options = r.chance(0.2)
+      const options = r.chance(0.1)
         ? arg(r, 'object', [], [])
         : {
             ...arg(
@@ -257,13 +257,13 @@ function plan(rng: Rng): (world: GatewayWorld) => ConstructionPlan {
                 bad({ kek: new Uint8Array(32), random: 5 }, '{kek, random: 5}'),
                 bad({ kek: new Uint8Array(32), region: 5 }, '{kek, region: 5}'),
               ],
-              0.5,
+              0.3,
             ),
           };
       const use = r.pick(['wrap', 'unwrap', 'none'] as const);
-      const dataKey = arg(r, 'bytes', [ok(new Uint8Array(32), '32 bytes')], [], 0.3);
-      const context = arg(r, 'string', [ok('parley/test', '"parley/test"')], [], 0.3);
-      const wrapped = arg(r, 'bytes', [ok(new Uint8Array(45), '45 zero bytes (does not open)')], [], 0.3);
+      const dataKey = arg(r, 'bytes', [ok(new Uint8Array(32), '32 bytes')], [], 0.2);
+      const context = arg(r, 'string', [ok('parley/test', '"parley/test"')], [], 0.2);
+      const wrapped = arg(r, 'bytes', [ok(new Uint8Array(45), '45 zero bytes (does not open)')], [], 0.2);
       const args =
         use === 'wrap'
           ? [options, dataKey, context]
