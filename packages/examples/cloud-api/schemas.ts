@@ -130,6 +130,12 @@ export const ACCESS_OPERATION_NAMES = [
   'on-message',
   'on-event',
   'access-log',
+  'group-create',
+  'group-add',
+  'group-remove',
+  'group-send',
+  'group-info',
+  'group-delete',
 ] as const;
 
 export const AccessLogQuerySchema = z.strictObject({
@@ -157,6 +163,7 @@ export const AccessRecordSchema = z.object({
     .string()
     .nullable()
     .describe('The person concerned as the business’s pseudonym; never a phone number.'),
+  group: z.string().nullable().describe('The group of a group operation (a random id).'),
   outcome: z.string().describe('"ok" or the Parley error code the operation ended with.'),
   previous_at: z.number().int(),
   previous_mac: z.string().regex(/^[0-9a-f]{64}$/),
@@ -213,12 +220,16 @@ export const InboundFrameSchema = z.strictObject({
   to: E164.describe('The business number.'),
   from: E164.describe("The person's number, as the network attributes the sender."),
   deviceId: z.number().int().min(1).max(0x7fff_ffff),
-  type: z.union([z.literal(2), z.literal(3)]).describe('2 = SignalMessage, 3 = PreKeySignalMessage.'),
+  type: z
+    .union([z.literal(2), z.literal(3), z.literal(7)])
+    .describe('2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message).'),
   body: BASE64.describe('The ciphertext, base64.'),
+  groupId: z.string().min(1).max(256).optional().describe('Type 7 only: the group.'),
 });
 
 export const ReceiveOutcomeSchema = z.union([
   z.object({ kind: z.literal('accepted'), messageId: MessageIdSchema }),
+  z.object({ kind: z.literal('distribution') }),
   z.object({ kind: z.literal('duplicate') }),
   z.object({ kind: z.literal('undecryptable'), reason: z.string(), retryRequested: z.boolean() }),
 ]);

@@ -162,7 +162,11 @@ export async function runLibsignalPeerExample(
         throw new Error(`expected ${texts.length} frames, got ${frames.length}`);
       if (order === 'reversed') frames.reverse();
       for (const frame of frames) {
-        const plaintext = await person.device.decrypt({ name: frame.from, deviceId: 1 }, frame);
+        if (frame.type === 7) throw new Error('the business sent a group message to a 1:1 conversation');
+        const plaintext = await person.device.decrypt(
+          { name: frame.from, deviceId: 1 },
+          { type: frame.type, body: frame.body },
+        );
         const envelope = decodeMessagePlaintext(plaintext);
         const text = envelope.text ?? decoder.decode(contentBytes(envelope));
         const type = frame.type === 3 ? 'prekey' : 'whisper';

@@ -94,6 +94,7 @@ export class LibsignalPerson implements NetworkPerson {
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
     const from = new libsignal.ProtocolAddress(frame.from, 1);
+    if (frame.type === 7) throw new Error('this person takes part in no group');
     const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
     const envelope = decodeMessagePlaintext(new Uint8Array(padded));
     const content = contentBytes(envelope);

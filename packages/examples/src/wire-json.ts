@@ -3,7 +3,7 @@
  * WebSocket). Bodies travel as base64. Every decoder checks each field and throws a
  * {@link BadRequest} naming it, so a server answers 400 instead of crashing.
  */
-import type { DeliveryReceipt, InboundFrame, OutboundFrame, RetryRequest } from '@parley/core';
+import type { DeliveryReceipt, FrameType, InboundFrame, OutboundFrame, RetryRequest } from '@parley/core';
 
 /** A request the peer got wrong: becomes a 4xx with a JSON error body. */
 export class BadRequest extends Error {
@@ -22,8 +22,10 @@ export interface FrameJson {
   readonly to: string;
   readonly from: string;
   readonly deviceId: number;
-  readonly type: 2 | 3;
+  readonly type: FrameType;
   readonly body: string;
+  /** Type 7 (a group message) only. */
+  readonly groupId?: string | undefined;
 }
 
 /** Largest JSON body the example servers read: a frame of 64 KiB content, base64, with room. */
@@ -43,6 +45,7 @@ export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
     deviceId: integer(object.deviceId, 'deviceId'),
     type: messageType(object.type),
     body: base64(object.body, 'body'),
+    ...(object.groupId === undefined ? {} : { groupId: text(object.groupId, 'groupId') }),
   };
 }
 
@@ -58,6 +61,7 @@ export function retryRequestFromJson(value: unknown): RetryRequest {
     deviceId: integer(object.deviceId, 'deviceId'),
     frameId: text(object.frameId, 'frameId'),
     reason: text(object.reason, 'reason') as RetryRequest['reason'],
+    ...(object.groupId === undefined ? {} : { groupId: text(object.groupId, 'groupId') }),
   };
 }
 
@@ -91,9 +95,13 @@ function integer(value: unknown, field: string): number {
   return value as number;
 }
 
-function messageType(value: unknown): 2 | 3 {
-  if (value !== 2 && value !== 3) {
-    throw new BadRequest(400, 'ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+function messageType(value: unknown): FrameType {
+  if (value !== 2 && value !== 3 && value !== 7) {
+    throw new BadRequest(
+      400,
+      'ERR_INVALID_ARGUMENT',
+      '"type" expected 2 (whisper), 3 (prekey) or 7 (sender key)',
+    );
   }
   return value;
 }

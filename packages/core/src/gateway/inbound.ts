@@ -1,7 +1,7 @@
 import { toHex, utf8, wipe } from '../bytes.js';
 import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { unpadContent } from '../content/padding.js';
-import { isParleyError } from '../errors.js';
+import { isParleyError, ParleyError } from '../errors.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { IdentityChange } from '../session/session-manager.js';
@@ -29,19 +29,22 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import type { GroupHooks } from './group-hooks.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
 export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Promise<ReceiveOutcome> {
   g.assertOpen();
   assertFrame(frame);
+  if (frame.type === 7) return groupHooks(g).receiveFrame(frame);
   const businessId = await businessOfNumber(g, frame.to);
   const ctx = await business(g, businessId);
   const pseudonym = g.pseudonym(ctx, frame.from);
   const sessions = g.sessions(ctx, frame.to);
   const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
   const now = g.clock.now();
-  const seen = seenKey(businessId, pseudonym, toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32));
+  const digest = toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32);
+  const seen = seenKey(businessId, pseudonym, digest);
   if (await g.store.get('meta', seen)) {
     await acknowledge(g, frame.frameId);
     return { kind: 'duplicate' };
@@ -53,6 +56,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
 
   let identityChange: IdentityChange | undefined;
   let newSession = false;
+  // A group member's distribution message in the envelope (group-inbound.ts).
+  let distribution: { readonly write: WriteOperation; readonly only: boolean } | undefined;
   try {
     const result = await sessions.decrypt(
       address,
@@ -61,6 +66,13 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
         alsoWrite: (decrypted) => {
           const content =
             g.paddingBlock === false ? decrypted.plaintext.slice() : unpadContent(decrypted.plaintext);
+          distribution = g.groupHooks?.takeDistribution(ctx, {
+            content,
+            pseudonym,
+            deviceId: frame.deviceId,
+            deadline,
+            frameDigest: digest,
+          });
           const record: MessageRecord = {
             direction: 'inbound',
             status: 'pending',
@@ -85,7 +97,9 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
           // Nothing holds plaintext while the commit is awaited.
           wipe(content, decrypted.plaintext);
           const writes = [
-            ...messageWrites(ctx, id, record, now),
+            // Nothing for the business when the envelope carried only the distribution message.
+            ...(distribution?.only ? [] : messageWrites(ctx, id, record, now)),
+            ...(distribution ? [distribution.write] : []),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
           ];
           if (!known?.devices.includes(frame.deviceId)) {
@@ -107,6 +121,14 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
     wipe(result.plaintext);
   } catch (error) {
     return undecryptable(g, ctx, frame, pseudonym, error);
+  }
+  if (distribution) {
+    await groupHooks(g).storeDistributions(ctx, frame.to, { pseudonym, deviceId: frame.deviceId });
+    if (distribution.only) {
+      if (newSession) g.ledger?.recordSessionEstablished({ businessId });
+      await acknowledge(g, frame.frameId);
+      return { kind: 'distribution' };
+    }
   }
   const sender = brandPseudonym(pseudonym);
   if (g.monitor) {
@@ -166,6 +188,7 @@ export async function undecryptable(
       deviceId: frame.deviceId,
       frameId: frame.frameId,
       reason: error.code,
+      ...(frame.groupId === undefined ? {} : { groupId: frame.groupId }),
     });
   }
   g.log('warn', 'inbound frame could not be decrypted', {
@@ -209,6 +232,7 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
         receivedAt: record.createdAt,
         attempt: record.attempts,
         ...(envelope.text === undefined ? {} : { text: envelope.text }),
+        ...(record.group === undefined ? {} : { group: record.group }),
         content,
       };
     });
@@ -273,6 +297,12 @@ export async function callHandler(
   const delivered = await Promise.race([settled, lease.expired.then(() => false)]);
   lease.handOver();
   return delivered && !lease.revoked;
+}
+
+/** Group work, registered by the Gateway (group-hooks.ts). */
+function groupHooks(g: GatewayContext): GroupHooks {
+  if (!g.groupHooks) throw new ParleyError('ERR_CONFIGURATION', 'this gateway does not handle groups');
+  return g.groupHooks;
 }
 
 export async function acknowledge(g: GatewayContext, frameId: string): Promise<void> {

@@ -154,6 +154,7 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
+  if (parsed.member !== undefined) return g.groupHooks?.receipt(parsed);
   const index = await g.store.get('meta', messageIndexKey(parsed.id));
   if (!index) return;
   const { businessId } = decodeMessageIndex(index.value);
@@ -212,7 +213,12 @@ export async function messageStatus(g: GatewayContext, messageId: string): Promi
     businessId: ctx.id,
     direction: record.direction,
     status: record.status,
-    devices: record.devices.map((device) => ({ deviceId: device.id, state: device.state })),
+    devices: record.devices.map((device) => ({
+      deviceId: device.id,
+      state: device.state,
+      ...(device.member === undefined ? {} : { member: device.member }),
+    })),
+    ...(record.group === undefined ? {} : { group: record.group }),
     attempts: record.attempts,
     createdAt: record.createdAt,
     deadline: record.deadline,
@@ -270,6 +276,9 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     // One person at a time: an erasure waits for this attempt, and this attempt, once it
     // runs after an erasure, finds the message gone and builds no session.
     const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
+      // A group message goes to its members' devices instead (group-outbound.ts, by the Gateway's hook).
+      if (record.group !== undefined)
+        return groupAttempt(g, ctx, id, record, open, (code) => (failure ??= code));
       if (!(await g.store.get('messages', messageKey(businessId, id)))) return true;
       try {
         addressDevices(record, await currentDevices(g, ctx, phoneNumber, record.pseudonym));
@@ -429,6 +438,21 @@ export async function startSession(
       deviceId: address.deviceId,
     });
   }
+}
+
+/** A group message's attempt (group-outbound.ts): true when the message was erased meanwhile. */
+async function groupAttempt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  record: MessageRecord,
+  open: OpenContent,
+  failed: (code: ErrorCode) => void,
+): Promise<boolean> {
+  if (!g.groupHooks) throw new ParleyError('ERR_CONFIGURATION', 'this gateway does not handle groups');
+  const attempt = await g.groupHooks.attempt(ctx, id, record, open);
+  if (attempt.failure) failed(attempt.failure);
+  return attempt.erased === true;
 }
 
 export const BUSINESS_DEVICE_ID = 1;

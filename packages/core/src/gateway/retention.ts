@@ -65,6 +65,8 @@ export async function erase(g: GatewayContext, businessId: string, phoneNumber: 
   assertPhoneNumber(phoneNumber, 'phoneNumber');
   const ctx = await business(g, businessId);
   const pseudonym = g.pseudonym(ctx, phoneNumber);
+  // First out of the business's groups (each rotates its chain; group-hooks.ts), then the rest.
+  await g.groupHooks?.erase(ctx, pseudonym);
   // After any send to this person under way: it cannot rebuild a session once this ran.
   await g.queue.run(personQueueKey(businessId, pseudonym), () => erasePseudonym(g, ctx, pseudonym, true));
   // The stored statistics windows must not keep the person either (not only after the next tick).

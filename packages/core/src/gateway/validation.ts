@@ -3,11 +3,39 @@ import type { InboundFrame, MessageId } from './types.js';
 
 export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
 
-/** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
-export function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
+/** What an outbound frame id names. */
+export interface ParsedFrameId {
+  readonly id: MessageId;
+  readonly deviceId: number;
+  /** Group messages: the member's tag within this message (see group-frames.ts). */
+  readonly member?: string | undefined;
+  /** Group messages: the frame carried the distribution message over 1:1, not the content. */
+  readonly distribution?: boolean | undefined;
+}
+
+/**
+ * Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal); a
+ * group message's frames add the member's tag, and `.k` for its distribution message.
+ */
+export function parseFrameId(frameId: unknown): ParsedFrameId | undefined {
   if (typeof frameId !== 'string') return undefined;
-  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}$/.exec(frameId);
-  return match ? { id: match[1] as MessageId, deviceId: Number(match[2]) } : undefined;
+  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}(?:\.([0-9a-f]{16})(\.k)?)?$/.exec(frameId);
+  if (!match) return undefined;
+  const parsed = { id: match[1] as MessageId, deviceId: Number(match[2]) };
+  return match[3] === undefined
+    ? parsed
+    : { ...parsed, member: match[3], distribution: match[4] !== undefined };
+}
+
+/** Group ids the gateway issues: random, so they reveal nothing about the members. */
+export const GROUP_ID = /^g[0-9a-f]{32}$/;
+
+export function assertGroupIdArgument(value: unknown, field = 'groupId'): asserts value is string {
+  if (typeof value !== 'string' || !GROUP_ID.test(value)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected a group id this gateway issued`, {
+      field,
+    });
+  }
 }
 
 export function positive(value: number, field: string): number {
@@ -54,11 +82,26 @@ export function assertFrame(frame: InboundFrame): void {
   assertPhoneNumber(frame.to, 'to');
   assertPhoneNumber(frame.from, 'from');
   assertDeviceId(frame.deviceId);
-  if (frame.type !== 2 && frame.type !== 3) {
-    throw new ParleyError('ERR_INVALID_ARGUMENT', '"type" expected 2 (whisper) or 3 (prekey)');
+  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 7) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"type" expected 2 (whisper), 3 (prekey) or 7 (sender key)',
+    );
+  }
+  // A group message names its group (the WhatsApp format has none on the wire); others do not.
+  if (frame.type === 7 ? !isFrameGroupId(frame.groupId) : frame.groupId !== undefined) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"groupId" expected a group id of 1–256 characters on a type-7 frame, and none on others',
+      { field: 'groupId' },
+    );
   }
   if (!(frame.body instanceof Uint8Array))
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+}
+
+function isFrameGroupId(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
 }
 
 /** An argument that must be a plain object (a request, a registration, a frame). */

@@ -1,0 +1,581 @@
+import { copyBytes, toHex, utf8, wipe } from '../bytes.js';
+import { decodeContentEnvelope, encodeContentEnvelope } from '../content/content-envelope.js';
+import { padContent } from '../content/padding.js';
+import type { ErrorCode } from '../errors.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import type { GroupDistribution, GroupSessions } from '../groups/group-sessions.js';
+import { pseudonym as brandPseudonym } from '../privacy/branded.js';
+import type { ProtocolAddress } from '../session/address.js';
+import type { WriteOperation } from '../storage/contract.js';
+import { business } from './businesses.js';
+import type { BusinessContext, GatewayContext } from './context.js';
+import { currentDevices } from './durable/device-lists.js';
+import { handOver, statusEvent } from './durable/event-outbox.js';
+import {
+  decodeGroupCiphertext,
+  encodeGroupCiphertext,
+  groupCiphertextAad,
+  type StoredGroupCiphertext,
+} from './durable/group-records.js';
+import { memberPut, readGroup, readMember, readMembers, type StoredMember } from './durable/group-store.js';
+import {
+  groupCiphertextKey,
+  groupKey,
+  groupMemberKey,
+  groupMessageIndexKey,
+  groupResendKey,
+  messageIndexKey,
+  messageKey,
+  outboxKey,
+} from './durable/layout.js';
+import {
+  commitIfUnchanged,
+  del,
+  INDEX_GRACE_MS,
+  outboxPut,
+  put,
+  readMessage,
+  readSealed,
+  sealedPut,
+} from './durable/message-store.js';
+import {
+  contentAad,
+  decodeMessageIndex,
+  encodeMessageIndex,
+  encodeMessageRecord,
+  type MessageDevice,
+  type MessageRecord,
+  openContent,
+  sealContent,
+} from './durable/records.js';
+import { groupSessions } from './group-keys.js';
+import { groupBusiness, groupQueueKey, noSuchGroup, rotateIfDue } from './groups.js';
+import { checkSend } from './integrity-counters.js';
+import { MAX_CONTENT_LENGTH } from './options.js';
+import { encryptFor, failureReason, type OpenContent, processOutbound, utf8Length } from './outbound.js';
+import { expired } from './retention.js';
+import type { GroupSendRequest, MessageId, SenderKeyMissingReport } from './types.js';
+import {
+  assertArgumentObject,
+  assertDeviceId,
+  assertPhoneNumber,
+  type ParsedFrameId,
+  parseFrameId,
+} from './validation.js';
+
+/**
+ * The business's group messages, out: one sender-key encryption per message, handed to every
+ * member device as the same type-7 frame; before it, over each device's 1:1 session, the
+ * distribution message of the current chain — only to devices not yet sent that chain.
+ *
+ * A group message is a message record like a 1:1 one (retention, crypto-shredding, statuses,
+ * retries and retransmits work the same way), with the group and its recipients — the members
+ * when it was accepted — and each device naming its member. Its sender-key ciphertext is kept
+ * (sealed under the message's period key) so that retries send the same bytes; it is made
+ * again only when the chain rotated meanwhile or a pending device still needs the chain's
+ * distribution message (which reads from the chain's current iteration on, never earlier).
+ */
+
+export async function sendToGroup(
+  g: GatewayContext,
+  request: GroupSendRequest,
+  businessId?: string,
+): Promise<MessageId> {
+  g.assertOpen();
+  assertArgumentObject(request, 'request', 'a group message { groupId, content }');
+  const given = request.content;
+  const length =
+    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+  if (length < 1 || length > MAX_CONTENT_LENGTH) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"content" expected a non-empty string or bytes of at most ${MAX_CONTENT_LENGTH} bytes`,
+      { field: 'content' },
+    );
+  }
+  const ctx = await groupBusiness(g, request.groupId, businessId);
+  const group = request.groupId;
+  const stored = await readGroup(g, ctx, group);
+  if (!stored) throw noSuchGroup();
+  const recipients = (await readMembers(g, ctx, group)).map((member) => member.pseudonym);
+  if (recipients.length === 0) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', 'the group has no members', { field: 'groupId' });
+  }
+  const id = g.newMessageId();
+  const now = g.clock.now();
+  const deadline = now + ctx.retentionMs;
+  let notBefore = now;
+  if (g.monitor) {
+    // One check per message; every member counts as a recipient of it (fan-out to many new
+    // recipients through a group is fan-out all the same).
+    const permit = checkSend(g, g.monitor, ctx.id);
+    if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
+      notBefore = Math.max(now, g.throttleNext.get(ctx.id) ?? now);
+      g.throttleNext.set(ctx.id, notBefore + permit.minIntervalMs);
+    }
+    for (const member of recipients)
+      g.monitor.recordSent({ businessId: ctx.id, recipient: brandPseudonym(member) });
+    g.integrityDirty.add(ctx.id);
+  }
+  const { period, key } = await g.periodKeys.forDeadline(ctx.id, deadline);
+  const content = encodeContentEnvelope({
+    ...(typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) }),
+    group: { groupId: group },
+  });
+  const record: MessageRecord = {
+    direction: 'outbound',
+    status: 'accepted',
+    createdAt: now,
+    deadline,
+    number: stored.header.number,
+    // No one person: the group id, so that sending attempts queue per group (processOutbound).
+    pseudonym: group,
+    deviceId: 0,
+    attempts: 0,
+    firstAttemptAt: 0,
+    devices: [],
+    period,
+    // A group message is sealed with no phone number: its members' numbers are in the member list.
+    content: sealContent(g.crypto, g.random, key, contentAad(ctx.id, id), '', content),
+    group,
+    recipients,
+  };
+  wipe(content);
+  const accepted = statusEvent(g, ctx, id, 'accepted', record);
+  await g.store.commit(
+    [
+      sealedPut(ctx, 'messages', messageKey(ctx.id, id), encodeMessageRecord(record), deadline),
+      put(
+        'meta',
+        messageIndexKey(id),
+        encodeMessageIndex({ businessId: ctx.id, deadline }),
+        deadline + INDEX_GRACE_MS,
+      ),
+      ...outboxPut(ctx.id, id, 'outbound', notBefore, deadline),
+      put('meta', groupMessageIndexKey(ctx.id, group, id), new Uint8Array(0), deadline),
+      accepted.write,
+    ],
+    // Not into a group deleted meanwhile.
+    { expectVersions: [{ namespace: 'meta', key: groupKey(ctx.id, group), version: stored.version }] },
+  );
+  g.ledger?.recordGroupSent({ businessId: ctx.id, messageId: id });
+  await handOver(g, [accepted.pending]);
+  if (notBefore === now) {
+    // First attempts of one group leave in the order of their sends (as 1:1 sends to one person).
+    g.track(g.queue.run(`group-send-order/${ctx.id}/${group}`, () => processOutbound(g, ctx.id, id)));
+  }
+  return id;
+}
+
+/** One sending attempt of a group message's pending devices (GroupHooks.attempt). */
+export function attemptGroupMessage(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  record: MessageRecord,
+  open: OpenContent,
+): Promise<{ erased?: boolean; failure?: ErrorCode | undefined }> {
+  const group = record.group!;
+  return g.queue.run(groupQueueKey(ctx.id, group), async () => {
+    if (!(await g.store.get('messages', messageKey(ctx.id, id)))) return { erased: true };
+    let failure: ErrorCode | undefined;
+    const stored = await readGroup(g, ctx, group);
+    if (!stored) {
+      // Deleted: nobody is left to send to.
+      record.devices = record.devices.filter((device) => device.state !== 'pending');
+      return { failure: 'ERR_NOT_FOUND' };
+    }
+    if (stored.header.rotationDue) await rotateIfDue(g, ctx, group);
+    const members = new Map((await readMembers(g, ctx, group)).map((member) => [member.pseudonym, member]));
+    // A recipient removed since the message was accepted gets nothing more of it.
+    record.devices = record.devices.filter(
+      (device) => device.state !== 'pending' || (device.member !== undefined && members.has(device.member)),
+    );
+    for (const pseudonym of record.recipients ?? []) {
+      const member = members.get(pseudonym);
+      if (!member) continue;
+      try {
+        addressMemberDevices(
+          record,
+          pseudonym,
+          await currentDevices(g, ctx, member.record.phoneNumber, pseudonym),
+        );
+      } catch (error) {
+        failure ??= failureReason(error);
+      }
+    }
+    const pending = record.devices.filter((device) => device.state === 'pending');
+    if (pending.length === 0) return { failure };
+
+    const keys = groupSessions(g, ctx, record.number);
+    const sessions = g.sessions(ctx, record.number);
+    const distribution = await keys.createDistribution(group);
+    try {
+      const lacking = new Set<MessageDevice>();
+      for (const device of pending) {
+        const member = members.get(device.member!)!;
+        const sent = member.record.distributed.find((entry) => entry.deviceId === device.id)?.chainId;
+        // No 1:1 session (new device, erased or expired state): whatever it had, send the chain again.
+        const address = { name: device.member!, deviceId: device.id };
+        if (sent !== distribution.chainId || !(await sessions.hasSession(address))) lacking.add(device);
+      }
+      const ciphertext = await groupCiphertext(g, ctx, id, record, open, keys, {
+        chainId: distribution.chainId,
+        fresh: record.attempts === 1 || lacking.size > 0,
+      });
+      const distributed = new Map<string, number[]>();
+      for (const device of pending) {
+        const pseudonym = device.member!;
+        const member = members.get(pseudonym)!;
+        const phoneNumber = member.record.phoneNumber;
+        const address: ProtocolAddress = { name: pseudonym, deviceId: device.id };
+        const frameId = `${id}.${device.id}.${record.attempts}.${memberTag(g, id, pseudonym)}`;
+        try {
+          if (lacking.has(device)) {
+            const message = await encryptFor(
+              g,
+              ctx,
+              sessions,
+              address,
+              phoneNumber,
+              record.number,
+              distributionContent(g, group, distribution),
+            );
+            await g.transport.send({
+              frameId: `${frameId}.k`,
+              from: record.number,
+              to: phoneNumber,
+              deviceId: device.id,
+              type: message.type,
+              body: message.body,
+            });
+            distributed.set(pseudonym, [...(distributed.get(pseudonym) ?? []), device.id]);
+          }
+          await g.transport.send({
+            frameId,
+            from: record.number,
+            to: phoneNumber,
+            deviceId: device.id,
+            type: 7,
+            groupId: group,
+            body: ciphertext.body,
+          });
+          device.state = 'sent';
+        } catch (error) {
+          failure ??= failureReason(error);
+        }
+      }
+      await noteDistributed(g, ctx, group, members, distributed, distribution.chainId);
+    } finally {
+      wipe(distribution.body);
+    }
+    return { failure };
+  });
+}
+
+/**
+ * The devices one recipient has now: new ones join, ones that left and never got the message
+ * are dropped (as `addressDevices` does for a person).
+ */
+function addressMemberDevices(record: MessageRecord, pseudonym: string, devices: readonly number[]): void {
+  record.devices = record.devices.filter(
+    (device) => device.member !== pseudonym || device.state !== 'pending' || devices.includes(device.id),
+  );
+  for (const deviceId of devices) {
+    if (!record.devices.some((device) => device.member === pseudonym && device.id === deviceId)) {
+      record.devices.push({ id: deviceId, state: 'pending', member: pseudonym });
+    }
+  }
+}
+
+/**
+ * The message's sender-key ciphertext: the stored one while it is on the current chain and
+ * readable by every pending device, else a new encryption (stored with the chain's commit).
+ */
+async function groupCiphertext(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  record: MessageRecord,
+  open: OpenContent,
+  keys: GroupSessions,
+  need: { readonly chainId: number; readonly fresh: boolean },
+): Promise<StoredGroupCiphertext> {
+  const periodKey = await g.periodKeys.forPeriod(ctx.id, record.period);
+  if (!periodKey) throw expired(id);
+  const key = groupCiphertextKey(ctx.id, id);
+  const aad = groupCiphertextAad(ctx.id, id);
+  if (!need.fresh) {
+    const sealed = await readSealed(g, ctx, 'messages', key);
+    if (sealed) {
+      const stored = decodeGroupCiphertext(openContent(g.crypto, periodKey, aad, sealed).content);
+      if (stored.chainId === need.chainId) return stored;
+    }
+  }
+  // As encryptLeased: content zeroed by the plaintext TTL while the store was awaited is not
+  // sent; the next encryption reads it again (the chain skips an iteration, which receivers take).
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const { lease, plaintext } = await open(attempt > 1);
+    try {
+      const encrypted = await keys.encrypt(record.group!, plaintext, {
+        alsoWrite: (result) => [
+          sealedPut(
+            ctx,
+            'messages',
+            key,
+            sealContent(
+              g.crypto,
+              g.random,
+              periodKey,
+              aad,
+              '',
+              encodeGroupCiphertext({
+                chainId: result.chainId,
+                iteration: result.iteration,
+                body: result.body,
+              }),
+            ),
+            record.deadline,
+          ),
+        ],
+      });
+      if (!lease.revoked) return encrypted;
+    } finally {
+      lease.release();
+    }
+  }
+  throw new ParleyError(
+    'ERR_STORE_FAILURE',
+    'the session store took longer than plaintextTtlMs twice; the content was not kept in memory',
+  );
+}
+
+/** A content envelope carrying only the distribution message, padded, under a plaintext lease. */
+function distributionContent(g: GatewayContext, group: string, distribution: GroupDistribution): OpenContent {
+  return async () => {
+    // The distribution message holds the chain key: it is plaintext like content.
+    const encoded = encodeContentEnvelope({
+      senderKeyDistribution: { groupId: group, message: distribution.body },
+    });
+    const lease = g.leases.acquire(encoded);
+    const plaintext = g.paddingBlock === false ? encoded : lease.add(padContent(encoded, g.paddingBlock));
+    return { lease, plaintext };
+  };
+}
+
+/**
+ * Records which devices were sent the chain (after the transport took the frames). A member
+ * removed meanwhile is not written back; another instance's change to a member is re-read.
+ */
+async function noteDistributed(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  group: string,
+  members: ReadonlyMap<string, StoredMember>,
+  distributed: ReadonlyMap<string, readonly number[]>,
+  chainId: number,
+): Promise<void> {
+  for (const [pseudonym, deviceIds] of distributed) {
+    let member: StoredMember | undefined = members.get(pseudonym);
+    for (let attempt = 1; member && attempt <= 4; attempt++) {
+      const entries = member.record.distributed.filter((entry) => !deviceIds.includes(entry.deviceId));
+      for (const deviceId of deviceIds) entries.push({ deviceId, chainId });
+      const written = await commitIfUnchanged(
+        g,
+        [memberPut(ctx, group, pseudonym, { ...member.record, distributed: entries })],
+        'meta',
+        groupMemberKey(ctx.id, group, pseudonym),
+        member.version,
+      );
+      if (written) break;
+      member = await readMember(g, ctx, group, pseudonym);
+    }
+  }
+}
+
+/**
+ * A member's tag within one message, for its frame ids: the transport routes by number and
+ * never sees the business's pseudonyms; the tag differs from message to message.
+ */
+export function memberTag(g: GatewayContext, id: string, pseudonym: string): string {
+  return toHex(g.crypto.sha256(utf8(`parley/group-member/v1\u0000${id}\u0000${pseudonym}`))).slice(0, 16);
+}
+
+function findDevice(
+  g: GatewayContext,
+  record: MessageRecord,
+  id: string,
+  parsed: { readonly deviceId: number; readonly member?: string | undefined },
+): MessageDevice | undefined {
+  return record.devices.find(
+    (device) =>
+      device.id === parsed.deviceId &&
+      device.member !== undefined &&
+      memberTag(g, id, device.member) === parsed.member,
+  );
+}
+
+/** A delivery receipt for a group message's frame (GroupHooks.receipt). */
+export async function receiveGroupReceipt(g: GatewayContext, parsed: ParsedFrameId): Promise<void> {
+  // The 1:1 frame that carried the chain: the content frame right after it reports delivery.
+  if (parsed.distribution) return;
+  const index = await g.store.get('meta', messageIndexKey(parsed.id));
+  if (!index) return;
+  const { businessId } = decodeMessageIndex(index.value);
+  const ctx = await business(g, businessId);
+  await g.queue.run(parsed.id, async () => {
+    const stored = await readMessage(g, ctx, parsed.id);
+    const record = stored?.record;
+    if (!stored || record?.direction !== 'outbound' || record.group === undefined) return;
+    const device = findDevice(g, record, parsed.id, parsed);
+    if (!device || device.state === 'delivered') return;
+    device.state = 'delivered';
+    const first = record.status !== 'delivered';
+    record.status = 'delivered';
+    const key = messageKey(businessId, parsed.id);
+    const writes: WriteOperation[] = [
+      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    ];
+    if (record.devices.every((candidate) => candidate.state !== 'pending')) {
+      writes.push(del('outbox', outboxKey(businessId, parsed.id)));
+    }
+    // As for 1:1: `delivered` once, at the first member device; status() shows every device.
+    const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+    if (delivered) writes.push(delivered.write);
+    if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !delivered) return;
+    if (g.monitor) {
+      g.monitor.recordDelivered({ businessId });
+      g.integrityDirty.add(businessId);
+    }
+    g.ledger?.recordGroupDelivered({ businessId, messageId: parsed.id });
+    await handOver(g, [delivered.pending]);
+  });
+}
+
+/**
+ * A member device could not read one of the business's group messages for want of the sender
+ * key (its distribution message was lost, or the device was restored): the chain is marked
+ * as not sent to that device, and the message goes to it again over its 1:1 session, in one
+ * envelope with the group context and the current chain's distribution message — the old
+ * sender-key message stays unreadable to it (a distribution reads from the current iteration
+ * on), and the device reads the group's later messages as every other member does. At most
+ * once per device and message within `retryRequestIntervalMs`. Issue 19's decryption-error
+ * messages are meant to arrive here.
+ */
+export async function resendAfterMissingKey(
+  g: GatewayContext,
+  report: SenderKeyMissingReport,
+): Promise<'resent' | 'ignored'> {
+  g.assertOpen();
+  assertArgumentObject(report, 'report', 'a report { frameId, from, deviceId }');
+  assertPhoneNumber(report.from, 'from');
+  assertDeviceId(report.deviceId);
+  const parsed = parseFrameId(report.frameId);
+  if (parsed?.member === undefined || parsed.distribution || parsed.deviceId !== report.deviceId) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"frameId" expected a group message frame id of that device',
+      {
+        field: 'frameId',
+      },
+    );
+  }
+  const index = await g.store.get('meta', messageIndexKey(parsed.id));
+  if (!index) throw new ParleyError('ERR_NOT_FOUND', 'no such message (never sent, erased, or long expired)');
+  const { businessId, deadline } = decodeMessageIndex(index.value);
+  const ctx = await business(g, businessId);
+  const pseudonym = g.pseudonym(ctx, report.from);
+  // The transport's attribution must match the device the frame went to.
+  if (memberTag(g, parsed.id, pseudonym) !== parsed.member) return 'ignored';
+  if (deadline <= g.clock.now()) throw expired(parsed.id);
+  const limit = groupResendKey(businessId, parsed.id, parsed.member, parsed.deviceId);
+  try {
+    await g.store.commit([put('meta', limit, new Uint8Array(0), g.clock.now() + g.retryRequestIntervalMs)], {
+      expectVersions: [{ namespace: 'meta', key: limit, version: 0 }],
+    });
+  } catch (error) {
+    if (isParleyError(error, 'ERR_STORE_CONFLICT')) return 'ignored';
+    throw error;
+  }
+  return g.queue.run(parsed.id, async () => {
+    const stored = await readMessage(g, ctx, parsed.id);
+    const record = stored?.record;
+    if (!stored || !record || record.group === undefined) throw expired(parsed.id);
+    const group = record.group;
+    const device = findDevice(g, record, parsed.id, parsed);
+    if (!device) return 'ignored';
+    const periodKey = await g.periodKeys.forPeriod(businessId, record.period);
+    if (!periodKey) throw expired(parsed.id);
+    const outcome = await g.queue.run(groupQueueKey(businessId, group), async () => {
+      const member = await readMember(g, ctx, group, pseudonym);
+      if (!member) return 'ignored' as const;
+      const keys = groupSessions(g, ctx, record.number);
+      const distribution = await keys.createDistribution(group);
+      try {
+        const aad = contentAad(businessId, parsed.id);
+        const open: OpenContent = async () => {
+          const opened = openContent(g.crypto, periodKey, aad, record.content);
+          const envelope = withDistribution(opened.content, group, distribution);
+          wipe(opened.content);
+          const lease = g.leases.acquire(envelope);
+          const plaintext =
+            g.paddingBlock === false ? envelope : lease.add(padContent(envelope, g.paddingBlock));
+          return { lease, plaintext };
+        };
+        const sessions = g.sessions(ctx, record.number);
+        const message = await encryptFor(
+          g,
+          ctx,
+          sessions,
+          { name: pseudonym, deviceId: device.id },
+          member.record.phoneNumber,
+          record.number,
+          open,
+        );
+        await g.transport.send({
+          frameId: `${parsed.id}.${device.id}.${record.attempts + 1}.${parsed.member}`,
+          from: record.number,
+          to: member.record.phoneNumber,
+          deviceId: device.id,
+          type: message.type,
+          body: message.body,
+        });
+        await noteDistributed(
+          g,
+          ctx,
+          group,
+          new Map([[pseudonym, member]]),
+          new Map([[pseudonym, [device.id]]]),
+          distribution.chainId,
+        );
+      } finally {
+        wipe(distribution.body);
+      }
+      return 'resent' as const;
+    });
+    if (outcome !== 'resent' || device.state !== 'pending') return outcome;
+    device.state = 'sent';
+    const key = messageKey(businessId, parsed.id);
+    await commitIfUnchanged(
+      g,
+      [sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)],
+      'messages',
+      key,
+      stored.version,
+    );
+    return outcome;
+  });
+}
+
+/** The stored group envelope (text or bytes, and the group) with the current chain's distribution message. */
+function withDistribution(content: Uint8Array, group: string, distribution: GroupDistribution): Uint8Array {
+  const envelope = decodeContentEnvelope(content);
+  const resent = encodeContentEnvelope({
+    ...(envelope.text !== undefined ? { text: envelope.text } : {}),
+    ...(envelope.bytes !== undefined ? { bytes: envelope.bytes } : {}),
+    group: { groupId: group },
+    senderKeyDistribution: { groupId: group, message: distribution.body },
+  });
+  if (envelope.bytes) wipe(envelope.bytes);
+  return resent;
+}
