@@ -21,6 +21,13 @@ import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
 import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
+import {
+  GROUP_SEND_FULL,
+  GROUP_SEND_QUICK,
+  type GroupSendRow,
+  groupSendLines,
+  runGroupSendBench,
+} from './group-sends.js';
 import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
@@ -356,6 +363,14 @@ await attempt('media', 'encrypt/decrypt', async () => {
 });
 print(`media done (${elapsed()})`);
 
+// A business's sends to groups of 2, 32 and 256 member devices (bench/group-sends.ts).
+const groupSendConfig = config.mode === 'full' ? GROUP_SEND_FULL : GROUP_SEND_QUICK;
+let groupSends: GroupSendRow[] | undefined;
+await attempt('parley-node', 'group sends', async () => {
+  groupSends = await runGroupSendBench(groupSendConfig);
+});
+print(`group sends done (${elapsed()})`);
+
 // ── Report ──────────────────────────────────────────────────────────────────────────
 
 const lastCheckpoint = String(config.recordPingPongs);
@@ -511,6 +526,10 @@ if (media) {
   print();
   for (const line of mediaBenchLines(media)) print(line);
 }
+if (groupSends) {
+  print();
+  for (const line of groupSendLines(groupSends, groupSendConfig)) print(line);
+}
 
 print();
 for (const note of notes) print(`note: ${note}`);
@@ -561,6 +580,7 @@ const results = {
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
   media: media ?? null,
+  groupSends: groupSends ?? null,
   notes,
   failures: Object.fromEntries(failures),
 };
