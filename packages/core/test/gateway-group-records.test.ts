@@ -13,7 +13,11 @@ import {
   encodeGroupMember,
   encodePendingDistribution,
 } from '../src/gateway/durable/group-records.js';
-import { decodeMessageRecord, encodeMessageRecord, type MessageRecord } from '../src/gateway/durable/records.js';
+import {
+  decodeMessageRecord,
+  encodeMessageRecord,
+  type MessageRecord,
+} from '../src/gateway/durable/records.js';
 import { createGateway } from '../src/gateway/gateway.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import type { MessageId, StatusEvent } from '../src/gateway/types.js';
@@ -68,26 +72,29 @@ const codecs = [
 ] as const;
 
 describe('group records', () => {
-  it.each(codecs)('$name: round-trips, and any other bytes are ERR_INVALID_RECORD only', ({ arbitrary, encode, decode }) => {
-    const roundTrip = encode as (value: unknown) => Uint8Array;
-    const read = decode as (bytes: Uint8Array) => unknown;
-    fc.assert(
-      fc.property(arbitrary, (value) => {
-        expect(read(roundTrip(value))).toEqual(value);
-      }),
-    );
-    fc.assert(
-      fc.property(arbitrary, fc.nat(), fc.integer({ min: 1, max: 255 }), (value, at, flip) => {
-        const encoded = roundTrip(value);
-        const cut = encoded.subarray(0, at % encoded.length);
-        expect([undefined, 'ERR_INVALID_RECORD']).toContain(code(() => read(cut)));
-        const mutated = encoded.slice();
-        mutated[at % mutated.length]! ^= flip;
-        expect([undefined, 'ERR_INVALID_RECORD']).toContain(code(() => read(mutated)));
-        expect(code(() => read(Uint8Array.of(...encoded, 0)))).toBe('ERR_INVALID_RECORD');
-      }),
-    );
-  });
+  it.each(codecs)(
+    '$name: round-trips, and any other bytes are ERR_INVALID_RECORD only',
+    ({ arbitrary, encode, decode }) => {
+      const roundTrip = encode as (value: unknown) => Uint8Array;
+      const read = decode as (bytes: Uint8Array) => unknown;
+      fc.assert(
+        fc.property(arbitrary, (value) => {
+          expect(read(roundTrip(value))).toEqual(value);
+        }),
+      );
+      fc.assert(
+        fc.property(arbitrary, fc.nat(), fc.integer({ min: 1, max: 255 }), (value, at, flip) => {
+          const encoded = roundTrip(value);
+          const cut = encoded.subarray(0, at % encoded.length);
+          expect([undefined, 'ERR_INVALID_RECORD']).toContain(code(() => read(cut)));
+          const mutated = encoded.slice();
+          mutated[at % mutated.length]! ^= flip;
+          expect([undefined, 'ERR_INVALID_RECORD']).toContain(code(() => read(mutated)));
+          expect(code(() => read(Uint8Array.of(...encoded, 0)))).toBe('ERR_INVALID_RECORD');
+        }),
+      );
+    },
+  );
 });
 
 describe('group messages in the message and event formats', () => {
@@ -118,7 +125,9 @@ describe('group messages in the message and event formats', () => {
     const encoded = encodeMessageRecord(plain);
     expect(encoded[0]).toBe(1);
     expect(decodeMessageRecord(encoded)).toEqual(plain);
-    expect(code(() => decodeMessageRecord(Uint8Array.of(3, ...encoded.subarray(1))))).toBe('ERR_INVALID_RECORD');
+    expect(code(() => decodeMessageRecord(Uint8Array.of(3, ...encoded.subarray(1))))).toBe(
+      'ERR_INVALID_RECORD',
+    );
   });
 
   it('a group status event names each device’s member', () => {
@@ -161,7 +170,9 @@ describe('group frames', () => {
     expect(code(() => assertFrame({ ...frame, type: 7, groupId: 'g1' }))).toBeUndefined();
     expect(code(() => assertFrame({ ...frame, type: 7 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => assertFrame({ ...frame, type: 7, groupId: '' }))).toBe('ERR_INVALID_ARGUMENT');
-    expect(code(() => assertFrame({ ...frame, type: 7, groupId: 'g'.repeat(257) }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => assertFrame({ ...frame, type: 7, groupId: 'g'.repeat(257) }))).toBe(
+      'ERR_INVALID_ARGUMENT',
+    );
     expect(code(() => assertFrame({ ...frame, type: 2, groupId: 'g1' }))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => assertFrame({ ...frame, type: 8 as 7, groupId: 'g1' }))).toBe('ERR_INVALID_ARGUMENT');
   });
