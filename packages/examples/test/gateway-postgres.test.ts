@@ -8,8 +8,8 @@
 import type { Store } from '@parley/core';
 import { createPostgresStore } from '@parley/storage-adapters/postgres';
 import { describe, it } from 'vitest';
-import type { GatewayStoreFactory } from '../../core/test/support/gateway-network.js';
 import { describeGatewayGroupScenarios } from '../../core/test/support/gateway-group-scenarios.js';
+import type { GatewayStoreFactory } from '../../core/test/support/gateway-network.js';
 import { describeGatewayScenarios } from '../../core/test/support/gateway-scenarios.js';
 import { FakeClock } from '../../core/test/support/parties.js';
 import {
