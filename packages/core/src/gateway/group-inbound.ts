@@ -23,7 +23,8 @@ import type { InboundFrame, ReceiveOutcome } from './types.js';
  * two leaves it pending, and it is stored when the device's next group message finds no key.
  * A device whose person is not a member is refused (`ERR_NOT_GROUP_MEMBER`) and nothing of it
  * is kept. A group message with no chain is `ERR_SENDER_KEY_NOT_FOUND`: the transport gets a
- * retry request naming the group, so that the device sends its distribution message again.
+ * retry request naming the group, so that the device sends its distribution message again
+ * (`undecryptable` in inbound.ts: where issue 19's decryption-error messages will be made).
  */
 
 /** A type-7 frame (GroupHooks.receiveFrame); the frame is already checked (`assertFrame`). */
