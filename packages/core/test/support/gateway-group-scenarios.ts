@@ -401,10 +401,21 @@ export function describeGatewayGroupScenarios(factory: GatewayStoreFactory): voi
       expect(
         await world.gateway.receiveSenderKeyMissing({ frameId: frame.frameId, from: BOB, deviceId: 1 }),
       ).toBe('ignored');
-      // A report naming someone else's frame changes nothing.
+      // A report naming someone else's frame changes nothing; a malformed one is refused before
+      // anything is written.
+      const before = await dumpStore(world.store);
       expect(
         await world.gateway.receiveSenderKeyMissing({ frameId: frame.frameId, from: ALICE, deviceId: 1 }),
       ).toBe('ignored');
+      for (const report of [
+        { frameId: 'not-a-frame-id', from: BOB, deviceId: 1 },
+        { frameId: `${frame.frameId}.k`, from: BOB, deviceId: 1 },
+        { frameId: frame.frameId, from: BOB, deviceId: 2 },
+        { frameId: frame.frameId, from: 'bob', deviceId: 1 },
+      ]) {
+        await expectCode(world.gateway.receiveSenderKeyMissing(report), 'ERR_INVALID_ARGUMENT');
+      }
+      expect(await dumpStore(world.store)).toBe(before);
     });
   });
 
