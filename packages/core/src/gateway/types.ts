@@ -139,7 +139,10 @@ export type FrameType = 2 | 3 | 7;
 
 export type ReceiveOutcome =
   | { readonly kind: 'accepted'; readonly messageId: MessageId }
-  /** A sender-key distribution message over 1:1: stored when its sender is a member of its group (else dropped); nothing for the business. */
+  /**
+   * A sender-key distribution message over 1:1: stored when its sender is a member of its
+   * group (else dropped); nothing for the business.
+   */
   | { readonly kind: 'distribution' }
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'undecryptable'; readonly reason: ErrorCode; readonly retryRequested: boolean };
