@@ -134,6 +134,8 @@ import { createTestWorld, ManualClock, type TestWorld } from '@parley/core/testi
 import { createMemoryStore as memoryFromAdapters } from '@parley/storage-adapters/memory';
 import { createSqliteStore, type SqliteStoreOptions } from '@parley/storage-adapters/sqlite';
 import { createIndexedDbStore } from '@parley/storage-adapters/indexeddb';
+import type { BlobStore, InboundMedia, MediaInfo, MediaTransport } from '@parley/core';
+import { createFsBlobStore, type FsBlobStoreOptions } from '@parley/storage-adapters/media-fs';
 
 const options: SqliteStoreOptions = { path: 'messages.db', busyTimeoutMs: 1000 };
 const store: Store = createSqliteStore(options);
@@ -161,12 +163,21 @@ export const same: boolean = constantTimeEqual(new Uint8Array(1), new Uint8Array
 export const browserStore = (factory: { open(name: string): unknown }, range: { bound(a: unknown, b: unknown): unknown; upperBound(a: unknown): unknown }) =>
   createIndexedDbStore({ name: 'x', indexedDB: factory, IDBKeyRange: range });
 export const plain = createMemoryStore();
+const blobOptions: FsBlobStoreOptions = { root: 'blobs' };
+export const blobs: Promise<BlobStore> = createFsBlobStore(blobOptions);
+export const withMedia = (transport: MediaTransport, blobStore: BlobStore): Partial<GatewayOptions> => ({
+  media: { blobStore, transport, maxBytes: { image: 5_000_000 } },
+});
+export const facts = (info: MediaInfo, media?: InboundMedia): string => \`\${info.sha256} \${media?.mediaId ?? ''}\`;
 `;
 
 const BROWSER_CONSUMER = `
 import { createMemoryStore, createPortableCrypto, SessionManager, type Store } from '@parley/core';
 import { createSimulatedPerson } from '@parley/core/testing';
 import { createIndexedDbStore } from '@parley/storage-adapters/indexeddb';
+import { createIndexedDbBlobStore } from '@parley/storage-adapters/media-indexeddb';
+
+export const blobs = createIndexedDbBlobStore({ name: 'parley-media' });
 
 export async function start(): Promise<SessionManager> {
   const store: Store = await createIndexedDbStore({ name: 'parley' });

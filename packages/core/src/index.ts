@@ -44,9 +44,11 @@ export type { ProtocolAddress } from './session/address.js';
 export { plainRecords, type RecordSealer } from './session/record-sealer.js';
 export { SessionBuilder, SessionCipher } from './session/session-cipher.js';
 export {
+  type ArchiveSessionOptions,
   type CiphertextMessage,
   type DecryptOptions,
   type DecryptResult,
+  type EncryptOptions,
   type IdentityChange,
   type LocalIdentity,
   MessageType,
@@ -62,7 +64,13 @@ export {
   type TrustQuestion,
 } from './session/trust.js';
 export * from './stats/index.js';
-
 // Storage contract and the reference memory store
 export * from './storage/contract.js';
 export { createMemoryStore, type MemoryStoreOptions } from './storage/memory.js';
+// Decryption-error messages (plaintext content, type 8): what a device sends when it cannot decrypt
+export {
+  type DecryptionErrorMessage,
+  decodeDecryptionErrorContent,
+  decryptionErrorFor,
+  encodeDecryptionErrorContent,
+} from './wire/index.js';

@@ -65,7 +65,7 @@ const codecs = [
   },
   {
     name: 'group ciphertext',
-    arbitrary: fc.record({ chainId: u32, iteration: u32, body: bytes }),
+    arbitrary: fc.record({ chainId: u32, iteration: u32, attempt: u32, body: bytes, distribution: bytes }),
     encode: encodeGroupCiphertext,
     decode: decodeGroupCiphertext,
   },

@@ -63,6 +63,7 @@ class PeerMember implements NetworkPerson {
 
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const business = { name: frame.from, deviceId: 1 };
+    if (frame.type === 8) throw new Error('the business could not decrypt a frame (a decryption error)');
     const plaintext =
       frame.type === 7
         ? await this.group.decrypt(frame.groupId!, business, frame.body)

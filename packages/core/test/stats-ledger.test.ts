@@ -76,6 +76,25 @@ describe('statistics per business and day', () => {
     expect(text).not.toMatch(/[0-9a-f]{16}/);
   });
 
+  it('a message counted late, after its day was closed, counts in the totals and never opens a small row', () => {
+    const { clock, recorder, statistics } = setup();
+    const first = dayOf(clock.time);
+    for (let i = 0; i < 6; i++) recorder.recordReceived({ businessId: 'shop', sender: person(`p${i}`) });
+    clock.time += DAY; // the first day is closed: its breakdown keeps no people
+    recorder.recordReceived({ businessId: 'shop', sender: person('today') });
+    expect(statistics.snapshot(first).businesses[0]?.messagesIn).toBe(6);
+    // An event from another instance's journal, stamped on the closed day.
+    const late = { time: clock.time - DAY + HOUR };
+    const now = clock.time;
+    clock.time = late.time;
+    recorder.recordReceived({ businessId: 'shop', sender: person('late') });
+    clock.time = now;
+    const row = statistics.snapshot(first).businesses[0]!;
+    expect(row.messagesIn).toBe(7);
+    const rows = row.breakdown.reduce((sum, entry) => sum + entry.messagesIn, 0);
+    expect(rows === 7 || rows === 6).toBe(true);
+  });
+
   it('drops days past retention', () => {
     const { clock, recorder, statistics } = setup();
     recorder.recordSessionEstablished({ businessId: 'shop' });

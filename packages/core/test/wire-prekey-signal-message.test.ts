@@ -407,7 +407,7 @@ describe('decodePreKeySignalMessage', () => {
 
 describe('CiphertextMessageType', () => {
   it('uses libsignal numbering', () => {
-    expect(CiphertextMessageType).toEqual({ Whisper: 2, PreKey: 3, SenderKey: 7 });
+    expect(CiphertextMessageType).toEqual({ Whisper: 2, PreKey: 3, SenderKey: 7, Plaintext: 8 });
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * `pnpm bench`: Parley next to libsignal-client, libsignal (node) and privacyresearch on the
  * same workloads, plus the bare-primitive floors. Interleaved rounds, medians, Parley ÷ peer
- * ratios; results as JSON and an SVG chart in bench/results/.
+ * ratios; results as JSON and an SVG chart in bench/results/. With PARLEY_PG_URL set, also
+ * messages per second through one, two and three gateway processes over one PostgreSQL
+ * (bench/multi-instance.ts).
  *
  *   pnpm bench                 full run (several minutes)
  *   pnpm bench --quick         CI smoke run (under a minute; results go to *.tmp files)
@@ -31,6 +33,13 @@ import {
 import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
+import {
+  MULTI_FULL,
+  MULTI_QUICK,
+  type MultiInstanceRow,
+  multiInstanceLines,
+  runMultiInstanceBench,
+} from './multi-instance.js';
 import {
   type ChartGroup,
   describeError,
@@ -371,6 +380,16 @@ await attempt('parley-node', 'group sends', async () => {
 });
 print(`group sends done (${elapsed()})`);
 
+// Several gateway processes over one PostgreSQL (bench/multi-instance.ts), when a server is set.
+const multiConfig = config.mode === 'full' ? MULTI_FULL : MULTI_QUICK;
+let multiInstance: MultiInstanceRow[] | undefined;
+if (PG_URL) {
+  await attempt('multi-instance', 'throughput', async () => {
+    multiInstance = await runMultiInstanceBench(PG_URL, multiConfig);
+  });
+  print(`multi-instance done (${elapsed()})`);
+}
+
 // ── Report ──────────────────────────────────────────────────────────────────────────
 
 const lastCheckpoint = String(config.recordPingPongs);
@@ -530,6 +549,12 @@ if (groupSends) {
   print();
   for (const line of groupSendLines(groupSends, groupSendConfig)) print(line);
 }
+if (multiInstance) {
+  print();
+  for (const line of multiInstanceLines(multiInstance, multiConfig)) print(line);
+} else if (!PG_URL) {
+  notes.push('Several-instance rows skipped: PARLEY_PG_URL not set.');
+}
 
 print();
 for (const note of notes) print(`note: ${note}`);
@@ -581,6 +606,7 @@ const results = {
   recordSizes: Object.fromEntries(sizes),
   media: media ?? null,
   groupSends: groupSends ?? null,
+  multiInstance: multiInstance ? { config: multiConfig, rows: multiInstance } : null,
   notes,
   failures: Object.fromEntries(failures),
 };

@@ -175,12 +175,20 @@ async function start(): Promise<void> {
   let inbound = Promise.resolve();
   const receive = (socket: WebSocket, frame: PushedFrame) => {
     inbound = inbound.then(async () => {
+      if (frame.type === 8) {
+        // The business could not decrypt a frame of this page's; this demo client keeps no
+        // send log to resend from (Signal's clients do), so it only says so.
+        show('The business could not decrypt a message from this page (a decryption error).', 'error');
+        socket.send(JSON.stringify({ kind: 'receipt', frameId: frame.frameId } satisfies ReceiptJson));
+        return;
+      }
+      const type = frame.type;
       try {
-        const result = await sessions.decrypt(business, { type: frame.type, body: fromBase64(frame.body) });
+        const result = await sessions.decrypt(business, { type, body: fromBase64(frame.body) });
         const envelope = decodeMessagePlaintext(result.plaintext);
         const entry: ChatEntry = {
           text: envelope.text ?? decoder.decode(contentBytes(envelope)),
-          type: frame.type,
+          type,
         };
         api.received.push(entry);
         show(`${config.businessName}: ${entry.text}   [${typeName(entry.type)}]`, 'in');

@@ -66,7 +66,8 @@ export interface PushedFrame {
   readonly frameId: string;
   /** The business number. */
   readonly from: string;
-  readonly type: 2 | 3;
+  /** 2 whisper, 3 prekey, 8 a decryption-error message from the business (no content). */
+  readonly type: 2 | 3 | 8;
   readonly body: string;
 }
 

@@ -14,7 +14,7 @@ import { deviceKey, MemoryNetwork } from '../src/shared/memory-network.js';
 export interface RelayLogEntry {
   readonly direction: 'to-business' | 'to-person';
   readonly frameId: string;
-  readonly type: 2 | 3 | 7;
+  readonly type: 2 | 3 | 7 | 8;
 }
 
 type Listener = (frame: OutboundFrame) => void;
@@ -24,7 +24,7 @@ export class Relay extends MemoryNetwork {
   readonly log: RelayLogEntry[] = [];
 
   /** A frame from a person's device, on its way to the gateway. */
-  noteInbound(frameId: string, type: 2 | 3): void {
+  noteInbound(frameId: string, type: 2 | 3 | 8): void {
     this.log.push({ direction: 'to-business', frameId, type });
   }
 

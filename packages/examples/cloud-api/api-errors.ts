@@ -75,6 +75,9 @@ export const rateLimited = (): ApiError =>
 const PARLEY_STATUS: Readonly<Record<string, readonly [number, ApiErrorType]>> = {
   ERR_NOT_FOUND: [404, 'not_found'],
   ERR_RETENTION_EXPIRED: [410, 'gone'],
+  ERR_MEDIA_TOO_LARGE: [413, 'invalid_request'],
+  // The media host served a blob that is not what the pointer says: the upstream's fault.
+  ERR_MEDIA_INTEGRITY: [502, 'unavailable'],
   ERR_INTEGRITY_BLOCKED: [403, 'integrity'],
   ERR_CONFIGURATION: [501, 'server'],
   ERR_TRANSPORT_FAILURE: [503, 'unavailable'],
@@ -117,7 +120,7 @@ export function toApiError(error: unknown): ApiError {
   if (isParleyError(error)) {
     const [status, type] = PARLEY_STATUS[error.code] ?? [400, 'invalid_request'];
     // Internal failures say what kind, not what happened inside.
-    const message = status >= 500 && status !== 501 && status !== 503 ? 'internal error' : error.message;
+    const message = status >= 500 && ![501, 502, 503].includes(status) ? 'internal error' : error.message;
     const field = typeof error.details.field === 'string' ? error.details.field : undefined;
     return new ApiError(status, error.code, type, message, field);
   }

@@ -5,22 +5,30 @@
  * and what writes the access log. The one check made here is on the `{business_id}` in a path:
  * the handle is always the token's business, so any other id answers like an unknown business.
  */
-import { type BusinessHandle, ParleyError } from '@parley/core';
+import { Readable } from 'node:stream';
+import { type BusinessHandle, type MediaContent, type MediaType, ParleyError } from '@parley/core';
+import { z } from 'zod';
+import { ApiError } from './api-errors.js';
 import { phoneNumberId, toE164 } from './phone-number-id.js';
-import { defineRoute, type RouteSpec } from './route-spec.js';
+import { defineRoute, RawBodySchema, type RouteSpec } from './route-spec.js';
 import {
   AccessLogQuerySchema,
   AccessLogResponseSchema,
   AccessLogVerificationSchema,
   BusinessParams,
   EraseRequestSchema,
+  MediaInfoResponseSchema,
+  MediaParams,
   MessageParams,
   MessageStatusResponseSchema,
   PhoneNumberParams,
   PhoneNumbersResponseSchema,
+  type SendMessageRequest,
   SendMessageRequestSchema,
   SendMessageResponseSchema,
   SuccessResponseSchema,
+  UploadMediaQuerySchema,
+  UploadMediaResponseSchema,
   UsageQuerySchema,
   UsageResponseSchema,
 } from './schemas.js';
@@ -49,12 +57,12 @@ export const BUSINESS_ROUTES: readonly RouteSpec<BusinessContext>[] = [
       description: 'Accepted: stored, encrypted and queued',
       schema: SendMessageResponseSchema,
     },
-    errors: [403, 404, 413, 415],
+    errors: [403, 404, 410, 413, 415],
     async handler({ params, body }, { handle }) {
       const id = await handle.send({
         from: toE164(params.phone_number_id),
         to: toE164(body.to),
-        content: body.text.body,
+        content: body.type === 'text' ? body.text.body : mediaContent(body),
       });
       return {
         messaging_product: 'whatsapp' as const,
@@ -97,6 +105,121 @@ export const BUSINESS_ROUTES: readonly RouteSpec<BusinessContext>[] = [
     errors: [403, 404, 410],
     async handler({ params }, { handle }) {
       await handle.retransmit(params.message_id);
+      return { success: true as const };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/{phone_number_id}/media',
+    operationId: 'uploadMedia',
+    summary: 'Upload a file (the raw body, its MIME type as content-type); send it by the id answered',
+    tag: 'media',
+    security: 'business',
+    params: PhoneNumberParams,
+    query: UploadMediaQuerySchema,
+    body: RawBodySchema,
+    rawBody: {
+      description:
+        'The file, unencoded. Content-Type is its MIME type; Content-Length (when sent) over the type’s limit is refused before the body is read.',
+    },
+    response: {
+      status: 200,
+      description: 'Encrypted, stored and placed on the media host',
+      schema: UploadMediaResponseSchema,
+    },
+    errors: [404, 413, 415, 503],
+    async handler({ params, query, body }, { handle }) {
+      await ownNumber(handle, toE164(params.phone_number_id));
+      if (!body.contentType || !MIME_TYPE.test(body.contentType)) throw noContentType();
+      const info = await handle.uploadMedia(body.stream, {
+        type: query.type ?? typeOfMime(body.contentType),
+        mimetype: body.contentType,
+        fileName: query.filename,
+        declaredLength: body.length,
+      });
+      return { id: info.mediaId };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/media/{media_id}',
+    operationId: 'getMedia',
+    summary: 'What a file is (type, MIME type, size, SHA-256, expiry) and where to download it',
+    tag: 'media',
+    security: 'business',
+    params: MediaParams,
+    response: { status: 200, description: 'The file’s facts', schema: MediaInfoResponseSchema },
+    errors: [404, 410],
+    async handler({ params }, { handle }) {
+      const info = await handle.mediaInfo(params.media_id);
+      return {
+        messaging_product: 'whatsapp' as const,
+        id: info.mediaId,
+        url: `/v1/media/${info.mediaId}/content`,
+        mime_type: info.mimetype,
+        sha256: info.sha256,
+        file_size: info.fileLength,
+        type: info.type,
+        origin: info.origin,
+        message_id: info.messageId ?? null,
+        file_name: info.fileName ?? null,
+        expires_at: info.expiresAt,
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/media/{media_id}/content',
+    operationId: 'downloadMedia',
+    summary: 'The file itself (a person’s file is fetched from the media host the first time)',
+    tag: 'media',
+    security: 'business',
+    params: MediaParams,
+    response: {
+      status: 200,
+      description: 'The file, checked whole (MAC, hashes, length) before its first byte is sent',
+      schema: z.unknown(),
+      binary: true,
+    },
+    errors: [404, 410, 413, 502, 503],
+    async handler({ params }, { handle }) {
+      const info = await handle.mediaInfo(params.media_id);
+      const stream = await handle.downloadMedia(params.media_id);
+      // The first chunk comes only after every check passed: a failure is still an error status.
+      const reader = stream.getReader();
+      const first = await reader.read();
+      async function* body(): AsyncGenerator<Uint8Array> {
+        try {
+          if (!first.done) yield first.value;
+          for (;;) {
+            const next = await reader.read();
+            if (next.done) return;
+            yield next.value;
+          }
+        } finally {
+          reader.releaseLock();
+        }
+      }
+      return {
+        stream: Readable.from(body(), { objectMode: false }),
+        contentType: info.mimetype,
+        length: info.fileLength,
+        fileName: info.fileName,
+      };
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/media/{media_id}',
+    operationId: 'deleteMedia',
+    summary: 'Delete a file now (its record, blob and key); messages already sent keep their copy',
+    tag: 'media',
+    security: 'business',
+    params: MediaParams,
+    response: { status: 200, description: 'Deleted', schema: SuccessResponseSchema },
+    errors: [404, 410],
+    async handler({ params }, { handle }) {
+      await handle.deleteMedia(params.media_id);
       return { success: true as const };
     },
   }),
@@ -235,6 +358,41 @@ export const BUSINESS_ROUTES: readonly RouteSpec<BusinessContext>[] = [
     },
   }),
 ];
+
+/** `type/subtype`: what an upload's content-type must be. */
+const MIME_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+
+/** The reference API's default kind of an upload, from its MIME type. */
+function typeOfMime(mimetype: string): MediaType {
+  const top = mimetype.slice(0, mimetype.indexOf('/'));
+  return top === 'image' || top === 'video' || top === 'audio' ? top : 'document';
+}
+
+/** A media message's content, checked by the gateway against the file's type. */
+function mediaContent(body: Exclude<SendMessageRequest, { type: 'text' }>): MediaContent {
+  const media = (body as Record<string, unknown>)[body.type] as {
+    id: string;
+    caption?: string;
+    filename?: string;
+  };
+  return { media: { mediaId: media.id, caption: media.caption, fileName: media.filename, type: body.type } };
+}
+
+/** A number of this business; any other reads exactly like an unregistered one. */
+async function ownNumber(handle: BusinessHandle, number: string): Promise<void> {
+  if (!(await handle.numbers()).includes(number)) {
+    throw new ParleyError('ERR_NOT_FOUND', 'this business number is not registered with the gateway');
+  }
+}
+
+function noContentType(): ApiError {
+  return new ApiError(
+    415,
+    'ERR_UNSUPPORTED_MEDIA_TYPE',
+    'invalid_request',
+    'an upload needs the file’s MIME type as content-type (type/subtype)',
+  );
+}
 
 /** Another business's id reads exactly like one that does not exist. */
 function ownBusiness(handle: BusinessHandle, businessId: string): void {

@@ -21,10 +21,15 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   403: 'Refused by the integrity rules (the business is blocked)',
   404: 'Not found (also: it belongs to another business)',
   410: 'Gone: past its retention',
-  413: 'The body is too large',
-  415: 'The body is not application/json',
+  413: 'The body (or the file) is too large',
+  415: 'Unsupported content-type (JSON routes take application/json; an upload needs the file’s MIME type)',
+  502: 'The media host served a file that is not what its pointer says',
+  503: 'The media host (or the network) is unreachable',
   501: 'Not available on this server (statistics are off)',
 };
+
+/** A file, as OpenAPI 3.1 describes raw bytes. */
+const BINARY = { type: 'string', contentMediaType: 'application/octet-stream' } as const;
 
 export const OPENAPI_INFO = {
   title: 'Parley cloud API (example server)',
@@ -46,7 +51,13 @@ export function buildOpenApiDocument(routes: readonly RouteSpec<never>[]): JsonS
     };
     const parameters = [...parametersOf(route.params, 'path'), ...parametersOf(route.query, 'query')];
     if (parameters.length > 0) operation.parameters = parameters;
-    if (route.body) {
+    if (route.rawBody) {
+      operation.requestBody = {
+        required: true,
+        description: route.rawBody.description,
+        content: { '*/*': { schema: BINARY } },
+      };
+    } else if (route.body) {
       operation.requestBody = {
         required: true,
         content: { 'application/json': { schema: toSchema(route.body, 'input') } },
@@ -55,7 +66,9 @@ export function buildOpenApiDocument(routes: readonly RouteSpec<never>[]): JsonS
     const responses: Record<string, unknown> = {
       [route.response.status]: {
         description: route.response.description,
-        content: { 'application/json': { schema: toSchema(route.response.schema, 'output') } },
+        content: route.response.binary
+          ? { '*/*': { schema: BINARY } }
+          : { 'application/json': { schema: toSchema(route.response.schema, 'output') } },
       },
     };
     const errors = { ...COMMON_ERRORS };

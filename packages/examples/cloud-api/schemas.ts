@@ -23,6 +23,11 @@ export const MessageIdSchema = z
   .regex(/^m[0-9a-f]{32}$/)
   .describe('A message id the gateway issued (random: it says nothing about sender or content).');
 
+export const MediaIdSchema = z
+  .string()
+  .regex(/^f[0-9a-f]{32}$/)
+  .describe('A media id the gateway issued (random; an inbound file’s follows its message id).');
+
 /** A person's number: E.164, the "+" optional as in the reference API. */
 export const RecipientSchema = z
   .string()
@@ -38,6 +43,7 @@ const EPOCH_MS = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const PhoneNumberParams = z.strictObject({ phone_number_id: PhoneNumberIdSchema });
 export const MessageParams = z.strictObject({ message_id: MessageIdSchema });
 export const BusinessParams = z.strictObject({ business_id: BusinessIdSchema });
+export const MediaParams = z.strictObject({ media_id: MediaIdSchema });
 
 // ── Messages ─────────────────────────────────────────────────────────────────────
 
@@ -57,8 +63,58 @@ export const SendTextMessageSchema = z
   })
   .describe('A text message.');
 
-/** One variant per message type; media types join when media lands (issue 21). */
-export const SendMessageRequestSchema = z.discriminatedUnion('type', [SendTextMessageSchema]);
+/** The reference API's limits for a media caption and a document's file name. */
+export const MAX_CAPTION_LENGTH = 1024;
+export const MAX_FILENAME_LENGTH = 240;
+
+const caption = z.string().min(1).max(MAX_CAPTION_LENGTH).optional().describe('Shown with the file.');
+
+/** A media message: the file by the id `POST /v1/{phone_number_id}/media` answered. */
+function sendMediaSchema<
+  T extends 'image' | 'video' | 'audio' | 'document' | 'sticker',
+  S extends z.ZodRawShape,
+>(type: T, media: S) {
+  return z
+    .strictObject({
+      messaging_product: z.literal('whatsapp'),
+      recipient_type: z.literal('individual').optional(),
+      to: RecipientSchema,
+      type: z.literal(type),
+      [type]: z.strictObject({ id: MediaIdSchema, ...media }),
+    } as {
+      messaging_product: z.ZodLiteral<'whatsapp'>;
+      recipient_type: z.ZodOptional<z.ZodLiteral<'individual'>>;
+      to: typeof RecipientSchema;
+      type: z.ZodLiteral<T>;
+    } & { [K in T]: z.ZodObject<{ id: typeof MediaIdSchema } & S, z.core.$strict> })
+    .describe(`A ${type} message (the file must have been uploaded as ${type}).`);
+}
+
+export const SendImageMessageSchema = sendMediaSchema('image', { caption });
+export const SendVideoMessageSchema = sendMediaSchema('video', { caption });
+export const SendAudioMessageSchema = sendMediaSchema('audio', {});
+export const SendStickerMessageSchema = sendMediaSchema('sticker', {});
+export const SendDocumentMessageSchema = sendMediaSchema('document', {
+  caption,
+  filename: z
+    .string()
+    .min(1)
+    .max(MAX_FILENAME_LENGTH)
+    .optional()
+    .describe('The file name the person sees (default: the one given at upload).'),
+});
+
+/** One variant per message type. */
+export const SendMessageRequestSchema = z.discriminatedUnion('type', [
+  SendTextMessageSchema,
+  SendImageMessageSchema,
+  SendVideoMessageSchema,
+  SendAudioMessageSchema,
+  SendDocumentMessageSchema,
+  SendStickerMessageSchema,
+]);
+
+export type SendMessageRequest = z.output<typeof SendMessageRequestSchema>;
 
 export const SendMessageResponseSchema = z.object({
   messaging_product: z.literal('whatsapp'),
@@ -81,6 +137,38 @@ export const MessageStatusResponseSchema = z.object({
 });
 
 export const SuccessResponseSchema = z.object({ success: z.literal(true) });
+
+// ── Media ────────────────────────────────────────────────────────────────────────
+
+/** What an upload may be sent as; the default follows the content-type (image/*, video/*, audio/*, else document). */
+export const UPLOAD_MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
+
+export const UploadMediaQuerySchema = z.strictObject({
+  type: z.enum(UPLOAD_MEDIA_TYPES).optional().describe('The kind of file (default: from the content-type).'),
+  filename: z.string().min(1).max(MAX_FILENAME_LENGTH).optional().describe('Documents: the file name shown.'),
+});
+
+export const UploadMediaResponseSchema = z.object({ id: MediaIdSchema });
+
+export const MediaInfoResponseSchema = z.object({
+  messaging_product: z.literal('whatsapp'),
+  id: MediaIdSchema,
+  url: z.string().describe('Where to download the file with the same token (a path on this server).'),
+  mime_type: z.string(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe('SHA-256 of the file, hex.'),
+  file_size: z.number().int(),
+  type: z.enum(['image', 'video', 'audio', 'document', 'sticker', 'ptt', 'gif', 'ptv']),
+  origin: z.enum(['upload', 'inbound']).describe('Uploaded by the business, or sent by a person.'),
+  message_id: MessageIdSchema.nullable().describe('Inbound: the message that carried the file.'),
+  file_name: z.string().nullable(),
+  expires_at: z
+    .number()
+    .int()
+    .describe('Epoch milliseconds; the file, its blob and its key are deleted then.'),
+});
 
 // ── Business numbers, erasure, usage ─────────────────────────────────────────────
 
@@ -130,6 +218,10 @@ export const ACCESS_OPERATION_NAMES = [
   'on-message',
   'on-event',
   'access-log',
+  'upload-media',
+  'download-media',
+  'media-info',
+  'delete-media',
   'group-create',
   'group-add',
   'group-remove',
@@ -158,7 +250,10 @@ export const AccessRecordSchema = z.object({
   principal: z.string().describe('Who acted: the token’s principal label.'),
   operation: z.enum(ACCESS_OPERATION_NAMES),
   business_id: BusinessIdSchema,
-  message_id: MessageIdSchema.nullable(),
+  message_id: z
+    .union([MessageIdSchema, MediaIdSchema])
+    .nullable()
+    .describe('The message concerned; for media operations the media id.'),
   person: z
     .string()
     .nullable()
@@ -221,10 +316,19 @@ export const InboundFrameSchema = z.strictObject({
   from: E164.describe("The person's number, as the network attributes the sender."),
   deviceId: z.number().int().min(1).max(0x7fff_ffff),
   type: z
-    .union([z.literal(2), z.literal(3), z.literal(7)])
-    .describe('2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message).'),
-  body: BASE64.describe('The ciphertext, base64.'),
+    .union([z.literal(2), z.literal(3), z.literal(7), z.literal(8)])
+    .describe(
+      '2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message), 8 = plaintext content: a decryption-error message about a frame of the business.',
+    ),
+  body: BASE64.describe('The ciphertext (or, type 8, the plaintext content), base64.'),
   groupId: z.string().min(1).max(256).optional().describe('Type 7 only: the group.'),
+  timestamp: z
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe("The message's timestamp as the sender's device stamped it (epoch ms)."),
 });
 
 export const ReceiveOutcomeSchema = z.union([
@@ -232,6 +336,12 @@ export const ReceiveOutcomeSchema = z.union([
   z.object({ kind: z.literal('distribution') }),
   z.object({ kind: z.literal('duplicate') }),
   z.object({ kind: z.literal('undecryptable'), reason: z.string(), retryRequested: z.boolean() }),
+  z.object({
+    kind: z.literal('decryption-error'),
+    resent: z.boolean(),
+    sessionArchived: z.boolean(),
+    reason: z.string().optional(),
+  }),
 ]);
 
 export const ReceiptSchema = z.strictObject({ frameId: z.string().min(1).max(256) });

@@ -13,7 +13,7 @@ import { createAuthenticator } from './authentication.js';
 import { BUSINESS_ROUTES, type BusinessContext } from './business-routes.js';
 import { NETWORK_ROUTES, type NetworkContext } from './network-routes.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { defineRoute, fastifyPath, type RouteSpec } from './route-spec.js';
+import { type BinaryReply, defineRoute, fastifyPath, type RawBody, type RouteSpec } from './route-spec.js';
 import { sha256, type TokenStore } from './token-store.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhook-dispatcher.js';
 import { WebhookSubscriptions } from './webhook-subscriptions.js';
@@ -168,22 +168,55 @@ function register<C>(
   spec: RouteSpec<C>,
   context: (request: Parameters<Parameters<FastifyInstance['route']>[0]['handler']>[0]) => C,
 ): void {
-  app.route({
-    method: spec.method,
-    url: fastifyPath(spec.path),
-    config: { security: spec.security },
-    ...(spec.bodyLimit === undefined ? {} : { bodyLimit: spec.bodyLimit }),
-    schema: {
-      ...(spec.params ? { params: spec.params } : {}),
-      ...(spec.query ? { querystring: spec.query } : {}),
-      ...(spec.body ? { body: spec.body } : {}),
-    },
-    handler: async (request, reply) => {
-      const result = await spec.handler(
-        { params: request.params, query: request.query, body: request.body },
-        context(request),
-      );
-      return reply.code(spec.response.status).send(result);
-    },
+  const route = (target: FastifyInstance) =>
+    target.route({
+      method: spec.method,
+      url: fastifyPath(spec.path),
+      config: { security: spec.security },
+      ...(spec.bodyLimit === undefined ? {} : { bodyLimit: spec.bodyLimit }),
+      schema: {
+        ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.query ? { querystring: spec.query } : {}),
+        ...(spec.body ? { body: spec.body } : {}),
+      },
+      handler: async (request, reply) => {
+        const result = await spec.handler(
+          { params: request.params, query: request.query, body: request.body },
+          context(request),
+        );
+        if (!spec.response.binary) return reply.code(spec.response.status).send(result);
+        const file = result as BinaryReply;
+        reply.code(spec.response.status).type(file.contentType).header('content-length', file.length);
+        if (file.fileName !== undefined) {
+          reply.header(
+            'content-disposition',
+            `attachment; filename*=UTF-8''${encodeURIComponent(file.fileName)}`,
+          );
+        }
+        return reply.send(file.stream);
+      },
+    });
+  if (!spec.rawBody) {
+    route(app);
+    return;
+  }
+  // A file upload: any content-type, the body handed on as a stream (nothing buffered here; the
+  // gateway's per-type limit stops it). Scoped to this route: the JSON routes keep refusing
+  // other content-types with 415.
+  app.register(async (child) => {
+    child.removeAllContentTypeParsers();
+    child.addContentTypeParser('*', (request, payload, done) => {
+      const length = Number(request.headers['content-length']);
+      const body: RawBody = {
+        stream: payload,
+        contentType: String(request.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase(),
+        length: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+      };
+      done(null, body);
+    });
+    route(child);
   });
 }

@@ -7,7 +7,7 @@
  * each status carries the gateway's `event_id`, the same on every repeat. Statuses name no
  * recipient: Parley's status events carry no phone number, by design.
  */
-import type { GatewayEvent, InboundMessage } from '@parley/core';
+import type { GatewayEvent, InboundMedia, InboundMessage } from '@parley/core';
 import { phoneNumberId } from './phone-number-id.js';
 
 export interface WebhookTextMessage {
@@ -16,6 +16,32 @@ export interface WebhookTextMessage {
   readonly timestamp: string;
   readonly type: 'text';
   readonly text: { readonly body: string };
+}
+
+/** The reference API's media kinds; Parley's aliases map onto them (ptt → audio, gif and ptv → video). */
+export type WebhookMediaKind = 'image' | 'video' | 'audio' | 'document' | 'sticker';
+
+/** A file a person sent: its facts and the id `GET /v1/media/{media_id}/content` takes. */
+export interface WebhookMediaMessage {
+  readonly from: string;
+  readonly id: string;
+  readonly timestamp: string;
+  readonly type: WebhookMediaKind;
+  readonly image?: WebhookMedia;
+  readonly video?: WebhookMedia;
+  readonly audio?: WebhookMedia;
+  readonly document?: WebhookMedia;
+  readonly sticker?: WebhookMedia;
+}
+
+export interface WebhookMedia {
+  readonly id: string;
+  readonly mime_type: string;
+  readonly file_size: number;
+  readonly caption?: string;
+  readonly filename?: string;
+  /** Audio recorded as a voice note (`ptt`). */
+  readonly voice?: boolean;
 }
 
 /** Content that is not UTF-8 text (the reference API's type for what it cannot show). */
@@ -41,7 +67,7 @@ export interface WebhookValue {
   readonly messaging_product: 'whatsapp';
   readonly metadata?: { readonly display_phone_number: string; readonly phone_number_id: string };
   readonly contacts?: readonly { readonly wa_id: string }[];
-  readonly messages?: readonly (WebhookTextMessage | WebhookUnsupportedMessage)[];
+  readonly messages?: readonly (WebhookTextMessage | WebhookMediaMessage | WebhookUnsupportedMessage)[];
   readonly statuses?: readonly WebhookStatus[];
 }
 
@@ -57,8 +83,9 @@ export function messageNotification(message: InboundMessage): WebhookPayload {
   const from = phoneNumberId(message.from);
   const common = { from, id: message.id, timestamp: seconds(message.receivedAt) };
   const text = decodeText(message.content);
-  const entry: WebhookTextMessage | WebhookUnsupportedMessage =
-    text === undefined
+  const entry: WebhookTextMessage | WebhookMediaMessage | WebhookUnsupportedMessage = message.media
+    ? mediaEntry(common, message.media)
+    : text === undefined
       ? {
           ...common,
           type: 'unsupported',
@@ -71,6 +98,33 @@ export function messageNotification(message: InboundMessage): WebhookPayload {
     contacts: [{ wa_id: from }],
     messages: [entry],
   });
+}
+
+const MEDIA_KIND: Readonly<Record<InboundMedia['type'], WebhookMediaKind>> = {
+  image: 'image',
+  sticker: 'sticker',
+  document: 'document',
+  audio: 'audio',
+  ptt: 'audio',
+  video: 'video',
+  gif: 'video',
+  ptv: 'video',
+};
+
+function mediaEntry(
+  common: { readonly from: string; readonly id: string; readonly timestamp: string },
+  media: InboundMedia,
+): WebhookMediaMessage {
+  const kind = MEDIA_KIND[media.type];
+  const facts: WebhookMedia = {
+    id: media.mediaId,
+    mime_type: media.mimetype,
+    file_size: media.fileLength,
+    ...(media.caption === undefined ? {} : { caption: media.caption }),
+    ...(media.fileName === undefined ? {} : { filename: media.fileName }),
+    ...(media.type === 'ptt' ? { voice: true } : {}),
+  };
+  return { ...common, type: kind, [kind]: facts };
 }
 
 /** A durable event: a status of a sent message, or an inbound message dropped. */

@@ -163,9 +163,10 @@ export async function runLibsignalPeerExample(
       if (order === 'reversed') frames.reverse();
       for (const frame of frames) {
         if (frame.type === 7) throw new Error('the business sent a group message to a 1:1 conversation');
+        if (frame.type === 8) throw new Error('the business could not decrypt a frame (a decryption error)');
         const plaintext = await person.device.decrypt(
           { name: frame.from, deviceId: 1 },
-          { type: frame.type, body: frame.body },
+          { ...frame, type: frame.type },
         );
         const envelope = decodeMessagePlaintext(plaintext);
         const text = envelope.text ?? decoder.decode(contentBytes(envelope));

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
+  BlobStore,
   Clock,
   CryptoProvider,
   Directory,
@@ -20,6 +21,7 @@ import type {
   Transport,
 } from '@parley/core';
 import { createSimulatedPerson, type TestNetwork } from '@parley/core/testing';
+import { createFsBlobStore } from '@parley/storage-adapters/media-fs';
 import { CloudApiClient } from '../cloud-api/cloud-api-client.js';
 import { toE164 } from '../cloud-api/phone-number-id.js';
 import { type CloudApiServer, createCloudApiServer } from '../cloud-api/server.js';
@@ -31,6 +33,12 @@ import { GatewayWsLink } from '../ws/gateway-ws-link.js';
 import { startWsRelay } from '../ws/relay-ws-server.js';
 import { LibsignalCurrentPerson } from './libsignal-current-person.js';
 import { LibsignalPerson } from './libsignal-person.js';
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
+  return new Uint8Array(Buffer.concat(parts));
+}
 
 export type TransportKind = 'inproc' | 'http' | 'ws';
 
@@ -72,11 +80,29 @@ export interface DemoWiring {
   close(): Promise<void>;
 }
 
-/** What the demo's business does: send, retransmit, and hear about messages and statuses. */
+/** A file a person sent, as the business hears of it. */
+export interface DemoMedia {
+  readonly id: string;
+  readonly mimetype: string;
+  readonly size: number;
+}
+
+/** What the demo's business does: send, send a photo, retransmit, download, and hear about messages and statuses. */
 export interface DemoBusiness {
   send(request: { readonly from: string; readonly to: string; readonly content: string }): Promise<MessageId>;
+  /** Uploads a photo and sends it; resolves to the media id and the message id. */
+  sendPhoto(request: {
+    readonly from: string;
+    readonly to: string;
+    readonly photo: Uint8Array;
+    readonly caption: string;
+  }): Promise<{ readonly mediaId: string; readonly messageId: MessageId }>;
+  /** A file of the business's (a person's is fetched from the media host first), checked, then read. */
+  downloadMedia(mediaId: string): Promise<Uint8Array>;
   retransmit(messageId: MessageId): Promise<void>;
-  onMessage(listener: (message: { readonly from: string; readonly text: string }) => void): Promise<void>;
+  onMessage(
+    listener: (message: { readonly from: string; readonly text: string; readonly media?: DemoMedia }) => void,
+  ): Promise<void>;
   onStatus(
     listener: (status: { readonly messageId: MessageId; readonly status: OutboundStatus }) => void,
   ): Promise<void>;
@@ -87,10 +113,30 @@ function handleBusiness(gateway: Gateway, businessId: string): DemoBusiness {
   const handle = gateway.forBusiness(businessId, { principal: 'demo' });
   return {
     send: (request) => handle.send(request),
+    async sendPhoto({ from, to, photo, caption }) {
+      const { mediaId } = await handle.uploadMedia(photo, { type: 'image', mimetype: 'image/png' });
+      const messageId = await handle.send({ from, to, content: { media: { mediaId, caption } } });
+      return { mediaId, messageId };
+    },
+    async downloadMedia(mediaId) {
+      return readAll(await handle.downloadMedia(mediaId));
+    },
     retransmit: (messageId) => handle.retransmit(messageId),
     async onMessage(listener) {
       await handle.onMessage((message) =>
-        listener({ from: message.from, text: new TextDecoder().decode(message.content) }),
+        listener({
+          from: message.from,
+          text: new TextDecoder().decode(message.content),
+          ...(message.media
+            ? {
+                media: {
+                  id: message.media.mediaId,
+                  mimetype: message.media.mimetype,
+                  size: message.media.fileLength,
+                },
+              }
+            : {}),
+        }),
       );
     },
     async onStatus(listener) {
@@ -157,14 +203,22 @@ export async function wireNetwork(
         const client = new CloudApiClient({ url, token });
         return {
           send: (request) => client.sendText(request.from, request.to, request.content),
+          async sendPhoto({ from, to, photo, caption }) {
+            const mediaId = await client.uploadMedia(from, photo, { mimetype: 'image/png' });
+            const messageId = await client.sendMedia(from, to, 'image', { id: mediaId, caption });
+            return { mediaId, messageId };
+          },
+          downloadMedia: (mediaId) => client.downloadMedia(mediaId),
           retransmit: (messageId) => client.retransmit(messageId),
           async onMessage(listener) {
-            receiver.onMessage((message) =>
+            receiver.onMessage((message) => {
+              const file = message.type === 'image' ? message.image : undefined;
               listener({
                 from: toE164(message.from),
                 text: message.type === 'text' ? message.text.body : '',
-              }),
-            );
+                ...(file ? { media: { id: file.id, mimetype: file.mime_type, size: file.file_size } } : {}),
+              });
+            });
           },
           async onStatus(listener) {
             receiver.onStatus((status) => {
@@ -208,6 +262,8 @@ export interface DemoStores {
   readonly store: Store;
   /** The key vault: always a separate store (its own file, or its own PostgreSQL database). */
   readonly vaultStore: Store;
+  /** Media blobs (ciphertext only): the filesystem blob store in a temporary folder. */
+  readonly blobStore: BlobStore;
   readonly description: string;
   /** Closes both stores and removes what the demo made (files, or its two schemas). */
   close(): Promise<void>;
@@ -229,13 +285,16 @@ export async function openDemoStores(
     const dir = mkdtempSync(join(tmpdir(), 'parley-demo-'));
     const store = createSqliteStore({ path: join(dir, 'messages.db'), clock });
     const vaultStore = createSqliteStore({ path: join(dir, 'vault.db'), clock });
+    const blobStore = await createFsBlobStore({ root: join(dir, 'blobs'), clock });
     return {
       store,
       vaultStore,
-      description: `SQLite, messages.db + vault.db in ${dir}`,
+      blobStore,
+      description: `SQLite, messages.db + vault.db, media blobs in blobs/ (filesystem), in ${dir}`,
       async close() {
         await store.close();
         await vaultStore.close();
+        await blobStore.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
@@ -259,13 +318,19 @@ export async function openDemoStores(
     await dropSchema(url, schema);
     throw error;
   }
+  // Blobs stay on this machine's disk: a blob store shared by instances comes later.
+  const blobDir = mkdtempSync(join(tmpdir(), 'parley-demo-blobs-'));
+  const blobStore = await createFsBlobStore({ root: blobDir, clock });
   return {
     store,
     vaultStore,
-    description: `PostgreSQL, schema ${schema} in ${databaseOf(url)} (messages) and in ${databaseOf(vaultUrl)} (vault)`,
+    blobStore,
+    description: `PostgreSQL, schema ${schema} in ${databaseOf(url)} (messages) and in ${databaseOf(vaultUrl)} (vault); media blobs in ${blobDir}`,
     async close() {
       await store.close();
       await vaultStore.close();
+      await blobStore.close();
+      rmSync(blobDir, { recursive: true, force: true });
       await dropSchema(url, schema);
       await dropSchema(vaultUrl, schema);
     },

@@ -1,35 +1,43 @@
 /**
  * `pnpm demo`: the whole story on an embedded default — a SQLite message database and key
- * vault in a temporary folder, no server to start. A business with a phone number, a person
- * with two devices, a handshake, messages both ways, delivery receipts, a failed delivery
- * retried, an integrity signal (a burst to every contact), retention after 30 days, a group (one
- * sender-key encryption for every member device, rotation on removal) and the non-personal
- * statistics and billing export. Prints what happened — never keys, content on the wire
+ * vault (and a filesystem blob store) in a temporary folder, no server to start. A business with
+ * a phone number, a person with two devices, a handshake, messages both ways, delivery receipts,
+ * a photo each way, a failed delivery retried, an integrity signal (a burst to every contact),
+ * retention after 30 days, a group (one sender-key encryption for every member device, rotation
+ * on removal) and the non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
  *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres] [--help]
  *
  * `--store postgres` reads PARLEY_PG_URL (and PARLEY_PG_VAULT_URL; see openDemoStores).
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   type CryptoProvider,
   createGateway,
   createLocalKeyProvider,
+  createMediaPointer,
   DEFAULT_BACKOFF,
   DEFAULT_INTEGRITY_CONFIG,
+  decryptMedia,
   defaultRandom,
+  encryptMedia,
   type Gateway,
   type IntegrityLevel,
   isParleyError,
+  type MediaPointer,
   type MessageId,
   type OutboundStatus,
 } from '@parley/core';
+import { encryptedLength } from '@parley/core/media';
 import { createNodeCrypto } from '@parley/core/node';
 import { createSimulatedPerson, ManualClock, type SimulatedPerson, TestNetwork } from '@parley/core/testing';
 import { commandLineOrExit, type FlagSpecs, parseCommandLine } from './cli.js';
+import { makePhoto } from './demo-photo.js';
 import {
   addDemoPerson,
+  type DemoMedia,
   openDemoStores,
   PEER_DESCRIPTIONS,
   PEER_KINDS,
@@ -44,10 +52,10 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
 const BUSINESS_NUMBER = '+15550100';
 const PERSON_NUMBER = '+15550123';
-/** Two more customers in section 7's group. */
+/** Two more customers in section 8's group. */
 const DANA_NUMBER = '+15550131';
 const ELI_NUMBER = '+15550132';
-/** Customers who wrote in earlier (section 5): enough for the contact-share rule (≥ 50 known contacts). */
+/** Customers who wrote in earlier (section 6): enough for the contact-share rule (≥ 50 known contacts). */
 const CUSTOMERS = 60;
 
 export interface DemoOptions {
@@ -79,8 +87,8 @@ export const DEMO_FLAGS = {
 
 const DEMO_SUMMARY =
   'Runs the whole story on SQLite in a temporary folder (or on PostgreSQL: --store postgres) and prints\n' +
-  'a transcript: a business number, a person with two devices, messages both ways, receipts, a retried\n' +
-  'delivery, an integrity signal, retention 31 days later, a group, statistics and billing.';
+  'a transcript: a business number, a person with two devices, messages both ways, receipts, a photo\n' +
+  'each way, a retried delivery, an integrity signal, retention 31 days later, a group, statistics and billing.';
 
 /** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
@@ -99,11 +107,11 @@ export interface DemoSummary {
   readonly statuses: Record<string, OutboundStatus | undefined>;
   readonly sweptRecords: number;
   readonly retransmitAfterRetention: string;
-  /** Integrity levels the burst went through, in order (section 5). */
+  /** Integrity levels the burst went through, in order (section 6). */
   readonly integrityLevels: readonly IntegrityLevel[];
-  /** Messages the business sent, from the statistics export (section 8). */
+  /** Messages the business sent, from the statistics export (section 9). */
   readonly messagesOut: number;
-  /** Section 7: what the group's member devices read, and what the removed member could read after. */
+  /** Section 8: what the group's member devices read, and what the removed member could read after. */
   readonly group: {
     readonly memberDevices: number;
     readonly read: number;
@@ -111,6 +119,10 @@ export interface DemoSummary {
     readonly businessReceived: readonly string[];
     readonly removedMemberReads: string;
   };
+  /** Section 4: each device decrypted the business's photo, and the business the person's, byte for byte. */
+  readonly photos: { readonly toPerson: boolean; readonly toBusiness: boolean };
+  /** Media blobs the retention sweep deleted (section 7). */
+  readonly sweptBlobs: number;
 }
 
 export async function runDemo(
@@ -134,6 +146,8 @@ export async function runDemo(
     crypto,
     clock,
     timer: false,
+    // Files travel through the network's media host; blobs rest (ciphertext only) in the blob store.
+    media: { blobStore: stores.blobStore, transport: network.media },
   });
   await wiring.attach(gateway);
 
@@ -152,6 +166,7 @@ export async function runDemo(
   const history = new Map<MessageId, OutboundStatus[]>();
   const received: string[] = [];
   const groupReceived: string[] = [];
+  const photosIn: DemoMedia[] = [];
   try {
     print('Parley demo');
     print(`  transport: ${wiring.description}`);
@@ -165,10 +180,12 @@ export async function runDemo(
     // The business's side: its scoped handle, or over HTTP the cloud API and its webhooks.
     const business = await wiring.business(gateway, BUSINESS_ID);
     await business.onMessage((message) => {
-      // The demo's person; the customers of section 5 are counted by the statistics export.
-      if (message.from === PERSON_NUMBER) received.push(message.text);
-      // Section 7: a group member's message.
+      // The demo's person; the customers of section 6 are counted by the statistics export.
+      // Section 8: a group member's message.
       if (message.from === DANA_NUMBER) groupReceived.push(message.text);
+      if (message.from !== PERSON_NUMBER) return;
+      if (message.media) photosIn.push(message.media);
+      else received.push(message.text);
     });
     await business.onStatus((event) => {
       statuses.set(event.messageId, event.status);
@@ -217,7 +234,43 @@ export async function runDemo(
       `business handler received "${received.at(-1)}" (existing session: a whisper message)`,
     );
 
-    section('4. A failed delivery, retried');
+    section('4. A photo each way');
+    const photo = makePhoto(160, 120, 0);
+    const sentPhoto = await business.sendPhoto({
+      from: BUSINESS_NUMBER,
+      to: PERSON_NUMBER,
+      photo,
+      caption: 'Your bike, ready for pick-up',
+    });
+    step(
+      `business uploaded a photo (PNG, ${kilobytes(photo.length)}) as media ${shortId(sentPhoto.mediaId)}`,
+      `encrypted as it was read (fresh media key, WhatsApp media format); the blob store and the network's media host hold only ciphertext (${kilobytes(encryptedLength(photo.length))})`,
+    );
+    const photoFlush = await network.flush();
+    const photoCopies = photoFlush.deliveries.filter((delivery) => delivery.result === 'received').length;
+    const opened = await Promise.all(
+      person.received
+        .filter((message) => message.media !== undefined)
+        .map(async (message) => digest(await personOpensMedia(network, message.media!, crypto))),
+    );
+    const toPerson =
+      opened.length === person.deviceIds.length && opened.every((hash) => hash === digest(photo));
+    step(
+      `message ${shortId(sentPhoto.messageId)} carried the pointer (key, hashes, location) inside the Signal encryption`,
+      `${photoCopies} device(s) fetched the blob from the media host, checked and decrypted it: SHA-256 ${toPerson ? 'matches' : 'DIFFERS'}; status ${history.get(sentPhoto.messageId)?.join(' → ')}`,
+    );
+    const selfie = makePhoto(120, 160, 80);
+    await personSendsPhoto(person, network, selfie, crypto);
+    await network.flush();
+    const arrived = photosIn.at(-1);
+    const downloaded = arrived ? await business.downloadMedia(arrived.id) : new Uint8Array(0);
+    const toBusiness = digest(downloaded) === digest(selfie);
+    step(
+      `person sent a photo from device 1 (encrypted on the phone, blob uploaded to the media host)`,
+      `business handler got ${arrived?.mimetype}, ${kilobytes(arrived?.size ?? 0)}, media ${shortId(arrived?.id ?? '')}; downloaded: fetched, checked (MAC, both hashes), decrypted: SHA-256 ${toBusiness ? 'matches' : 'DIFFERS'}`,
+    );
+
+    section('5. A failed delivery, retried');
     network.refuseNextSends(person.deviceIds.length);
     const retried = await business.send({
       from: BUSINESS_NUMBER,
@@ -234,7 +287,7 @@ export async function runDemo(
     await network.flush();
     step('clock +5 s: the gateway retried', `status ${history.get(retried)?.join(' → ')}`);
 
-    section('5. Integrity signal: a burst to every contact');
+    section('6. Integrity signal: a burst to every contact');
     const signals = gateway.integritySignals(); // the transport side's view, read-only
     const customers: SimulatedPerson[] = [];
     for (let i = 0; i < CUSTOMERS; i++) {
@@ -301,13 +354,13 @@ export async function runDemo(
       `signal ${signals.signal(BUSINESS_ID).level}`,
     );
 
-    section('6. Retention: 31 days later');
+    section('7. Retention: 31 days later');
     const before = received.length;
     clock.advance(31 * DAY_MS);
     const swept = await gateway.sweep();
     step(
       'clock +31 days; retention sweep',
-      `${swept.records} expired records deleted, ${swept.periodKeys} period keys destroyed (content in backups is unreadable), ${swept.inactive} inactive people removed`,
+      `${swept.records} expired records and ${swept.blobs} media blobs deleted, ${swept.periodKeys} period keys destroyed (content and media in backups are unreadable), ${swept.inactive} inactive people removed`,
     );
     const retransmit = await business.retransmit(reply).then(
       () => 'allowed (unexpected)',
@@ -315,10 +368,10 @@ export async function runDemo(
     );
     step(`retransmitting message ${shortId(reply)} is refused`, retransmit);
 
-    section('7. A group: one encryption for every member device');
+    section('8. A group: one encryption for every member device');
     const group = await runGroupSection({ gateway, network, person, crypto, clock, step, groupReceived });
 
-    section('8. Statistics and billing (all the rest of the platform gets: counts per business and day)');
+    section('9. Statistics and billing (all the rest of the platform gets: counts per business and day)');
     const { statistics, billing } = gateway.statisticsExport();
     let messagesOut = 0;
     const quiet = { days: 0, messagesIn: 0, sessions: 0, opened: 0 };
@@ -352,7 +405,7 @@ export async function runDemo(
     print(`\nDone in ${(performance.now() - started).toFixed(0)} ms.`);
     return {
       businessReceived: before,
-      // 1:1 messages (section 7's group messages are counted there).
+      // 1:1 messages (section 8's group messages are counted there).
       personReceived: person.received.filter((message) => message.group === undefined).length,
       statuses: Object.fromEntries([reply, retried].map((id) => [id, statuses.get(id)])),
       sweptRecords: swept.records,
@@ -360,6 +413,8 @@ export async function runDemo(
       integrityLevels: levels,
       messagesOut,
       group,
+      photos: { toPerson, toBusiness },
+      sweptBlobs: swept.blobs,
     };
   } finally {
     await gateway.close();
@@ -369,7 +424,7 @@ export async function runDemo(
 }
 
 /**
- * Section 7: the business in a group with the demo's person (when their client takes part in
+ * Section 8: the business in a group with the demo's person (when their client takes part in
  * groups: Parley's or libsignal-client's; libsignal@6.0.0 has no group code) and two more
  * customers. The business acts through its scoped handle (groups are not in the cloud API).
  */
@@ -447,8 +502,49 @@ async function runGroupSection(context: {
   };
 }
 
-/** What section 7 needs of a person's client. */
+/** What section 8 needs of a person's client. */
 type GroupMemberClient = Pick<SimulatedPerson, 'phoneNumber' | 'deviceIds' | 'received'>;
+
+function kilobytes(bytes: number): string {
+  return `${(bytes / 1000).toFixed(1)} kB`;
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The person's client sends a photo as WhatsApp-family clients do: encrypt, upload the blob, send the pointer. */
+async function personSendsPhoto(
+  person: Awaited<ReturnType<typeof addDemoPerson>>,
+  network: TestNetwork,
+  photo: Uint8Array,
+  crypto: CryptoProvider,
+): Promise<void> {
+  const { blob, media } = encryptMedia(photo, { type: 'image', crypto });
+  const location = await network.media.upload(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(blob);
+        controller.close();
+      },
+    }),
+    { type: 'image', length: blob.length, fileEncSha256: media.fileEncSha256 },
+  );
+  const pointer = createMediaPointer({ ...media, ...location, mimetype: 'image/png', caption: 'My bike' });
+  await person.send(BUSINESS_NUMBER, { media: pointer }, { deviceId: 1 });
+}
+
+/** The person's client fetches a photo it was sent from the media host and decrypts it (checked first). */
+async function personOpensMedia(
+  network: TestNetwork,
+  pointer: MediaPointer,
+  crypto: CryptoProvider,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const source = await network.media.download({ directPath: pointer.directPath, url: pointer.url });
+  for await (const part of source as AsyncIterable<Uint8Array>) parts.push(part);
+  return decryptMedia(new Uint8Array(Buffer.concat(parts)), pointer, { crypto });
+}
 
 const isMain = import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/demo.ts');
 if (isMain) {

@@ -8,7 +8,12 @@
  * In-memory stores on the library's abstract store classes; the devices share one identity key.
  */
 import type { InboundFrame, OutboundFrame, PreKeyBundle } from '@parley/core';
-import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
+import {
+  type ContentEnvelope,
+  contentBytes,
+  decodeMessagePlaintext,
+  encodeMessagePlaintext,
+} from '@parley/core/content';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
 import * as lsc from 'lsc-0-103';
 
@@ -216,11 +221,15 @@ export class LibsignalCurrentPerson implements NetworkPerson {
   }
 
   /** Encrypts to a business number (PQXDH from the directory's bundle first if needed). */
-  async send(to: string, text: string, options: { readonly deviceId?: number } = {}): Promise<OutboundFrame> {
+  async send(
+    to: string,
+    content: string | ContentEnvelope,
+    options: { readonly deviceId?: number } = {},
+  ): Promise<OutboundFrame> {
     const frame = await this.encryptTo(
       this.device(options.deviceId ?? 1),
       to,
-      encodeMessagePlaintext({ text }),
+      encodeMessagePlaintext(typeof content === 'string' ? { text: content } : content),
     );
     await this.requireLink().submitFrame(frame);
     return frame;
@@ -269,6 +278,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       type: 7,
       groupId: group,
       body: u8(message.serialize()),
+      timestamp: Date.now(),
     };
     await link.submitFrame(frame);
     return frame;
@@ -320,6 +330,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: message.type() === 3 ? (3 as const) : (2 as const),
       body: u8(message.serialize()),
+      timestamp: Date.now(),
     };
   }
 
@@ -333,6 +344,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
     const device = this.device(frame.deviceId);
     const from = lsc.ProtocolAddress.new(frame.from, 1);
     const body = u8(frame.body);
+    if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
     let padded: Uint8Array;
     if (frame.type === 7) {
       try {
@@ -388,6 +400,7 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       text: envelope.text ?? new TextDecoder().decode(content),
       ...(group === undefined || only ? {} : { group }),
       ...(only ? { distribution: distribution.groupId } : {}),
+      ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
     if (!only) this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });

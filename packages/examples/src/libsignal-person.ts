@@ -7,7 +7,12 @@
  * the typed slice of its API are in ./shared/libsignal-node.ts, shared with the libsignal-peer example.
  */
 import type { OutboundFrame, PreKeyBundle } from '@parley/core';
-import { contentBytes, decodeMessagePlaintext, encodeMessagePlaintext } from '@parley/core/content';
+import {
+  type ContentEnvelope,
+  contentBytes,
+  decodeMessagePlaintext,
+  encodeMessagePlaintext,
+} from '@parley/core/content';
 import type { NetworkPerson, PersonLink, PersonMessage } from '@parley/core/testing';
 import {
   createMemoryDevice,
@@ -66,7 +71,11 @@ export class LibsignalPerson implements NetworkPerson {
   }
 
   /** Encrypts to a business number (X3DH from the directory's bundle first if needed) and hands the frame to the network. */
-  async send(to: string, text: string, options: { readonly deviceId?: number } = {}): Promise<OutboundFrame> {
+  async send(
+    to: string,
+    content: string | ContentEnvelope,
+    options: { readonly deviceId?: number } = {},
+  ): Promise<OutboundFrame> {
     const link = this.link;
     if (!link) throw new Error('the person is not on a network');
     const device = this.device(options.deviceId ?? 1);
@@ -76,7 +85,7 @@ export class LibsignalPerson implements NetworkPerson {
       await startSession(device.storage, address, await link.businessBundle(to));
     }
     const out = await new libsignal.SessionCipher(device.storage, address).encrypt(
-      Buffer.from(encodeMessagePlaintext({ text })),
+      Buffer.from(encodeMessagePlaintext(typeof content === 'string' ? { text: content } : content)),
     );
     this.frames += 1;
     const frame = {
@@ -86,6 +95,7 @@ export class LibsignalPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: out.type === 3 ? (3 as const) : (2 as const),
       body: new Uint8Array(out.body),
+      timestamp: Date.now(),
     };
     await link.submitFrame(frame);
     return frame;
@@ -95,6 +105,7 @@ export class LibsignalPerson implements NetworkPerson {
     const device = this.device(frame.deviceId);
     const from = new libsignal.ProtocolAddress(frame.from, 1);
     if (frame.type === 7) throw new Error('this person takes part in no group');
+    if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
     const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
     const envelope = decodeMessagePlaintext(new Uint8Array(padded));
     const content = contentBytes(envelope);
@@ -104,6 +115,7 @@ export class LibsignalPerson implements NetworkPerson {
       frameId: frame.frameId,
       content,
       text: envelope.text ?? new TextDecoder().decode(content),
+      ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
     this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });

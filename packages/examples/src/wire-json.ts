@@ -22,10 +22,13 @@ export interface FrameJson {
   readonly to: string;
   readonly from: string;
   readonly deviceId: number;
+  /** 2 whisper, 3 prekey, 7 sender key (a group message), 8 plaintext content (a decryption-error message). */
   readonly type: FrameType;
   readonly body: string;
   /** Type 7 (a group message) only. */
   readonly groupId?: string | undefined;
+  /** The message's timestamp (epoch ms); optional inbound (read as 0). */
+  readonly timestamp?: number;
 }
 
 /** Largest JSON body the example servers read: a frame of 64 KiB content, base64, with room. */
@@ -35,7 +38,7 @@ export function frameToJson(frame: InboundFrame | OutboundFrame): FrameJson {
   return { ...frame, body: Buffer.from(frame.body).toString('base64') };
 }
 
-/** A frame in either direction (both carry frameId, to, from, deviceId, type, body). */
+/** A frame in either direction (both carry frameId, to, from, deviceId, type, body, timestamp). */
 export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
   const object = record(value, 'frame');
   return {
@@ -46,6 +49,7 @@ export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
     type: messageType(object.type),
     body: base64(object.body, 'body'),
     ...(object.groupId === undefined ? {} : { groupId: text(object.groupId, 'groupId') }),
+    timestamp: object.timestamp === undefined ? 0 : integer(object.timestamp, 'timestamp'),
   };
 }
 
@@ -96,11 +100,11 @@ function integer(value: unknown, field: string): number {
 }
 
 function messageType(value: unknown): FrameType {
-  if (value !== 2 && value !== 3 && value !== 7) {
+  if (value !== 2 && value !== 3 && value !== 7 && value !== 8) {
     throw new BadRequest(
       400,
       'ERR_INVALID_ARGUMENT',
-      '"type" expected 2 (whisper), 3 (prekey) or 7 (sender key)',
+      '"type" expected 2 (whisper), 3 (prekey), 7 (sender key) or 8 (a decryption-error message)',
     );
   }
   return value;

@@ -6,7 +6,9 @@
  * URL-safe) at all three byte alignments — for the content canary, the phone-number canary, the
  * person's pseudonym and the business's private identity key.
  *
- * Then the issue's integrity scenarios through the gateway, at the default thresholds.
+ * Then the issue's integrity scenarios through the gateway, at the default thresholds. Media
+ * blobs have their own canary run (canary-media.test.ts); the searching is shared
+ * (support/canary-search.ts).
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -15,21 +17,13 @@ import { join } from 'node:path';
 import {
   createGateway,
   createLocalKeyProvider,
-  type Directory,
   defaultRandom,
   type Gateway,
-  type GatewayLogger,
-  type InboundFrame,
   isParleyError,
-  type LogFields,
   type MessageId,
-  type OutboundFrame,
-  type PreKeyUpload,
-  type RetryRequest,
   readMessageArchive,
   SessionManager,
   type Store,
-  type Transport,
 } from '@parley/core';
 import { createNodeCrypto } from '@parley/core/node';
 import {
@@ -45,187 +39,12 @@ import { sessionScope } from '../../core/src/gateway/durable/layout.js';
 import { createAesGcmSealer } from '../../core/src/gateway/durable/record-sealer.js';
 import { decodeBusinessConfig } from '../../core/src/gateway/durable/records.js';
 import { derivePseudonym } from '../../core/src/gateway/pseudonym.js';
+import { blob, findIn, needles, RecordingTransport, recordingLogger } from './support/canary-search.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const crypto = createNodeCrypto();
-
-// ── Searching bytes for a secret in every encoding it could travel in ─────────────────
-
-interface Needle {
-  readonly label: string;
-  readonly bytes: Buffer;
-}
-
-/** The base64 characters that depend only on `bytes`, when they start `align` bytes into a 3-byte group. */
-function base64Core(bytes: Buffer, align: number, url: boolean): string {
-  const encoded = Buffer.concat([Buffer.alloc(align), bytes]).toString(url ? 'base64url' : 'base64');
-  return encoded.slice(align === 0 ? 0 : 4, Math.floor((align + bytes.length) / 3) * 4);
-}
-
-function interleave(bytes: Buffer, zeroFirst: boolean): Buffer {
-  const out = Buffer.alloc(bytes.length * 2);
-  bytes.forEach((byte, i) => {
-    out[2 * i + (zeroFirst ? 1 : 0)] = byte;
-  });
-  return out;
-}
-
-/** A secret as text (canary strings) or as bytes (keys), in every form worth searching for. */
-function needles(name: string, secret: string | Uint8Array): Needle[] {
-  const bytes = Buffer.from(secret);
-  const out: Needle[] = [{ label: `${name} raw`, bytes }];
-  if (typeof secret === 'string') {
-    const le = Buffer.from(secret, 'utf16le');
-    out.push(
-      { label: `${name} UTF-16LE`, bytes: le },
-      { label: `${name} UTF-16BE`, bytes: Buffer.from(le).swap16() },
-    );
-  } else {
-    out.push(
-      { label: `${name} UTF-16LE`, bytes: interleave(bytes, false) },
-      { label: `${name} UTF-16BE`, bytes: interleave(bytes, true) },
-    );
-  }
-  out.push(
-    { label: `${name} hex`, bytes: Buffer.from(bytes.toString('hex')) },
-    { label: `${name} HEX`, bytes: Buffer.from(bytes.toString('hex').toUpperCase()) },
-  );
-  for (const align of [0, 1, 2]) {
-    out.push({ label: `${name} base64@${align}`, bytes: Buffer.from(base64Core(bytes, align, false)) });
-    out.push({ label: `${name} base64url@${align}`, bytes: Buffer.from(base64Core(bytes, align, true)) });
-  }
-  return out;
-}
-
-/** Labels of the needles found in the haystack. */
-function findIn(haystack: Buffer, search: readonly Needle[]): string[] {
-  return search.filter((needle) => haystack.includes(needle.bytes)).map((needle) => needle.label);
-}
-
-/** Any value as the bytes a party holding it could read: strings as UTF-8, byte arrays raw. */
-function bytesOf(value: unknown, out: Buffer[] = [], seen = new Set<unknown>()): Buffer[] {
-  if (value === null || value === undefined) return out;
-  if (value instanceof Uint8Array) {
-    out.push(Buffer.from(value));
-  } else if (typeof value === 'string') {
-    out.push(Buffer.from(value, 'utf8'));
-  } else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    out.push(Buffer.from(String(value)));
-  } else if (typeof value === 'object' && !seen.has(value)) {
-    seen.add(value);
-    if (value instanceof Error) {
-      out.push(Buffer.from(`${value.name}\n${value.message}\n${value.stack ?? ''}\n${String(value)}`));
-      if (isParleyError(value)) out.push(Buffer.from(JSON.stringify(value.toJSON())));
-      bytesOf(value.cause, out, seen);
-    }
-    for (const [key, entry] of Object.entries(value)) {
-      out.push(Buffer.from(`\n${key}=`));
-      bytesOf(entry, out, seen);
-    }
-  }
-  out.push(Buffer.from('\n'));
-  return out;
-}
-
-const blob = (value: unknown) => Buffer.concat(bytesOf(value));
-
-// ── The recording parties ─────────────────────────────────────────────────────────────
-
-/** Everything that crosses between the gateway and the network, in both directions, as bytes. */
-class RecordingTransport implements Transport, Directory {
-  readonly seen: Buffer[] = [];
-  /** The next this-many `send`s fail with an error of the transport's own that names the recipient. */
-  failNextSends = 0;
-
-  constructor(private readonly network: TestNetwork) {}
-
-  record(what: string, ...values: unknown[]): void {
-    this.seen.push(Buffer.from(`${what}\n`), blob(values));
-  }
-
-  async send(frame: OutboundFrame): Promise<void> {
-    this.record('send', frame);
-    if (this.failNextSends > 0) {
-      this.failNextSends -= 1;
-      throw new Error(`no route to ${frame.to} right now`);
-    }
-    await this.network.send(frame);
-  }
-  async requestRetry(request: RetryRequest): Promise<void> {
-    this.record('requestRetry', request);
-    await this.network.requestRetry(request);
-  }
-  async acknowledge(frameId: string): Promise<void> {
-    this.record('acknowledge', frameId);
-    await this.network.acknowledge(frameId);
-  }
-  async publish(upload: PreKeyUpload): Promise<void> {
-    this.record('publish', upload);
-    await this.network.publish(upload);
-  }
-  async availableOneTimePreKeys(number: string): Promise<number> {
-    const count = await this.network.availableOneTimePreKeys(number);
-    this.record('availableOneTimePreKeys', number, count);
-    return count;
-  }
-  async availableOneTimeKyberPreKeys(number: string): Promise<number> {
-    const count = await this.network.availableOneTimeKyberPreKeys(number);
-    this.record('availableOneTimeKyberPreKeys', number, count);
-    return count;
-  }
-  async fetchDevices(phoneNumber: string): Promise<readonly number[]> {
-    const devices = await this.network.fetchDevices(phoneNumber);
-    this.record('fetchDevices', phoneNumber, devices);
-    return devices;
-  }
-  async fetchBundle(phoneNumber: string, deviceId: number) {
-    const bundle = await this.network.fetchBundle(phoneNumber, deviceId);
-    this.record('fetchBundle', phoneNumber, deviceId, bundle);
-    return bundle;
-  }
-
-  /** The network's side of the gateway: frames and receipts in, outcomes and errors back. */
-  connect(gateway: Gateway): void {
-    this.network.connect({
-      receiveFrame: async (frame: InboundFrame) => {
-        this.record('receiveFrame', frame);
-        try {
-          const outcome = await gateway.receiveFrame(frame);
-          this.record('outcome', outcome);
-          return outcome;
-        } catch (error) {
-          this.record('error', error);
-          throw error;
-        }
-      },
-      receiveReceipt: async (receipt) => {
-        this.record('receiveReceipt', receipt);
-        await gateway.receiveReceipt(receipt);
-      },
-      idle: () => gateway.idle(),
-    });
-  }
-
-  all(): Buffer {
-    return Buffer.concat(this.seen);
-  }
-}
-
-interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly fields: LogFields | undefined;
-}
-
-function recordingLogger(): GatewayLogger & { readonly lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (message: string, fields?: LogFields) => {
-    lines.push({ level, message, fields });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 // ── The canary run ────────────────────────────────────────────────────────────────────
 

@@ -16,6 +16,7 @@ import {
 } from './support/cloud-api-world.js';
 
 const MISSING_MESSAGE = `m${'5a'.repeat(16)}`;
+const MISSING_MEDIA = `f${'5a'.repeat(16)}`;
 const MISSING_NUMBER_ID = '15559999';
 const MISSING_BUSINESS = 'no-such-business';
 const STRANGER = '+15557777';
@@ -23,13 +24,29 @@ const DAY = '2026-01-01';
 
 interface Probe {
   readonly name: string;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** The other business's resource, and a nonexistent one. */
-  readonly foreign: (caller: WorldBusiness, other: WorldBusiness) => { path: string; json?: unknown };
-  readonly missing: (caller: WorldBusiness, other: WorldBusiness) => { path: string; json?: unknown };
+  readonly foreign: (caller: WorldBusiness, other: WorldBusiness) => Target;
+  readonly missing: (caller: WorldBusiness, other: WorldBusiness) => Target;
   /** What both must answer. */
   readonly status: number;
 }
+
+interface Target {
+  readonly path: string;
+  readonly json?: unknown;
+  /** A raw body (a file upload) and its headers. */
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+const image = (to: string, id: string) => ({
+  messaging_product: 'whatsapp',
+  to,
+  type: 'image',
+  image: { id },
+});
+const file = { body: 'a file that is not yours to upload', headers: { 'content-type': 'image/png' } };
 
 const text = (to: string) => ({
   messaging_product: 'whatsapp',
@@ -72,6 +89,47 @@ const MATRIX: readonly Probe[] = [
     method: 'POST',
     foreign: (_c, other) => ({ path: `/v1/messages/${other.outboundId}/retransmit` }),
     missing: () => ({ path: `/v1/messages/${MISSING_MESSAGE}/retransmit` }),
+    status: 404,
+  },
+  {
+    name: 'upload a file to the other business’s number',
+    method: 'POST',
+    foreign: (_c, other) => ({ path: `/v1/${other.numberId}/media`, ...file }),
+    missing: () => ({ path: `/v1/${MISSING_NUMBER_ID}/media`, ...file }),
+    status: 404,
+  },
+  {
+    name: 'facts of the other business’s file',
+    method: 'GET',
+    foreign: (_c, other) => ({ path: `/v1/media/${other.mediaId}` }),
+    missing: () => ({ path: `/v1/media/${MISSING_MEDIA}` }),
+    status: 404,
+  },
+  {
+    name: 'download the other business’s file',
+    method: 'GET',
+    foreign: (_c, other) => ({ path: `/v1/media/${other.mediaId}/content` }),
+    missing: () => ({ path: `/v1/media/${MISSING_MEDIA}/content` }),
+    status: 404,
+  },
+  {
+    name: 'delete the other business’s file',
+    method: 'DELETE',
+    foreign: (_c, other) => ({ path: `/v1/media/${other.mediaId}` }),
+    missing: () => ({ path: `/v1/media/${MISSING_MEDIA}` }),
+    status: 404,
+  },
+  {
+    name: 'send the other business’s file from one’s own number',
+    method: 'POST',
+    foreign: (caller, other) => ({
+      path: `/v1/${caller.numberId}/messages`,
+      json: image(caller.customer.phoneNumber, other.mediaId),
+    }),
+    missing: (caller) => ({
+      path: `/v1/${caller.numberId}/messages`,
+      json: image(caller.customer.phoneNumber, MISSING_MEDIA),
+    }),
     status: 404,
   },
   {
@@ -144,7 +202,9 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
    * message index, sessions, the vault — must stay byte-identical.
    */
   const ownRecord = (caller: WorldBusiness) => (key: string) =>
-    /^store\/(meta|counters)\/gw\/b\/([^/]+)\//.exec(key)?.[2] === caller.id;
+    /^store\/(meta|counters)\/gw\/[bj]\/([^/]+)\//.exec(key)?.[2] === caller.id ||
+    // The operator's upkeep (settle() runs tick(): the sweep's lease), not the caller's request.
+    key.startsWith('store/meta/gw/lease/');
 
   for (const direction of ['A on B', 'B on A'] as const) {
     describe(direction, () => {
@@ -160,14 +220,15 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
           const receivedBefore = other.customer.received.length;
           const foreign = probe.foreign(caller, other);
           const missing = probe.missing(caller, other);
-          const foreignAnswer = await world.request(probe.method, foreign.path, {
-            token: caller.token,
-            json: foreign.json,
-          });
-          const missingAnswer = await world.request(probe.method, missing.path, {
-            token: caller.token,
-            json: missing.json,
-          });
+          const ask = (target: Target) =>
+            world.request(probe.method, target.path, {
+              token: caller.token,
+              json: target.json,
+              ...(target.body === undefined ? {} : { body: target.body }),
+              ...(target.headers === undefined ? {} : { headers: target.headers }),
+            });
+          const foreignAnswer = await ask(foreign);
+          const missingAnswer = await ask(missing);
           await world.settle();
           const after = await world.snapshot();
 
@@ -181,7 +242,12 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
           expect(changedKeys(before, after).filter((key) => !ownRecord(caller)(key))).toEqual([]);
           expect(other.customer.received.length).toBe(receivedBefore);
           // Never an echo of the other business's ids or its customer's number.
-          for (const secret of [other.outboundId, other.inboundId, other.customer.phoneNumber.slice(1)]) {
+          for (const secret of [
+            other.outboundId,
+            other.inboundId,
+            other.mediaId,
+            other.customer.phoneNumber.slice(1),
+          ]) {
             expect(foreignAnswer.text).not.toContain(secret);
           }
         },
@@ -193,6 +259,11 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
           const answer = await world.request('GET', `/v1/messages/${id}`, { token: other.token });
           expect(answer.status).toBe(200);
         }
+        const media = await world.request('GET', `/v1/media/${other.mediaId}/content`, {
+          token: other.token,
+        });
+        expect(media.status).toBe(200);
+        expect(media.text).toBe(`${other.id}'s logo`);
         const numbers = await world.request('GET', `/v1/${other.id}/phone_numbers`, { token: other.token });
         expect(numbers.json).toEqual({ data: [{ id: other.numberId, display_phone_number: other.number }] });
       });
@@ -212,6 +283,7 @@ describe('cloud API: a token of one business reaches nothing of another', () => 
         ).toBe(true);
         expect(log.text).not.toContain(other.outboundId);
         expect(log.text).not.toContain(other.inboundId);
+        expect(log.text).not.toContain(other.mediaId);
         expect(log.text).not.toContain(other.customer.phoneNumber.slice(1));
       });
     });

@@ -15,7 +15,8 @@ describePostgres('pnpm demo --store postgres', () => {
       lines.push(line),
     );
     expect(summary.businessReceived).toBe(3);
-    expect(summary.personReceived).toBe(4);
+    expect(summary.personReceived).toBe(6);
+    expect(summary.photos).toEqual({ toPerson: true, toBusiness: true });
     expect(Object.values(summary.statuses)).toEqual(['delivered', 'delivered']);
     expect(summary.sweptRecords).toBeGreaterThan(0);
     expect(summary.retransmitAfterRetention).toBe('ERR_RETENTION_EXPIRED');

@@ -17,8 +17,10 @@ describe('pnpm demo', () => {
     const lines: string[] = [];
     const summary = await runDemo({ transport, peer }, (line) => lines.push(line));
     expect(summary.businessReceived).toBe(3);
-    // 2 devices × (reply + retried reminder)
-    expect(summary.personReceived).toBe(4);
+    // 2 devices × (reply + photo + retried reminder)
+    expect(summary.personReceived).toBe(6);
+    expect(summary.photos).toEqual({ toPerson: true, toBusiness: true });
+    expect(summary.sweptBlobs).toBe(2);
     expect(Object.values(summary.statuses)).toEqual(['delivered', 'delivered']);
     expect(summary.sweptRecords).toBeGreaterThan(0);
     expect(summary.retransmitAfterRetention).toBe('ERR_RETENTION_EXPIRED');
@@ -32,6 +34,8 @@ describe('pnpm demo', () => {
     expect(summary.group.removedMemberReads).toBe('ERR_SENDER_KEY_NOT_FOUND');
     const transcript = lines.join('\n');
     expect(transcript).toContain('accepted → sent → delivered');
+    expect(transcript).toContain('4. A photo each way');
+    expect(transcript).not.toContain('DIFFERS');
     // Never a full phone number.
     expect(transcript).not.toMatch(/\+1555\d{4}/);
   });

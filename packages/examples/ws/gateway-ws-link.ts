@@ -3,7 +3,7 @@
  * frames and receipts. Reconnects after a drop (a bounded number of times); while it is
  * down, `send` fails and the gateway retries on its own schedule.
  */
-import { type Gateway, isParleyError, ParleyError, type Transport } from '@parley/core';
+import { type Gateway, isParleyError, ParleyError, type RetryRequest, type Transport } from '@parley/core';
 import WebSocket from 'ws';
 import { frameFromJson, frameToJson, receiptFromJson } from '../src/wire-json.js';
 import { PendingRequests, parseWsMessage, type WsMessage } from './protocol.js';
@@ -143,7 +143,7 @@ export class GatewayWsLink implements Transport {
     await this.request((seq) => ({ op: 'send', seq, frame: frameToJson(frame) }));
   }
 
-  async requestRetry(request: Parameters<Transport['requestRetry']>[0]): Promise<void> {
+  async requestRetry(request: RetryRequest): Promise<void> {
     this.fireAndForget({ op: 'retry', request });
   }
 

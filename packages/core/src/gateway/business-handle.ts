@@ -1,4 +1,5 @@
 import { ParleyError } from '../errors.js';
+import type { MediaByteSource } from '../media/byte-source.js';
 import { inspectCustom } from '../redaction.js';
 import type { BillingSnapshot, StatisticsSnapshot } from '../stats/snapshots.js';
 import { business, businessOfNumber, numbers } from './businesses.js';
@@ -14,10 +15,14 @@ import {
   queryAccess,
   verifyAccess,
 } from './durable/access-log.js';
+import { mediaIndexDeadline } from './durable/media-store.js';
 import { messageIndex } from './durable/message-store.js';
 import { sendToGroup } from './group-outbound.js';
 import { addMembers, createGroup, deleteGroup, groupBusiness, groupInfo, removeMembers } from './groups.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
+import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
+import { assertMediaId } from './media-content.js';
+import type { DownloadMediaOptions, MediaInfo, UploadMediaOptions } from './media-types.js';
 import { messageStatus, retransmit, send } from './outbound.js';
 import { erase } from './retention.js';
 import type {
@@ -171,6 +176,42 @@ export class BusinessHandle {
     });
   }
 
+  /**
+   * Uploads a file (bytes, a Web ReadableStream, a Node Readable or any iterable of chunks):
+   * encrypted as it is read, stored as ciphertext, placed on the network's media host. Send it
+   * with `send({ from, to, content: { media: { mediaId } } })`.
+   */
+  uploadMedia(source: MediaByteSource | Uint8Array, options: UploadMediaOptions): Promise<MediaInfo> {
+    return this.#logged('upload-media', async (note) => {
+      const info = await uploadMedia(this.#g, this.businessId, source, options);
+      note.messageId = info.mediaId;
+      return info;
+    });
+  }
+
+  /** A file of this business (uploaded, or a person's), checked whole before the first byte is released. */
+  downloadMedia(mediaId: string, options: DownloadMediaOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    return this.#logged('download-media', async (note) => {
+      note.messageId = await this.#ownMedia(mediaId);
+      return downloadMedia(this.#g, this.businessId, mediaId, options);
+    });
+  }
+
+  mediaInfo(mediaId: string): Promise<MediaInfo> {
+    return this.#logged('media-info', async (note) => {
+      note.messageId = await this.#ownMedia(mediaId);
+      return mediaInfo(this.#g, this.businessId, mediaId);
+    });
+  }
+
+  /** Deletes a file now (record, blob, index entries); messages that carried it keep their pointer. */
+  deleteMedia(mediaId: string): Promise<void> {
+    return this.#logged('delete-media', async (note) => {
+      note.messageId = await this.#ownMedia(mediaId);
+      await deleteMedia(this.#g, this.businessId, mediaId);
+    });
+  }
+
   numbers(): Promise<string[]> {
     return this.#logged('numbers', () => numbers(this.#g, this.businessId));
   }
@@ -251,6 +292,15 @@ export class BusinessHandle {
   async #pseudonyms(phoneNumbers: readonly string[]): Promise<string[]> {
     const ctx = await business(this.#g, this.businessId);
     return [...new Set(phoneNumbers)].map((phoneNumber) => this.#g.pseudonym(ctx, phoneNumber));
+  }
+
+  /**
+   * The media id, for the access log, when it is this business's (the operation itself answers
+   * another business's id exactly like a missing one): never log another business's ids.
+   */
+  async #ownMedia(mediaId: unknown): Promise<string | undefined> {
+    assertMediaId(mediaId);
+    return (await mediaIndexDeadline(this.#g, this.businessId, mediaId)) === undefined ? undefined : mediaId;
   }
 
   /** A number of this business; anything else reads exactly like an unregistered number. */

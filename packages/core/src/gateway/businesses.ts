@@ -127,6 +127,7 @@ export function assertResidency(g: GatewayContext, businessId: string, region: s
     ['store', g.store.region],
     ['vaultStore', g.vaultStore.region],
     ['keyProvider', g.keyProvider.region],
+    ...(g.media ? ([['blobStore', g.media.blobStore.region]] as [string, string | undefined][]) : []),
   ];
   for (const [component, declared] of components) {
     if (declared !== region) {

@@ -17,15 +17,18 @@ import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
+import { ViewClock } from './cache/view-clock.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
 import type { BusinessConfig } from './durable/records.js';
 import type { GroupHooks } from './group-hooks.js';
 import type { KeyProvider } from './key-provider.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
+import { type GatewayMedia, resolveMediaOptions } from './media-options.js';
 import {
   checkGatewayOptions,
   DEFAULT_ACCESS_LOG_RETENTION_MS,
+  DEFAULT_CLAIM_LEASE_MS,
   DEFAULT_DEVICE_REFRESH_MS,
   DEFAULT_INACTIVITY_MS,
   DEFAULT_KYBER_PREKEY_BATCH,
@@ -39,6 +42,7 @@ import {
   DEFAULT_SIGNED_PREKEY_GRACE_MS,
   DEFAULT_SIGNED_PREKEY_ROTATION_MS,
   type GatewayOptions,
+  type GatewayStatisticsOptions,
 } from './options.js';
 import { derivePseudonym } from './pseudonym.js';
 import type {
@@ -100,6 +104,8 @@ export class GatewayContext {
   readonly kyberBatch: number;
   readonly kyberLowWater: number;
   readonly leases: PlaintextLeases;
+  /** Blob store, media host and limits; undefined: the gateway was made without `media`. */
+  readonly media: GatewayMedia | undefined;
   /** One budget of pre-MAC key derivation for all business numbers (session/unverified-work.ts). */
   readonly unverifiedWork: UnverifiedWorkBudget;
   readonly businesses = new Map<string, Promise<BusinessContext>>();
@@ -110,23 +116,35 @@ export class GatewayContext {
   readonly inFlight = new Set<Promise<unknown>>();
   readonly logger: GatewayLogger | undefined;
   readonly integrityConfig: IntegrityConfig | undefined;
-  /** Set once the sketch key is unwrapped (first business loaded). */
+  /**
+   * This instance's VIEW of the integrity counters (see tally.ts: the truth is the folded state
+   * and the tally journal in the store). Set once the sketch key is unwrapped.
+   */
   monitor: IntegrityMonitor | undefined;
   monitorLoading: Promise<IntegrityMonitor> | undefined;
   /** Reads before the monitor exists: every business at `ok`, nothing counted. */
   emptyMonitor: IntegrityMonitor | undefined;
-  /** Businesses whose integrity counters changed since they were last written. */
-  readonly integrityDirty = new Set<string>();
   /** Last level seen per business (to log changes). */
   readonly integrityLevels = new Map<string, IntegrityLevel>();
-  /** Per business: the clock time the next throttled message may go out. */
-  readonly throttleNext = new Map<string, number>();
-  /** Contacts count last given to the monitor, per business. */
+  /** Contacts count last journaled by this instance, per business (to journal changes only). */
   readonly knownContacts = new Map<string, number>();
+  /** This instance's view of statistics and billing (see tally.ts). */
   readonly ledger: UsageLedger | undefined;
   statisticsKeyLoading: Promise<void> | undefined;
-  /** Statistics writes run one after another, so an older state never lands after a newer one. */
-  statisticsWriting: Promise<void> = Promise.resolve();
+  /** The unwrapped integrity sketch key and statistics tag key, once loaded (for folds). */
+  integritySketchKey: Uint8Array | undefined;
+  statisticsTagKey: Uint8Array | undefined;
+  /** The statistics settings, for the folds' own ledgers. */
+  readonly statisticsOptions: GatewayStatisticsOptions = {};
+  /** Event time while the view applies a journal event (see cache/view-clock.ts). */
+  readonly viewClock: ViewClock;
+  /** Per business: what the view was built on and which journal events it holds (tally.ts). */
+  readonly tallyViews = new Map<
+    string,
+    { versions: string; generation: number; readonly applied: Set<string> }
+  >();
+  /** Orders the journal events this instance writes within one millisecond. */
+  tallySequence = 0;
   readonly platformExport: PlatformExport | undefined;
   /**
    * Run once for each business as it is loaded into this instance (restoring what the
@@ -138,6 +156,10 @@ export class GatewayContext {
   readonly forgettingEvents = new Set<string>();
   /** Orders the event records this process writes within one millisecond. */
   eventSequence = 0;
+  /** This instance's id in claims on due work (random; another instance over the store has its own). */
+  readonly instanceId: string;
+  /** How long a claim on due work lasts before another instance may take the work over. */
+  readonly claimLeaseMs: number;
   /** How long access-log records are kept; 0: no access log. */
   readonly accessLogRetentionMs: number;
   /** The access-log MAC key, unwrapped on first use. */
@@ -204,6 +226,9 @@ export class GatewayContext {
       positive(options.plaintextTtlMs ?? DEFAULT_PLAINTEXT_TTL_MS, 'plaintextTtlMs'),
     );
     this.logger = options.logger;
+    this.media = resolveMediaOptions(options.media);
+    this.instanceId = toHex(this.random(8));
+    this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =
       options.accessLog === false
         ? 0
@@ -215,10 +240,12 @@ export class GatewayContext {
       // Resolved here so a bad threshold is a configuration error at construction.
       this.integrityConfig = resolveIntegrityConfig(options.integrity ?? {});
     }
+    this.viewClock = new ViewClock(this.clock);
     if (options.statistics !== false) {
+      this.statisticsOptions = options.statistics ?? {};
       const { recorder, statistics, billing } = createStatistics({
         ...options.statistics,
-        clock: this.clock,
+        clock: this.viewClock,
         random: this.random,
       });
       this.ledger = recorder;

@@ -2,6 +2,7 @@ import { wipe } from '../bytes.js';
 import { ParleyError } from '../errors.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { IntegritySignal, IntegritySignals } from '../integrity/signal.js';
+import type { MediaByteSource } from '../media/byte-source.js';
 import { inspectCustom } from '../redaction.js';
 import { BusinessHandle, type HandleOptions } from './business-handle.js';
 import { numbers, registerBusiness } from './businesses.js';
@@ -10,21 +11,27 @@ import { runDue } from './due-work.js';
 import { type AccessLog, createAccessLog } from './durable/access-log.js';
 import { setDevices } from './durable/device-lists.js';
 import { forgetHandedOver, redeliverAllEvents } from './durable/event-outbox.js';
+import { tryLease } from './durable/leases.js';
 import { receiveGroupFrame, storeDistributions, takeDistribution } from './group-inbound.js';
 import {
   attemptGroupMessage,
   receiveGroupReceipt,
   resendAfterMissingKey,
+  resendNamedGroupMessage,
   sendToGroup,
 } from './group-outbound.js';
-import { addMembers, createGroup, deleteGroup, groupInfo, leaveGroups, removeMembers } from './groups.js';
+import { addMembers, createGroup, deleteGroup, groupErasure, groupInfo, removeMembers } from './groups.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
-import { persistIntegrity, readSignal, receiveSpamReport, restoreIntegrity } from './integrity-counters.js';
+import { readSignal } from './integrity-counters.js';
+import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
+import type { DownloadMediaOptions, MediaInfo, UploadMediaOptions } from './media-types.js';
 import type { GatewayOptions } from './options.js';
 import { messageStatus, receiveReceipt, retransmit, send } from './outbound.js';
 import { addNumber, maintainPreKeys } from './prekeys.js';
 import { erase, type SweepResult, sweep } from './retention.js';
+import { receiveSpamReport } from './spam-reports.js';
+import { foldAll } from './tally.js';
 import type {
   BusinessRegistration,
   CreateGroupRequest,
@@ -42,7 +49,6 @@ import type {
   SendRequest,
   SpamReport,
 } from './types.js';
-import { persistStatistics, restoreStatistics } from './usage-statistics.js';
 import { assertBusinessId, assertHandler, positive } from './validation.js';
 
 export {
@@ -63,8 +69,15 @@ export {
   type GatewayStatisticsOptions,
   MAX_CONTENT_LENGTH,
   MAX_RETENTION_DAYS,
+  RETRY_REQUESTS_PER_INTERVAL,
 } from './options.js';
 export type { SweepResult } from './retention.js';
+
+/**
+ * The instance holding the sweep lease renews it every tick (60 s by default); when it stops,
+ * another instance takes the sweep over within this long.
+ */
+const SWEEP_LEASE_MS = 5 * 60_000;
 
 export function createGateway(options: GatewayOptions): Gateway {
   return new Gateway(options);
@@ -98,15 +111,22 @@ export function createGateway(options: GatewayOptions): Gateway {
  * spam reports to `receiveSpamReport`); the rest of the platform gets `statisticsExport()`,
  * non-personal counts only. Every message sent is checked and counted (by the recipient's
  * pseudonym) before it is stored: `block` refuses it with `ERR_INTEGRITY_BLOCKED`, `throttle`
- * gives it a slot on the injected clock (the due-time index releases it). Integrity counters
- * and statistics and billing are persisted, sealed, in the `counters` namespace on `tick()`
- * and `close()` (restored when a business is first used). The optional `logger` gets codes,
- * ids and counts, never content, keys, phone numbers or pseudonyms.
+ * gives it a slot (shared by every instance) on the injected clock; the due-time index
+ * releases it. Every counted event (a message sent or received, a delivery, a failure…) is
+ * committed with the change it counts, in a tally journal that `tick()` folds into each
+ * business's sealed integrity and statistics records (tally.ts): the counts hold over all
+ * traffic of all instances, an instance killed right after a commit included. The optional
+ * `logger` gets codes, ids and counts, never content, keys, phone numbers or pseudonyms.
  *
- * Assembly: the shared state lives in one `GatewayContext` (context.ts); each concern is a
- * module of functions taking it — businesses.ts, inbound.ts, outbound.ts, due-work.ts,
- * prekeys.ts, retention.ts, integrity-counters.ts, usage-statistics.ts, message-store.ts —
- * and this class is where they are put together behind the public methods.
+ * Several instances may share one store: due work is claimed by one instance at a time
+ * (durable/claims.ts), shared upkeep runs under leases (durable/leases.ts), and what an
+ * instance keeps in memory (cache/, the decoded sessions, the integrity and statistics view)
+ * is rebuilt from the store whenever the store moved on.
+ *
+ * Assembly: the state every part shares lives in one `GatewayContext` (context.ts); durable
+ * record families are under durable/, per-instance caches under cache/, and each operation is
+ * a module of functions taking the context — inbound.ts, outbound.ts, due-work.ts, prekeys.ts,
+ * retention.ts, tally.ts, spam-reports.ts — put together behind the public methods here.
  */
 export class Gateway {
   private readonly g: GatewayContext;
@@ -115,10 +135,6 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.g = new GatewayContext(options);
-    this.g.onBusinessLoaded.push(
-      (ctx) => restoreIntegrity(this.g, ctx),
-      (ctx) => restoreStatistics(this.g, ctx),
-    );
     // Groups build on the 1:1 paths, which hand group work back through these hooks.
     const g = this.g;
     g.groupHooks = {
@@ -127,8 +143,9 @@ export class Gateway {
       storeDistributions: (ctx, number, sender) =>
         storeDistributions(g, ctx, number, sender).then(() => undefined),
       attempt: (ctx, id, record, open) => attemptGroupMessage(g, ctx, id, record, open),
+      resendNamed: (ctx, named) => resendNamedGroupMessage(g, ctx, named),
       receipt: (parsed) => receiveGroupReceipt(g, parsed),
-      erase: (ctx, pseudonym) => leaveGroups(g, ctx, pseudonym),
+      erase: (ctx, pseudonym) => groupErasure(g, ctx, pseudonym),
     };
     if (this.g.integrityConfig) {
       this.signalsReader = Object.freeze({
@@ -229,6 +246,11 @@ export class Gateway {
   /**
    * Takes a frame from the transport: decrypts it, stores the message (atomically with the
    * session update), acknowledges the frame and starts delivery to the business's handler.
+   * A frame that cannot be decrypted is answered with a decryption-error message (a type-8
+   * frame through `transport.send`) naming it, so the device resends it. A type-8 frame is a
+   * device's decryption-error message about one of the business's frames: the message it names
+   * is sent again and the session restarted, as far as the error matches what was sent
+   * (decryption-errors.ts).
    */
   async receiveFrame(frame: InboundFrame): Promise<ReceiveOutcome> {
     return receiveFrame(this.g, frame);
@@ -315,6 +337,45 @@ export class Gateway {
     return resendAfterMissingKey(this.g, report);
   }
 
+  // ── Media ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Uploads a file for a business: encrypted as it is read (WhatsApp media format), the blob
+   * stored (ciphertext only, until the retention deadline) and placed on the network's media
+   * host. Over the type's size limit it is refused before the excess is read. Send it with
+   * `send({ from, to, content: { media: { mediaId, caption? } } })`.
+   */
+  async uploadMedia(
+    businessId: string,
+    source: MediaByteSource | Uint8Array,
+    options: UploadMediaOptions,
+  ): Promise<MediaInfo> {
+    return uploadMedia(this.g, businessId, source, options);
+  }
+
+  /**
+   * A business's file as a stream. A person's file is fetched from the media host the first
+   * time (resuming a broken download with ranged requests); the whole blob is checked before
+   * the first byte is released. `ERR_RETENTION_EXPIRED` after its deadline.
+   */
+  async downloadMedia(
+    businessId: string,
+    mediaId: string,
+    options: DownloadMediaOptions = {},
+  ): Promise<ReadableStream<Uint8Array>> {
+    return downloadMedia(this.g, businessId, mediaId, options);
+  }
+
+  /** What a file is (type, MIME type, length, SHA-256, deadline), never its key or location. */
+  async mediaInfo(businessId: string, mediaId: string): Promise<MediaInfo> {
+    return mediaInfo(this.g, businessId, mediaId);
+  }
+
+  /** Deletes a file now: its record, its blob and the index entries naming it. */
+  async deleteMedia(businessId: string, mediaId: string): Promise<void> {
+    return deleteMedia(this.g, businessId, mediaId);
+  }
+
   // ── Devices and erasure ───────────────────────────────────────────────────────────
 
   /**
@@ -328,7 +389,8 @@ export class Gateway {
   /**
    * Deletes everything tied to a person's phone number for one business, in one commit:
    * messages (with the clear number), sessions, identity keys, device list, dedup and
-   * rate-limit records.
+   * rate-limit records, the media files they sent and the uploads sent to them alone (their
+   * blobs right after the commit).
    */
   async erase(businessId: string, phoneNumber: string): Promise<void> {
     return erase(this.g, businessId, phoneNumber);
@@ -345,9 +407,9 @@ export class Gateway {
       await runDue(this.g);
       await redeliverAllEvents(this.g);
       await maintainPreKeys(this.g);
-      await sweep(this.g);
-      await persistIntegrity(this.g);
-      await persistStatistics(this.g);
+      // Shared upkeep: one instance sweeps per lease period (durable/leases.ts).
+      if (await tryLease(this.g, 'sweep', SWEEP_LEASE_MS)) await sweep(this.g);
+      await foldAll(this.g);
     } catch (error) {
       this.g.reportError(error);
     }
@@ -404,13 +466,13 @@ export class Gateway {
     await this.idle();
     try {
       await forgetHandedOver(this.g);
-      await persistIntegrity(this.g);
-      await persistStatistics(this.g);
+      await foldAll(this.g);
     } catch (error) {
       this.g.reportError(error);
     }
     this.g.leases.clear();
     this.g.periodKeys.clear();
+    wipe(this.g.integritySketchKey, this.g.statisticsTagKey);
     for (const pending of this.g.businesses.values()) {
       pending.then((ctx) => wipe(ctx.pseudonymKey)).catch(() => undefined);
     }

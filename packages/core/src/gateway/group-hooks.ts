@@ -2,6 +2,7 @@ import type { ErrorCode } from '../errors.js';
 import type { WriteOperation } from '../storage/contract.js';
 import type { BusinessContext } from './context.js';
 import type { MessageRecord } from './durable/records.js';
+import type { GroupErasure } from './groups.js';
 import type { OpenContent } from './outbound.js';
 import type { InboundFrame, MessageId, ReceiveOutcome } from './types.js';
 import type { ParsedFrameId } from './validation.js';
@@ -47,8 +48,19 @@ export interface GroupHooks {
     record: MessageRecord,
     open: OpenContent,
   ): Promise<{ readonly erased?: boolean; readonly failure?: ErrorCode | undefined }>;
+  /**
+   * A member device's decryption-error message naming a group message by its timestamp: that
+   * message is resent to the device; true when it was.
+   */
+  resendNamed(
+    ctx: BusinessContext,
+    named: { readonly pseudonym: string; readonly deviceId: number; readonly timestamp: number },
+  ): Promise<boolean>;
   /** A delivery receipt for one of a group message's frames. */
   receipt(parsed: ParsedFrameId): Promise<void>;
-  /** Erasure: the person leaves every group of the business (each rotates), before the rest goes. */
-  erase(ctx: BusinessContext, pseudonym: string): Promise<void>;
+  /**
+   * Erasure: what the person leaves in the business's groups, as writes for the erasure's one
+   * commit, and the rotation of those groups after it (groups.ts `groupErasure`).
+   */
+  erase(ctx: BusinessContext, pseudonym: string): Promise<GroupErasure>;
 }

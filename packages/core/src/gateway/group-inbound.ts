@@ -5,6 +5,7 @@ import { isParleyError } from '../errors.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
+import { claimedEntry } from './durable/claims.js';
 import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
 import { decodePendingDistribution, encodePendingDistribution } from './durable/group-records.js';
 import { pendingDistributionKey, pendingDistributionPrefix, seenKey } from './durable/layout.js';
@@ -12,6 +13,7 @@ import { del, messageWrites, sealedPut } from './durable/message-store.js';
 import { contentAad, type MessageRecord, sealContent } from './durable/records.js';
 import { groupSessions } from './group-keys.js';
 import { acknowledge, deliver, undecryptable } from './inbound.js';
+import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, ReceiveOutcome } from './types.js';
 
 /**
@@ -45,6 +47,8 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
   const deadline = now + ctx.retentionMs;
   const { period, key: periodKey } = await g.periodKeys.forDeadline(businessId, deadline);
   const known = await readDeviceList(g, ctx, pseudonym);
+  // The events counted with this message, from the attempt whose commit landed.
+  let tallies: PendingTally[] = [];
   const decrypt = () =>
     keys.decrypt(group, sender, frame.body, {
       alsoWrite: (decrypted) => {
@@ -75,7 +79,8 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
         };
         wipe(content, decrypted.plaintext);
         const writes = [
-          ...messageWrites(ctx, id, record, now),
+          // This instance hands it to the handler at once: the entry is written claimed.
+          ...messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline })),
           sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
         ];
         if (!known?.devices.includes(frame.deviceId)) {
@@ -86,7 +91,9 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
             }),
           );
         }
-        return writes;
+        // Counted once per group message, naming no sender (statistics keep no member).
+        tallies = [newTally(g, ctx, { kind: 'group-received', at: now })];
+        return [...writes, ...tallies.map((tally) => tally.write)];
       },
     });
   try {
@@ -110,7 +117,9 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
     }
     return undecryptable(g, ctx, frame, pseudonym, error);
   }
-  g.ledger?.recordGroupReceived({ businessId });
+  // Committed with the message: applied to this instance's view now.
+  await applyAhead(g, tallies);
+  settleTallies(g, tallies, true);
   g.log('debug', 'inbound group message stored', { businessId, messageId: id });
   await acknowledge(g, frame.frameId);
   g.track(deliver(g, businessId, id));

@@ -1,16 +1,17 @@
-import { copyBytes, toHex, utf8, wipe } from '../bytes.js';
+import { copyBytes, wipe } from '../bytes.js';
 import { decodeContentEnvelope, encodeContentEnvelope } from '../content/content-envelope.js';
 import { padContent } from '../content/padding.js';
 import type { ErrorCode } from '../errors.js';
 import { isParleyError, ParleyError } from '../errors.js';
 import type { GroupDistribution, GroupSessions } from '../groups/group-sessions.js';
-import { pseudonym as brandPseudonym } from '../privacy/branded.js';
+import type { SendPermit } from '../integrity/monitor.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { business } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
+import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
 import {
   decodeGroupCiphertext,
   encodeGroupCiphertext,
@@ -20,6 +21,7 @@ import {
 import { memberPut, readGroup, readMember, readMembers, type StoredMember } from './durable/group-store.js';
 import {
   groupCiphertextKey,
+  groupFrameKey,
   groupKey,
   groupMemberKey,
   groupMessageIndexKey,
@@ -27,6 +29,7 @@ import {
   messageIndexKey,
   messageKey,
   outboxKey,
+  personGroupPrefix,
 } from './durable/layout.js';
 import {
   commitIfUnchanged,
@@ -38,6 +41,7 @@ import {
   readSealed,
   sealedPut,
 } from './durable/message-store.js';
+import { messageAt } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
@@ -48,12 +52,27 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import { memberTag } from './group-frames.js';
 import { groupSessions } from './group-keys.js';
 import { groupBusiness, groupQueueKey, noSuchGroup, rotateIfDue } from './groups.js';
 import { checkSend } from './integrity-counters.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
-import { encryptFor, failureReason, type OpenContent, processOutbound, utf8Length } from './outbound.js';
+import {
+  commitSend,
+  encryptFor,
+  failureReason,
+  type OpenContent,
+  processOutbound,
+  utf8Length,
+} from './outbound.js';
 import { expired } from './retention.js';
+import {
+  applyAheadLoaded,
+  commitExpectingWithTallies,
+  newTally,
+  refreshTally,
+  settleTallies,
+} from './tally.js';
 import type { GroupSendRequest, MessageId, SenderKeyMissingReport } from './types.js';
 import {
   assertArgumentObject,
@@ -104,31 +123,27 @@ export async function sendToGroup(
   const id = g.newMessageId();
   const now = g.clock.now();
   const deadline = now + ctx.retentionMs;
-  let notBefore = now;
-  if (g.monitor) {
-    // One check per message; every member counts as a recipient of it (fan-out to many new
-    // recipients through a group is fan-out all the same).
-    const permit = checkSend(g, g.monitor, ctx.id);
-    if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
-      notBefore = Math.max(now, g.throttleNext.get(ctx.id) ?? now);
-      g.throttleNext.set(ctx.id, notBefore + permit.minIntervalMs);
-    }
-    for (const member of recipients)
-      g.monitor.recordSent({ businessId: ctx.id, recipient: brandPseudonym(member) });
-    g.integrityDirty.add(ctx.id);
+  // One check per message, and every member counts as a recipient of it (fan-out to many new
+  // recipients through a group is fan-out all the same); statistics count the message once.
+  const tally = newTally(g, ctx, { kind: 'group-sent', at: now, messageId: id, people: recipients });
+  let permit: SendPermit | undefined;
+  if (g.integrityConfig) {
+    await refreshTally(g, ctx);
+    permit = checkSend(g, g.monitor!, ctx.id);
   }
+  applyAheadLoaded(g, [tally]);
   const { period, key } = await g.periodKeys.forDeadline(ctx.id, deadline);
   const content = encodeContentEnvelope({
     ...(typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) }),
     group: { groupId: group },
   });
-  const record: MessageRecord = {
+  const record: Omit<MessageRecord, 'createdAt'> = {
     direction: 'outbound',
     status: 'accepted',
-    createdAt: now,
     deadline,
     number: stored.header.number,
-    // No one person: the group id, so that sending attempts queue per group (processOutbound).
+    // No one person: the group id, so that sending attempts queue per group (processOutbound)
+    // and the message's timestamp is unique within the group (message-timestamps.ts).
     pseudonym: group,
     deviceId: 0,
     attempts: 0,
@@ -142,23 +157,29 @@ export async function sendToGroup(
   };
   wipe(content);
   const accepted = statusEvent(g, ctx, id, 'accepted', record);
-  await g.store.commit(
-    [
-      sealedPut(ctx, 'messages', messageKey(ctx.id, id), encodeMessageRecord(record), deadline),
-      put(
-        'meta',
-        messageIndexKey(id),
-        encodeMessageIndex({ businessId: ctx.id, deadline }),
-        deadline + INDEX_GRACE_MS,
-      ),
-      ...outboxPut(ctx.id, id, 'outbound', notBefore, deadline),
-      put('meta', groupMessageIndexKey(ctx.id, group, id), new Uint8Array(0), deadline),
-      accepted.write,
-    ],
-    // Not into a group deleted meanwhile.
-    { expectVersions: [{ namespace: 'meta', key: groupKey(ctx.id, group), version: stored.version }] },
-  );
-  g.ledger?.recordGroupSent({ businessId: ctx.id, messageId: id });
+  let notBefore = now;
+  try {
+    // As a 1:1 send (claimed at once, or a throttle slot; a timestamp of its own), with a group
+    // message's own records, not into a group deleted meanwhile.
+    notBefore = await commitSend(g, ctx, id, record, now, permit, [accepted.write, tally.write], {
+      writesFor: (full, first) => [
+        sealedPut(ctx, 'messages', messageKey(ctx.id, id), encodeMessageRecord(full), deadline),
+        put(
+          'meta',
+          messageIndexKey(id),
+          encodeMessageIndex({ businessId: ctx.id, deadline }),
+          deadline + INDEX_GRACE_MS,
+        ),
+        ...outboxPut(ctx.id, id, { direction: 'outbound', deadline, ...first }),
+        put('meta', groupMessageIndexKey(ctx.id, group, id), new Uint8Array(0), deadline),
+      ],
+      alsoExpect: [{ namespace: 'meta', key: groupKey(ctx.id, group), version: stored.version }],
+    });
+  } catch (error) {
+    settleTallies(g, [tally], false);
+    throw error;
+  }
+  settleTallies(g, [tally], true);
   await handOver(g, [accepted.pending]);
   if (notBefore === now) {
     // First attempts of one group leave in the order of their sends (as 1:1 sends to one person).
@@ -209,29 +230,36 @@ export function attemptGroupMessage(
 
     const keys = groupSessions(g, ctx, record.number);
     const sessions = g.sessions(ctx, record.number);
-    const distribution = await keys.createDistribution(group);
+    const ciphertext = await groupCiphertext(g, ctx, id, record, open, keys);
+    const distributed = new Map<string, number[]>();
     try {
-      const lacking = new Set<MessageDevice>();
-      for (const device of pending) {
-        const member = members.get(device.member!)!;
-        const sent = member.record.distributed.find((entry) => entry.deviceId === device.id)?.chainId;
-        // No 1:1 session (new device, erased or expired state): whatever it had, send the chain again.
-        const address = { name: device.member!, deviceId: device.id };
-        if (sent !== distribution.chainId || !(await sessions.hasSession(address))) lacking.add(device);
-      }
-      const ciphertext = await groupCiphertext(g, ctx, id, record, open, keys, {
-        chainId: distribution.chainId,
-        fresh: record.attempts === 1 || lacking.size > 0,
-      });
-      const distributed = new Map<string, number[]>();
       for (const device of pending) {
         const pseudonym = device.member!;
         const member = members.get(pseudonym)!;
         const phoneNumber = member.record.phoneNumber;
         const address: ProtocolAddress = { name: pseudonym, deviceId: device.id };
-        const frameId = `${id}.${device.id}.${record.attempts}.${memberTag(g, id, pseudonym)}`;
+        const tag = memberTag(g, id, pseudonym);
+        // Stable across retries and retransmissions: the attempt that made the ciphertext.
+        const frameId = `${id}.${device.id}.${ciphertext.attempt}.${tag}`;
         try {
-          if (lacking.has(device)) {
+          // The distribution frame made for this device earlier (a retry): the same bytes again.
+          const frameKey = groupFrameKey(ctx.id, id, tag, device.id);
+          const storedFrame = await readSealed(g, ctx, 'outbox', frameKey);
+          const sent = member.record.distributed.find((entry) => entry.deviceId === device.id)?.chainId;
+          // A device without a 1:1 session (new, erased, expired) may have lost the chain too.
+          const lacking =
+            storedFrame === undefined &&
+            (sent !== ciphertext.chainId || !(await sessions.hasSession(address)));
+          if (storedFrame) {
+            await g.transport.send({
+              ...decodeStoredFrame(storedFrame),
+              from: record.number,
+              to: phoneNumber,
+              deviceId: device.id,
+              timestamp: record.createdAt,
+            });
+          } else if (lacking) {
+            const distributionId = `${frameId}.k`;
             const message = await encryptFor(
               g,
               ctx,
@@ -239,15 +267,29 @@ export function attemptGroupMessage(
               address,
               phoneNumber,
               record.number,
-              distributionContent(g, group, distribution),
+              distributionContent(g, group, ciphertext.distribution),
+              {
+                alsoWrite: (encrypted) => [
+                  sealedPut(
+                    ctx,
+                    'outbox',
+                    frameKey,
+                    encodeStoredFrame({ frameId: distributionId, ...encrypted }),
+                    record.deadline,
+                  ),
+                ],
+                alsoExpect: [{ namespace: 'outbox', key: frameKey, version: 0 }],
+              },
             );
             await g.transport.send({
-              frameId: `${frameId}.k`,
+              frameId: distributionId,
               from: record.number,
               to: phoneNumber,
               deviceId: device.id,
               type: message.type,
               body: message.body,
+              // Every frame of a group message carries its timestamp, this one too.
+              timestamp: record.createdAt,
             });
             distributed.set(pseudonym, [...(distributed.get(pseudonym) ?? []), device.id]);
           }
@@ -259,15 +301,17 @@ export function attemptGroupMessage(
             type: 7,
             groupId: group,
             body: ciphertext.body,
+            timestamp: record.createdAt,
           });
           device.state = 'sent';
         } catch (error) {
           failure ??= failureReason(error);
         }
       }
-      await noteDistributed(g, ctx, group, members, distributed, distribution.chainId);
+      await noteDistributed(g, ctx, group, members, distributed, ciphertext.chainId);
     } finally {
-      wipe(distribution.body);
+      // It opens the chain: plaintext-grade, not kept in memory past the attempt.
+      wipe(ciphertext.distribution);
     }
     return { failure };
   });
@@ -289,8 +333,9 @@ function addressMemberDevices(record: MessageRecord, pseudonym: string, devices:
 }
 
 /**
- * The message's sender-key ciphertext: the stored one while it is on the current chain and
- * readable by every pending device, else a new encryption (stored with the chain's commit).
+ * The message's one sender-key encryption: the stored one while the chain is the current one,
+ * else (the first attempt, or the chain rotated since: a member was removed) a new encryption,
+ * stored in the chain's commit with the distribution message it can be read from.
  */
 async function groupCiphertext(
   g: GatewayContext,
@@ -299,63 +344,65 @@ async function groupCiphertext(
   record: MessageRecord,
   open: OpenContent,
   keys: GroupSessions,
-  need: { readonly chainId: number; readonly fresh: boolean },
 ): Promise<StoredGroupCiphertext> {
+  const group = record.group!;
   const periodKey = await g.periodKeys.forPeriod(ctx.id, record.period);
   if (!periodKey) throw expired(id);
   const key = groupCiphertextKey(ctx.id, id);
   const aad = groupCiphertextAad(ctx.id, id);
-  if (!need.fresh) {
-    const sealed = await readSealed(g, ctx, 'messages', key);
-    if (sealed) {
-      const stored = decodeGroupCiphertext(openContent(g.crypto, periodKey, aad, sealed).content);
-      if (stored.chainId === need.chainId) return stored;
-    }
+  const sealed = await readSealed(g, ctx, 'messages', key);
+  const chain = await keys.localChain(group);
+  if (sealed && chain) {
+    const stored = decodeGroupCiphertext(openContent(g.crypto, periodKey, aad, sealed).content);
+    if (stored.chainId === chain.chainId) return stored;
   }
   // As encryptLeased: content zeroed by the plaintext TTL while the store was awaited is not
   // sent; the next encryption reads it again (the chain skips an iteration, which receivers take).
   for (let attempt = 1; attempt <= 2; attempt++) {
+    // Its distribution message first, at the iteration the encryption then uses (this group's
+    // queue runs one attempt at a time in this instance, and the claim in one instance).
+    const distribution = await keys.createDistribution(group);
     const { lease, plaintext } = await open(attempt > 1);
+    let made: StoredGroupCiphertext | undefined;
     try {
-      const encrypted = await keys.encrypt(record.group!, plaintext, {
-        alsoWrite: (result) => [
-          sealedPut(
+      await keys.encrypt(group, plaintext, {
+        alsoWrite: (result) => {
+          made = {
+            chainId: result.chainId,
+            iteration: result.iteration,
+            attempt: record.attempts,
+            body: result.body,
+            distribution: distribution.body,
+          };
+          const encoded = encodeGroupCiphertext(made);
+          const write = sealedPut(
             ctx,
             'messages',
             key,
-            sealContent(
-              g.crypto,
-              g.random,
-              periodKey,
-              aad,
-              '',
-              encodeGroupCiphertext({
-                chainId: result.chainId,
-                iteration: result.iteration,
-                body: result.body,
-              }),
-            ),
+            sealContent(g.crypto, g.random, periodKey, aad, '', encoded),
             record.deadline,
-          ),
-        ],
+          );
+          wipe(encoded);
+          return [write];
+        },
       });
-      if (!lease.revoked) return encrypted;
+      if (!lease.revoked && made && made.iteration === distribution.iteration) return made;
     } finally {
       lease.release();
     }
   }
   throw new ParleyError(
     'ERR_STORE_FAILURE',
-    'the session store took longer than plaintextTtlMs twice; the content was not kept in memory',
+    'the group message could not be encrypted within plaintextTtlMs and at its distribution iteration',
   );
 }
 
 /** A content envelope carrying only the distribution message, padded, under a plaintext lease. */
-function distributionContent(g: GatewayContext, group: string, distribution: GroupDistribution): OpenContent {
+function distributionContent(g: GatewayContext, group: string, distribution: Uint8Array): OpenContent {
   return async () => {
     // The distribution message holds the chain key: it is plaintext like content.
     const encoded = encodeContentEnvelope({
-      senderKeyDistribution: { groupId: group, message: distribution.body },
+      senderKeyDistribution: { groupId: group, message: distribution },
     });
     const lease = g.leases.acquire(encoded);
     const plaintext = g.paddingBlock === false ? encoded : lease.add(padContent(encoded, g.paddingBlock));
@@ -393,14 +440,6 @@ async function noteDistributed(
   }
 }
 
-/**
- * A member's tag within one message, for its frame ids: the transport routes by number and
- * never sees the business's pseudonyms; the tag differs from message to message.
- */
-export function memberTag(g: GatewayContext, id: string, pseudonym: string): string {
-  return toHex(g.crypto.sha256(utf8(`parley/group-member/v1\u0000${id}\u0000${pseudonym}`))).slice(0, 16);
-}
-
 function findDevice(
   g: GatewayContext,
   record: MessageRecord,
@@ -435,20 +474,23 @@ export async function receiveGroupReceipt(g: GatewayContext, parsed: ParsedFrame
     const key = messageKey(businessId, parsed.id);
     const writes: WriteOperation[] = [
       sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+      // The device has the message: its distribution frame will never be sent again.
+      del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)),
     ];
     if (record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(del('outbox', outboxKey(businessId, parsed.id)));
     }
-    // As for 1:1: `delivered` once, at the first member device; status() shows every device.
+    // As for 1:1: `delivered` once, at the first member device; status() shows every device;
+    // billed once per group message.
     const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
     if (delivered) writes.push(delivered.write);
-    if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version)) || !delivered) return;
-    if (g.monitor) {
-      g.monitor.recordDelivered({ businessId });
-      g.integrityDirty.add(businessId);
-    }
-    g.ledger?.recordGroupDelivered({ businessId, messageId: parsed.id });
-    await handOver(g, [delivered.pending]);
+    const tallies = delivered
+      ? [newTally(g, ctx, { kind: 'group-delivered', at: g.clock.now(), messageId: parsed.id })]
+      : [];
+    const committed = await commitExpectingWithTallies(g, writes, tallies, [
+      { namespace: 'messages', key, version: stored.version },
+    ]);
+    if (committed && delivered) await handOver(g, [delivered.pending]);
   });
 }
 
@@ -488,6 +530,45 @@ export async function resendAfterMissingKey(
   // The transport's attribution must match the device the frame went to.
   if (memberTag(g, parsed.id, pseudonym) !== parsed.member) return 'ignored';
   if (deadline <= g.clock.now()) throw expired(parsed.id);
+  return resendToMemberDevice(g, ctx, parsed.id, pseudonym, parsed.deviceId);
+}
+
+/**
+ * A member device's decryption-error message without a ratchet key (Signal's answer to a
+ * sender-key message it could not read, decryption-errors.ts): the group message its timestamp
+ * names — group messages claim their timestamps per group — is resent to that device as for a
+ * missing-key report. False when the timestamp names no live group message of the person's
+ * groups, or the device was answered for it this retry interval.
+ */
+export async function resendNamedGroupMessage(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  named: { readonly pseudonym: string; readonly deviceId: number; readonly timestamp: number },
+): Promise<boolean> {
+  const prefix = personGroupPrefix(ctx.id, named.pseudonym);
+  for (const entry of await g.store.list('meta', { prefix })) {
+    const id = await messageAt(g, ctx, entry.key.slice(prefix.length), named.timestamp);
+    if (!id) continue;
+    try {
+      return (await resendToMemberDevice(g, ctx, id, named.pseudonym, named.deviceId)) === 'resent';
+    } catch (error) {
+      if (isParleyError(error, 'ERR_RETENTION_EXPIRED')) return false;
+      throw error;
+    }
+  }
+  return false;
+}
+
+/** The group message again to one member device over its 1:1 session, with the current chain. */
+async function resendToMemberDevice(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  pseudonym: string,
+  deviceId: number,
+): Promise<'resent' | 'ignored'> {
+  const businessId = ctx.id;
+  const parsed = { id, deviceId, member: memberTag(g, id, pseudonym) };
   const limit = groupResendKey(businessId, parsed.id, parsed.member, parsed.deviceId);
   try {
     await g.store.commit([put('meta', limit, new Uint8Array(0), g.clock.now() + g.retryRequestIntervalMs)], {
@@ -500,7 +581,8 @@ export async function resendAfterMissingKey(
   return g.queue.run(parsed.id, async () => {
     const stored = await readMessage(g, ctx, parsed.id);
     const record = stored?.record;
-    if (!stored || !record || record.group === undefined) throw expired(parsed.id);
+    if (!stored || !record || record.group === undefined || record.deadline <= g.clock.now())
+      throw expired(parsed.id);
     const group = record.group;
     const device = findDevice(g, record, parsed.id, parsed);
     if (!device) return 'ignored';
@@ -539,6 +621,7 @@ export async function resendAfterMissingKey(
           deviceId: device.id,
           type: message.type,
           body: message.body,
+          timestamp: record.createdAt,
         });
         await noteDistributed(
           g,
@@ -567,12 +650,13 @@ export async function resendAfterMissingKey(
   });
 }
 
-/** The stored group envelope (text or bytes, and the group) with the current chain's distribution message. */
+/** The stored group envelope (text, bytes or media, and the group) with the current chain's distribution message. */
 function withDistribution(content: Uint8Array, group: string, distribution: GroupDistribution): Uint8Array {
   const envelope = decodeContentEnvelope(content);
   const resent = encodeContentEnvelope({
     ...(envelope.text !== undefined ? { text: envelope.text } : {}),
     ...(envelope.bytes !== undefined ? { bytes: envelope.bytes } : {}),
+    ...(envelope.media !== undefined ? { media: envelope.media } : {}),
     group: { groupId: group },
     senderKeyDistribution: { groupId: group, message: distribution.body },
   });

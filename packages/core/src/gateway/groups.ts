@@ -1,6 +1,6 @@
 import { toHex } from '../bytes.js';
 import { isParleyError, ParleyError } from '../errors.js';
-import type { WriteOperation } from '../storage/contract.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import {
@@ -13,6 +13,7 @@ import {
   readMembers,
 } from './durable/group-store.js';
 import {
+  framePrefix,
   groupIndexKey,
   groupKey,
   groupMemberKey,
@@ -24,6 +25,7 @@ import {
 } from './durable/layout.js';
 import { commitIfUnchanged, del, put, readMessage, sealedPut } from './durable/message-store.js';
 import { encodeMessageRecord } from './durable/records.js';
+import { memberTag } from './group-frames.js';
 import { groupSessions } from './group-keys.js';
 import type { CreateGroupRequest, GroupInfo, MessageId } from './types.js';
 import { assertArgumentObject, assertGroupIdArgument, assertPhoneNumber } from './validation.js';
@@ -141,23 +143,21 @@ export async function removeMembers(
   const ctx = await groupBusiness(g, group, businessId);
   const pseudonyms = numbers.map((phoneNumber) => g.pseudonym(ctx, phoneNumber));
   return g.queue.run(groupQueueKey(ctx.id, group), async () => {
-    const removed = await removeFromGroup(g, ctx, group, pseudonyms, { keepIndex: false });
+    const removed = await removeFromGroup(g, ctx, group, pseudonyms);
     await rotateIfDue(g, ctx, group);
     return removed;
   });
 }
 
 /**
- * The removal commit (run in the group's queue): member records, the members' chains, and
- * (unless `keepIndex`, which erasure uses to stay resumable) their person → group entries,
- * with the rotation marked due. Returns the pseudonyms that were members.
+ * The removal commit (run in the group's queue): member records, the members' chains and
+ * their person → group entries, with the rotation marked due. Returns the pseudonyms that were members.
  */
 async function removeFromGroup(
   g: GatewayContext,
   ctx: BusinessContext,
   group: string,
   pseudonyms: readonly string[],
-  options: { readonly keepIndex: boolean },
 ): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
     const stored = await readGroup(g, ctx, group);
@@ -170,7 +170,7 @@ async function removeFromGroup(
     const keys = groupSessions(g, ctx, stored.header.number);
     for (const pseudonym of new Set(pseudonyms)) {
       const member = await readMember(g, ctx, group, pseudonym);
-      if (!options.keepIndex) writes.push(del('meta', personGroupKey(ctx.id, pseudonym, group)));
+      writes.push(del('meta', personGroupKey(ctx.id, pseudonym, group)));
       if (!member) continue;
       removed.push(pseudonym);
       writes.push(
@@ -274,55 +274,96 @@ export async function groupInfo(g: GatewayContext, group: string, businessId?: s
 }
 
 /**
- * Erasure: the person leaves every group of the business — removed (each group rotates) and
- * struck from the group's stored messages — and the distribution messages they sent that
- * were not stored yet are dropped. Resumable: a group's index entry goes last.
+ * Erasure: what the person leaves behind in the business's groups, as writes for the erasure's
+ * one commit (retention.ts): their member records and person → group entries, the chains of
+ * theirs the business holds, their devices and recipient entry in the groups' stored messages
+ * (with the distribution frames stored for those devices), the distribution messages they sent
+ * that were not stored yet — and each group's rotation marked due, so that nothing sent after
+ * the erasure is readable by their devices. `expect` holds the versions the writes were made
+ * from (another change meanwhile: the caller computes them again). After the commit, `rotate`
+ * rotates the groups' chains (a crash before that rotates at the next send).
  */
-export async function leaveGroups(g: GatewayContext, ctx: BusinessContext, pseudonym: string): Promise<void> {
+export async function groupErasure(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  pseudonym: string,
+): Promise<GroupErasure> {
+  const writes: WriteOperation[] = [];
+  const expect: ExpectedVersion[] = [];
+  const groups: { readonly group: string; readonly number: string }[] = [];
   const prefix = personGroupPrefix(ctx.id, pseudonym);
   for (const entry of await g.store.list('meta', { prefix })) {
     const group = entry.key.slice(prefix.length);
-    await g.queue.run(groupQueueKey(ctx.id, group), async () => {
-      await removeFromGroup(g, ctx, group, [pseudonym], { keepIndex: true });
-      await strikeFromMessages(g, ctx, group, pseudonym);
-      await rotateIfDue(g, ctx, group);
-      await g.store.commit([del('meta', entry.key)]);
-    });
+    writes.push(del('meta', entry.key));
+    const stored = await readGroup(g, ctx, group);
+    if (!stored) continue;
+    groups.push({ group, number: stored.header.number });
+    const member = await readMember(g, ctx, group, pseudonym);
+    if (member) {
+      writes.push(del('meta', groupMemberKey(ctx.id, group, pseudonym)));
+      expect.push({
+        namespace: 'meta',
+        key: groupMemberKey(ctx.id, group, pseudonym),
+        version: member.version,
+      });
+    }
+    writes.push(
+      ...(await groupSessions(g, ctx, stored.header.number).deletionWrites(group, pseudonym)),
+      groupPut(ctx, group, { ...stored.header, rotationDue: true }),
+    );
+    expect.push({ namespace: 'meta', key: groupKey(ctx.id, group), version: stored.version });
+    await strikeFromMessages(g, ctx, group, pseudonym, writes, expect);
   }
-  const pending = await g.store.list('meta', { prefix: pendingDistributionPrefix(ctx.id, pseudonym) });
-  if (pending.length > 0) await g.store.commit(pending.map((record) => del('meta', record.key)));
+  for (const record of await g.store.list('meta', { prefix: pendingDistributionPrefix(ctx.id, pseudonym) }))
+    writes.push(del('meta', record.key));
+  return {
+    writes,
+    expect,
+    rotate: async () => {
+      for (const { group, number } of groups) {
+        groupSessions(g, ctx, number).forgetCached(group);
+        await g.queue.run(groupQueueKey(ctx.id, group), () => rotateIfDue(g, ctx, group));
+      }
+    },
+  };
 }
 
-/** Removes a person's devices and recipient entry from a group's stored outbound messages. */
+/** What an erasure removes from the groups (see `groupErasure`). */
+export interface GroupErasure {
+  readonly writes: readonly WriteOperation[];
+  readonly expect: readonly ExpectedVersion[];
+  /** After the erasure's commit: the groups it left rotate their chains. */
+  readonly rotate: () => Promise<void>;
+}
+
+/** The writes that remove a person's devices and recipient entry from a group's stored outbound messages. */
 async function strikeFromMessages(
   g: GatewayContext,
   ctx: BusinessContext,
   group: string,
   pseudonym: string,
+  writes: WriteOperation[],
+  expect: ExpectedVersion[],
 ): Promise<void> {
   const prefix = groupMessageIndexPrefix(ctx.id, group);
   for (const entry of await g.store.list('meta', { prefix })) {
     const id = entry.key.slice(prefix.length) as MessageId;
-    for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
-      const stored = await readMessage(g, ctx, id);
-      const record = stored?.record;
-      if (!stored || !record) break;
-      const mentioned =
-        record.recipients?.includes(pseudonym) ||
-        record.devices.some((device) => device.member === pseudonym);
-      if (!mentioned) break;
-      record.recipients = record.recipients?.filter((member) => member !== pseudonym);
-      record.devices = record.devices.filter((device) => device.member !== pseudonym);
-      const key = messageKey(ctx.id, id);
-      const written = await commitIfUnchanged(
-        g,
-        [sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)],
-        'messages',
-        key,
-        stored.version,
-      );
-      if (written) break;
-    }
+    const stored = await readMessage(g, ctx, id);
+    const record = stored?.record;
+    if (!stored || !record) continue;
+    const mentioned =
+      record.recipients?.includes(pseudonym) || record.devices.some((device) => device.member === pseudonym);
+    if (!mentioned) continue;
+    record.recipients = record.recipients?.filter((member) => member !== pseudonym);
+    record.devices = record.devices.filter((device) => device.member !== pseudonym);
+    const key = messageKey(ctx.id, id);
+    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    expect.push({ namespace: 'messages', key, version: stored.version });
+    // With the distribution frames stored for the person's devices.
+    for (const frame of await g.store.list('outbox', {
+      prefix: `${framePrefix(ctx.id, id)}${memberTag(g, id, pseudonym)}/`,
+    }))
+      writes.push(del('outbox', frame.key));
   }
 }
 

@@ -2,34 +2,29 @@ import { toHex, utf8, wipe } from '../bytes.js';
 import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { unpadContent } from '../content/padding.js';
 import { isParleyError, ParleyError } from '../errors.js';
-import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { IdentityChange } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
+import { receiveDecryptionError, requestRetry } from './decryption-errors.js';
+import { claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
 import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
 import { handOver, newEvent } from './durable/event-outbox.js';
-import { dueKey, messageKey, outboxKey, retryLimitKey, seenKey } from './durable/layout.js';
-import {
-  commitIfUnchanged,
-  del,
-  dueAt,
-  messageWrites,
-  outboxPut,
-  readMessage,
-  sealedPut,
-} from './durable/message-store.js';
+import { messageKey, outboxKey, seenKey } from './durable/layout.js';
+import { commitExpecting, messageWrites, readMessage, sealedPut } from './durable/message-store.js';
 import {
   contentAad,
-  decodeOutboxEntry,
   encodeMessageRecord,
   type MessageRecord,
   openContent,
   sealContent,
 } from './durable/records.js';
 import type { GroupHooks } from './group-hooks.js';
+import { inboundMedia, inboundMediaWrites } from './media-content.js';
+import { expire } from './retention.js';
+import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, InboundMessage, MessageHandler, MessageId, ReceiveOutcome } from './types.js';
 import { assertFrame } from './validation.js';
 
@@ -42,6 +37,11 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   const pseudonym = g.pseudonym(ctx, frame.from);
   const sessions = g.sessions(ctx, frame.to);
   const address: ProtocolAddress = { name: pseudonym, deviceId: frame.deviceId };
+  if (frame.type === 8) {
+    const outcome = await receiveDecryptionError(g, ctx, frame, pseudonym);
+    await acknowledge(g, frame.frameId);
+    return outcome;
+  }
   const now = g.clock.now();
   const digest = toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32);
   const seen = seenKey(businessId, pseudonym, digest);
@@ -58,6 +58,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   let newSession = false;
   // A group member's distribution message in the envelope (group-inbound.ts).
   let distribution: { readonly write: WriteOperation; readonly only: boolean } | undefined;
+  // The events counted with this message, from the attempt whose commit landed.
+  let tallies: PendingTally[] = [];
   try {
     const result = await sessions.decrypt(
       address,
@@ -94,13 +96,27 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               content,
             ),
           };
+          // A media pointer gets its media record in the same commit (media-content.ts).
+          const media = inboundMediaWrites(g, ctx, {
+            messageId: id,
+            content,
+            deadline,
+            period,
+            periodKey,
+            pseudonym,
+            now,
+          });
           // Nothing holds plaintext while the commit is awaited.
           wipe(content, decrypted.plaintext);
           const writes = [
-            // Nothing for the business when the envelope carried only the distribution message.
-            ...(distribution?.only ? [] : messageWrites(ctx, id, record, now)),
+            // Nothing for the business when the envelope carried only the distribution message;
+            // otherwise this instance hands it to the handler at once: the entry is written claimed.
+            ...(distribution?.only
+              ? []
+              : messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline }))),
             ...(distribution ? [distribution.write] : []),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
+            ...media,
           ];
           if (!known?.devices.includes(frame.deviceId)) {
             // A device the business had not heard of: kept, and the list marked unconfirmed so
@@ -112,7 +128,12 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               }),
             );
           }
-          return writes;
+          // An envelope with only a distribution message is no message of the person's.
+          tallies = distribution?.only
+            ? []
+            : [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
+          if (decrypted.newSession) tallies.push(newTally(g, ctx, { kind: 'session', at: now }));
+          return [...writes, ...tallies.map((tally) => tally.write)];
         },
       },
     );
@@ -122,21 +143,16 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   } catch (error) {
     return undecryptable(g, ctx, frame, pseudonym, error);
   }
+  // Committed with the message: applied to this instance's view now.
+  await applyAhead(g, tallies);
+  settleTallies(g, tallies, true);
   if (distribution) {
     await groupHooks(g).storeDistributions(ctx, frame.to, { pseudonym, deviceId: frame.deviceId });
     if (distribution.only) {
-      if (newSession) g.ledger?.recordSessionEstablished({ businessId });
       await acknowledge(g, frame.frameId);
       return { kind: 'distribution' };
     }
   }
-  const sender = brandPseudonym(pseudonym);
-  if (g.monitor) {
-    g.monitor.recordReceived({ businessId, sender });
-    g.integrityDirty.add(businessId);
-  }
-  g.ledger?.recordReceived({ businessId, sender });
-  if (newSession) g.ledger?.recordSessionEstablished({ businessId });
   g.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
   await acknowledge(g, frame.frameId);
   if (identityChange) {
@@ -169,28 +185,8 @@ export async function undecryptable(
     await acknowledge(g, frame.frameId);
     return { kind: 'duplicate' };
   }
-  // Rate limit: the marker expires after the interval (store expiry, injected clock).
-  const limitKey = retryLimitKey(ctx.id, frame.to, pseudonym, frame.deviceId);
-  let retryRequested = false;
-  try {
-    await g.store.commit(
-      [sealedPut(ctx, 'meta', limitKey, new Uint8Array(0), g.clock.now() + g.retryRequestIntervalMs)],
-      { expectVersions: [{ namespace: 'meta', key: limitKey, version: 0 }] },
-    );
-    retryRequested = true;
-  } catch (commitError) {
-    if (!isParleyError(commitError, 'ERR_STORE_CONFLICT')) throw commitError;
-  }
-  if (retryRequested) {
-    await g.transport.requestRetry({
-      from: frame.to,
-      to: frame.from,
-      deviceId: frame.deviceId,
-      frameId: frame.frameId,
-      reason: error.code,
-      ...(frame.groupId === undefined ? {} : { groupId: frame.groupId }),
-    });
-  }
+  // A decryption-error message (type 8) back to the device, a few per retry interval.
+  const retryRequested = await requestRetry(g, ctx, frame, pseudonym, error.code);
   g.log('warn', 'inbound frame could not be decrypted', {
     businessId: ctx.id,
     code: error.code,
@@ -207,9 +203,10 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
     if (!handler) return;
     const ctx = await business(g, businessId);
     const now = g.clock.now();
-    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
-    const entry = entryRecord && decodeOutboxEntry(entryRecord.value);
-    if (!entry || entry.nextAttemptAt > now) return;
+    // Exactly one instance hands a message to a handler at a time (durable/claims.ts).
+    const claim = await claimDue(g, businessId, id);
+    if (!claim) return;
+    if ('expired' in claim) return expire(g, businessId, id, 'inbound');
     const stored = await readMessage(g, ctx, id);
     if (stored?.record.status !== 'pending') return;
     const record = stored.record;
@@ -233,24 +230,23 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
         attempt: record.attempts,
         ...(envelope.text === undefined ? {} : { text: envelope.text }),
         ...(record.group === undefined ? {} : { group: record.group }),
+        ...(envelope.media === undefined ? {} : { media: inboundMedia(id, envelope.media) }),
         content,
       };
     });
-    // This attempt spends the entry's hint in the time index.
-    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
     let dropped = false;
+    let next: number | undefined;
     const limit = record.firstAttemptAt + g.redeliveryLimitMs;
     if (delivered) {
       record.status = 'delivered';
-      writes.push(del('outbox', outboxKey(businessId, id)));
     } else if (now >= limit) {
       record.status = 'dropped';
       dropped = true;
-      writes.push(del('outbox', outboxKey(businessId, id)));
     } else {
-      const next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts, g.random), limit);
-      writes.push(...outboxPut(businessId, id, 'inbound', next, record.deadline));
+      next = Math.min(now + backoffDelay(g.redeliveryBackoff, record.attempts, g.random), limit);
     }
+    // The attempt ends the claim: the entry goes, or waits for the next attempt.
+    const writes: WriteOperation[] = [...releaseWrites(businessId, id, claim, next)];
     writes.push(
       sealedPut(ctx, 'messages', messageKey(businessId, id), encodeMessageRecord(record), record.deadline),
     );
@@ -258,7 +254,11 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
       ? newEvent(g, ctx, { type: 'dropped', businessId, messageId: id, attempts: record.attempts })
       : undefined;
     if (event) writes.push(event.write);
-    if (await commitIfUnchanged(g, writes, 'messages', messageKey(businessId, id), stored.version)) {
+    const committed = await commitExpecting(g, writes, [
+      { namespace: 'messages', key: messageKey(businessId, id), version: stored.version },
+      { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+    ]);
+    if (committed) {
       if (event) {
         g.log('warn', 'inbound message dropped: the handler failed until the redelivery limit', {
           businessId,

@@ -36,10 +36,28 @@ export {
   type GatewayStatisticsOptions,
   MAX_CONTENT_LENGTH,
   MAX_RETENTION_DAYS,
+  RETRY_REQUESTS_PER_INTERVAL,
   type SweepResult,
 } from './gateway.js';
 export { createLocalKeyProvider, type KeyProvider, type LocalKeyProviderOptions } from './key-provider.js';
 export type { GatewayLogger, LogFields, LogLevel, LogValue } from './logger.js';
+export {
+  DEFAULT_MEDIA_DOWNLOAD_ATTEMPTS,
+  DEFAULT_MEDIA_MAX_BYTES,
+  type GatewayMediaOptions,
+  type MediaLocation,
+  type MediaTransport,
+  type MediaUploadInfo,
+} from './media-options.js';
+export type {
+  DownloadMediaOptions,
+  InboundMedia,
+  MediaContent,
+  MediaId,
+  MediaInfo,
+  MediaTransferProgress,
+  UploadMediaOptions,
+} from './media-types.js';
 export type {
   BusinessRegistration,
   CreateGroupRequest,

@@ -15,6 +15,7 @@ import { isSenderKeyFormat, type SenderKeyFormat } from '../wire/sender-key-form
 import type { BackoffPolicy } from './backoff.js';
 import type { KeyProvider } from './key-provider.js';
 import type { GatewayLogger } from './logger.js';
+import type { GatewayMediaOptions } from './media-options.js';
 import type { Directory, Transport } from './types.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -28,8 +29,20 @@ export const MAX_RETENTION_DAYS = 30;
 /** The reference service's limit for redelivering to a failing webhook. */
 export const DEFAULT_REDELIVERY_LIMIT_MS = 60 * 60_000;
 
-/** One retry request per device per hour: a broken session must not turn into a reset storm. */
+/**
+ * The retry interval: a device gets at most `RETRY_REQUESTS_PER_INTERVAL` decryption-error
+ * messages from a business number in it, and a decryption error from a device archives the
+ * session with it at most once in it — a broken session must not turn into a reset storm.
+ */
 export const DEFAULT_RETRY_REQUEST_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * Decryption-error messages to one device per retry interval. More than one: each names one
+ * failed message, and every message a device sent before it heard the first one fails the same
+ * way (Signal clients send one per failed message); few, since each costs a frame and the
+ * device's own work.
+ */
+export const RETRY_REQUESTS_PER_INTERVAL = 5;
 
 export const DEFAULT_MAX_SEND_ATTEMPTS = 6;
 
@@ -71,6 +84,14 @@ export const DEFAULT_DEVICE_REFRESH_MS = DAY_MS;
 /** Access-log records are kept 90 days: longer than any message, so the audit outlives what it audits. */
 export const DEFAULT_ACCESS_LOG_RETENTION_MS = 90 * DAY_MS;
 
+/**
+ * How long an instance holds due work it claimed (a send attempt, a delivery to the handler)
+ * before another instance may take it over: longer than any attempt takes (an attempt waits on
+ * the transport, the directory and the handler), short enough that a dead instance's work
+ * resumes soon.
+ */
+export const DEFAULT_CLAIM_LEASE_MS = 30_000;
+
 /** Largest content `send` accepts (before padding). */
 export const MAX_CONTENT_LENGTH = 64 * 1024;
 
@@ -100,8 +121,11 @@ export interface GatewayOptions {
   readonly periodMs?: number;
   readonly redelivery?: { readonly limitMs?: number; readonly backoff?: BackoffPolicy };
   readonly sending?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  /** The retry interval (default an hour; see `DEFAULT_RETRY_REQUEST_INTERVAL_MS`). */
   readonly retryRequestIntervalMs?: number;
   readonly inactivityMs?: number;
+  /** Claims on due work when several instances share the store (see durable/claims.ts). */
+  readonly claims?: { readonly leaseMs?: number };
   /** A person's device list is asked of the directory again after this long (default one day). */
   readonly devices?: { readonly refreshMs?: number };
   readonly preKeys?: {
@@ -149,9 +173,15 @@ export interface GatewayOptions {
    * (default 90 days); `false` turns it off.
    */
   readonly accessLog?: { readonly retentionMs?: number } | false;
+  /**
+   * Media (docs/media.md): the blob store (ciphertext only; its region is checked like the
+   * stores'), the network's media host and the size limit per type. Without it uploads and
+   * downloads are `ERR_CONFIGURATION`; people's media messages are still received and recorded.
+   */
+  readonly media?: GatewayMediaOptions;
 }
 
-const TRANSPORT_METHODS = ['send', 'requestRetry', 'acknowledge'] as const;
+const TRANSPORT_METHODS = ['send', 'acknowledge'] as const;
 const DIRECTORY_METHODS = [
   'publish',
   'availableOneTimePreKeys',
@@ -192,6 +222,11 @@ export function checkGatewayOptions(options: unknown): asserts options is Gatewa
     'transport',
     TRANSPORT_METHODS,
     `a Transport: an object with ${TRANSPORT_METHODS.join(', ')} (your network)`,
+  );
+  assertOptionalFunction(
+    (o.transport as { requestRetry?: unknown }).requestRetry,
+    'transport.requestRetry',
+    'a function (optional: retries are asked for with type-8 frames through send)',
   );
   assertMethods(
     o.directory,

@@ -2,41 +2,63 @@ import { copyBytes, wipe } from '../bytes.js';
 import { encodeContentEnvelope } from '../content/content-envelope.js';
 import { padContent } from '../content/padding.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
+import type { SendPermit } from '../integrity/monitor.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
-import type { CiphertextMessage, SessionManager } from '../session/session-manager.js';
-import type { WriteOperation } from '../storage/contract.js';
+import type { CiphertextMessage, EncryptOptions, SessionManager } from '../session/session-manager.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { PlaintextLease } from './cache/plaintext-leases.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
+import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
-import { dueKey, messageIndexKey, messageKey, outboxKey } from './durable/layout.js';
+import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
+import { frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
 import {
-  commitIfUnchanged,
   del,
-  dueAt,
   messageIndex,
   messageWrites,
   outboxPut,
+  put,
   readMessage,
+  readSealed,
   sealedPut,
 } from './durable/message-store.js';
+import { commitWithTimestamp } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
-  decodeOutboxEntry,
+  decodeTimestamp,
   encodeMessageRecord,
+  encodeTimestamp,
   type MessageRecord,
+  type OutboxEntry,
   openContent,
   sealContent,
 } from './durable/records.js';
-import { checkSend, failBlocked, readLevel } from './integrity-counters.js';
+import { checkSend } from './integrity-counters.js';
+import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
-import type { DeliveryReceipt, MessageId, MessageStatus, SendRequest } from './types.js';
-import { assertArgumentObject, assertPhoneNumber, MESSAGE_ID, parseFrameId } from './validation.js';
+import {
+  applyAheadLoaded,
+  commitExpectingWithTallies,
+  commitWithTallies,
+  newTally,
+  refreshedLevel,
+  refreshTally,
+  settleTallies,
+} from './tally.js';
+import type { DeliveryReceipt, MessageId, MessageStatus, OutboundFrame, SendRequest } from './types.js';
+import {
+  assertArgumentObject,
+  assertPhoneNumber,
+  DECRYPTION_ERROR_FRAME_ID,
+  MESSAGE_ID,
+  parseFrameId,
+} from './validation.js';
 
 export async function send(g: GatewayContext, request: SendRequest): Promise<MessageId> {
   g.assertOpen();
@@ -44,8 +66,15 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   assertPhoneNumber(request.from, 'from');
   assertPhoneNumber(request.to, 'to');
   const given = request.content;
+  const media = checkMediaContent(given);
   const length =
-    typeof given === 'string' ? utf8Length(given) : given instanceof Uint8Array ? given.length : -1;
+    typeof given === 'string'
+      ? utf8Length(given)
+      : given instanceof Uint8Array
+        ? given.length
+        : media
+          ? 1
+          : -1;
   // Empty content would be encrypted, delivered and billed as a message of nothing.
   if (length < 1 || length > MAX_CONTENT_LENGTH) {
     throw new ParleyError(
@@ -56,33 +85,34 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   }
   const businessId = await businessOfNumber(g, request.from);
   const ctx = await business(g, businessId);
+  // Before anything is counted: an unknown or expired file refuses the send.
+  const attachment = media && (await loadAttachment(g, ctx, media));
   const pseudonym = g.pseudonym(ctx, request.to);
-  const recipient = brandPseudonym(pseudonym);
+  const _recipient = brandPseudonym(pseudonym);
   const id = g.newMessageId();
   const now = g.clock.now();
   const deadline = now + ctx.retentionMs;
-  let notBefore = now;
-  if (g.monitor) {
-    // Checked and counted in one synchronous step: many concurrent sends cannot all pass
-    // the check before any of them is counted.
-    const permit = checkSend(g, g.monitor, businessId);
-    if (permit.level === 'throttle' && permit.minIntervalMs !== undefined) {
-      notBefore = Math.max(now, g.throttleNext.get(businessId) ?? now);
-      g.throttleNext.set(businessId, notBefore + permit.minIntervalMs);
-    }
-    g.monitor.recordSent({ businessId, recipient });
-    g.integrityDirty.add(businessId);
+  // Checked against the view refreshed from the store, and counted in the same synchronous
+  // step (applied to the view ahead of the commit): concurrent sends in this instance cannot
+  // all pass the check before any of them is counted.
+  const tally = newTally(g, ctx, { kind: 'sent', at: now, person: pseudonym, messageId: id });
+  let permit: SendPermit | undefined;
+  if (g.integrityConfig) {
+    await refreshTally(g, ctx);
+    permit = checkSend(g, g.monitor!, businessId);
   }
+  applyAheadLoaded(g, [tally]);
   const { period, key } = await g.periodKeys.forDeadline(businessId, deadline);
   // Encoded only now, after every await: sealed and zeroed in one synchronous step. What is
   // sealed is the content envelope (docs/content-envelope.md) the devices will receive.
-  const content = encodeContentEnvelope(
-    typeof given === 'string' ? { text: given } : { bytes: copyBytes(given) },
-  );
-  const record: MessageRecord = {
+  const content = attachment
+    ? attachment.encode()
+    : encodeContentEnvelope(
+        typeof given === 'string' ? { text: given } : { bytes: copyBytes(given as Uint8Array) },
+      );
+  const stored: Omit<MessageRecord, 'createdAt'> = {
     direction: 'outbound',
     status: 'accepted',
-    createdAt: now,
     deadline,
     number: request.from,
     pseudonym,
@@ -94,9 +124,19 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
     content: sealContent(g.crypto, g.random, key, contentAad(businessId, id), request.to, content),
   };
   wipe(content);
-  const accepted = statusEvent(g, ctx, id, 'accepted', record);
-  await g.store.commit([...messageWrites(ctx, id, record, now, notBefore), accepted.write]);
-  g.ledger?.recordSent({ businessId, messageId: id, recipient });
+  const accepted = statusEvent(g, ctx, id, 'accepted', stored);
+  let notBefore = now;
+  try {
+    notBefore = await commitSend(g, ctx, id, stored, now, permit, [
+      accepted.write,
+      tally.write,
+      ...(attachment?.writes(pseudonym) ?? []),
+    ]);
+  } catch (error) {
+    settleTallies(g, [tally], false);
+    throw error;
+  }
+  settleTallies(g, [tally], true);
   await handOver(g, [accepted.pending]);
   if (notBefore > now) {
     // Throttled: the due-time index hands it to `runDue`/`tick` at its slot.
@@ -115,12 +155,98 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
   return id;
 }
 
+/**
+ * Commits a new outbound message with its writes, under a timestamp of its own (its `createdAt`,
+ * unique per person: durable/message-timestamps.ts). A throttled business's message takes the
+ * next free slot — one slot record shared by every instance, taken by compare-and-swap (a lost
+ * race reads the slot again) — and waits for the due-time index; any other message is written
+ * claimed by this instance, which works on it at once. Returns when it may first go out.
+ */
+export async function commitSend(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  stored: Omit<MessageRecord, 'createdAt'>,
+  now: number,
+  permit: SendPermit | undefined,
+  extra: readonly WriteOperation[],
+  // A group message has writes of its own (group-outbound.ts): no person index or contact;
+  // and it must not land in a group deleted meanwhile (`alsoExpect`).
+  group?: {
+    readonly writesFor: (
+      record: MessageRecord,
+      first: Pick<OutboxEntry, 'nextAttemptAt' | 'claimedBy'>,
+    ) => WriteOperation[];
+    readonly alsoExpect: readonly ExpectedVersion[];
+  },
+): Promise<number> {
+  const writesFor =
+    group?.writesFor ??
+    ((record: MessageRecord, first: Pick<OutboxEntry, 'nextAttemptAt' | 'claimedBy'>) =>
+      messageWrites(ctx, id, record, now, first));
+  const alsoExpect = group?.alsoExpect ?? [];
+  const message = { id, pseudonym: stored.pseudonym, deadline: stored.deadline };
+  const interval = permit?.level === 'throttle' ? permit.minIntervalMs : undefined;
+  if (interval === undefined) {
+    const first = claimedEntry(g, { direction: 'outbound', deadline: stored.deadline });
+    await commitWithTimestamp(
+      g,
+      ctx,
+      message,
+      now,
+      (createdAt) => [...writesFor({ ...stored, createdAt }, first), ...extra],
+      alsoExpect,
+    );
+    return now;
+  }
+  const key = throttleKey(ctx.id);
+  return g.queue.run(`throttle/${ctx.id}`, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const slot = await g.store.get('counters', key);
+      const notBefore = Math.max(now, slot ? decodeTimestamp(slot.value) : now);
+      const next = notBefore + interval;
+      // The first slot may be now: then this instance sends it at once, like any other.
+      const first =
+        notBefore > now
+          ? { nextAttemptAt: notBefore, claimedBy: '' }
+          : claimedEntry(g, { direction: 'outbound', deadline: stored.deadline });
+      try {
+        await commitWithTimestamp(
+          g,
+          ctx,
+          message,
+          now,
+          (createdAt) => [
+            ...writesFor({ ...stored, createdAt }, first),
+            // The slot record outlives the throttle a little; an absent slot means "now".
+            put('counters', key, encodeTimestamp(next), next + THROTTLE_SLOT_GRACE_MS),
+            ...extra,
+          ],
+          [{ namespace: 'counters', key, version: slot?.version ?? 0 }, ...alsoExpect],
+        );
+        return notBefore;
+      } catch (error) {
+        // Another instance took the slot: read it again.
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= THROTTLE_SLOT_ATTEMPTS) throw error;
+      }
+    }
+  });
+}
+
+/** A throttle slot record is kept this long past its slot. */
+const THROTTLE_SLOT_GRACE_MS = 60 * 60_000;
+/** Instances racing for one business's slot: each loss means another send took the slot. */
+const THROTTLE_SLOT_ATTEMPTS = 50;
+
 export async function retransmit(g: GatewayContext, messageId: string): Promise<void> {
   g.assertOpen();
   const id = messageId as MessageId;
   const index = await messageIndex(g, id);
   const ctx = await business(g, index.businessId);
-  if (g.monitor) checkSend(g, g.monitor, ctx.id);
+  if (g.integrityConfig) {
+    await refreshTally(g, ctx);
+    checkSend(g, g.monitor!, ctx.id);
+  }
   await g.queue.run(id, async () => {
     const now = g.clock.now();
     const stored = await readMessage(g, ctx, id);
@@ -138,7 +264,7 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
     await g.store.commit(
       [
         sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-        ...outboxPut(ctx.id, id, 'outbound', now, record.deadline),
+        ...outboxPut(ctx.id, id, claimedEntry(g, { direction: 'outbound', deadline: record.deadline })),
         ...(accepted ? [accepted.write] : []),
       ],
       { expectVersions: [{ namespace: 'messages', key, version: stored.version }] },
@@ -151,6 +277,8 @@ export async function retransmit(g: GatewayContext, messageId: string): Promise<
 export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt): Promise<void> {
   g.assertOpen();
   assertArgumentObject(receipt, 'receipt', 'a delivery receipt { frameId }');
+  // A network that confirms every frame confirms decryption-error frames too: nothing to record.
+  if (typeof receipt.frameId === 'string' && DECRYPTION_ERROR_FRAME_ID.test(receipt.frameId)) return;
   const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
@@ -169,7 +297,11 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     const first = record.status !== 'delivered';
     record.status = 'delivered';
     const key = messageKey(businessId, parsed.id);
-    const writes = [sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline)];
+    const writes = [
+      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+      // The device has it: its stored frame will never be sent again.
+      del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
+    ];
     if (record.devices.every((candidate) => candidate.state !== 'pending')) {
       writes.push(del('outbox', outboxKey(businessId, parsed.id)));
     }
@@ -177,18 +309,20 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
     // the record (the status query) — see README "Delivery guarantees".
     const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
     if (delivered) writes.push(delivered.write);
-    if ((await commitIfUnchanged(g, writes, 'messages', key, stored.version)) && delivered) {
-      if (g.monitor) {
-        g.monitor.recordDelivered({ businessId });
-        g.integrityDirty.add(businessId);
-      }
-      g.ledger?.recordDelivered({
-        businessId,
-        messageId: parsed.id,
-        recipient: brandPseudonym(record.pseudonym),
-      });
-      await handOver(g, [delivered.pending]);
-    }
+    const tallies = delivered
+      ? [
+          newTally(g, ctx, {
+            kind: 'delivered',
+            at: g.clock.now(),
+            person: record.pseudonym,
+            messageId: parsed.id,
+          }),
+        ]
+      : [];
+    const committed = await commitExpectingWithTallies(g, writes, tallies, [
+      { namespace: 'messages', key, version: stored.version },
+    ]);
+    if (committed && delivered) await handOver(g, [delivered.pending]);
   });
 }
 
@@ -235,11 +369,10 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
   return g.queue.run(id, async () => {
     const ctx = await business(g, businessId);
     const now = g.clock.now();
-    const entryRecord = await g.store.get('outbox', outboxKey(businessId, id));
-    if (!entryRecord) return;
-    const entry = decodeOutboxEntry(entryRecord.value);
-    if (entry.deadline <= now) return expire(g, businessId, id, entry.direction);
-    if (entry.nextAttemptAt > now) return;
+    // Exactly one instance works on a message at a time (durable/claims.ts).
+    const claim = await claimDue(g, businessId, id);
+    if (!claim) return;
+    if ('expired' in claim) return expire(g, businessId, id, claim.expired.direction);
     const stored = await readMessage(g, ctx, id);
     const periodKey = stored && (await g.periodKeys.forPeriod(businessId, stored.record.period));
     if (!stored || !periodKey) return expire(g, businessId, id, 'outbound');
@@ -247,9 +380,9 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     // A first attempt right after `send` was checked there; a throttled (deferred) message
     // and every retry are checked again here: nothing of a blocked business reaches the
     // transport after the block.
-    const deferred = record.attempts > 0 || entry.nextAttemptAt > record.createdAt;
-    if (deferred && g.monitor && readLevel(g, g.monitor, businessId) === 'block') {
-      return failBlocked(g, ctx, id, entry, stored);
+    const deferred = record.attempts > 0 || record.status !== 'accepted' || claim.taken;
+    if (deferred && g.integrityConfig && (await refreshedLevel(g, ctx)) === 'block') {
+      return failBlocked(g, ctx, id, claim, stored);
     }
     const aad = contentAad(businessId, id);
     const opened = openContent(g.crypto, periodKey, aad, record.content);
@@ -286,16 +419,8 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
         for (const device of record.devices) {
           if (device.state !== 'pending') continue;
           try {
-            const address = { name: record.pseudonym, deviceId: device.id };
-            const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open);
-            await g.transport.send({
-              frameId: `${id}.${device.id}.${record.attempts}`,
-              from: record.number,
-              to: phoneNumber,
-              deviceId: device.id,
-              type: message.type,
-              body: message.body,
-            });
+            const frame = await deviceFrame(g, ctx, sessions, record, id, device.id, phoneNumber, open);
+            await g.transport.send(frame);
             device.state = 'sent';
           } catch (error) {
             failure ??= failureReason(error);
@@ -308,33 +433,35 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     });
     if (erased) return;
     const key = messageKey(businessId, id);
-    // This attempt spends the entry's hint in the time index.
-    const writes: WriteOperation[] = [del('outbox', dueKey(dueAt(entry), businessId, id))];
     let status: 'sent' | 'failed' | undefined;
     let next: number | undefined;
     const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
     if (allSent) {
-      writes.push(del('outbox', outboxKey(businessId, id)));
       if (record.status !== 'delivered' && record.status !== 'sent') status = 'sent';
     } else if (record.attempts >= g.maxSendAttempts) {
-      writes.push(del('outbox', outboxKey(businessId, id)));
       if (record.status !== 'delivered') status = 'failed';
     } else {
       next = now + backoffDelay(g.sendBackoff, record.attempts, g.random);
-      writes.push(...outboxPut(businessId, id, 'outbound', next, record.deadline));
     }
     if (status) record.status = status;
-    writes.push(sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline));
+    // The attempt ends the claim: the entry goes (sent or failed) or waits for the next attempt.
+    const writes: WriteOperation[] = [
+      ...releaseWrites(businessId, id, claim, next),
+      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    ];
     const event =
       status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
     if (event) writes.push(event.write);
-    if (!(await commitIfUnchanged(g, writes, 'messages', key, stored.version))) return;
+    const tallies =
+      status === 'failed'
+        ? [newTally(g, ctx, { kind: 'failed', at: now, messageId: id, integrity: true })]
+        : [];
+    const committed = await commitExpectingWithTallies(g, writes, tallies, [
+      { namespace: 'messages', key, version: stored.version },
+      { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+    ]);
+    if (!committed) return;
     if (status === 'failed') {
-      if (g.monitor) {
-        g.monitor.recordFailed({ businessId });
-        g.integrityDirty.add(businessId);
-      }
-      g.ledger?.recordFailed({ businessId, messageId: id });
       g.log('warn', 'message failed: sending attempts exhausted', {
         businessId,
         messageId: id,
@@ -352,6 +479,82 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     }
     if (event) await handOver(g, [event.pending]);
   });
+}
+
+/** A queued message of a blocked business: failed with `ERR_INTEGRITY_BLOCKED`, never sent. */
+async function failBlocked(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  claim: Claim,
+  stored: { record: MessageRecord; version: number },
+): Promise<void> {
+  const businessId = ctx.id;
+  const record = stored.record;
+  const key = messageKey(businessId, id);
+  const fails = record.status !== 'delivered';
+  if (fails) record.status = 'failed';
+  const writes: WriteOperation[] = [
+    ...releaseWrites(businessId, id, claim, undefined),
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+  ];
+  const event = fails ? statusEvent(g, ctx, id, 'failed', record, 'ERR_INTEGRITY_BLOCKED') : undefined;
+  if (event) writes.push(event.write);
+  // A blocked business's message fails without counting against its delivery quality.
+  const tallies = fails
+    ? [newTally(g, ctx, { kind: 'failed', at: g.clock.now(), messageId: id, integrity: false })]
+    : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, [
+    { namespace: 'messages', key, version: stored.version },
+    { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+  ]);
+  if (!committed || !event) return;
+  g.log('warn', 'queued message failed: the business is blocked by integrity rules', {
+    businessId,
+    messageId: id,
+  });
+  await handOver(g, [event.pending]);
+}
+
+/**
+ * The frame for one device: the one stored when the message was first encrypted for it, or a
+ * new encryption whose ciphertext is stored in the session's own commit (expecting none stored
+ * yet). So a retry after a failed send, a crash, or another instance taking over resends the
+ * very same bytes under the same frame id: the device sees a duplicate, never a second copy.
+ */
+async function deviceFrame(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  sessions: SessionManager,
+  record: MessageRecord,
+  id: MessageId,
+  deviceId: number,
+  phoneNumber: string,
+  open: OpenContent,
+): Promise<OutboundFrame> {
+  const key = frameKey(ctx.id, id, deviceId);
+  const storedFrame = await readSealed(g, ctx, 'outbox', key);
+  // Every frame of a message carries its timestamp (what a decryption error about it names).
+  const timestamp = record.createdAt;
+  if (storedFrame)
+    return { ...decodeStoredFrame(storedFrame), from: record.number, to: phoneNumber, deviceId, timestamp };
+  const frameId = `${id}.${deviceId}.${record.attempts}`;
+  const address = { name: record.pseudonym, deviceId };
+  const message = await encryptFor(g, ctx, sessions, address, phoneNumber, record.number, open, {
+    alsoWrite: (encrypted) => [
+      sealedPut(ctx, 'outbox', key, encodeStoredFrame({ frameId, ...encrypted }), record.deadline),
+    ],
+    alsoExpect: [{ namespace: 'outbox', key, version: 0 }],
+  });
+  return {
+    frameId,
+    from: record.number,
+    to: phoneNumber,
+    deviceId,
+    type: message.type,
+    body: message.body,
+    timestamp,
+  };
 }
 
 /**
@@ -375,17 +578,18 @@ export async function encryptFor(
   phoneNumber: string,
   number: string,
   open: OpenContent,
+  options?: EncryptOptions,
 ): Promise<CiphertextMessage> {
   if (!(await sessions.hasSession(address)))
     await startSession(g, ctx, sessions, address, phoneNumber, number);
   try {
-    return await encryptLeased(sessions, address, open);
+    return await encryptLeased(sessions, address, open, options);
   } catch (error) {
     // A session the device never answered is too old to use, or it vanished: start over.
     if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
       throw error;
     await startSession(g, ctx, sessions, address, phoneNumber, number);
-    return encryptLeased(sessions, address, open);
+    return encryptLeased(sessions, address, open, options);
   }
 }
 
@@ -399,11 +603,12 @@ export async function encryptLeased(
   sessions: SessionManager,
   address: ProtocolAddress,
   open: OpenContent,
+  options?: EncryptOptions,
 ): Promise<CiphertextMessage> {
   for (let attempt = 1; attempt <= 2; attempt++) {
     const { lease, plaintext } = await open(attempt > 1);
     try {
-      const message = await sessions.encrypt(address, plaintext);
+      const message = await sessions.encrypt(address, plaintext, options);
       if (!lease.revoked) return message;
     } finally {
       lease.release();
@@ -425,7 +630,8 @@ export async function startSession(
 ): Promise<void> {
   const bundle = await g.directory.fetchBundle(phoneNumber, address.deviceId);
   const result = await sessions.processBundle(address, bundle);
-  g.ledger?.recordSessionEstablished({ businessId: ctx.id });
+  // Counted in a commit of its own: the session's commit is the session manager's.
+  await commitWithTallies(g, [], [newTally(g, ctx, { kind: 'session', at: g.clock.now() })]);
   if (result.identityChange) {
     g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
     g.emit(ctx.id, {

@@ -1,6 +1,5 @@
-import { ParleyError } from '../errors.js';
-import { pseudonym as brandPseudonym } from '../privacy/branded.js';
-import type { WriteOperation } from '../storage/contract.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
 import { handOver, newEvent, statusEvent } from './durable/event-outbox.js';
@@ -8,18 +7,27 @@ import {
   contactKey,
   contactPrefix,
   devicesKey,
+  framePrefix,
   messageIndexKey,
   messageKey,
   outboxKey,
   personIndexPrefix,
   retryLimitPrefix,
   seenPrefix,
+  timestampPrefix,
 } from './durable/layout.js';
-import { commitIfUnchanged, del } from './durable/message-store.js';
+import { deleteBlobs, personMediaErasure } from './durable/media-store.js';
+import { del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
-import { updateKnownContacts } from './integrity-counters.js';
+import type { GroupErasure } from './groups.js';
+import {
+  commitExpectingWithTallies,
+  commitWithTallies,
+  foldTally,
+  journalKnownContacts,
+  newTally,
+} from './tally.js';
 import type { MessageId } from './types.js';
-import { persistStatistics } from './usage-statistics.js';
 import { assertPhoneNumber } from './validation.js';
 
 /**
@@ -41,22 +49,20 @@ export async function expire(
   // The entry's own version guards against a second instance expiring it too.
   const entry = await g.store.get('outbox', outboxKey(businessId, id));
   if (!entry) return;
-  if (
-    !(await commitIfUnchanged(
-      g,
-      [del('outbox', outboxKey(businessId, id)), event.write],
-      'outbox',
-      outboxKey(businessId, id),
-      entry.version,
-    ))
-  )
-    return;
+  const tallies =
+    direction === 'outbound' ? [newTally(g, ctx, { kind: 'expired', at: g.clock.now(), messageId: id })] : [];
+  const committed = await commitExpectingWithTallies(
+    g,
+    [del('outbox', outboxKey(businessId, id)), event.write],
+    tallies,
+    [{ namespace: 'outbox', key: outboxKey(businessId, id), version: entry.version }],
+  );
+  if (!committed) return;
   g.log('info', 'message expired before it could be handed over', {
     businessId,
     messageId: id,
     direction,
   });
-  if (direction === 'outbound') g.ledger?.recordExpired({ businessId, messageId: id });
   await handOver(g, [event.pending]);
 }
 
@@ -65,12 +71,11 @@ export async function erase(g: GatewayContext, businessId: string, phoneNumber: 
   assertPhoneNumber(phoneNumber, 'phoneNumber');
   const ctx = await business(g, businessId);
   const pseudonym = g.pseudonym(ctx, phoneNumber);
-  // First out of the business's groups (each rotates its chain; group-hooks.ts), then the rest.
-  await g.groupHooks?.erase(ctx, pseudonym);
   // After any send to this person under way: it cannot rebuild a session once this ran.
   await g.queue.run(personQueueKey(businessId, pseudonym), () => erasePseudonym(g, ctx, pseudonym, true));
-  // The stored statistics windows must not keep the person either (not only after the next tick).
-  await persistStatistics(g);
+  // The stored statistics windows must not keep the person either (not only after the next
+  // tick): the journal, with the erasure in it, is folded at once.
+  await foldTally(g, ctx);
   g.log('info', 'a person’s data was erased', { businessId });
 }
 
@@ -80,8 +85,31 @@ export async function erasePseudonym(
   pseudonym: string,
   withMessages: boolean,
 ): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await erasePseudonymOnce(g, ctx, pseudonym, withMessages);
+      return;
+    } catch (error) {
+      // A group or one of its messages changed while the erasure was read: read it again.
+      if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= ERASE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Erasures read again after a conflict with a concurrent group change before giving up. */
+const ERASE_ATTEMPTS = 8;
+
+async function erasePseudonymOnce(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  pseudonym: string,
+  withMessages: boolean,
+): Promise<void> {
   const biz = ctx.id;
   const writes: WriteOperation[] = [];
+  const expectVersions: ExpectedVersion[] = [];
+  let blobIds: string[] = [];
+  let groups: GroupErasure | undefined;
   if (withMessages) {
     const prefix = personIndexPrefix(biz, pseudonym);
     for (const entry of await g.store.list('meta', { prefix })) {
@@ -92,6 +120,21 @@ export async function erasePseudonym(
         del('meta', messageIndexKey(id)),
         del('meta', entry.key),
       );
+      for (const frame of await g.store.list('outbox', { prefix: framePrefix(biz, id) })) {
+        writes.push(del('outbox', frame.key));
+      }
+    }
+    // Which message each timestamp named, what went to each device: only for decryption errors.
+    for (const entry of await g.store.list('meta', { prefix: timestampPrefix(biz, pseudonym) }))
+      writes.push(del('meta', entry.key));
+    const media = await personMediaErasure(g, biz, pseudonym);
+    writes.push(...media.writes);
+    blobIds = media.blobIds;
+    // Out of the business's groups in the same commit (each group's chain rotates after it).
+    groups = await g.groupHooks?.erase(ctx, pseudonym);
+    if (groups) {
+      writes.push(...groups.writes);
+      expectVersions.push(...groups.expect);
     }
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
@@ -109,11 +152,19 @@ export async function erasePseudonym(
       writes.push(del('meta', entry.key));
     }
   }
-  await g.store.commit(writes);
+  // Statistics drop the person's billing windows when the journal's fold reaches this event.
+  // (Integrity keeps nothing per person: keyed hashes folded into shared sketches.)
+  await commitWithTallies(
+    g,
+    writes,
+    [newTally(g, ctx, { kind: 'forget', at: g.clock.now(), person: pseudonym })],
+    expectVersions.length > 0 ? { expectVersions } : undefined,
+  );
+  // After the commit: a blob whose record is gone is noise (its key went with the record).
+  await deleteBlobs(g, blobIds);
   // The session managers may still hold the person's decoded sessions in memory.
   for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
-  // Integrity keeps nothing per person (keyed hashes folded into shared sketches).
-  g.ledger?.forgetPerson(biz, brandPseudonym(pseudonym));
+  await groups?.rotate();
 }
 
 export async function sweep(g: GatewayContext): Promise<SweepResult> {
@@ -132,18 +183,21 @@ export async function sweep(g: GatewayContext): Promise<SweepResult> {
       await g.queue.run(personQueueKey(ctx.id, pseudonym), () => erasePseudonym(g, ctx, pseudonym, false));
       inactive += 1;
     }
-    updateKnownContacts(g, ctx.id, active);
+    await journalKnownContacts(g, ctx, active);
   }
   const records = await g.store.sweepExpired(now);
+  const blobs = (await g.media?.blobStore.sweepExpired(now)) ?? 0;
   const periodKeys = await g.periodKeys.destroyExpired();
-  if (records > 0 || periodKeys > 0 || inactive > 0)
-    g.log('info', 'retention sweep', { records, periodKeys, inactive });
-  return { records, periodKeys, inactive };
+  if (records > 0 || periodKeys > 0 || inactive > 0 || blobs > 0)
+    g.log('info', 'retention sweep', { records, blobs, periodKeys, inactive });
+  return { records, blobs, periodKeys, inactive };
 }
 
 export interface SweepResult {
   /** Expired records deleted from the message store. */
   readonly records: number;
+  /** Expired media blobs deleted from the blob store (0 without media). */
+  readonly blobs: number;
   /** Period keys destroyed in the vault store. */
   readonly periodKeys: number;
   /** People whose protocol state was deleted for inactivity. */

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import type { BillingExport, StatisticsExport } from '../stats/snapshots.js';
+import type { InboundMedia, MediaContent } from './media-types.js';
 
 /** A message id, unique per gateway; random, so it reveals nothing about sender or content. */
 export type MessageId = string & { readonly __brand: 'MessageId' };
@@ -32,6 +33,8 @@ export interface InboundMessage {
   readonly text?: string | undefined;
   /** The group it was sent to (a group message), as `createGroup` named it; absent for 1:1. */
   readonly group?: string | undefined;
+  /** A media file the person sent: what it is, and the id `downloadMedia` takes (docs/media.md). */
+  readonly media?: InboundMedia | undefined;
 }
 
 export type MessageHandler = (message: InboundMessage) => void | Promise<void>;
@@ -125,17 +128,25 @@ export interface InboundFrame {
   readonly from: string;
   readonly deviceId: number;
   /**
-   * 2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message;
-   * libsignal numbering).
+   * 2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message),
+   * 8 = plaintext content: a decryption-error message about a frame of the business's that the
+   * device could not decrypt (libsignal numbering).
    */
   readonly type: FrameType;
   readonly body: Uint8Array;
   /** Type 7 only: the group the sender-key message belongs to (`createGroup`'s id). */
   readonly groupId?: string | undefined;
+  /**
+   * The message's timestamp as the sender's device stamped it (epoch ms; Signal's envelope
+   * timestamp). The gateway names it in the decryption-error message it sends back when the
+   * frame cannot be decrypted, so the device can find and resend that message; without it the
+   * device can only start a new session (0 is sent).
+   */
+  readonly timestamp?: number | undefined;
 }
 
 /** libsignal's ciphertext message types a frame can carry. */
-export type FrameType = 2 | 3 | 7;
+export type FrameType = 2 | 3 | 7 | 8;
 
 export type ReceiveOutcome =
   | { readonly kind: 'accepted'; readonly messageId: MessageId }
@@ -145,7 +156,19 @@ export type ReceiveOutcome =
    */
   | { readonly kind: 'distribution' }
   | { readonly kind: 'duplicate' }
-  | { readonly kind: 'undecryptable'; readonly reason: ErrorCode; readonly retryRequested: boolean };
+  | { readonly kind: 'undecryptable'; readonly reason: ErrorCode; readonly retryRequested: boolean }
+  /**
+   * A decryption-error message (type 8) from a person's device about a frame of the business:
+   * whether the message it names was sent again, and whether the session with that device was
+   * archived so the next message starts a new one. Neither, when the error names nothing this
+   * gateway sent on (a forged, replayed or stale error); `reason` then says why when there is one.
+   */
+  | {
+      readonly kind: 'decryption-error';
+      readonly resent: boolean;
+      readonly sessionArchived: boolean;
+      readonly reason?: ErrorCode | undefined;
+    };
 
 /** What Parley hands the transport: routing and ciphertext, nothing else. */
 export interface OutboundFrame {
@@ -155,14 +178,32 @@ export interface OutboundFrame {
   /** Recipient phone number (routing). */
   readonly to: string;
   readonly deviceId: number;
-  /** 2, 3 (a 1:1 message, or a group's distribution message over 1:1) or 7 (a group message). */
+  /**
+   * 2, 3 (a 1:1 message, or a group's distribution message over 1:1), 7 (a group message) or
+   * 8 = plaintext content: the gateway's decryption-error message about a frame from this
+   * device it could not decrypt (Signal clients answer it by resending that message, from a new
+   * session when the error names their current one). Type-8 frames carry no content and get no
+   * delivery receipt.
+   */
   readonly type: FrameType;
   readonly body: Uint8Array;
   /** Type 7 only: the group; the same sender-key message goes to every member device. */
   readonly groupId?: string | undefined;
+  /**
+   * The message's timestamp (epoch ms), the same in every frame of one message (each device,
+   * each attempt) and unique per person: what the network puts in Signal's envelope, and what a
+   * device's decryption-error message names to have the message sent again. For a type-8 frame,
+   * when the gateway sent it.
+   */
+  readonly timestamp: number;
 }
 
-/** Asks the person's device to start a new session and re-send (no content inside). */
+/**
+ * Tells the transport that the gateway asked a person's device to resend a frame (no content
+ * inside). The request itself is a decryption-error message in a type-8 frame handed to `send`:
+ * that is what Signal clients understand. This hook remains for networks with a retry channel
+ * of their own.
+ */
 export interface RetryRequest {
   /** Business number. */
   readonly from: string;
@@ -187,7 +228,13 @@ export interface DeliveryReceipt {
 export interface Transport {
   /** Hands a frame to the network; a rejection counts as a failed attempt and is retried. */
   send(frame: OutboundFrame): Promise<void>;
-  requestRetry(request: RetryRequest): Promise<void>;
+  /**
+   * Optional, and no longer how a retry is asked for: the gateway sends a decryption-error
+   * message (a type-8 frame) through `send`, which Signal clients understand, and calls this as
+   * well when it is there. At most `RETRY_REQUESTS_PER_INTERVAL` per device per
+   * `retryRequestIntervalMs`, for the type-8 frames and this hook together.
+   */
+  requestRetry?(request: RetryRequest): Promise<void>;
   /** The inbound frame is safely stored; the network may forget it. */
   acknowledge(frameId: string): Promise<void>;
 }
@@ -244,7 +291,8 @@ export interface SendRequest {
   readonly from: string;
   /** Person's phone number. */
   readonly to: string;
-  readonly content: Uint8Array | string;
+  /** Text, bytes, or a media file: `{ media: { mediaId, caption? } }` (see `uploadMedia`). */
+  readonly content: Uint8Array | string | MediaContent;
 }
 
 export interface BusinessRegistration {

@@ -3,6 +3,9 @@ import type { InboundFrame, MessageId } from './types.js';
 
 export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
 
+/** Frame ids of decryption-error frames (type 8): `r` and 32 hex digits, random. */
+export const DECRYPTION_ERROR_FRAME_ID = /^r[0-9a-f]{32}$/;
+
 /** What an outbound frame id names. */
 export interface ParsedFrameId {
   readonly id: MessageId;
@@ -82,10 +85,10 @@ export function assertFrame(frame: InboundFrame): void {
   assertPhoneNumber(frame.to, 'to');
   assertPhoneNumber(frame.from, 'from');
   assertDeviceId(frame.deviceId);
-  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 7) {
+  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 7 && frame.type !== 8) {
     throw new ParleyError(
       'ERR_INVALID_ARGUMENT',
-      '"type" expected 2 (whisper), 3 (prekey) or 7 (sender key)',
+      '"type" expected 2 (whisper), 3 (prekey), 7 (sender key) or 8 (plaintext content: a decryption error)',
     );
   }
   // A group message names its group (the WhatsApp format has none on the wire); others do not.
@@ -98,6 +101,16 @@ export function assertFrame(frame: InboundFrame): void {
   }
   if (!(frame.body instanceof Uint8Array))
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"body" expected a Uint8Array');
+  const timestamp = frame.timestamp;
+  if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"timestamp" expected epoch milliseconds (a safe integer ≥ 0)',
+      {
+        field: 'timestamp',
+      },
+    );
+  }
 }
 
 function isFrameGroupId(value: unknown): boolean {

@@ -216,8 +216,7 @@ export class IntegrityMonitor implements IntegritySignals {
           field: 'messageId',
         },
       );
-    const hash = this.#key.hash(HashDomain.message, report.messageId);
-    if (this.#counters(report.businessId).reported.has(hash)) return 'duplicate';
+    if (this.wasReported(report.businessId, report.messageId)) return 'duplicate';
     const delivered = await this.#verify({
       businessId: report.businessId,
       messageId: report.messageId,
@@ -225,11 +224,27 @@ export class IntegrityMonitor implements IntegritySignals {
     });
     if (delivered !== true) return 'not-delivered';
     // Re-checked after the await: two reports of one message racing through the verifier.
-    const counters = this.#counters(report.businessId);
-    if (counters.reported.has(hash)) return 'duplicate';
+    return this.countSpamReport(report.businessId, report.messageId) ? 'counted' : 'duplicate';
+  }
+
+  /** Whether a report of this message was already counted (within the report dedup window). */
+  wasReported(businessId: string, messageId: string): boolean {
+    checkBusinessId(businessId);
+    return this.#counters(businessId).reported.has(this.#key.hash(HashDomain.message, messageId));
+  }
+
+  /**
+   * Counts a verified spam report (the caller checked the delivery); false when this message
+   * was already reported. For a gateway that verifies and de-duplicates reports itself.
+   */
+  countSpamReport(businessId: string, messageId: string): boolean {
+    checkBusinessId(businessId);
+    const counters = this.#counters(businessId);
+    const hash = this.#key.hash(HashDomain.message, messageId);
+    if (counters.reported.has(hash)) return false;
     counters.reported.add(hash);
     counters.quality.add(SPAM_REPORTS);
-    return 'counted';
+    return true;
   }
 
   /**

@@ -15,7 +15,13 @@ import { type DecodedSignalMessage, decodeSignalMessage } from '../wire/signal-m
 import { assertAddress, type ProtocolAddress } from './address.js';
 import { placePreKeyMessageState, stateForPreKeyMessage } from './session-builder.js';
 import { type SessionContext, sessionContextOf, sessionNotFound } from './session-context.js';
-import { type CiphertextMessage, type DecryptOptions, type DecryptResult, MessageType } from './types.js';
+import {
+  type CiphertextMessage,
+  type DecryptOptions,
+  type DecryptResult,
+  type EncryptOptions,
+  MessageType,
+} from './types.js';
 import type { UnverifiedWorkMeter } from './unverified-work.js';
 
 export { SessionBuilder } from './session-builder.js';
@@ -38,13 +44,16 @@ export class SessionCipher {
   }
 
   /** A PreKeySignalMessage until the first reply, then SignalMessages. */
-  encrypt(plaintext: Uint8Array): Promise<CiphertextMessage> {
+  encrypt(plaintext: Uint8Array, options: EncryptOptions = {}): Promise<CiphertextMessage> {
     const address = this.remoteAddress;
     assertAddress(address);
     if (!(plaintext instanceof Uint8Array)) {
       throw new ParleyError('ERR_INVALID_ARGUMENT', '"plaintext" expected a Uint8Array');
     }
-    return this.ctx.run(address, () => encryptOnce(this.ctx, address, plaintext));
+    if (typeof options !== 'object' || options === null) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"options" expected an object', { field: 'options' });
+    }
+    return this.ctx.run(address, () => encryptOnce(this.ctx, address, plaintext, options));
   }
 
   /** Decrypts a message of either type. */
@@ -93,6 +102,7 @@ async function encryptOnce(
   ctx: SessionContext,
   address: ProtocolAddress,
   plaintext: Uint8Array,
+  options: EncryptOptions,
 ): Promise<CiphertextMessage> {
   const { sessionKey, identityKeyName, session, identity: remoteIdentity } = await ctx.load(address);
   const record = session.record;
@@ -128,13 +138,13 @@ async function encryptOnce(
   } else {
     message = { type: MessageType.Whisper, body: signalMessage };
   }
-  await ctx.commit([ctx.records.put('sessions', sessionKey, encodeSessionRecord(record))], {
-    sessionKey,
-    record,
-    sessionVersion: session.version,
-    identityKeyName,
-    identity: remoteIdentity,
-  });
+  const writes = [ctx.records.put('sessions', sessionKey, encodeSessionRecord(record))];
+  if (options.alsoWrite) writes.push(...options.alsoWrite(message));
+  await ctx.commit(
+    writes,
+    { sessionKey, record, sessionVersion: session.version, identityKeyName, identity: remoteIdentity },
+    options.alsoExpect,
+  );
   return message;
 }
 

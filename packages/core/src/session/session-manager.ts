@@ -23,20 +23,24 @@ import type { RecordSealer } from './record-sealer.js';
 import { SessionBuilder } from './session-builder.js';
 import { hasSession, SessionCipher } from './session-cipher.js';
 import { attachSessionContext, SessionContext } from './session-context.js';
+import { type ArchiveSessionOptions, archiveSession, currentRatchetKeyMatches } from './session-recovery.js';
 import { strictTrustOnFirstUse, type TrustPolicy } from './trust.js';
 import type {
   CiphertextMessage,
   DecryptOptions,
   DecryptResult,
+  EncryptOptions,
   LocalIdentity,
   ProcessBundleResult,
 } from './types.js';
 import { UnverifiedWorkBudget, type UnverifiedWorkLimits } from './unverified-work.js';
 
+export type { ArchiveSessionOptions } from './session-recovery.js';
 export {
   type CiphertextMessage,
   type DecryptOptions,
   type DecryptResult,
+  type EncryptOptions,
   type IdentityChange,
   type LocalIdentity,
   MessageType,
@@ -89,8 +93,9 @@ export interface SessionManagerOptions {
    *   with `ERR_PEER_REQUIRES_SPQR` and nothing is stored. As initiator nothing in a bundle says
    *   the peer requires SPQR: libsignal 0.92 and later drop every message silently ("post-quantum
    *   ratchet error: Minimum version"), and all this side sees is that no reply ever comes (the
-   *   session stays unacknowledged until `ERR_SESSION_EXPIRED`). A decryption-error message from
-   *   the peer, once Parley reads them, should map to `ERR_PEER_REQUIRES_SPQR` there.
+   *   session stays unacknowledged until `ERR_SESSION_EXPIRED`). A client that answers with a
+   *   decryption-error message about such a session gets `ERR_PEER_REQUIRES_SPQR` from
+   *   `archiveSession({ ifRatchetKey })`, and the session is left as it is.
    * v3 (X3DH) sessions never use SPQR. Existing sessions keep what they negotiated.
    */
   readonly spqr?: SpqrMode;
@@ -231,16 +236,43 @@ export class SessionManager {
     });
   }
 
+  /**
+   * Whether the current session with a device sends on this ratchet key (libsignal's
+   * `currentRatchetKeyMatches`): the check a decryption-error message from that device calls for.
+   */
+  currentRatchetKeyMatches(address: ProtocolAddress, ratchetKey: Uint8Array): Promise<boolean> {
+    return currentRatchetKeyMatches(this.ctx, address, ratchetKey);
+  }
+
+  /**
+   * Archives the current session with a device, so that the next message to it starts a fresh
+   * one from a new bundle; archived states still decrypt late messages. With `ifRatchetKey`
+   * (the ratchet key a decryption-error message names) only when the current session sends on
+   * that key: an error about an older or made-up key changes nothing. With SPQR off, an error
+   * naming an unanswered v4 session without SPQR is `ERR_PEER_REQUIRES_SPQR` (nothing archived).
+   * `alsoWrite` is committed in the same mutation. True when a session was archived.
+   */
+  archiveSession(address: ProtocolAddress, options: ArchiveSessionOptions = {}): Promise<boolean> {
+    return archiveSession(this.ctx, address, options);
+  }
+
   /** Starts a session from a prekey bundle (X3DH as initiator); the old one is archived. */
   processBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
     assertAddress(address);
     return new SessionBuilder(this, address).processPreKeyBundle(bundle);
   }
 
-  /** Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages. */
-  encrypt(address: ProtocolAddress, plaintext: Uint8Array): Promise<CiphertextMessage> {
+  /**
+   * Encrypts for one device: a PreKeySignalMessage until the first reply, then SignalMessages.
+   * `options.alsoWrite` adds writes computed from the message to the same atomic commit.
+   */
+  encrypt(
+    address: ProtocolAddress,
+    plaintext: Uint8Array,
+    options?: EncryptOptions,
+  ): Promise<CiphertextMessage> {
     assertAddress(address);
-    return new SessionCipher(this, address).encrypt(plaintext);
+    return new SessionCipher(this, address).encrypt(plaintext, options);
   }
 
   /** Decrypts a message of either type from one device. */

@@ -1,5 +1,5 @@
 import type { KeyPair } from '../keys/curve.js';
-import type { WriteOperation } from '../storage/contract.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { ProtocolAddress } from './address.js';
 
 /** libsignal's message type numbers (the JS libraries use 1 for whisper). */
@@ -35,6 +35,17 @@ export interface DecryptResult {
 export interface ProcessBundleResult {
   readonly sessionVersion: number;
   readonly identityChange?: IdentityChange | undefined;
+}
+
+export interface EncryptOptions {
+  /**
+   * More writes committed atomically with the session update, computed from the message (e.g.
+   * the gateway keeps the ciphertext it will hand to the transport, so a retry resends the very
+   * same bytes).
+   */
+  readonly alsoWrite?: (message: CiphertextMessage) => readonly WriteOperation[];
+  /** Versions the commit must also find (e.g. "this frame was not stored yet": version 0). */
+  readonly alsoExpect?: readonly ExpectedVersion[];
 }
 
 export interface DecryptOptions {

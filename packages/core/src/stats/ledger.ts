@@ -151,7 +151,7 @@ export class UsageLedger implements StatisticsExport {
     const { ledger, today } = this.#open(event.businessId, now);
     const tag = this.#tag(event.sender);
     today.messagesIn++;
-    this.#tally(today, event.category, tag).messagesIn++;
+    this.#count(today, event.category, tag, 'messagesIn');
     const person = this.#person(ledger, tag, now);
     person.lastInbound = now;
     if (!this.#conversationOpen(person, now)) {
@@ -175,7 +175,7 @@ export class UsageLedger implements StatisticsExport {
     const { ledger, today } = this.#open(event.businessId, now);
     const tag = this.#tag(event.recipient);
     today.messagesOut++;
-    this.#tally(today, event.category, tag).messagesOut++;
+    this.#count(today, event.category, tag, 'messagesOut');
     const initiated = !this.#inServiceWindow(ledger.people.get(tag), now);
     ledger.pending.set(event.messageId, { initiated, sentAt: now });
   }
@@ -551,8 +551,29 @@ export class UsageLedger implements StatisticsExport {
     return person.conversationStart !== undefined && now - person.conversationStart < this.#conversationMs;
   }
 
-  #tally(counters: DayCounters, label: Category | undefined, tag: string): MutableTally {
-    const tallies = counters.tallies!;
+  /**
+   * Counts one message in its category's tally. A day already closed — an event counted late,
+   * e.g. folded from another gateway instance's journal after this ledger closed the day — keeps
+   * no people any more: the message goes to its "other" row, counts only, if it has one.
+   */
+  #count(
+    counters: DayCounters,
+    label: Category | undefined,
+    tag: string,
+    direction: 'messagesIn' | 'messagesOut',
+  ): void {
+    const tallies = counters.tallies;
+    if (!tallies) {
+      // Only into an "other" row that exists (it already describes k people or more): a new row
+      // would describe fewer. Otherwise the day's totals count it and the breakdown does not.
+      const breakdown = counters.breakdown ?? [];
+      const index = breakdown.findIndex((row) => row.category === OTHER_CATEGORY);
+      if (index >= 0) {
+        const row = breakdown[index]!;
+        breakdown[index] = { ...row, [direction]: row[direction] + 1 };
+      }
+      return;
+    }
     let key = label ?? OTHER_CATEGORY;
     if (!tallies.has(key) && tallies.size >= this.#maxCategories) key = OTHER_CATEGORY;
     let tally = tallies.get(key);
@@ -565,7 +586,7 @@ export class UsageLedger implements StatisticsExport {
       // Past k the rule no longer needs to know who: drop the tags.
       if (tally.people.size >= this.k) tally.people = 'at-least-k';
     }
-    return tally;
+    tally[direction]++;
   }
 
   #tallyList(counters: DayCounters): CategoryTally[] {

@@ -6,6 +6,7 @@
 export { createDeterministicRandom } from '../crypto/random.js';
 export { createMemoryBlobStore } from '../media/memory-blob-store.js';
 export { createManualClock, DEFAULT_TEST_TIME, ManualClock } from './manual-clock.js';
+export { type MediaRequest, SimulatedMediaServer, type SimulatedMediaServerOptions } from './media-server.js';
 export {
   MemberList,
   SimulatedGroup,
@@ -14,9 +15,11 @@ export {
 } from './simulated-group.js';
 export {
   createSimulatedPerson,
+  type DecryptionErrorAnswer,
   type NetworkPerson,
   type PersonDevice,
   type PersonLink,
+  type PersonMediaOptions,
   type PersonMessage,
   type SendOptions,
   SimulatedPerson,

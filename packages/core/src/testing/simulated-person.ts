@@ -1,4 +1,5 @@
-import { toHex } from '../bytes.js';
+import { concatBytes, toHex } from '../bytes.js';
+import type { ContentEnvelope } from '../content/content-envelope.js';
 import {
   contentBytes,
   decodeMessagePlaintext,
@@ -9,6 +10,7 @@ import { createPortableCrypto } from '../crypto/portable.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
+import type { MediaTransport } from '../gateway/media-options.js';
 import type {
   DeliveryReceipt,
   InboundFrame,
@@ -18,10 +20,16 @@ import type {
 import { GroupSessions } from '../groups/group-sessions.js';
 import type { MembershipPolicy } from '../groups/membership.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
+import { readBytes } from '../media/byte-source.js';
+import { decryptMedia, encryptMedia } from '../media/media-bytes.js';
+import { createMediaPointer, type MediaPointer } from '../media/media-pointer.js';
+import type { MediaType } from '../media/media-type.js';
 import type { ProtocolAddress } from '../session/address.js';
 import { SessionManager } from '../session/session-manager.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { createMemoryStore } from '../storage/memory.js';
+import { decryptionErrorFor } from '../wire/decryption-error-message.js';
+import { decodeDecryptionErrorContent, encodeDecryptionErrorContent } from '../wire/plaintext-content.js';
 import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 
 /** A business number's only device: the gateway publishes every number as device 1. */
@@ -51,6 +59,8 @@ export interface PersonMessage {
    * stored, and not in {@link SimulatedPerson.received}.
    */
   readonly distribution?: string | undefined;
+  /** A media file's pointer, when the message carried one (fetch it with `downloadMedia`). */
+  readonly media?: MediaPointer | undefined;
 }
 
 /** How a person reaches the network: the key directory and the two uplinks. */
@@ -64,6 +74,8 @@ export interface PersonLink {
    * business (where Signal clients send a decryption-error message; see issue 19).
    */
   reportMissingSenderKey?(report: SenderKeyMissingReport): void | Promise<void>;
+  /** The network's media host, where a client puts the blobs it sends and gets the ones it receives. */
+  readonly media?: MediaTransport;
 }
 
 /**
@@ -76,8 +88,13 @@ export interface NetworkPerson {
   attach(link: PersonLink): void;
   /** A fresh prekey bundle of one device (served by the directory to the gateway). */
   bundle(deviceId: number): Promise<PreKeyBundle>;
-  /** A frame from the gateway for one of the person's devices. */
+  /** A message frame (type 2 or 3) from the gateway for one of the person's devices. */
   receive(frame: OutboundFrame): Promise<PersonMessage>;
+  /**
+   * A decryption-error message (type 8) from the gateway about a frame of the person's; a
+   * person without it has the network refuse such frames.
+   */
+  receiveDecryptionError?(frame: OutboundFrame): Promise<DecryptionErrorAnswer>;
 }
 
 export interface SimulatedPersonOptions {
@@ -96,10 +113,40 @@ export interface SimulatedPersonOptions {
   readonly autoReceipts?: boolean;
   /** The network's sender-key format for group messages (default `signal`). */
   readonly groupFormat?: SenderKeyFormat;
+  /**
+   * Answer a frame that does not decrypt with a decryption-error message (a type-8 frame), as
+   * Signal clients do (default true); `false` only refuses it.
+   */
+  readonly decryptionErrors?: boolean;
+}
+
+/** What a decryption-error message from the business made the person's device do. */
+export interface DecryptionErrorAnswer {
+  /** The message it names was encrypted and sent again. */
+  readonly resent: boolean;
+  /** The session with the business number was archived (the resend starts a new one). */
+  readonly sessionArchived: boolean;
+}
+
+/** Messages a person keeps for resending when a business asks (Signal's send log). */
+const MAX_SENT_LOG = 1_000;
+
+interface SentMessage {
+  readonly to: string;
+  readonly deviceId: number;
+  readonly content: string | Uint8Array | ContentEnvelope;
 }
 
 export interface SendOptions {
   readonly deviceId?: number;
+}
+
+/** A file a person sends: what it is, and the text shown with it. */
+export interface PersonMediaOptions extends SendOptions {
+  readonly type: MediaType;
+  readonly mimetype: string;
+  readonly caption?: string;
+  readonly fileName?: string;
 }
 
 /**
@@ -120,11 +167,18 @@ export class SimulatedPerson implements NetworkPerson {
   /** Everything the person's devices decrypted, in order. */
   readonly received: PersonMessage[] = [];
   autoReceipts: boolean;
+  /** Whether frames that do not decrypt are answered with a decryption-error message. */
+  decryptionErrors: boolean;
   private readonly random: RandomSource;
+  private readonly clock: Clock;
+  private readonly crypto: CryptoProvider;
   private readonly padding: number | false;
   private readonly preKeyIds = new Map<number, number>();
   /** Chains each device sent to a business number (`device/number/group/chain`). */
   private readonly distributed = new Set<string>();
+  /** By `${to}/${deviceId}/${timestamp}`, oldest first. */
+  private readonly sentLog = new Map<string, SentMessage>();
+  private lastTimestamp = 0;
   private link: PersonLink | undefined;
 
   /** Use {@link createSimulatedPerson}, which also creates the identity. */
@@ -137,8 +191,11 @@ export class SimulatedPerson implements NetworkPerson {
     this.phoneNumber = options.phoneNumber;
     this.devices = options.devices;
     this.random = options.random;
+    this.clock = options.clock ?? systemClock;
+    this.crypto = options.crypto ?? createPortableCrypto();
     this.padding = options.padding ?? DEFAULT_PADDING_BLOCK;
     this.autoReceipts = options.autoReceipts ?? true;
+    this.decryptionErrors = options.decryptionErrors ?? true;
   }
 
   get deviceIds(): number[] {
@@ -180,11 +237,36 @@ export class SimulatedPerson implements NetworkPerson {
    * Encrypts a message to a business number and returns the frame the network would deliver
    * to the gateway. Needs a session: call {@link startSession} first, or use {@link send}.
    */
-  async encrypt(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
-    const device = this.device(options.deviceId);
-    const envelope = typeof content === 'string' ? { text: content } : { bytes: content };
+  async encrypt(
+    to: string,
+    content: string | Uint8Array | ContentEnvelope,
+    options: SendOptions = {},
+  ): Promise<InboundFrame> {
+    // Unique per person, as Signal clients keep them: a decryption error names one message.
+    const timestamp = Math.max(this.clock.now(), this.lastTimestamp + 1);
+    this.lastTimestamp = timestamp;
+    return this.encryptAt(to, content, options.deviceId, timestamp);
+  }
+
+  private async encryptAt(
+    to: string,
+    content: string | Uint8Array | ContentEnvelope,
+    deviceId: number | undefined,
+    timestamp: number,
+  ): Promise<InboundFrame> {
+    const device = this.device(deviceId);
+    const envelope =
+      typeof content === 'string'
+        ? { text: content }
+        : content instanceof Uint8Array
+          ? { bytes: content }
+          : content;
     const plaintext = encodeMessagePlaintext(envelope, this.padding);
     const message = await device.sessions.encrypt(businessAddress(to), plaintext);
+    const key = `${to}/${device.deviceId}/${timestamp}`;
+    this.sentLog.delete(key);
+    this.sentLog.set(key, { to, deviceId: device.deviceId, content });
+    if (this.sentLog.size > MAX_SENT_LOG) this.sentLog.delete(this.sentLog.keys().next().value!);
     return {
       // Random, like a network's ids: nothing about the person or the content.
       frameId: `f${toHex(this.random(12))}`,
@@ -193,11 +275,16 @@ export class SimulatedPerson implements NetworkPerson {
       deviceId: device.deviceId,
       type: message.type,
       body: message.body,
+      timestamp,
     };
   }
 
   /** Encrypts (starting a session from the directory if needed) and hands the frame to the network. */
-  async send(to: string, content: string | Uint8Array, options: SendOptions = {}): Promise<InboundFrame> {
+  async send(
+    to: string,
+    content: string | Uint8Array | ContentEnvelope,
+    options: SendOptions = {},
+  ): Promise<InboundFrame> {
     const link = this.requireLink();
     if (!(await this.hasSession(to, options.deviceId))) {
       await this.startSession(to, await link.businessBundle(to), options.deviceId);
@@ -208,12 +295,68 @@ export class SimulatedPerson implements NetworkPerson {
   }
 
   /**
+   * Sends a file as WhatsApp-family clients do: encrypts it (a fresh media key), puts the blob on
+   * the network's media host, and sends the pointer in a message.
+   */
+  async sendMedia(
+    to: string,
+    file: Uint8Array,
+    options: PersonMediaOptions,
+  ): Promise<{ readonly frame: InboundFrame; readonly pointer: MediaPointer }> {
+    const host = this.requireLink().media;
+    if (!host) throw new ParleyError('ERR_CONFIGURATION', 'the network has no media host');
+    const { blob, media } = encryptMedia(file, {
+      type: options.type,
+      crypto: this.crypto,
+      random: this.random,
+    });
+    const location = await host.upload(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(blob);
+          controller.close();
+        },
+      }),
+      {
+        type: options.type,
+        length: blob.length,
+        fileEncSha256: media.fileEncSha256,
+      },
+    );
+    const pointer = createMediaPointer({
+      ...media,
+      ...location,
+      mimetype: options.mimetype,
+      caption: options.caption,
+      fileName: options.fileName,
+    });
+    const frame = await this.send(to, { media: pointer }, { deviceId: options.deviceId });
+    return { frame, pointer };
+  }
+
+  /** Fetches a received file from the network's media host and decrypts it (checked first). */
+  async downloadMedia(pointer: MediaPointer): Promise<Uint8Array> {
+    const host = this.requireLink().media;
+    if (!host) throw new ParleyError('ERR_CONFIGURATION', 'the network has no media host');
+    const parts: Uint8Array[] = [];
+    const location = { directPath: pointer.directPath, url: pointer.url };
+    for await (const chunk of readBytes(await host.download(location), 'download')) parts.push(chunk);
+    return decryptMedia(concatBytes(...parts), pointer, { crypto: this.crypto, random: this.random });
+  }
+
+  /**
    * Decrypts a frame from the gateway on the device it is addressed to and records it in
    * {@link received}: a 1:1 message (a distribution message in it is stored for its group) or a
    * group message (type 7, with the group's sender key).
    */
   async decrypt(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
+    if (frame.type === 8) {
+      throw new ParleyError(
+        'ERR_INVALID_ARGUMENT',
+        'a type-8 frame is a decryption-error message, not a message: receiveDecryptionError() takes it',
+      );
+    }
     const sender = businessAddress(frame.from);
     let group: string | undefined;
     let plaintext: Uint8Array;
@@ -240,6 +383,7 @@ export class SimulatedPerson implements NetworkPerson {
       text: envelope.text ?? new TextDecoder().decode(content),
       ...(group === undefined || only ? {} : { group }),
       ...(only ? { distribution: distribution.groupId } : {}),
+      ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
     if (!only) this.received.push(message);
     return message;
@@ -316,29 +460,76 @@ export class SimulatedPerson implements NetworkPerson {
   }
 
   /**
-   * Called by the network for each frame addressed to this person: decrypts, then sends a
-   * receipt. A group message the device has no sender key for is reported to the business.
+   * Called by the network for each message frame addressed to this person: decrypts, then sends
+   * a receipt. A group message the device has no sender key for is reported to the business; any
+   * other frame that does not decrypt is answered with a decryption-error message (unless
+   * `decryptionErrors` is off). The error is thrown.
    */
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     let message: PersonMessage;
     try {
       message = await this.decrypt(frame);
     } catch (error) {
-      if (
-        frame.type === 7 &&
-        isParleyError(error, 'ERR_SENDER_KEY_NOT_FOUND') &&
-        this.link?.reportMissingSenderKey
-      ) {
-        await this.link.reportMissingSenderKey({
+      if (frame.type === 7 && isParleyError(error, 'ERR_SENDER_KEY_NOT_FOUND')) {
+        // The business answers this report with the message over 1:1 and the current chain.
+        await this.link?.reportMissingSenderKey?.({
           frameId: frame.frameId,
           from: this.phoneNumber,
           deviceId: frame.deviceId,
         });
+      } else if (this.decryptionErrors && this.link && !isParleyError(error, 'ERR_DUPLICATE_MESSAGE')) {
+        // A frame seen before is no loss: nothing to ask for.
+        await this.askForResend(frame);
       }
       throw error;
     }
     if (this.autoReceipts && this.link) await this.link.submitReceipt(this.receipt(frame));
     return message;
+  }
+
+  /**
+   * A decryption-error message from a business number (a type-8 frame), answered as Signal
+   * clients do: when it names this device's current session's ratchet key, that session is
+   * archived; the message it names is encrypted again (from a new session if there is none,
+   * fetched from the directory) and sent under its original timestamp.
+   */
+  async receiveDecryptionError(frame: OutboundFrame): Promise<DecryptionErrorAnswer> {
+    const error = decodeDecryptionErrorContent(frame.body);
+    const device = this.device(frame.deviceId);
+    if (error.deviceId !== device.deviceId) return { resent: false, sessionArchived: false };
+    const business = businessAddress(frame.from);
+    const sessionArchived =
+      error.ratchetKey !== undefined &&
+      (await device.sessions.archiveSession(business, { ifRatchetKey: error.ratchetKey }));
+    const sent = this.sentLog.get(`${frame.from}/${device.deviceId}/${error.timestamp}`);
+    if (!sent) return { resent: false, sessionArchived };
+    const link = this.requireLink();
+    if (!(await device.sessions.hasSession(business))) {
+      await device.sessions.processBundle(business, await link.businessBundle(frame.from));
+    }
+    await link.submitFrame(await this.encryptAt(sent.to, sent.content, sent.deviceId, error.timestamp));
+    return { resent: true, sessionArchived };
+  }
+
+  /** A decryption-error message about a frame from a business that did not decrypt. */
+  private async askForResend(frame: OutboundFrame): Promise<void> {
+    let body: Uint8Array;
+    try {
+      body = encodeDecryptionErrorContent(
+        decryptionErrorFor(frame as OutboundFrame & { type: 2 | 3 }, frame.timestamp, BUSINESS_DEVICE_ID),
+      );
+    } catch {
+      return; // Not a message at all: nothing to name.
+    }
+    await this.requireLink().submitFrame({
+      frameId: `f${toHex(this.random(12))}`,
+      to: frame.from,
+      from: this.phoneNumber,
+      deviceId: frame.deviceId,
+      type: 8,
+      body,
+      timestamp: this.clock.now(),
+    });
   }
 
   /** Texts received from one business number (all devices), in order. */
@@ -393,7 +584,7 @@ export async function createSimulatedPerson(options: SimulatedPersonOptions): Pr
     });
     devices.push({ deviceId, sessions, groups });
   }
-  return new SimulatedPerson({ ...options, devices, random });
+  return new SimulatedPerson({ ...options, devices, random, crypto });
 }
 
 function businessAddress(number: string): ProtocolAddress {

@@ -15,7 +15,8 @@ import type {
 } from '../gateway/types.js';
 import type { SpamReportOutcome } from '../integrity/monitor.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
-import type { NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
+import { SimulatedMediaServer } from './media-server.js';
+import type { DecryptionErrorAnswer, NetworkPerson, PersonLink, PersonMessage } from './simulated-person.js';
 
 /** What the network delivers to: a `Gateway`, or a client that forwards to one (HTTP, WebSocket). */
 export interface GatewayEndpoint {
@@ -72,6 +73,8 @@ export interface PacketFilter {
 /** What happened to one packet in a delivery step. */
 export type Delivery =
   | { readonly packet: Packet; readonly result: 'received'; readonly message: PersonMessage }
+  /** A decryption-error message (type 8) the person's client answered. */
+  | { readonly packet: Packet; readonly result: 'answered'; readonly answer: DecryptionErrorAnswer }
   | { readonly packet: Packet; readonly result: 'accepted'; readonly outcome: ReceiveOutcome }
   | { readonly packet: Packet; readonly result: 'receipt' }
   /** A `key-missing` report reached the gateway. */
@@ -107,7 +110,7 @@ interface Fault {
 export const DEFAULT_MAX_FLUSH_STEPS = 100;
 
 export interface TestNetworkOptions {
-  /** For `shuffle()`; pass a deterministic source to make a shuffle reproducible. */
+  /** For `shuffle()` and media paths; pass a deterministic source to make them reproducible. */
   readonly random?: RandomSource;
 }
 
@@ -131,6 +134,8 @@ export class TestNetwork implements Transport, Directory {
   sendAttempts = 0;
   /** While true every `send` from the gateway is refused (the network is unreachable). */
   down = false;
+  /** The network's media host: the gateway's `media.transport`, and where people put and get blobs. */
+  readonly media: SimulatedMediaServer;
   private readonly random: RandomSource | undefined;
   private readonly people = new Map<string, NetworkPerson>();
   private readonly published = new Map<string, Published>();
@@ -144,6 +149,7 @@ export class TestNetwork implements Transport, Directory {
 
   constructor(options: TestNetworkOptions = {}) {
     this.random = options.random;
+    this.media = new SimulatedMediaServer({ random: options.random });
   }
 
   /** Where frames from people and receipts go. */
@@ -160,6 +166,7 @@ export class TestNetwork implements Transport, Directory {
       submitReceipt: (receipt) => this.enqueue({ direction: 'to-gateway', kind: 'receipt', receipt }),
       reportMissingSenderKey: (report) =>
         this.enqueue({ direction: 'to-gateway', kind: 'key-missing', report }),
+      media: this.media,
     };
     person.attach(link);
     return person;
@@ -268,6 +275,11 @@ export class TestNetwork implements Transport, Directory {
       const person = this.people.get(packet.frame.to);
       if (!person) return { packet, result: 'refused', code: 'ERR_NOT_FOUND' };
       try {
+        if (packet.frame.type === 8) {
+          if (!person.receiveDecryptionError)
+            return { packet, result: 'refused', code: 'ERR_INVALID_MESSAGE' };
+          return { packet, result: 'answered', answer: await person.receiveDecryptionError(packet.frame) };
+        }
         return { packet, result: 'received', message: await person.receive(packet.frame) };
       } catch (error) {
         return { packet, result: 'refused', code: codeOf(error) };

@@ -3,7 +3,10 @@ import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { createDeterministicRandom } from '../crypto/random.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import { createLocalKeyProvider } from '../gateway/key-provider.js';
+import type { GatewayMediaOptions } from '../gateway/media-options.js';
+import type { MediaContent } from '../gateway/media-types.js';
 import type { GatewayEvent, InboundMessage, MessageId, OutboundStatus } from '../gateway/types.js';
+import { createMemoryBlobStore } from '../media/memory-blob-store.js';
 import type { Store } from '../storage/contract.js';
 import { createMemoryStore } from '../storage/memory.js';
 import { ManualClock } from './manual-clock.js';
@@ -22,7 +25,7 @@ export interface TestBusiness {
   /** What the business's message handler received, in order (redeliveries included). */
   readonly messages: BusinessMessage[];
   readonly events: GatewayEvent[];
-  send(to: string, content: string | Uint8Array): Promise<MessageId>;
+  send(to: string, content: string | Uint8Array | MediaContent): Promise<MessageId>;
   /** The latest status event of a message the business sent. */
   status(messageId: MessageId): OutboundStatus | undefined;
   /** The handler throws for the next `count` messages (the gateway redelivers them later). */
@@ -43,6 +46,11 @@ export interface TestWorldOptions {
   readonly clock?: ManualClock;
   /** Message store and vault store (default: two memory stores on the world's clock). */
   readonly stores?: { readonly store: Store; readonly vaultStore: Store };
+  /**
+   * The gateway's media settings; the media host is always the network's. Default: a memory
+   * blob store on the world's clock and the default size limits.
+   */
+  readonly media?: Omit<Partial<GatewayMediaOptions>, 'transport'>;
   /** Anything else for `createGateway` (the world supplies transport, directory, clock, keys). */
   readonly gateway?: Partial<GatewayOptions>;
 }
@@ -89,6 +97,12 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
     timer: false,
     ...stores,
     keyProvider: createLocalKeyProvider({ kek: random(32), crypto, random }),
+    // Media through the network's media host, blobs in memory (or the blob store given).
+    media: {
+      ...options.media,
+      blobStore: options.media?.blobStore ?? createMemoryBlobStore({ clock }),
+      transport: network.media,
+    },
     ...options.gateway,
     transport: network,
     directory: network,

@@ -8,14 +8,15 @@ export class SimulatedCrash extends Error {
 export type CutMode = 'before' | 'after';
 
 /**
- * A store that "crashes" at its `cutAt`-th commit (counted from when it is armed): `before`
+ * A store that "crashes" at its `cutAt`-th commit (counted from when it is armed), or at the
+ * first commit `cutAt` picks when it is a predicate: `before`
  * throws without applying the commit, `after` applies it and then throws — the two ways a kill
  * -9 can land around a commit. Everything after the cut also throws (the process is dead);
  * `restart()` gives the underlying store to a new "process".
  */
 export function cuttingStore(
   inner: Store,
-  cutAt: number,
+  cutAt: number | ((mutation: Parameters<Store['commit']>[0]) => boolean),
   mode: CutMode,
 ): {
   readonly store: Store;
@@ -31,7 +32,8 @@ export function cuttingStore(
         if (dead) throw new SimulatedCrash('the process is dead');
         if (!armed) return inner.commit(...args);
         commits += 1;
-        if (commits !== cutAt) return inner.commit(...args);
+        const cutHere = typeof cutAt === 'number' ? commits === cutAt : cutAt(args[0]);
+        if (!cutHere) return inner.commit(...args);
         dead = true;
         if (mode === 'after') await inner.commit(...args);
         throw new SimulatedCrash(`cut ${mode} commit ${cutAt}`);

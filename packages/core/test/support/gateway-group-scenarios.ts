@@ -16,6 +16,8 @@ import { NAMESPACES, type Store } from '../../src/storage/contract.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { createSimulatedPerson, type SimulatedPerson } from '../../src/testing/simulated-person.js';
 import { TestNetwork } from '../../src/testing/test-network.js';
+import { decryptionErrorFor } from '../../src/wire/decryption-error-message.js';
+import { encodeDecryptionErrorContent } from '../../src/wire/plaintext-content.js';
 import type { SenderKeyFormat } from '../../src/wire/sender-key-format.js';
 import { decodeSenderKeyMessage } from '../../src/wire/sender-key-message.js';
 import { type CutMode, cuttingStore } from './cutting-store.js';
@@ -417,6 +419,51 @@ export function describeGatewayGroupScenarios(factory: GatewayStoreFactory): voi
       }
       expect(await dumpStore(world.store)).toBe(before);
     });
+
+    it("Signal's way: a member device's decryption-error message (type 8, no ratchet key) naming a group message has it resent over 1:1", async () => {
+      const world = await groupWorld({ format, people: { [BOB]: 1 } });
+      const group = await world.shop.createGroup({ from: SHOP, members: [BOB] });
+      // The network loses both frames to Bob's device: the distribution message and the group message.
+      world.network.dropNext(2, { direction: 'to-person' });
+      const id = await world.shop.sendToGroup({ groupId: group, content: 'Read me again' });
+      await world.network.flush();
+      const lost = world.network.sent.find((frame) => frame.type === 7)!;
+      const bob = world.person(BOB);
+      expect(textsOf(bob, group)).toEqual([]);
+      // What a Signal client sends for a sender-key message it cannot read: the error names the
+      // message's timestamp and no ratchet key.
+      let frames = 0;
+      const error = (timestamp: number, from = BOB) => ({
+        frameId: `bob-error-${++frames}`,
+        to: SHOP,
+        from,
+        deviceId: 1,
+        type: 8 as const,
+        body: encodeDecryptionErrorContent(decryptionErrorFor({ type: 7, body: lost.body }, timestamp, 1)),
+        timestamp: world.clock.now(),
+      });
+      expect(await world.gateway.receiveFrame(error(lost.timestamp))).toEqual({
+        kind: 'decryption-error',
+        resent: true,
+        sessionArchived: false,
+      });
+      await flush(world);
+      expect(textsOf(bob, group)).toEqual(['Read me again']);
+      expect((await world.shop.status(id)).devices.map((device) => device.state)).toEqual(['delivered']);
+      // Again within the retry interval, a timestamp naming no group message of Bob's, or from
+      // someone who is not a member: nothing is resent and no stored byte changes.
+      const before = await dumpStore(world.store);
+      const sent = world.network.sent.length;
+      for (const again of [error(lost.timestamp), error(lost.timestamp + 1), error(lost.timestamp, ALICE)]) {
+        expect(await world.gateway.receiveFrame(again)).toEqual({
+          kind: 'decryption-error',
+          resent: false,
+          sessionArchived: false,
+        });
+      }
+      expect(world.network.sent.length).toBe(sent);
+      expect(await dumpStore(world.store)).toBe(before);
+    });
   });
 
   describe(`gateway groups (${factory.kind})`, () => {
@@ -448,6 +495,36 @@ export function describeGatewayGroupScenarios(factory: GatewayStoreFactory): voi
       // Bob still gets the group's messages, on the new chain.
       await world.shop.sendToGroup({ groupId: group, content: 'after the erasure' });
       await flush(world);
+      expect(textsOf(world.person(BOB), group)).toEqual(['hello', 'after the erasure']);
+    });
+
+    it('erasure is one commit: cut right after it, the person is gone from the groups and from everything else alike', async () => {
+      const world = await groupWorld();
+      const group = await world.shop.createGroup({ from: SHOP, members: [ALICE, BOB] });
+      await world.shop.sendToGroup({ groupId: group, content: 'hello' });
+      await world.person(ALICE).sendToGroup(SHOP, group, 'alice writes');
+      await flush(world);
+      const info = await world.shop.group(group);
+      const alice = info.members.find((member) => member.phoneNumber === ALICE)!.member;
+      // The process dies right after the commit that removes Alice's member record.
+      const cutting = cuttingStore(
+        world.store,
+        (mutation) => mutation.some((write) => write.key.includes(`/gm/${group}/${alice}`)),
+        'after',
+      );
+      await world.restart(cutting.store);
+      cutting.arm();
+      await world.shop.erase(ALICE).catch(() => undefined);
+      expect(cutting.cut()).toBe(true);
+      await world.restart();
+      // That commit took her sessions, messages and group records together.
+      expect(await dumpStore(world.store)).not.toContain(alice);
+      // The rotation it marked due runs before the next send: Bob only, on a new chain.
+      const mark = world.network.sent.length;
+      await world.shop.sendToGroup({ groupId: group, content: 'after the erasure' });
+      await flush(world);
+      expect((await world.shop.group(group)).chain!.chainId).not.toBe(info.chain!.chainId);
+      expect(framesSince(world, mark).group.map((frame) => frame.to)).toEqual([BOB]);
       expect(textsOf(world.person(BOB), group)).toEqual(['hello', 'after the erasure']);
     });
 

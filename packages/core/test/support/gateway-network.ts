@@ -66,6 +66,8 @@ export class FakeNetwork implements Transport, Directory {
   /** Frames the transport accepted, in order. */
   readonly sent: OutboundFrame[] = [];
   readonly retryRequests: RetryRequest[] = [];
+  /** Type-8 frames (decryption-error messages) `deliverAll` set aside instead of decrypting. */
+  readonly decryptionErrors: OutboundFrame[] = [];
   readonly acknowledged: string[] = [];
   sendAttempts = 0;
   /** The next this-many `send` calls fail. */
@@ -202,8 +204,14 @@ export class FakeNetwork implements Transport, Directory {
     phoneNumber: string,
     to: string,
     text: string,
-    options: { deviceId?: number; pad?: boolean; freshBundle?: boolean; kyber?: boolean } = {},
-  ): Promise<InboundFrame> {
+    options: {
+      deviceId?: number;
+      pad?: boolean;
+      freshBundle?: boolean;
+      kyber?: boolean;
+      timestamp?: number;
+    } = {},
+  ): Promise<InboundFrame & { readonly type: 2 | 3 }> {
     const deviceId = options.deviceId ?? 1;
     const device = this.device(phoneNumber, deviceId);
     const business = { name: to, deviceId: 1 };
@@ -225,6 +233,7 @@ export class FakeNetwork implements Transport, Directory {
       deviceId,
       type: message.type,
       body: message.body,
+      timestamp: options.timestamp ?? 1_700_000_000_000 + this.frameCounter,
     };
   }
 
@@ -236,6 +245,11 @@ export class FakeNetwork implements Transport, Directory {
     for (const frame of frames) {
       // These devices are 1:1 peers; group scenarios run on the testing kit's network.
       if (frame.type === 7) throw new Error('a group message reached a 1:1 test peer');
+      if (frame.type === 8) {
+        // A decryption-error message: the peers here have no retry logic; tests read them.
+        this.decryptionErrors.push(frame);
+        continue;
+      }
       const device = this.device(frame.to, frame.deviceId);
       const plaintext = await device.decrypt(
         { name: frame.from, deviceId: 1 },

@@ -8,9 +8,12 @@ import { decodeMessagePlaintext } from '../../src/content/message-plaintext.js';
 import { isParleyError } from '../../src/errors.js';
 import { readMessageArchive } from '../../src/gateway/archive.js';
 import { createLocalKeyProvider } from '../../src/gateway/key-provider.js';
+import { RETRY_REQUESTS_PER_INTERVAL } from '../../src/gateway/options.js';
 import type { GatewayEvent, InboundFrame, InboundMessage } from '../../src/gateway/types.js';
 import { SessionManager } from '../../src/session/session-manager.js';
 import { NAMESPACES, type Store } from '../../src/storage/contract.js';
+import { sendingRatchetKey } from '../../src/wire/decryption-error-message.js';
+import { decodeDecryptionErrorContent } from '../../src/wire/plaintext-content.js';
 import { allPeers } from '../peers/index.js';
 import { createParleyPeer } from '../peers/parley.js';
 import {
@@ -203,7 +206,7 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
       expect(tg.events.filter((event) => event.type === 'dropped')).toEqual([]);
     });
 
-    it('an undecryptable message asks for a retry once per interval; the libsignal peer re-sends from a fresh bundle', async () => {
+    it('an undecryptable message asks for a retry (a decryption-error frame) a few times per interval; the libsignal peer re-sends from a fresh bundle', async () => {
       const tg = await gatewayWith({ retryRequestIntervalMs: 60 * MINUTE });
       await setUpBusiness(tg, 'shop', [SHOP]);
       const received = await collect(tg, 'shop');
@@ -228,10 +231,31 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
         reason: 'ERR_INVALID_MAC',
         retryRequested: true,
       });
+      // Each failed frame is named in a decryption-error frame of its own, up to the allowance.
+      const more = [];
+      for (let i = 1; i < RETRY_REQUESTS_PER_INTERVAL; i++) more.push(await corrupt(`two, ${i}`));
+      for (const frame of more)
+        expect(await tg.gateway.receiveFrame(frame)).toMatchObject({ retryRequested: true });
       expect(await tg.gateway.receiveFrame(await corrupt('three'))).toMatchObject({ retryRequested: false });
-      expect(tg.network.retryRequests).toEqual([
-        { from: SHOP, to: ALICE, deviceId: 1, frameId: bad.frameId, reason: 'ERR_INVALID_MAC' },
-      ]);
+      expect(tg.network.retryRequests[0]).toEqual({
+        from: SHOP,
+        to: ALICE,
+        deviceId: 1,
+        frameId: bad.frameId,
+        reason: 'ERR_INVALID_MAC',
+      });
+      expect(tg.network.retryRequests).toHaveLength(RETRY_REQUESTS_PER_INTERVAL);
+      const errors = tg.network.sent.filter((frame) => frame.type === 8);
+      expect(errors.map((frame) => [frame.from, frame.to, frame.deviceId])).toEqual(
+        [bad, ...more].map(() => [SHOP, ALICE, 1]),
+      );
+      expect(errors.map((frame) => decodeDecryptionErrorContent(frame.body))).toEqual(
+        [bad, ...more].map((frame) => ({
+          ratchetKey: sendingRatchetKey(frame),
+          timestamp: frame.timestamp,
+          deviceId: 1,
+        })),
+      );
 
       // The transport hands the request to the device: it processes a fresh bundle and re-sends.
       const resent = await tg.network.personFrame(ALICE, SHOP, 'two again', { freshBundle: true });
@@ -250,7 +274,7 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
 
       tg.clock.advance(61 * MINUTE);
       expect(await tg.gateway.receiveFrame(await corrupt('later'))).toMatchObject({ retryRequested: true });
-      expect(tg.network.retryRequests).toHaveLength(2);
+      expect(tg.network.retryRequests).toHaveLength(RETRY_REQUESTS_PER_INTERVAL + 1);
     });
 
     it('a reinstalled app (new identity) is accepted and reported as identity-changed', async () => {
@@ -300,7 +324,15 @@ export function describeGatewayScenarios(factory: GatewayStoreFactory): void {
         [3, 'canary-outbound'],
       ]);
       for (const frame of tg.network.sent) {
-        expect(Object.keys(frame).sort()).toEqual(['body', 'deviceId', 'frameId', 'from', 'to', 'type']);
+        expect(Object.keys(frame).sort()).toEqual([
+          'body',
+          'deviceId',
+          'frameId',
+          'from',
+          'timestamp',
+          'to',
+          'type',
+        ]);
         expect(Buffer.from(frame.body).toString('latin1')).not.toContain('canary-outbound');
       }
       for (const { frame } of delivered) await tg.gateway.receiveReceipt({ frameId: frame.frameId });

@@ -4,8 +4,10 @@
  * memory stores that a test can snapshot byte for byte.
  */
 import {
+  type BlobStore,
   createGateway,
   createLocalKeyProvider,
+  createMemoryBlobStore,
   createMemoryStore,
   defaultRandom,
   type Gateway,
@@ -36,6 +38,8 @@ export interface WorldBusiness {
   /** The customer's first message (inbound) and the business's reply (outbound). */
   readonly inboundId: MessageId;
   readonly outboundId: MessageId;
+  /** A file the business uploaded (not sent). */
+  readonly mediaId: string;
 }
 
 export interface HttpAnswer {
@@ -51,6 +55,7 @@ export interface CloudApiWorld {
   readonly gateway: Gateway;
   readonly store: Store;
   readonly vaultStore: Store;
+  readonly blobStore: BlobStore;
   readonly server: CloudApiServer;
   readonly url: string;
   readonly networkToken: string;
@@ -66,7 +71,7 @@ export interface CloudApiWorld {
       readonly headers?: Record<string, string>;
     },
   ): Promise<HttpAnswer>;
-  /** Every record of both stores (key, version, expiry and value bytes), as one comparable map. */
+  /** Every record of both stores (key, version, expiry and value bytes) and every blob, as one comparable map. */
   snapshot(): Promise<Map<string, string>>;
   /** Lets background work and webhooks settle, and runs the gateway's tick. */
   settle(): Promise<void>;
@@ -81,6 +86,7 @@ export async function createCloudApiWorld(
   const network = new TestNetwork();
   const store = createMemoryStore({ clock });
   const vaultStore = createMemoryStore({ clock });
+  const blobStore = createMemoryBlobStore({ clock });
   const gateway = createGateway({
     store,
     vaultStore,
@@ -90,6 +96,7 @@ export async function createCloudApiWorld(
     crypto,
     clock,
     timer: false,
+    media: { blobStore, transport: network.media, maxBytes: { image: 1024 * 1024 } },
   });
   network.connect(gateway);
   const networkToken = `network-${Buffer.from(defaultRandom(16)).toString('hex')}`;
@@ -134,6 +141,12 @@ export async function createCloudApiWorld(
       }),
     });
     const outboundId = ((await sent.json()) as { messages: { id: MessageId }[] }).messages[0]!.id;
+    const uploaded = await fetch(`${url}/v1/${number.slice(1)}/media`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' },
+      body: Buffer.from(`${id}'s logo`),
+    });
+    const mediaId = ((await uploaded.json()) as { id: string }).id;
     await settle();
     return {
       id,
@@ -146,6 +159,7 @@ export async function createCloudApiWorld(
       customer,
       inboundId,
       outboundId,
+      mediaId,
     };
   };
   const a = await business('acme', '+15550100', '+15550123');
@@ -157,6 +171,7 @@ export async function createCloudApiWorld(
     gateway,
     store,
     vaultStore,
+    blobStore,
     server,
     url,
     networkToken,
@@ -199,6 +214,8 @@ export async function createCloudApiWorld(
           }
         }
       }
+      for (const info of await blobStore.list())
+        out.set(`blob/${info.id}`, `${info.length}/${info.expiresAt ?? '-'}`);
       return out;
     },
     settle,

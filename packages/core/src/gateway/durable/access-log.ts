@@ -37,6 +37,10 @@ export type AccessOperation =
   | 'on-message'
   | 'on-event'
   | 'access-log'
+  | 'upload-media'
+  | 'download-media'
+  | 'media-info'
+  | 'delete-media'
   | 'group-create'
   | 'group-add'
   | 'group-remove'
@@ -54,7 +58,11 @@ export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
   'on-message',
   'on-event',
   'access-log',
-  // Appended only: records store an operation's index in this list.
+  // Appended: a record stores its operation's index in this list.
+  'upload-media',
+  'download-media',
+  'media-info',
+  'delete-media',
   'group-create',
   'group-add',
   'group-remove',
@@ -65,6 +73,7 @@ export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
 
 /** What the caller of an operation tells the log. */
 export interface AccessNote {
+  /** The message id, or for media operations the media id. */
   messageId?: string | undefined;
   /** The person, as the business's pseudonym. */
   person?: string | undefined;
@@ -80,6 +89,7 @@ export interface AccessRecord {
   readonly principal: string;
   readonly operation: AccessOperation;
   readonly businessId: string;
+  /** The message concerned; for media operations the media id (`f…`). */
   readonly messageId: string | undefined;
   /** The person concerned, as the business's pseudonym (never a phone number). */
   readonly person: string | undefined;

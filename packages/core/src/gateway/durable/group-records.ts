@@ -110,22 +110,30 @@ export function decodePendingDistribution(bytes: Uint8Array): PendingDistributio
 // ── The sender-key ciphertext of an outbound group message ────────────────────────
 
 /**
- * Kept so that a retry sends the same sender-key message (one encryption per group message):
- * sealed under the message's period key like its content, since whoever held an earlier copy
- * of our chain could open it.
+ * A group message's one sender-key encryption, kept so that every retry and retransmission
+ * sends the same bytes under the same frame ids, with the distribution message of its chain
+ * made just before it (same iteration): a device that lacked the chain reads this message
+ * from it, and every later one. Sealed under the message's period key like its content (it
+ * opens the chain from this message on), and gone with the message.
  */
 export interface StoredGroupCiphertext {
   readonly chainId: number;
   readonly iteration: number;
+  /** The sending attempt that made it: the third part of its frame ids. */
+  readonly attempt: number;
   readonly body: Uint8Array;
+  /** The chain's SenderKeyDistributionMessage at `iteration`. */
+  readonly distribution: Uint8Array;
 }
 
 export function encodeGroupCiphertext(ciphertext: StoredGroupCiphertext): Uint8Array {
-  return new ByteWriter(ciphertext.body.length + 16)
+  return new ByteWriter(ciphertext.body.length + ciphertext.distribution.length + 24)
     .u8(FORMAT)
     .u32(ciphertext.chainId)
     .u32(ciphertext.iteration)
+    .u32(ciphertext.attempt)
     .bytes(ciphertext.body)
+    .bytes(ciphertext.distribution)
     .finish();
 }
 
@@ -134,9 +142,11 @@ export function decodeGroupCiphertext(bytes: Uint8Array): StoredGroupCiphertext 
   if (r.u8() !== FORMAT) r.fail('unknown format');
   const chainId = r.u32();
   const iteration = r.u32();
+  const attempt = r.u32();
   const body = r.bytes();
+  const distribution = r.bytes();
   r.end();
-  return { chainId, iteration, body };
+  return { chainId, iteration, attempt, body, distribution };
 }
 
 export function groupCiphertextAad(businessId: string, messageId: string): string {

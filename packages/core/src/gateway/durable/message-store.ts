@@ -1,11 +1,10 @@
 import { isParleyError, ParleyError } from '../../errors.js';
-import type { Namespace, WriteOperation } from '../../storage/contract.js';
+import type { CommitResult, ExpectedVersion, Namespace, WriteOperation } from '../../storage/contract.js';
 import type { BusinessContext, GatewayContext } from '../context.js';
 import { DAY_MS } from '../options.js';
 import type { MessageId } from '../types.js';
 import { contactKey, dueKey, messageIndexKey, messageKey, outboxKey, personIndexKey } from './layout.js';
 import {
-  type Direction,
   decodeMessageIndex,
   decodeMessageRecord,
   encodeMessageIndex,
@@ -22,7 +21,7 @@ export function messageWrites(
   id: MessageId,
   record: MessageRecord,
   now: number,
-  firstAttemptAt = now,
+  first: Pick<OutboxEntry, 'nextAttemptAt' | 'claimedBy'>,
 ): WriteOperation[] {
   const biz = ctx.id;
   return [
@@ -34,7 +33,7 @@ export function messageWrites(
       record.deadline + INDEX_GRACE_MS,
     ),
     put('meta', personIndexKey(biz, record.pseudonym, id), new Uint8Array(0), record.deadline),
-    ...outboxPut(biz, id, record.direction, firstAttemptAt, record.deadline),
+    ...outboxPut(biz, id, { direction: record.direction, deadline: record.deadline, ...first }),
     sealedPut(ctx, 'meta', contactKey(biz, record.pseudonym), encodeTimestamp(now)),
   ];
 }
@@ -43,15 +42,8 @@ export function messageWrites(
  * The outbox entry and a hint in the time index of due work. Hints are never updated in
  * place: `runDue` deletes a hint once it is spent or its entry moved to another time.
  */
-export function outboxPut(
-  biz: string,
-  id: MessageId,
-  direction: Direction,
-  nextAttemptAt: number,
-  deadline: number,
-): WriteOperation[] {
-  const entry = { direction, nextAttemptAt, deadline };
-  const expiresAt = deadline + OUTBOX_GRACE_MS;
+export function outboxPut(biz: string, id: MessageId, entry: OutboxEntry): WriteOperation[] {
+  const expiresAt = entry.deadline + OUTBOX_GRACE_MS;
   return [
     put('outbox', outboxKey(biz, id), encodeOutboxEntry(entry), expiresAt),
     put('outbox', dueKey(dueAt(entry), biz, id), new Uint8Array(0), expiresAt),
@@ -115,6 +107,20 @@ export async function commitIfUnchanged(
     return true;
   } catch (error) {
     if (isParleyError(error, 'ERR_STORE_CONFLICT')) return false;
+    throw error;
+  }
+}
+
+/** Commits when every expectation holds; undefined when another writer got there first. */
+export async function commitExpecting(
+  g: GatewayContext,
+  writes: WriteOperation[],
+  expectVersions: readonly ExpectedVersion[],
+): Promise<CommitResult | undefined> {
+  try {
+    return await g.store.commit(writes, { expectVersions });
+  } catch (error) {
+    if (isParleyError(error, 'ERR_STORE_CONFLICT')) return undefined;
     throw error;
   }
 }

@@ -354,27 +354,36 @@ export function contentAad(businessId: string, messageId: string): string {
 
 export interface OutboxEntry {
   readonly direction: Direction;
+  /** When the next attempt is due — or, while an instance holds the entry, when its claim ends. */
   readonly nextAttemptAt: number;
   readonly deadline: number;
+  /** The gateway instance working on it until `nextAttemptAt`; '' when no one holds it. */
+  readonly claimedBy: string;
 }
 
+/** Format 1 had no claim: it reads as unclaimed. */
+const OUTBOX_FORMAT = 2;
+
 export function encodeOutboxEntry(entry: OutboxEntry): Uint8Array {
-  return new ByteWriter(24)
-    .u8(FORMAT)
+  return new ByteWriter(48)
+    .u8(OUTBOX_FORMAT)
     .u8(DIRECTIONS.indexOf(entry.direction))
     .u64(entry.nextAttemptAt)
     .u64(entry.deadline)
+    .bytes(utf8(entry.claimedBy))
     .finish();
 }
 
 export function decodeOutboxEntry(bytes: Uint8Array): OutboxEntry {
   const r = new ByteReader(bytes, 'outbox entry');
-  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const format = r.u8();
+  if (format !== FORMAT && format !== OUTBOX_FORMAT) r.fail('unknown format');
   const direction = DIRECTIONS[r.u8()] ?? r.fail('unknown direction');
   const nextAttemptAt = r.u64();
   const deadline = r.u64();
+  const claimedBy = format === OUTBOX_FORMAT ? r.text() : '';
   r.end();
-  return { direction, nextAttemptAt, deadline };
+  return { direction, nextAttemptAt, deadline, claimedBy };
 }
 
 export interface MessageIndex {

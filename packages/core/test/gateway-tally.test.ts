@@ -1,0 +1,153 @@
+/**
+ * Integrity, statistics and billing over all traffic, whichever instance carried it: every
+ * counted event is committed with its change (the tally journal) and folded into shared state,
+ * so two instances decide and count exactly as one, an instance killed right after a commit
+ * still has its share counted, a spam report counts once, and a throttled business gets one
+ * rate across instances.
+ */
+import { describe, expect, it } from 'vitest';
+import { createPortableCrypto } from '../src/crypto/portable.js';
+import { createDeterministicRandom } from '../src/crypto/random.js';
+import { isParleyError } from '../src/errors.js';
+import { createGateway, type Gateway } from '../src/gateway/gateway.js';
+import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
+import { dayOf } from '../src/stats/day.js';
+import type { Store } from '../src/storage/contract.js';
+import { createMemoryStore } from '../src/storage/memory.js';
+import { ManualClock } from '../src/testing/manual-clock.js';
+import { createSimulatedPerson, type SimulatedPerson } from '../src/testing/simulated-person.js';
+import { TestNetwork } from '../src/testing/test-network.js';
+import { cuttingStore, SimulatedCrash } from './support/cutting-store.js';
+
+const NUMBER = '+15550100';
+const crypto = createPortableCrypto();
+const kek = new Uint8Array(32).fill(6);
+const person = (i: number) => `+1555020${String(i).padStart(4, '0')}`;
+const THRESHOLDS = { newRecipients: { warn: undefined, throttle: 3, block: 6 } };
+
+async function world(instances: number, people = 8, thresholds: object = THRESHOLDS) {
+  const clock = new ManualClock();
+  const store = createMemoryStore({ clock });
+  const vaultStore = createMemoryStore({ clock });
+  const network = new TestNetwork({ random: createDeterministicRandom('net') });
+  const make = (name: string, over: Store = store): Gateway =>
+    createGateway({
+      store: over,
+      vaultStore,
+      keyProvider: createLocalKeyProvider({ kek, crypto }),
+      transport: network,
+      directory: network,
+      crypto,
+      random: createDeterministicRandom(`gw-${name}`),
+      clock,
+      timer: false,
+      integrity: { thresholds },
+      preKeys: { batchSize: 20, kyberBatchSize: 2, lowWaterMark: 1, kyberLowWaterMark: 1 },
+    });
+  const gateways = Array.from({ length: instances }, (_, i) => make(String(i)));
+  await gateways[0]!.registerBusiness({ businessId: 'acme' });
+  await gateways[0]!.addNumber('acme', NUMBER);
+  network.connect(gateways[0]!);
+  const persons: SimulatedPerson[] = [];
+  for (let i = 0; i < people; i++) {
+    persons.push(
+      network.addPerson(
+        await createSimulatedPerson({
+          phoneNumber: person(i),
+          crypto,
+          clock,
+          random: createDeterministicRandom(`p${i}`),
+        }),
+      ),
+    );
+  }
+  return { clock, store, vaultStore, network, gateways, persons, make };
+}
+
+/** Sends to every person in turn, through the instances round-robin; what each send did. */
+async function blast(w: Awaited<ReturnType<typeof world>>): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (let i = 0; i < w.persons.length; i++) {
+    const gateway = w.gateways[i % w.gateways.length]!;
+    try {
+      const id = await gateway.send({ from: NUMBER, to: person(i), content: `offer ${i}` });
+      await gateway.idle();
+      outcomes.push((await gateway.status(id)).status);
+    } catch (error) {
+      outcomes.push(isParleyError(error) ? error.code : String(error));
+    }
+  }
+  return outcomes;
+}
+
+describe('counts over all instances', () => {
+  it('a business that messages everyone through two instances is throttled and blocked exactly as through one', async () => {
+    const one = await world(1);
+    const two = await world(2);
+    const alone = await blast(one);
+    const shared = await blast(two);
+    expect(shared).toEqual(alone);
+    expect(alone).toContain('ERR_INTEGRITY_BLOCKED');
+    expect(alone.filter((outcome) => outcome === 'sent').length).toBeGreaterThan(0);
+    for (const w of [one, two]) for (const gateway of w.gateways) await gateway.tick();
+    const signal = (w: typeof one) => w.gateways[0]!.integritySignals().signal('acme');
+    expect(signal(two).level).toBe(signal(one).level);
+    expect(signal(two).snapshot.sent).toBe(signal(one).snapshot.sent);
+    expect(signal(two).snapshot.newRecipients).toBe(signal(one).snapshot.newRecipients);
+    // Every instance reads the same figures once it folded and refreshed.
+    expect(two.gateways[1]!.integritySignals().signal('acme').snapshot).toEqual(signal(two).snapshot);
+  });
+
+  it('the share of an instance killed right after its commit is counted (statistics and billing)', async () => {
+    const w = await world(1, 3);
+    await w.gateways[0]!.send({ from: NUMBER, to: person(1), content: 'hello' });
+    await w.gateways[0]!.idle();
+    // The other instance dies right after the commit that stored its message (and its count).
+    const journals = (mutation: Parameters<Store['commit']>[0]) =>
+      mutation.some((op) => op.type === 'put' && op.key.startsWith('gw/j/'));
+    const cut = cuttingStore(w.store, journals, 'after');
+    const dying = w.make('dying', cut.store);
+    cut.arm();
+    await expect(dying.send({ from: NUMBER, to: person(0), content: 'last words' })).rejects.toBeInstanceOf(
+      SimulatedCrash,
+    );
+    await w.gateways[0]!.tick();
+    const day = dayOf(w.clock.now());
+    const row = w.gateways[0]!.statisticsExport().statistics.snapshot(day).businesses[0];
+    expect(row?.messagesOut).toBe(2);
+    // Folded: the journal is empty, the state holds both.
+    expect(await w.store.list('counters', { prefix: 'gw/j/' })).toEqual([]);
+  });
+
+  it('a spam report relayed to two instances counts once', async () => {
+    const w = await world(2, 1);
+    const id = await w.gateways[0]!.send({ from: NUMBER, to: person(0), content: 'buy now' });
+    await w.network.flush();
+    await w.gateways[0]!.idle();
+    const report = { reporter: person(0), to: NUMBER, messageId: id };
+    const outcomes = await Promise.all(w.gateways.map((gateway) => gateway.receiveSpamReport(report)));
+    expect(outcomes.sort()).toEqual(['counted', 'duplicate']);
+    for (const gateway of w.gateways) await gateway.tick();
+    expect(w.gateways[1]!.integritySignals().signal('acme').snapshot.spamReports).toBe(1);
+  });
+
+  it('a throttled business gets one rate across instances: the slots are shared', async () => {
+    const w = await world(2, 6, { newRecipients: { warn: undefined, throttle: 3, block: 100 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const gateway = w.gateways[i % 2]!;
+      ids.push(await gateway.send({ from: NUMBER, to: person(i), content: `m${i}` }));
+      await gateway.idle();
+    }
+    const statuses = async () => Promise.all(ids.map(async (id) => (await w.gateways[0]!.status(id)).status));
+    // From the 4th send the business is throttled: 20 a minute, one slot every 3 s, whichever
+    // instance took the send — the 4th goes now, the 5th and 6th wait for theirs.
+    expect(await statuses()).toEqual(['sent', 'sent', 'sent', 'sent', 'accepted', 'accepted']);
+    w.clock.advance(3_000);
+    for (const gateway of w.gateways) {
+      await gateway.runDue();
+      await gateway.idle();
+    }
+    expect(await statuses()).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'accepted']);
+  });
+});
