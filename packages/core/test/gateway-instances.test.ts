@@ -160,4 +160,28 @@ describe('due work across instances', () => {
     // Confirmed by the device: the stored frame is gone.
     expect(await w.store.list('outbox', { prefix: 'gw/b/acme/f/' })).toHaveLength(0);
   });
+
+  it('a receipt taken by another instance before the sender recorded its attempt: delivered, and the claim ends at once', async () => {
+    const w = await setUp();
+    const b = w.instance('b');
+    w.person.autoReceipts = false;
+    let receipt: Promise<void> | undefined;
+    const send = w.network.send.bind(w.network);
+    // The device confirms at once, through instance b, while a has not recorded the attempt.
+    w.network.send = async (frame) => {
+      await send(frame);
+      receipt = b.receiveReceipt({ frameId: frame.frameId });
+      await receipt;
+    };
+    const id = await w.a.send({ from: NUMBER, to: PERSON, content: 'quick reader' });
+    await w.a.idle();
+    await receipt;
+    const status = await w.a.status(id);
+    expect(status.status).toBe('delivered');
+    expect(status.devices).toEqual([{ deviceId: 1, state: 'delivered' }]);
+    // a merged its attempt into the record b changed: no entry left for a lease to run out on.
+    expect(
+      (await w.store.list('outbox')).map((entry) => entry.key).filter((key) => key.includes(id)),
+    ).toEqual([]);
+  });
 });

@@ -22,9 +22,9 @@ const PERSON = '+15550123';
 const HOUR = 60 * 60 * 1000;
 
 describe('a receipt for a frame the gateway sent just before it died', () => {
-  // KNOWN DEFECT, open: a regression of e25353c (this test passes on d283280). `it.fails`
-  // keeps CI green while it is open and turns red once fixed: make it a plain `it` then.
-  it.fails('still makes the message delivered, and says so', async () => {
+  // A regression of e25353c (this test passed on d283280), fixed: a receipt for a device the
+  // record does not list yet counts when the frame stored for it proves it was sent.
+  it('still makes the message delivered, and says so', async () => {
     const crypto = testCrypto();
     const clock = new ManualClock();
     const network = new TestNetwork();

@@ -150,4 +150,72 @@ describe('counts over all instances', () => {
     }
     expect(await statuses()).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'accepted']);
   });
+
+  it('an event whose commit landed but has not answered yet is counted once by a refresh meanwhile', async () => {
+    const w = await world(1, 3);
+    // The store commits the first send (and its count) at once but answers late: a database
+    // whose reply is still on the wire while another request of this instance reads the journal.
+    let hold = true;
+    let landed!: () => void;
+    let answer!: () => void;
+    const hasLanded = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    const slow: Store = Object.create(w.store, {
+      commit: {
+        value: async (...args: Parameters<Store['commit']>) => {
+          const result = await w.store.commit(...args);
+          if (hold && args[0].some((op) => op.type === 'put' && op.key.startsWith('gw/j/'))) {
+            hold = false;
+            landed();
+            await new Promise<void>((resolve) => {
+              answer = resolve;
+            });
+          }
+          return result;
+        },
+      },
+    });
+    const gateway = w.make('slow', slow);
+    const first = gateway.send({ from: NUMBER, to: person(0), content: 'first' });
+    await hasLanded;
+    // This send refreshes the view from the store (its integrity check) and finds the first
+    // send's event in the journal, already applied to the view ahead of its commit.
+    await gateway.send({ from: NUMBER, to: person(1), content: 'second' });
+    answer();
+    await first;
+    await gateway.idle();
+    await gateway.tick();
+    const day = dayOf(w.clock.now());
+    expect(gateway.statisticsExport().statistics.snapshot(day).businesses[0]?.messagesOut).toBe(2);
+    expect(gateway.integritySignals().signal('acme').snapshot.sent).toBe(2);
+    // The other instance reads the store's truth: the same.
+    await w.gateways[0]!.tick();
+    expect(w.gateways[0]!.statisticsExport().statistics.snapshot(day).businesses[0]?.messagesOut).toBe(2);
+  });
+
+  it('receipts of two devices taken by two instances at once both count (the loser reads again)', async () => {
+    const w = await world(2, 0);
+    const twoDevices = w.network.addPerson(
+      await createSimulatedPerson({
+        phoneNumber: person(9),
+        devices: [1, 2],
+        crypto,
+        clock: w.clock,
+        random: createDeterministicRandom('p9'),
+        autoReceipts: false,
+      }),
+    );
+    const id = await w.gateways[0]!.send({ from: NUMBER, to: twoDevices.phoneNumber, content: 'to both' });
+    await w.gateways[0]!.idle();
+    const sent = await w.gateways[0]!.status(id);
+    expect(sent.devices.map((device) => device.state)).toEqual(['sent', 'sent']);
+    await Promise.all([
+      w.gateways[0]!.receiveReceipt({ frameId: `${id}.1.1` }),
+      w.gateways[1]!.receiveReceipt({ frameId: `${id}.2.1` }),
+    ]);
+    const after = await w.gateways[1]!.status(id);
+    expect(after.status).toBe('delivered');
+    expect(after.devices.map((device) => device.state)).toEqual(['delivered', 'delivered']);
+  });
 });

@@ -17,6 +17,7 @@ import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
+import type { TallyView } from './cache/tally-view.js';
 import { ViewClock } from './cache/view-clock.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
@@ -139,10 +140,7 @@ export class GatewayContext {
   /** Event time while the view applies a journal event (see cache/view-clock.ts). */
   readonly viewClock: ViewClock;
   /** Per business: what the view was built on and which journal events it holds (tally.ts). */
-  readonly tallyViews = new Map<
-    string,
-    { versions: string; generation: number; readonly applied: Set<string> }
-  >();
+  readonly tallyViews = new Map<string, TallyView>();
   /** Orders the journal events this instance writes within one millisecond. */
   tallySequence = 0;
   readonly platformExport: PlatformExport | undefined;

@@ -15,9 +15,10 @@ import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/cla
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
-import { frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
+import { dueKey, frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
 import {
   del,
+  dueAt,
   messageIndex,
   messageWrites,
   outboxPut,
@@ -30,6 +31,7 @@ import { commitWithTimestamp } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
+  decodeOutboxEntry,
   decodeTimestamp,
   encodeMessageRecord,
   encodeTimestamp,
@@ -287,43 +289,81 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   if (!index) return;
   const { businessId } = decodeMessageIndex(index.value);
   const ctx = await business(g, businessId);
-  await g.queue.run(parsed.id, async () => {
-    const stored = await readMessage(g, ctx, parsed.id);
-    if (stored?.record.direction !== 'outbound') return;
-    const record = stored.record;
-    const device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
-    if (!device || device.state === 'delivered') return;
-    device.state = 'delivered';
-    const first = record.status !== 'delivered';
-    record.status = 'delivered';
-    const key = messageKey(businessId, parsed.id);
-    const writes = [
-      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-      // The device has it: its stored frame will never be sent again.
-      del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
-    ];
-    if (record.devices.every((candidate) => candidate.state !== 'pending')) {
-      writes.push(del('outbox', outboxKey(businessId, parsed.id)));
+  // The message record is also written by the instance that sent the frame (its attempt's
+  // commit may land after the device already confirmed, through another instance): a receipt
+  // that loses that race reads the record again instead of being dropped.
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await g.queue.run(parsed.id, () => applyReceipt(g, ctx, parsed));
+    if (outcome !== 'conflict') return;
+    if (attempt >= RECEIPT_ATTEMPTS)
+      throw new ParleyError('ERR_STORE_CONFLICT', 'the message kept changing while its receipt was recorded');
+  }
+}
+
+/** Writers racing on one message record: each loss means another change landed. */
+const RECEIPT_ATTEMPTS = 16;
+
+async function applyReceipt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  parsed: { readonly id: MessageId; readonly deviceId: number },
+): Promise<'done' | 'conflict'> {
+  const businessId = ctx.id;
+  const stored = await readMessage(g, ctx, parsed.id);
+  if (stored?.record.direction !== 'outbound') return 'done';
+  const record = stored.record;
+  let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+  if (!device) {
+    // The attempt that sent the frame has not recorded its devices yet (it is still between
+    // the transport and its commit, on this or another instance, or it died there). The frame
+    // stored with the session update proves this device was sent this message.
+    if (!(await g.store.get('outbox', frameKey(businessId, parsed.id, parsed.deviceId)))) return 'done';
+    device = { id: parsed.deviceId, state: 'pending' };
+    record.devices.push(device);
+  }
+  if (device.state === 'delivered') return 'done';
+  device.state = 'delivered';
+  const first = record.status !== 'delivered';
+  record.status = 'delivered';
+  const key = messageKey(businessId, parsed.id);
+  const writes = [
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    // The device has it: its stored frame will never be sent again.
+    del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
+  ];
+  const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
+  if (record.devices.every((candidate) => candidate.state !== 'pending')) {
+    // Nothing left to send. A claimed entry is ended by its holder (its attempt's end, or the
+    // instance that takes it over after the lease): the holder may be between the transport
+    // and its commit. Otherwise the entry and its due-time hint go now.
+    const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
+    const pending = entry && decodeOutboxEntry(entry.value);
+    if (entry && pending && !(pending.claimedBy !== '' && pending.nextAttemptAt > g.clock.now())) {
+      writes.push(
+        del('outbox', outboxKey(businessId, parsed.id)),
+        del('outbox', dueKey(dueAt(pending), businessId, parsed.id)),
+      );
+      expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
     }
-    // `delivered` is reported once, when the first device confirms; later devices show in
-    // the record (the status query) — see README "Delivery guarantees".
-    const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
-    if (delivered) writes.push(delivered.write);
-    const tallies = delivered
-      ? [
-          newTally(g, ctx, {
-            kind: 'delivered',
-            at: g.clock.now(),
-            person: record.pseudonym,
-            messageId: parsed.id,
-          }),
-        ]
-      : [];
-    const committed = await commitExpectingWithTallies(g, writes, tallies, [
-      { namespace: 'messages', key, version: stored.version },
-    ]);
-    if (committed && delivered) await handOver(g, [delivered.pending]);
-  });
+  }
+  // `delivered` is reported once, when the first device confirms; later devices show in
+  // the record (the status query) — see README "Delivery guarantees".
+  const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+  if (delivered) writes.push(delivered.write);
+  const tallies = delivered
+    ? [
+        newTally(g, ctx, {
+          kind: 'delivered',
+          at: g.clock.now(),
+          person: record.pseudonym,
+          messageId: parsed.id,
+        }),
+      ]
+    : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, expect);
+  if (!committed) return 'conflict';
+  if (delivered) await handOver(g, [delivered.pending]);
+  return 'done';
 }
 
 export async function messageStatus(g: GatewayContext, messageId: string): Promise<MessageStatus> {
@@ -432,53 +472,97 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
       return false;
     });
     if (erased) return;
-    const key = messageKey(businessId, id);
-    let status: 'sent' | 'failed' | undefined;
-    let next: number | undefined;
-    const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
-    if (allSent) {
-      if (record.status !== 'delivered' && record.status !== 'sent') status = 'sent';
-    } else if (record.attempts >= g.maxSendAttempts) {
-      if (record.status !== 'delivered') status = 'failed';
-    } else {
-      next = now + backoffDelay(g.sendBackoff, record.attempts, g.random);
+    let current = { record, version: stored.version };
+    let ended = await endAttempt(g, ctx, id, claim, current, now, failure);
+    // A receipt (on this or another instance) changed the record meanwhile: what this attempt
+    // sent is merged into the record as it is now, unless the claim itself was ended.
+    for (let retry = 0; !ended && retry < END_ATTEMPT_RETRIES; retry++) {
+      const fresh = await readMessage(g, ctx, id);
+      const entry = await g.store.get('outbox', outboxKey(businessId, id));
+      if (!fresh || entry?.version !== claim.version) return;
+      mergeAttempt(fresh.record, current.record);
+      current = fresh;
+      ended = await endAttempt(g, ctx, id, claim, current, now, failure);
     }
-    if (status) record.status = status;
-    // The attempt ends the claim: the entry goes (sent or failed) or waits for the next attempt.
-    const writes: WriteOperation[] = [
-      ...releaseWrites(businessId, id, claim, next),
-      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-    ];
-    const event =
-      status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
-    if (event) writes.push(event.write);
-    const tallies =
-      status === 'failed'
-        ? [newTally(g, ctx, { kind: 'failed', at: now, messageId: id, integrity: true })]
-        : [];
-    const committed = await commitExpectingWithTallies(g, writes, tallies, [
-      { namespace: 'messages', key, version: stored.version },
-      { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
-    ]);
-    if (!committed) return;
-    if (status === 'failed') {
-      g.log('warn', 'message failed: sending attempts exhausted', {
-        businessId,
-        messageId: id,
-        attempts: record.attempts,
-        code: failure,
-      });
-    } else if (next !== undefined) {
-      g.log('warn', 'sending attempt failed; retry scheduled', {
-        businessId,
-        messageId: id,
-        attempt: record.attempts,
-        code: failure,
-        retryInMs: next - now,
-      });
-    }
-    if (event) await handOver(g, [event.pending]);
   });
+}
+
+/** Re-reads after a lost race at the end of an attempt (each loss: another change landed). */
+const END_ATTEMPT_RETRIES = 8;
+
+/** Carries an attempt's outcome (devices it sent to, attempt count) into a record read again. */
+function mergeAttempt(fresh: MessageRecord, attempt: MessageRecord): void {
+  fresh.attempts = Math.max(fresh.attempts, attempt.attempts);
+  if (fresh.firstAttemptAt === 0) fresh.firstAttemptAt = attempt.firstAttemptAt;
+  for (const device of attempt.devices) {
+    const known = fresh.devices.find((candidate) => candidate.id === device.id);
+    if (!known) fresh.devices.push({ ...device });
+    else if (known.state === 'pending') known.state = device.state;
+  }
+}
+
+/**
+ * Records the end of an attempt: the message's new state, the claim released (or the next
+ * attempt scheduled), and its status event, in one commit. False when another writer changed
+ * the record or the claim first.
+ */
+async function endAttempt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  claim: Claim,
+  stored: { readonly record: MessageRecord; readonly version: number },
+  now: number,
+  failure: ErrorCode | undefined,
+): Promise<boolean> {
+  const businessId = ctx.id;
+  const { record } = stored;
+  const key = messageKey(businessId, id);
+  let status: 'sent' | 'failed' | undefined;
+  let next: number | undefined;
+  const allSent = record.devices.length > 0 && record.devices.every((device) => device.state !== 'pending');
+  if (allSent) {
+    if (record.status !== 'delivered' && record.status !== 'sent') status = 'sent';
+  } else if (record.attempts >= g.maxSendAttempts) {
+    if (record.status !== 'delivered') status = 'failed';
+  } else {
+    next = now + backoffDelay(g.sendBackoff, record.attempts, g.random);
+  }
+  if (status) record.status = status;
+  // The attempt ends the claim: the entry goes (sent or failed) or waits for the next attempt.
+  const writes: WriteOperation[] = [
+    ...releaseWrites(businessId, id, claim, next),
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+  ];
+  const event = status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
+  if (event) writes.push(event.write);
+  const tallies =
+    status === 'failed'
+      ? [newTally(g, ctx, { kind: 'failed', at: now, messageId: id, integrity: true })]
+      : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, [
+    { namespace: 'messages', key, version: stored.version },
+    { namespace: 'outbox', key: outboxKey(businessId, id), version: claim.version },
+  ]);
+  if (!committed) return false;
+  if (status === 'failed') {
+    g.log('warn', 'message failed: sending attempts exhausted', {
+      businessId,
+      messageId: id,
+      attempts: record.attempts,
+      code: failure,
+    });
+  } else if (next !== undefined) {
+    g.log('warn', 'sending attempt failed; retry scheduled', {
+      businessId,
+      messageId: id,
+      attempt: record.attempts,
+      code: failure,
+      retryInMs: next - now,
+    });
+  }
+  if (event) await handOver(g, [event.pending]);
+  return true;
 }
 
 /** A queued message of a blocked business: failed with `ERR_INTEGRITY_BLOCKED`, never sent. */

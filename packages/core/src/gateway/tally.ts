@@ -14,6 +14,7 @@ import type {
   WriteOperation,
 } from '../storage/contract.js';
 import { allBusinesses } from './businesses.js';
+import type { TallyView } from './cache/tally-view.js';
 import { ViewClock } from './cache/view-clock.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import {
@@ -49,15 +50,6 @@ import { statisticsKey } from './usage-statistics.js';
 /** Unfolded events beyond which a refresh folds (keeps refreshes and rebuilds cheap). */
 const FOLD_THRESHOLD = 256;
 
-interface TallyView {
-  /** The state versions the view was built on ("integrity,days,people"). */
-  versions: string;
-  /** Bumped on every rebuild: an event applied before a rebuild is not in the view after it. */
-  generation: number;
-  /** Journal events folded into the view (committed; present in the store's journal). */
-  readonly applied: Set<string>;
-}
-
 /** An event this instance is committing, applied to its view ahead of the commit. */
 export interface PendingTally {
   readonly businessId: string;
@@ -88,6 +80,7 @@ export function applyAheadLoaded(g: GatewayContext, pending: readonly PendingTal
   for (const tally of pending) {
     const view = g.tallyViews.get(tally.businessId);
     tally.generation = view?.generation ?? -1;
+    view?.inFlight.add(tally.key);
     applyEvent({ monitor: g.monitor, ledger: g.ledger }, g.viewClock, tally.businessId, tally.event);
   }
 }
@@ -96,11 +89,7 @@ export function applyAheadLoaded(g: GatewayContext, pending: readonly PendingTal
 export async function applyAhead(g: GatewayContext, pending: readonly PendingTally[]): Promise<void> {
   if (pending.length === 0) return;
   await engines(g);
-  for (const tally of pending) {
-    const view = g.tallyViews.get(tally.businessId);
-    tally.generation = view?.generation ?? -1;
-    applyEvent({ monitor: g.monitor, ledger: g.ledger }, g.viewClock, tally.businessId, tally.event);
-  }
+  applyAheadLoaded(g, pending);
 }
 
 /**
@@ -112,6 +101,7 @@ export function settleTallies(g: GatewayContext, pending: readonly PendingTally[
   for (const tally of pending) {
     const view = g.tallyViews.get(tally.businessId);
     if (!view) continue;
+    view.inFlight.delete(tally.key);
     if (!committed) {
       view.versions = '';
       continue;
@@ -170,16 +160,16 @@ export async function refreshTally(g: GatewayContext, ctx: BusinessContext, fold
   const keys = STATE_KEYS(ctx.id);
   const { records, journal } = await readState(g, ctx, keys);
   const versions = versionsOf(keys, records);
-  let view = g.tallyViews.get(ctx.id);
+  let view: TallyView | undefined = g.tallyViews.get(ctx.id);
   if (!view || view.versions !== versions) {
-    view = { versions, generation: (view?.generation ?? 0) + 1, applied: new Set() };
+    view = { versions, generation: (view?.generation ?? 0) + 1, applied: new Set(), inFlight: new Set() };
     g.tallyViews.set(ctx.id, view);
     restoreView(g, ctx, monitor, ledger, records);
   }
   const present = new Set<string>();
   for (const entry of journal) {
     present.add(entry.key);
-    if (view.applied.has(entry.key)) continue;
+    if (view.applied.has(entry.key) || view.inFlight.has(entry.key)) continue;
     const event = openEvent(g, ctx, entry);
     if (event) applyEvent({ monitor, ledger }, g.viewClock, ctx.id, event);
     view.applied.add(entry.key);
@@ -286,7 +276,7 @@ export async function foldTally(g: GatewayContext, ctx: BusinessContext, force =
   if (!result || !view) return;
   // The view held exactly this state and these events: it stays valid on the new versions.
   // Otherwise (it lacked some of them, or was built on another state) the next refresh rebuilds.
-  if (view.versions === before && folded.every((key) => view.applied.has(key))) {
+  if (view.versions === before && folded.every((key) => view.applied.has(key) || view.inFlight.has(key))) {
     const written = new Map(result.versions.map((entry) => [entry.key, entry.version]));
     view.versions = keys.map((key) => written.get(key) ?? 0).join(',');
     for (const key of folded) view.applied.delete(key);
