@@ -6,7 +6,7 @@ import { isParleyError, ParleyError } from '../errors.js';
 import type { GroupDistribution, GroupSessions } from '../groups/group-sessions.js';
 import type { SendPermit } from '../integrity/monitor.js';
 import type { ProtocolAddress } from '../session/address.js';
-import type { WriteOperation } from '../storage/contract.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { business } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
 import { currentDevices } from './durable/device-lists.js';
@@ -28,7 +28,6 @@ import {
   groupResendKey,
   messageIndexKey,
   messageKey,
-  outboxKey,
   personGroupPrefix,
 } from './durable/layout.js';
 import {
@@ -60,6 +59,7 @@ import { MAX_CONTENT_LENGTH } from './options.js';
 import {
   commitSend,
   encryptFor,
+  endEntryWrites,
   failureReason,
   type OpenContent,
   processOutbound,
@@ -462,36 +462,63 @@ export async function receiveGroupReceipt(g: GatewayContext, parsed: ParsedFrame
   if (!index) return;
   const { businessId } = decodeMessageIndex(index.value);
   const ctx = await business(g, businessId);
-  await g.queue.run(parsed.id, async () => {
-    const stored = await readMessage(g, ctx, parsed.id);
-    const record = stored?.record;
-    if (!stored || record?.direction !== 'outbound' || record.group === undefined) return;
-    const device = findDevice(g, record, parsed.id, parsed);
-    if (!device || device.state === 'delivered') return;
-    device.state = 'delivered';
-    const first = record.status !== 'delivered';
-    record.status = 'delivered';
-    const key = messageKey(businessId, parsed.id);
-    const writes: WriteOperation[] = [
-      sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-      // The device has the message: its distribution frame will never be sent again.
-      del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)),
-    ];
-    if (record.devices.every((candidate) => candidate.state !== 'pending')) {
-      writes.push(del('outbox', outboxKey(businessId, parsed.id)));
-    }
-    // As for 1:1: `delivered` once, at the first member device; status() shows every device;
-    // billed once per group message.
-    const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
-    if (delivered) writes.push(delivered.write);
-    const tallies = delivered
-      ? [newTally(g, ctx, { kind: 'group-delivered', at: g.clock.now(), messageId: parsed.id })]
-      : [];
-    const committed = await commitExpectingWithTallies(g, writes, tallies, [
-      { namespace: 'messages', key, version: stored.version },
-    ]);
-    if (committed && delivered) await handOver(g, [delivered.pending]);
-  });
+  // As for 1:1 (outbound.ts): the instance that sent the frame may commit its attempt after the
+  // device confirmed it through another instance; a receipt that loses that race reads again.
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await g.queue.run(parsed.id, () => applyGroupReceipt(g, ctx, parsed));
+    if (outcome !== 'conflict') return;
+    if (attempt >= RECEIPT_ATTEMPTS)
+      throw new ParleyError('ERR_STORE_CONFLICT', 'the message kept changing while its receipt was recorded');
+  }
+}
+
+/** Receipts read the record again this often when other writers keep changing it. */
+const RECEIPT_ATTEMPTS = 8;
+
+async function applyGroupReceipt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  parsed: ParsedFrameId,
+): Promise<'done' | 'conflict'> {
+  const businessId = ctx.id;
+  const stored = await readMessage(g, ctx, parsed.id);
+  const record = stored?.record;
+  if (!stored || record?.direction !== 'outbound' || record.group === undefined) return 'done';
+  let device = findDevice(g, record, parsed.id, parsed);
+  if (!device) {
+    // Not listed yet: the attempt that sent the frame has not committed. Its frame id names a
+    // recipient of the message (the tag is the gateway's own, per message and member).
+    const member = record.recipients?.find(
+      (pseudonym) => memberTag(g, parsed.id, pseudonym) === parsed.member,
+    );
+    if (!member) return 'done';
+    device = { id: parsed.deviceId, state: 'pending', member };
+    record.devices.push(device);
+  }
+  if (device.state === 'delivered') return 'done';
+  device.state = 'delivered';
+  const first = record.status !== 'delivered';
+  record.status = 'delivered';
+  const key = messageKey(businessId, parsed.id);
+  const writes: WriteOperation[] = [
+    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
+    // The device has the message: its distribution frame will never be sent again.
+    del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)),
+  ];
+  const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
+  if (record.devices.every((candidate) => candidate.state !== 'pending'))
+    await endEntryWrites(g, businessId, parsed.id, writes, expect);
+  // As for 1:1: `delivered` once, at the first member device; status() shows every device;
+  // billed once per group message.
+  const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+  if (delivered) writes.push(delivered.write);
+  const tallies = delivered
+    ? [newTally(g, ctx, { kind: 'group-delivered', at: g.clock.now(), messageId: parsed.id })]
+    : [];
+  const committed = await commitExpectingWithTallies(g, writes, tallies, expect);
+  if (!committed) return 'conflict';
+  if (delivered) await handOver(g, [delivered.pending]);
+  return 'done';
 }
 
 /**

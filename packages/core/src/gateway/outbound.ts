@@ -303,6 +303,30 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
 /** Writers racing on one message record: each loss means another change landed. */
 const RECEIPT_ATTEMPTS = 16;
 
+/**
+ * Nothing left to send of a message (every device confirmed it). A claimed entry is ended by its
+ * holder (its attempt's end, or the instance that takes it over after the lease): the holder
+ * may be between the transport and its commit. Otherwise the entry and its due-time hint go
+ * with the receipt's commit. Group receipts use it too.
+ */
+export async function endEntryWrites(
+  g: GatewayContext,
+  businessId: string,
+  id: MessageId,
+  writes: WriteOperation[],
+  expect: ExpectedVersion[],
+): Promise<void> {
+  const entry = await g.store.get('outbox', outboxKey(businessId, id));
+  const pending = entry && decodeOutboxEntry(entry.value);
+  if (entry && pending && !(pending.claimedBy !== '' && pending.nextAttemptAt > g.clock.now())) {
+    writes.push(
+      del('outbox', outboxKey(businessId, id)),
+      del('outbox', dueKey(dueAt(pending), businessId, id)),
+    );
+    expect.push({ namespace: 'outbox', key: outboxKey(businessId, id), version: entry.version });
+  }
+}
+
 async function applyReceipt(
   g: GatewayContext,
   ctx: BusinessContext,
@@ -332,20 +356,8 @@ async function applyReceipt(
     del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  if (record.devices.every((candidate) => candidate.state !== 'pending')) {
-    // Nothing left to send. A claimed entry is ended by its holder (its attempt's end, or the
-    // instance that takes it over after the lease): the holder may be between the transport
-    // and its commit. Otherwise the entry and its due-time hint go now.
-    const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
-    const pending = entry && decodeOutboxEntry(entry.value);
-    if (entry && pending && !(pending.claimedBy !== '' && pending.nextAttemptAt > g.clock.now())) {
-      writes.push(
-        del('outbox', outboxKey(businessId, parsed.id)),
-        del('outbox', dueKey(dueAt(pending), businessId, parsed.id)),
-      );
-      expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
-    }
-  }
+  if (record.devices.every((candidate) => candidate.state !== 'pending'))
+    await endEntryWrites(g, businessId, parsed.id, writes, expect);
   // `delivered` is reported once, when the first device confirms; later devices show in
   // the record (the status query) — see README "Delivery guarantees".
   const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
@@ -495,7 +507,10 @@ function mergeAttempt(fresh: MessageRecord, attempt: MessageRecord): void {
   fresh.attempts = Math.max(fresh.attempts, attempt.attempts);
   if (fresh.firstAttemptAt === 0) fresh.firstAttemptAt = attempt.firstAttemptAt;
   for (const device of attempt.devices) {
-    const known = fresh.devices.find((candidate) => candidate.id === device.id);
+    // A group message's devices are told apart by their member too.
+    const known = fresh.devices.find(
+      (candidate) => candidate.id === device.id && candidate.member === device.member,
+    );
     if (!known) fresh.devices.push({ ...device });
     else if (known.state === 'pending') known.state = device.state;
   }
