@@ -697,6 +697,32 @@ export function describeGatewayGroupScenarios(factory: GatewayStoreFactory): voi
       },
     );
 
+    it('a receipt that arrives before the sending attempt is recorded (the process died between the transport and its commit) still counts', async () => {
+      const world = await groupWorld({ people: { [ALICE]: 1 } });
+      const group = await world.shop.createGroup({ from: SHOP, members: [ALICE] });
+      // The attempt's end: the message record and its outbox entry, no session or timestamp.
+      const cutting = cuttingStore(
+        world.store,
+        (mutation) =>
+          mutation.some((write) => write.namespace === 'messages') &&
+          mutation.some((write) => write.namespace === 'outbox') &&
+          !mutation.some((write) => write.namespace === 'sessions' || write.key.includes('/t/')),
+        'before',
+      );
+      await world.restart(cutting.store);
+      cutting.arm();
+      const id = await world.shop.sendToGroup({ groupId: group, content: 'sent, then the process died' });
+      await world.gateway.idle().catch(() => undefined);
+      expect(cutting.cut()).toBe(true);
+      await world.restart();
+      // The frames were handed to the transport before the cut: Alice reads and confirms them.
+      await flush(world);
+      expect(textsOf(world.person(ALICE), group)).toEqual(['sent, then the process died']);
+      const status = await world.shop.status(id);
+      expect(status.status).toBe('delivered');
+      expect(status.devices.map((device) => device.state)).toEqual(['delivered']);
+    });
+
     it("a member's distribution message taken over 1:1 but not yet stored (a crash between the two commits) is stored at the next group message", async () => {
       const world = await groupWorld();
       const group = await world.shop.createGroup({ from: SHOP, members: [ALICE] });
