@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPortableCrypto } from '../src/crypto/portable.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
+import { frameKey } from '../src/gateway/durable/layout.js';
 import { createGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import type { OutboundFrame } from '../src/gateway/types.js';
@@ -183,5 +184,45 @@ describe('due work across instances', () => {
     expect(
       (await w.store.list('outbox')).map((entry) => entry.key).filter((key) => key.includes(id)),
     ).toEqual([]);
+  });
+
+  it('a receipt while another instance retries from an older read: the retry resends the stored bytes', async () => {
+    const w = await setUp();
+    const b = w.instance('b');
+    // The network reports the first send as failed although it delivered it (a timeout).
+    w.network.refuseNextSends(1);
+    const id = await w.a.send({ from: NUMBER, to: PERSON, content: 'late receipt' });
+    await w.a.idle();
+    // Instance c retries; right after it read the record (the device still pending there),
+    // the device's receipt for the first frame reaches instance b.
+    let receipt: Promise<void> | undefined;
+    const racing: Store = Object.create(w.store, {
+      get: {
+        value: async (...args: Parameters<Store['get']>) => {
+          if (!receipt && args[0] === 'outbox' && args[1] === frameKey('acme', id, 1)) {
+            receipt = b.receiveReceipt({ frameId: `${id}.1.1` });
+            await receipt;
+          }
+          return w.store.get(...args);
+        },
+      },
+    });
+    const c = w.instance('c', racing);
+    w.clock.advance(10 * 60_000);
+    await c.runDue();
+    await c.idle();
+    expect(receipt).toBeDefined();
+    const frames = w.network.sends.filter((s) => s.frame.frameId.startsWith(id)).map((s) => s.frame);
+    expect(frames.length).toBeGreaterThan(1);
+    // One ciphertext for the device, however many times it went out.
+    for (const frame of frames) {
+      expect(frame.frameId).toBe(frames[0]!.frameId);
+      expect(Buffer.from(frame.body).equals(Buffer.from(frames[0]!.body))).toBe(true);
+    }
+    const status = await c.status(id);
+    expect(status.status).toBe('delivered');
+    // c's attempt ended its claim and dropped the confirmed device's frame with it.
+    const left = (await w.store.list('outbox')).map((entry) => entry.key).filter((key) => key.includes(id));
+    expect(left).toEqual([]);
   });
 });

@@ -18,11 +18,10 @@ import { testCrypto } from './support/parties.js';
 const NUMBER = '+15550100';
 
 describe('a prekey upload repeated after a crash', () => {
-  // KNOWN DEFECT, open: a regression of ec17fe1 (before it, a repeated upload carried no
-  // one-time prekeys; this test passes on d283280). `it.fails` keeps CI green while it is open
-  // and turns red once fixed (by the gateway, or by a Directory contract that makes uploads
-  // idempotent by key id, which TestNetwork would then follow): make it a plain `it` then.
-  it.fails('does not hand the same one-time prekey to two people', async () => {
+  // A regression of ec17fe1 (before it, a repeated upload carried no one-time prekeys; passes
+  // on d283280, fails on 7ddf6fa): a commit now takes the one-time keys off the schedule's
+  // unpublished lists before the upload, so a repeated upload goes without them.
+  it('does not hand the same one-time prekey to two people', async () => {
     const crypto = testCrypto();
     const clock = new ManualClock();
     const network = new TestNetwork();

@@ -22,8 +22,8 @@ const PERSON = '+15550123';
 const HOUR = 60 * 60 * 1000;
 
 describe('a receipt for a frame the gateway sent just before it died', () => {
-  // A regression of e25353c (this test passed on d283280), fixed: a receipt for a device the
-  // record does not list yet counts when the frame stored for it proves it was sent.
+  // A regression of e25353c (passes on d283280, fails on 7ddf6fa): the receipt now counts when
+  // it names the frame stored for a device the record did not list yet.
   it('still makes the message delivered, and says so', async () => {
     const crypto = testCrypto();
     const clock = new ManualClock();

@@ -218,4 +218,44 @@ describe('counts over all instances', () => {
     expect(after.status).toBe('delivered');
     expect(after.devices.map((device) => device.state)).toEqual(['delivered', 'delivered']);
   });
+
+  it('a refresh that listed the journal before another send committed does not make that send count twice', async () => {
+    const w = await world(1, 4);
+    // The first send's refresh lists the journal, and its answer arrives late: meanwhile a
+    // second send refreshes, commits its count and settles it.
+    let held = false;
+    let listed!: () => void;
+    let answer!: () => void;
+    const hasListed = new Promise<void>((resolve) => {
+      listed = resolve;
+    });
+    const slow: Store = Object.create(w.store, {
+      list: {
+        value: async (...args: Parameters<Store['list']>) => {
+          const result = await w.store.list(...args);
+          if (!held && args[0] === 'counters' && args[1]?.prefix?.startsWith('gw/j/')) {
+            held = true;
+            listed();
+            await new Promise<void>((resolve) => {
+              answer = resolve;
+            });
+          }
+          return result;
+        },
+      },
+    });
+    const gateway = w.make('slow', slow);
+    const first = gateway.send({ from: NUMBER, to: person(0), content: 'first' });
+    await hasListed;
+    await gateway.send({ from: NUMBER, to: person(1), content: 'second' });
+    answer();
+    await first;
+    // A third send refreshes from the store before the fold.
+    await gateway.send({ from: NUMBER, to: person(2), content: 'third' });
+    await gateway.idle();
+    await gateway.tick();
+    const day = dayOf(w.clock.now());
+    expect(gateway.statisticsExport().statistics.snapshot(day).businesses[0]?.messagesOut).toBe(3);
+    expect(gateway.integritySignals().signal('acme').snapshot.sent).toBe(3);
+  });
 });

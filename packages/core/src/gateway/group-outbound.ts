@@ -9,7 +9,7 @@ import type { ProtocolAddress } from '../session/address.js';
 import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { business } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { currentDevices } from './durable/device-lists.js';
+import { currentDevices, readDeviceList } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from './durable/group-records.js';
 import { memberPut, readGroup, readMember, readMembers, type StoredMember } from './durable/group-store.js';
 import {
+  dueKey,
   groupCiphertextKey,
   groupFrameKey,
   groupKey,
@@ -28,11 +29,13 @@ import {
   groupResendKey,
   messageIndexKey,
   messageKey,
+  outboxKey,
   personGroupPrefix,
 } from './durable/layout.js';
 import {
   commitIfUnchanged,
   del,
+  dueAt,
   INDEX_GRACE_MS,
   outboxPut,
   put,
@@ -44,6 +47,7 @@ import { messageAt } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
+  decodeOutboxEntry,
   encodeMessageIndex,
   encodeMessageRecord,
   type MessageDevice,
@@ -59,7 +63,6 @@ import { MAX_CONTENT_LENGTH } from './options.js';
 import {
   commitSend,
   encryptFor,
-  endEntryWrites,
   failureReason,
   type OpenContent,
   processOutbound,
@@ -485,13 +488,16 @@ async function applyGroupReceipt(
   const record = stored?.record;
   if (!stored || record?.direction !== 'outbound' || record.group === undefined) return 'done';
   let device = findDevice(g, record, parsed.id, parsed);
+  // As for 1:1 (outbound.ts applyReceipt): a device the record does not list yet (the attempt
+  // that sent the frame has not committed, or died first) counts when the frame id's tag names
+  // a recipient of this message — the tag is the gateway's own, per message and member — and
+  // the device is one the gateway knows of that member.
+  const unlisted = !device;
   if (!device) {
-    // Not listed yet: the attempt that sent the frame has not committed. Its frame id names a
-    // recipient of the message (the tag is the gateway's own, per message and member).
     const member = record.recipients?.find(
       (pseudonym) => memberTag(g, parsed.id, pseudonym) === parsed.member,
     );
-    if (!member) return 'done';
+    if (!member || !(await readDeviceList(g, ctx, member))?.devices.includes(parsed.deviceId)) return 'done';
     device = { id: parsed.deviceId, state: 'pending', member };
     record.devices.push(device);
   }
@@ -502,12 +508,26 @@ async function applyGroupReceipt(
   const key = messageKey(businessId, parsed.id);
   const writes: WriteOperation[] = [
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-    // The device has the message: its distribution frame will never be sent again.
-    del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  if (record.devices.every((candidate) => candidate.state !== 'pending'))
-    await endEntryWrites(g, businessId, parsed.id, writes, expect);
+  // While another instance holds a live claim, its attempt may resend this device's stored
+  // distribution frame: the frame and the entry stay for it to end. Otherwise the frame goes,
+  // and the entry with its due-time hint once nothing is left to send (not when the device was
+  // unlisted: the next attempt sets the list right). The entry's version is expected.
+  const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
+  const due = entry && decodeOutboxEntry(entry.value);
+  const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
+  if (entry)
+    expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
+  if (!held) {
+    writes.push(del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)));
+    if (due && !unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
+      writes.push(
+        del('outbox', outboxKey(businessId, parsed.id)),
+        del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
+      );
+    }
+  }
   // As for 1:1: `delivered` once, at the first member device; status() shows every device;
   // billed once per group message.
   const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;

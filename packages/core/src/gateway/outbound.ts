@@ -15,7 +15,15 @@ import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/cla
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
-import { dueKey, frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
+import {
+  dueKey,
+  frameKey,
+  groupFrameKey,
+  messageIndexKey,
+  messageKey,
+  outboxKey,
+  throttleKey,
+} from './durable/layout.js';
 import {
   del,
   dueAt,
@@ -40,6 +48,7 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import { memberTag } from './group-frames.js';
 import { checkSend } from './integrity-counters.js';
 import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
@@ -293,7 +302,9 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   // commit may land after the device already confirmed, through another instance): a receipt
   // that loses that race reads the record again instead of being dropped.
   for (let attempt = 1; ; attempt++) {
-    const outcome = await g.queue.run(parsed.id, () => applyReceipt(g, ctx, parsed));
+    const outcome = await g.queue.run(parsed.id, () =>
+      applyReceipt(g, ctx, { ...parsed, frameId: receipt.frameId }),
+    );
     if (outcome !== 'conflict') return;
     if (attempt >= RECEIPT_ATTEMPTS)
       throw new ParleyError('ERR_STORE_CONFLICT', 'the message kept changing while its receipt was recorded');
@@ -303,45 +314,24 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
 /** Writers racing on one message record: each loss means another change landed. */
 const RECEIPT_ATTEMPTS = 16;
 
-/**
- * Nothing left to send of a message (every device confirmed it). A claimed entry is ended by its
- * holder (its attempt's end, or the instance that takes it over after the lease): the holder
- * may be between the transport and its commit. Otherwise the entry and its due-time hint go
- * with the receipt's commit. Group receipts use it too.
- */
-export async function endEntryWrites(
-  g: GatewayContext,
-  businessId: string,
-  id: MessageId,
-  writes: WriteOperation[],
-  expect: ExpectedVersion[],
-): Promise<void> {
-  const entry = await g.store.get('outbox', outboxKey(businessId, id));
-  const pending = entry && decodeOutboxEntry(entry.value);
-  if (entry && pending && !(pending.claimedBy !== '' && pending.nextAttemptAt > g.clock.now())) {
-    writes.push(
-      del('outbox', outboxKey(businessId, id)),
-      del('outbox', dueKey(dueAt(pending), businessId, id)),
-    );
-    expect.push({ namespace: 'outbox', key: outboxKey(businessId, id), version: entry.version });
-  }
-}
-
 async function applyReceipt(
   g: GatewayContext,
   ctx: BusinessContext,
-  parsed: { readonly id: MessageId; readonly deviceId: number },
+  parsed: { readonly id: MessageId; readonly deviceId: number; readonly frameId: string },
 ): Promise<'done' | 'conflict'> {
   const businessId = ctx.id;
   const stored = await readMessage(g, ctx, parsed.id);
   if (stored?.record.direction !== 'outbound') return 'done';
   const record = stored.record;
   let device = record.devices.find((candidate) => candidate.id === parsed.deviceId);
+  // The record lists a message's devices from its last attempt's commit. A device missing
+  // from it may still hold a frame: the gateway stores each frame with the session update,
+  // before the transport, and the attempt that sent it may not have committed yet (on this or
+  // another instance) or may have died first. Its receipt counts when it names the stored frame.
+  const unlisted = !device;
   if (!device) {
-    // The attempt that sent the frame has not recorded its devices yet (it is still between
-    // the transport and its commit, on this or another instance, or it died there). The frame
-    // stored with the session update proves this device was sent this message.
-    if (!(await g.store.get('outbox', frameKey(businessId, parsed.id, parsed.deviceId)))) return 'done';
+    const frame = await readSealed(g, ctx, 'outbox', frameKey(businessId, parsed.id, parsed.deviceId));
+    if (!frame || decodeStoredFrame(frame).frameId !== parsed.frameId) return 'done';
     device = { id: parsed.deviceId, state: 'pending' };
     record.devices.push(device);
   }
@@ -350,14 +340,32 @@ async function applyReceipt(
   const first = record.status !== 'delivered';
   record.status = 'delivered';
   const key = messageKey(businessId, parsed.id);
-  const writes = [
+  const writes: WriteOperation[] = [
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-    // The device has it: its stored frame will never be sent again.
-    del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  if (record.devices.every((candidate) => candidate.state !== 'pending'))
-    await endEntryWrites(g, businessId, parsed.id, writes, expect);
+  // An instance holding a live claim on the message may be in the middle of an attempt that
+  // read the record before this receipt (the device still pending there): it must find the
+  // stored frame and resend those bytes, never encrypt the message again. So while a claim is
+  // live the frame and the entry stay (the holder's attempt ends them); otherwise the device's
+  // frame goes now, and the entry with its due-time hint once nothing is left to send (not
+  // when the device was unlisted: a list that missed one device may miss others, and the next
+  // attempt sets it right). The entry's version is expected, so a claim taken meanwhile makes
+  // this commit read again.
+  const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
+  const due = entry && decodeOutboxEntry(entry.value);
+  const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
+  if (entry)
+    expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
+  if (!held) {
+    writes.push(del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)));
+    if (due && !unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
+      writes.push(
+        del('outbox', outboxKey(businessId, parsed.id)),
+        del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
+      );
+    }
+  }
   // `delivered` is reported once, when the first device confirms; later devices show in
   // the record (the status query) — see README "Delivery guarantees".
   const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
@@ -549,6 +557,16 @@ async function endAttempt(
     ...releaseWrites(businessId, id, claim, next),
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
+  // Frames of devices that confirmed while this claim was held were left for it (applyReceipt).
+  for (const device of record.devices) {
+    if (device.state !== 'delivered') continue;
+    // A group message's member device: its stored distribution frame (group-frames.ts).
+    const stored =
+      device.member === undefined
+        ? frameKey(businessId, id, device.id)
+        : groupFrameKey(businessId, id, memberTag(g, id, device.member), device.id);
+    writes.push(del('outbox', stored));
+  }
   const event = status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
   if (event) writes.push(event.write);
   const tallies =

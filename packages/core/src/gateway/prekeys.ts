@@ -28,8 +28,8 @@ import { assertPhoneNumber } from './validation.js';
  * prekey (signed, last-resort Kyber, one-time EC and Kyber). Only the identity key is written
  * before, by the idempotent `initializeIdentity` (a retry after a crash finds and reuses it).
  * A crash anywhere leaves either no registration (call `addNumber` again) or a complete one;
- * an interrupted upload to the directory is repeated by `maintainPreKeys` (the schedule lists
- * the keys not yet published).
+ * an interrupted upload to the directory is repeated by `maintainPreKeys` (the schedule says
+ * it is not published; see `publishPending` for its one-time keys).
  */
 export async function addNumber(g: GatewayContext, businessId: string, number: string): Promise<void> {
   g.assertOpen();
@@ -219,8 +219,16 @@ export async function maintainNumber(g: GatewayContext, ctx: BusinessContext, nu
 
 /**
  * Uploads the number's current keys with every one-time key not yet published (read back from
- * the store, so an upload interrupted by a crash is repeated with the same keys), then marks
- * the schedule published — unless it changed meanwhile (that change publishes itself).
+ * the store), then marks the schedule published — unless it changed meanwhile (that change
+ * publishes itself).
+ *
+ * The directory appends one-time keys, so each is handed to at most one upload: a commit takes
+ * them off the unpublished lists before the upload starts. An upload that dies after reaching
+ * the directory and before the schedule says so is repeated without them (the directory holds
+ * them already; sent again, each would be served to two people and the second one's first
+ * message refused). One that never arrived loses its keys: upkeep sees the directory run low
+ * and publishes a fresh batch. Taking the keys expects the schedule's version, so of two
+ * instances only one uploads them.
  */
 export async function publishPending(g: GatewayContext, ctx: BusinessContext, number: string): Promise<void> {
   const scheduleKey = numberKeysKey(ctx.id, number);
@@ -228,6 +236,20 @@ export async function publishPending(g: GatewayContext, ctx: BusinessContext, nu
   if (!stored) return;
   const keys = decodeNumberKeys(ctx.sealer.open('meta', scheduleKey, stored.value));
   if (keys.published) return;
+  let version = stored.version;
+  if (keys.unpublishedOneTime.length > 0 || keys.unpublishedKyber.length > 0) {
+    const taken: NumberKeys = { ...keys, unpublishedOneTime: [], unpublishedKyber: [] };
+    try {
+      const result = await g.store.commit([sealedPut(ctx, 'meta', scheduleKey, encodeNumberKeys(taken))], {
+        expectVersions: [{ namespace: 'meta', key: scheduleKey, version }],
+      });
+      version = result.versions[0]!.version;
+    } catch (error) {
+      // Another instance took them (and uploads them), or changed the schedule (and publishes).
+      if (isParleyError(error, 'ERR_STORE_CONFLICT')) return;
+      throw error;
+    }
+  }
   const sessions = g.sessions(ctx, number);
   const identity = await sessions.localIdentity();
   const bundle = await sessions.createBundle({
@@ -256,7 +278,7 @@ export async function publishPending(g: GatewayContext, ctx: BusinessContext, nu
   const done: NumberKeys = { ...keys, published: true, unpublishedOneTime: [], unpublishedKyber: [] };
   try {
     await g.store.commit([sealedPut(ctx, 'meta', scheduleKey, encodeNumberKeys(done))], {
-      expectVersions: [{ namespace: 'meta', key: scheduleKey, version: stored.version }],
+      expectVersions: [{ namespace: 'meta', key: scheduleKey, version }],
     });
   } catch (error) {
     if (!isParleyError(error, 'ERR_STORE_CONFLICT')) throw error;

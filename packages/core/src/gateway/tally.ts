@@ -166,15 +166,15 @@ export async function refreshTally(g: GatewayContext, ctx: BusinessContext, fold
     g.tallyViews.set(ctx.id, view);
     restoreView(g, ctx, monitor, ledger, records);
   }
-  const present = new Set<string>();
+  // `applied` only ever loses keys through a fold (this instance's, below, or another's, which
+  // changes the state versions and so rebuilds the view). Never by comparing with this listing:
+  // it may predate an event committed and settled meanwhile, which would then count twice.
   for (const entry of journal) {
-    present.add(entry.key);
     if (view.applied.has(entry.key) || view.inFlight.has(entry.key)) continue;
     const event = openEvent(g, ctx, entry);
     if (event) applyEvent({ monitor, ledger }, g.viewClock, ctx.id, event);
     view.applied.add(entry.key);
   }
-  for (const key of view.applied) if (!present.has(key)) view.applied.delete(key);
   if (fold && journal.length >= FOLD_THRESHOLD) await foldTally(g, ctx);
 }
 

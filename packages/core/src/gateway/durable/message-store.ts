@@ -41,12 +41,18 @@ export function messageWrites(
 /**
  * The outbox entry and a hint in the time index of due work. Hints are never updated in
  * place: `runDue` deletes a hint once it is spent or its entry moved to another time.
+ *
+ * Neither expires in the store: the entry is the only record that the message still waits for
+ * its final status, so it goes only in the commit that reports that status (sent, failed,
+ * delivered, or `expire` with `expired`/`dropped`), or with an erasure. With a store expiry a
+ * gateway that did not tick for longer than the grace (down, or idle) lost the entry, and the
+ * message stayed `accepted` for good. A hint left behind by a deleted entry is due by the
+ * entry's deadline at the latest, and `runDue` deletes it then. Neither holds content.
  */
 export function outboxPut(biz: string, id: MessageId, entry: OutboxEntry): WriteOperation[] {
-  const expiresAt = entry.deadline + OUTBOX_GRACE_MS;
   return [
-    put('outbox', outboxKey(biz, id), encodeOutboxEntry(entry), expiresAt),
-    put('outbox', dueKey(dueAt(entry), biz, id), new Uint8Array(0), expiresAt),
+    put('outbox', outboxKey(biz, id), encodeOutboxEntry(entry)),
+    put('outbox', dueKey(dueAt(entry), biz, id), new Uint8Array(0)),
   ];
 }
 
@@ -127,9 +133,6 @@ export async function commitExpecting(
 
 /** The message id index outlives the message so a late retransmit is told "expired", not "unknown". */
 export const INDEX_GRACE_MS = 31 * DAY_MS;
-
-/** Outbox entries outlive their message by this, so `tick` can still report the expiry. */
-export const OUTBOX_GRACE_MS = DAY_MS;
 
 export function put(
   namespace: Namespace,

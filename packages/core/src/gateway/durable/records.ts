@@ -59,8 +59,9 @@ export interface NumberKeys {
   /** False while a change is not yet known to be in the directory; `maintainPreKeys` re-publishes. */
   readonly published: boolean;
   /**
-   * One-time EC and Kyber prekeys generated (and stored) but not yet known to be in the
-   * directory: an upload interrupted by a crash or a failing directory is repeated with them.
+   * One-time EC and Kyber prekeys generated (and stored) but not yet handed to an upload. The
+   * commit before an upload empties the lists: the directory appends one-time keys, so each is
+   * uploaded at most once (gateway/prekeys.ts `publishPending`).
    */
   readonly unpublishedOneTime: readonly number[];
   readonly unpublishedKyber: readonly number[];
