@@ -52,6 +52,7 @@ export {
   type IdentityChange,
   type LocalIdentity,
   MessageType,
+  type ProcessBundleOptions,
   type ProcessBundleResult,
   SessionManager,
   type SessionManagerOptions,

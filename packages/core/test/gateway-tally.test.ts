@@ -258,4 +258,19 @@ describe('counts over all instances', () => {
     expect(gateway.statisticsExport().statistics.snapshot(day).businesses[0]?.messagesOut).toBe(3);
     expect(gateway.integritySignals().signal('acme').snapshot.sent).toBe(3);
   });
+
+  it('two instances sending at once to a person without a session start one session, counted once', async () => {
+    const w = await world(2, 1);
+    const [a, b] = w.gateways as [Gateway, Gateway];
+    await Promise.all([
+      a.send({ from: NUMBER, to: person(0), content: 'one' }),
+      b.send({ from: NUMBER, to: person(0), content: 'two' }),
+    ]);
+    await Promise.all([a.idle(), b.idle()]);
+    await w.network.flush();
+    expect(w.persons[0]!.received.map((message) => message.text).sort()).toEqual(['one', 'two']);
+    await a.tick();
+    const day = dayOf(w.clock.now());
+    expect(a.statisticsExport().statistics.snapshot(day).businesses[0]?.sessionsEstablished).toBe(1);
+  });
 });

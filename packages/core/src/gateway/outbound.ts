@@ -5,7 +5,12 @@ import { type ErrorCode, isParleyError, ParleyError } from '../errors.js';
 import type { SendPermit } from '../integrity/monitor.js';
 import { pseudonym as brandPseudonym } from '../privacy/branded.js';
 import type { ProtocolAddress } from '../session/address.js';
-import type { CiphertextMessage, EncryptOptions, SessionManager } from '../session/session-manager.js';
+import type {
+  CiphertextMessage,
+  EncryptOptions,
+  ProcessBundleResult,
+  SessionManager,
+} from '../session/session-manager.js';
 import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
@@ -54,9 +59,9 @@ import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import { expire, expired } from './retention.js';
 import {
+  applyAhead,
   applyAheadLoaded,
   commitExpectingWithTallies,
-  commitWithTallies,
   newTally,
   refreshedLevel,
   refreshTally,
@@ -705,7 +710,8 @@ export async function encryptFor(
     // A session the device never answered is too old to use, or it vanished: start over.
     if (!isParleyError(error, 'ERR_SESSION_EXPIRED') && !isParleyError(error, 'ERR_SESSION_NOT_FOUND'))
       throw error;
-    await startSession(g, ctx, sessions, address, phoneNumber, number);
+    const replace = isParleyError(error, 'ERR_SESSION_EXPIRED');
+    await startSession(g, ctx, sessions, address, phoneNumber, number, replace);
     return encryptLeased(sessions, address, open, options);
   }
 }
@@ -744,11 +750,25 @@ export async function startSession(
   address: ProtocolAddress,
   phoneNumber: string,
   number: string,
+  replace = false,
 ): Promise<void> {
   const bundle = await g.directory.fetchBundle(phoneNumber, address.deviceId);
-  const result = await sessions.processBundle(address, bundle);
-  // Counted in a commit of its own: the session's commit is the session manager's.
-  await commitWithTallies(g, [], [newTally(g, ctx, { kind: 'session', at: g.clock.now() })]);
+  // Counted in the session's own commit. A first session is started only if none exists by
+  // then: another instance sending to the same new person at once may have started one, and
+  // the person would otherwise get two sessions (and the statistics two).
+  const tally = newTally(g, ctx, { kind: 'session', at: g.clock.now() });
+  await applyAhead(g, [tally]);
+  let result: ProcessBundleResult;
+  try {
+    result = await sessions.processBundle(address, bundle, {
+      ifNoSession: !replace,
+      alsoWrite: [tally.write],
+    });
+  } catch (error) {
+    settleTallies(g, [tally], false);
+    throw error;
+  }
+  settleTallies(g, [tally], result.established);
   if (result.identityChange) {
     g.log('info', 'a person’s identity key changed; the new one is accepted', { businessId: ctx.id });
     g.emit(ctx.id, {

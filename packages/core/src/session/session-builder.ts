@@ -24,7 +24,7 @@ import type { DecodedPreKeySignalMessage } from '../wire/prekey-signal-message.j
 import { assertAddress, type ProtocolAddress } from './address.js';
 import { kyberUsePrefix } from './local-keys.js';
 import { preKeyNotFound, type SessionContext, sessionContextOf } from './session-context.js';
-import type { ProcessBundleResult } from './types.js';
+import type { ProcessBundleOptions, ProcessBundleResult } from './types.js';
 
 /**
  * Building sessions, as libsignal's `session.rs`: as initiator from a prekey bundle (X3DH, or
@@ -44,7 +44,10 @@ export class SessionBuilder {
   }
 
   /** X3DH (or PQXDH when the bundle carries a signed Kyber prekey) as initiator; the old session is archived. */
-  async processPreKeyBundle(bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+  async processPreKeyBundle(
+    bundle: PreKeyBundle,
+    options: ProcessBundleOptions = {},
+  ): Promise<ProcessBundleResult> {
     assertAddress(this.remoteAddress);
     // The trust question comes before the signature checks (as libsignal asks it), so the
     // bundle's shape is checked here, first.
@@ -53,7 +56,18 @@ export class SessionBuilder {
         field: 'bundle',
       });
     }
-    return this.ctx.run(this.remoteAddress, () => processBundleOnce(this.ctx, this.remoteAddress, bundle));
+    if (
+      typeof options !== 'object' ||
+      options === null ||
+      (options.alsoWrite !== undefined && !Array.isArray(options.alsoWrite))
+    ) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"options" expected { ifNoSession?, alsoWrite? }', {
+        field: 'options',
+      });
+    }
+    return this.ctx.run(this.remoteAddress, () =>
+      processBundleOnce(this.ctx, this.remoteAddress, bundle, options),
+    );
   }
 }
 
@@ -62,9 +76,12 @@ export async function processBundleOnce(
   ctx: SessionContext,
   address: ProtocolAddress,
   bundle: PreKeyBundle,
+  options: ProcessBundleOptions = {},
 ): Promise<ProcessBundleResult> {
   const identity = await ctx.localIdentity();
   const { sessionKey, identityKeyName, session, identity: remoteIdentity } = await ctx.load(address);
+  const current = session.record?.current;
+  if (options.ifNoSession && current) return { sessionVersion: current.version, established: false };
   await ctx.checkTrust(address, bundle.identityKey, remoteIdentity.bytes, 'sending');
   // Checks both signatures (signed prekey, and Kyber prekey when present) before any
   // state is derived or written.
@@ -101,7 +118,10 @@ export async function processBundleOnce(
     spqr: ctx.spqr,
   });
   promoteState(record, state);
-  const writes = [ctx.records.put('sessions', sessionKey, encodeSessionRecord(record))];
+  const writes = [
+    ctx.records.put('sessions', sessionKey, encodeSessionRecord(record)),
+    ...(options.alsoWrite ?? []),
+  ];
   const identityChange = ctx.identityWrite(address, bundle.identityKey, remoteIdentity, writes);
   await ctx.commit(writes, {
     sessionKey,
@@ -110,7 +130,7 @@ export async function processBundleOnce(
     identityKeyName,
     identity: remoteIdentity,
   });
-  return { sessionVersion: state.version, identityChange };
+  return { sessionVersion: state.version, identityChange, established: true };
 }
 
 /** The state an incoming prekey message is to be decrypted with, and where it came from. */

@@ -31,6 +31,7 @@ import type {
   DecryptResult,
   EncryptOptions,
   LocalIdentity,
+  ProcessBundleOptions,
   ProcessBundleResult,
 } from './types.js';
 import { UnverifiedWorkBudget, type UnverifiedWorkLimits } from './unverified-work.js';
@@ -44,6 +45,7 @@ export {
   type IdentityChange,
   type LocalIdentity,
   MessageType,
+  type ProcessBundleOptions,
   type ProcessBundleResult,
 } from './types.js';
 
@@ -256,10 +258,18 @@ export class SessionManager {
     return archiveSession(this.ctx, address, options);
   }
 
-  /** Starts a session from a prekey bundle (X3DH as initiator); the old one is archived. */
-  processBundle(address: ProtocolAddress, bundle: PreKeyBundle): Promise<ProcessBundleResult> {
+  /**
+   * Starts a session from a prekey bundle (X3DH as initiator); the old one is archived. With
+   * `ifNoSession`, only when the address has none (decided in the commit); `alsoWrite` commits
+   * with the new session.
+   */
+  processBundle(
+    address: ProtocolAddress,
+    bundle: PreKeyBundle,
+    options?: ProcessBundleOptions,
+  ): Promise<ProcessBundleResult> {
     assertAddress(address);
-    return new SessionBuilder(this, address).processPreKeyBundle(bundle);
+    return new SessionBuilder(this, address).processPreKeyBundle(bundle, options);
   }
 
   /**

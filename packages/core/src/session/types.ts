@@ -35,6 +35,21 @@ export interface DecryptResult {
 export interface ProcessBundleResult {
   readonly sessionVersion: number;
   readonly identityChange?: IdentityChange | undefined;
+  /**
+   * False only with `ifNoSession` when the address already had a current session (another
+   * writer sharing the store started one first): nothing was written, that session stays.
+   */
+  readonly established: boolean;
+}
+
+export interface ProcessBundleOptions {
+  /**
+   * Start a session only if the address has no current one, decided on the store's state in
+   * the same commit: of several writers sharing a store (gateway instances), one starts it.
+   */
+  readonly ifNoSession?: boolean;
+  /** More writes committed atomically with the new session (nothing when none is started). */
+  readonly alsoWrite?: readonly WriteOperation[];
 }
 
 export interface EncryptOptions {
