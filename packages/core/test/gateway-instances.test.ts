@@ -225,4 +225,19 @@ describe('due work across instances', () => {
     const left = (await w.store.list('outbox')).map((entry) => entry.key).filter((key) => key.includes(id));
     expect(left).toEqual([]);
   });
+
+  it('64 sends to one person at once from one instance: all accepted, each with a timestamp of its own', async () => {
+    const w = await setUp();
+    const results = await Promise.allSettled(
+      Array.from({ length: 64 }, (_, i) => w.a.send({ from: NUMBER, to: PERSON, content: `burst ${i}` })),
+    );
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+    await w.a.idle();
+    const ids = new Set(results.map((result) => (result as PromiseFulfilledResult<string>).value));
+    const stamps = w.network.sends
+      .filter((sent) => ids.has(sent.frame.frameId.split('.')[0]!))
+      .map((sent) => sent.frame.timestamp);
+    expect(stamps).toHaveLength(64);
+    expect(new Set(stamps).size).toBe(64);
+  });
 });

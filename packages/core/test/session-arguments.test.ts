@@ -32,4 +32,30 @@ describe('SessionManager refuses malformed arguments with typed errors and store
     expect(JSON.stringify(await store.list('sessions'))).toBe(before);
     expect(await store.list('identities', { prefix: 'default/remote/' })).toEqual([]);
   });
+
+  it('initializeIdentity, createBundle and removePreKey check their arguments (found by pnpm fuzz)', async () => {
+    const store = createMemoryStore();
+    const manager = new SessionManager({ store });
+    const before = JSON.stringify(await store.list('identities'));
+    const calls = [
+      () => manager.initializeIdentity({ registrationId: -1 }),
+      () => manager.initializeIdentity({ identityKeyPair: {} as never }),
+      () => manager.initializeIdentity(5 as never),
+      () => manager.createBundle(undefined as never),
+      () => manager.createBundle({ deviceId: -1, signedPreKeyId: 1 }),
+      () => manager.createBundle({ deviceId: 1, signedPreKeyId: Number.NaN }),
+      () => manager.removePreKey('signed', Number.NaN),
+      () => manager.removePreKey('bogus' as never, 1),
+    ];
+    for (const call of calls) {
+      let caught: unknown;
+      try {
+        await call();
+      } catch (error) {
+        caught = error;
+      }
+      expect(isParleyError(caught), String(caught)).toBe(true);
+    }
+    expect(JSON.stringify(await store.list('identities'))).toBe(before);
+  });
 });

@@ -1,14 +1,20 @@
 /**
- * The libraries under test, behind one small party interface the workloads drive.
+ * The libraries under test, behind one small party interface the workloads drive. Each runs as
+ * a user runs it: its public API, with the store it ships or recommends, records kept in the
+ * form that store keeps them (`store` of each entry says which; the bench prints it).
  *
- * - Parley: a direct driver over `SessionManager` and a store (thinner than the test suite's
- *   PeerClient adapter: messages pass through unchanged, no re-wrapping).
- * - Peers: the test suite's PeerClient adapters (packages/core/test/peers), loaded lazily so a
- *   process that only needs Parley does not load five native libsignal builds. Their stores
- *   hold serialized records, as a real store would, so every operation pays the library's own
- *   (de)serialization; the adapter adds a Buffer copy of the plaintext/body and a native
- *   ProtocolAddress per call, which is small next to the library's work.
- * - Floors: the same key schedule on bare primitives (see floor.ts); synchronous.
+ * - Parley: `SessionManager` over its memory store (serialized records, one atomic commit per
+ *   operation, the decoded-record cache as configured by default).
+ * - libsignal-client: the test suite's PeerClient adapters (packages/core/test/peers, loaded
+ *   lazily), whose session store is the one of libsignal-client's own tests: serialized bytes,
+ *   deserialized on every load. The adapter adds a Buffer copy of the plaintext/body and a
+ *   native ProtocolAddress per call, which is small next to the library's work.
+ * - libsignal 6.0.0: as Baileys drives it (libsignal-baileys.ts).
+ * - privacyresearch: its StorageType keeps the record string the library itself serializes.
+ * - Floors: the same key schedule on bare primitives (see floor.ts); synchronous, no store.
+ *
+ * Like for like: v3 peers are compared with Parley v3, the v4 peers (which run PQXDH and SPQR
+ * with themselves) with Parley v4 + SPQR (`parleyCounterpart`).
  *
  * Every method may return a value or a promise; the workloads only await real promises, so a
  * synchronous floor pays no microtask per call.
@@ -24,6 +30,7 @@ import {
 import { createNodeCrypto } from '@parley/core/node';
 import type { PeerAddress, PeerClient } from '../../core/test/peers/types.js';
 import { createNobleFloorParty, createNodeFloorParty } from './floor.js';
+import { createBaileysStyleParty } from './libsignal-baileys.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -47,6 +54,13 @@ export interface BenchLib {
   readonly group: LibGroup;
   /** Protocol spoken in these runs. */
   readonly protocol: string;
+  /**
+   * The Parley library a peer is compared with (same protocol, like for like): `parley-node`
+   * for the v3 peers, `parley-node-v4-spqr` for the v4 peers (which run SPQR with themselves).
+   */
+  readonly parleyCounterpart?: string;
+  /** How this library's records are kept in the run (printed in the header). */
+  readonly store: string;
   /** Slow libraries get smaller sample counts (see config.ts). */
   readonly speed: 'fast' | 'medium' | 'slow';
   createParty(address: PeerAddress): Promise<BenchParty>;
@@ -129,12 +143,22 @@ function fromPeer(client: PeerClient): BenchParty {
   };
 }
 
+/**
+ * libsignal-client ships no store; its own tests' InMemorySessionStore (and the test suite's
+ * adapter, built the same way) keeps `record.serialize()` bytes and deserializes on every load.
+ */
+const LSC_STORE =
+  "the store of libsignal-client's own tests (serialized bytes; SessionRecord.deserialize on every load)";
+
 async function peerParty(kind: string, address: PeerAddress): Promise<BenchParty> {
   const peers = await import('../../core/test/peers/index.js');
   return fromPeer(await peers.makePeerFactory(kind)(address));
 }
 
 // ── Registry ────────────────────────────────────────────────────────────────────────
+
+const PARLEY_STORE =
+  'its memory store (records kept serialized; SessionManager decoded-record cache as configured by default), one atomic commit per operation';
 
 export const LIBS: readonly BenchLib[] = [
   {
@@ -143,7 +167,19 @@ export const LIBS: readonly BenchLib[] = [
     group: 'parley',
     protocol: 'v3',
     speed: 'fast',
+    store: PARLEY_STORE,
     createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('node') }),
+  },
+  {
+    // Like for like with lsc 0.90.0 and 0.103.0, which run PQXDH and SPQR with themselves.
+    id: 'parley-node-v4-spqr',
+    label: 'Parley v4+SPQR (node)',
+    group: 'parley',
+    protocol: 'v4 PQXDH+SPQR',
+    speed: 'fast',
+    store: PARLEY_STORE,
+    createParty: (address) =>
+      createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true, spqr: 'require' }),
   },
   {
     id: 'parley-node-v4',
@@ -151,17 +187,8 @@ export const LIBS: readonly BenchLib[] = [
     group: 'parley',
     protocol: 'v4 PQXDH',
     speed: 'fast',
+    store: PARLEY_STORE,
     createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true }),
-  },
-  {
-    // Like for like with lsc 0.103.0: PQXDH and the sparse post-quantum ratchet on both sides.
-    id: 'parley-node-v4-spqr',
-    label: 'Parley v4+SPQR (node)',
-    group: 'parley',
-    protocol: 'v4 PQXDH+SPQR',
-    speed: 'fast',
-    createParty: (address) =>
-      createParleyParty(address, { crypto: parleyCrypto('node'), kyber: true, spqr: 'require' }),
   },
   {
     id: 'parley-portable',
@@ -169,6 +196,7 @@ export const LIBS: readonly BenchLib[] = [
     group: 'parley',
     protocol: 'v3',
     speed: 'medium',
+    store: PARLEY_STORE,
     createParty: (address) => createParleyParty(address, { crypto: parleyCrypto('portable') }),
   },
   {
@@ -176,39 +204,60 @@ export const LIBS: readonly BenchLib[] = [
     label: 'lsc 0.23.1',
     group: 'peer',
     protocol: 'v3',
+    parleyCounterpart: 'parley-node',
     speed: 'fast',
+    store: LSC_STORE,
     createParty: (address) => peerParty('lsc-0.23.1', address),
-  },
-  {
-    id: 'lsc-0.103.0',
-    label: 'lsc 0.103.0',
-    group: 'peer',
-    protocol: 'v4 PQXDH+SPQR',
-    speed: 'fast',
-    createParty: (address) => peerParty('lsc-0.103.0', address),
   },
   {
     id: 'libsignal-6.0.0',
     label: 'libsignal 6.0.0',
     group: 'peer',
     protocol: 'v3',
+    parleyCounterpart: 'parley-node',
     speed: 'fast',
-    createParty: (address) => peerParty('libsignal-6.0.0', address),
+    store:
+      "Baileys' cacheable key store (the record.serialize() object in memory; SessionRecord.deserialize on every load, serialize() on every save)",
+    createParty: async (address) => createBaileysStyleParty(address),
   },
   {
     id: 'privacyresearch-0.0.16',
     label: 'privacyresearch',
     group: 'peer',
     protocol: 'v3',
+    parleyCounterpart: 'parley-node',
     speed: 'slow',
+    store: 'its StorageType in memory (the record string the library serializes; it parses it on every load)',
     createParty: (address) => peerParty('privacyresearch-0.0.16', address),
+  },
+  {
+    id: 'lsc-0.90.0',
+    label: 'lsc 0.90.0',
+    group: 'peer',
+    protocol: 'v4 PQXDH+SPQR',
+    parleyCounterpart: 'parley-node-v4-spqr',
+    speed: 'fast',
+    store: LSC_STORE,
+    createParty: (address) => peerParty('lsc-0.90.0', address),
+  },
+  {
+    id: 'lsc-0.103.0',
+    label: 'lsc 0.103.0',
+    group: 'peer',
+    protocol: 'v4 PQXDH+SPQR',
+    parleyCounterpart: 'parley-node-v4-spqr',
+    speed: 'fast',
+    store: LSC_STORE,
+    createParty: (address) => peerParty('lsc-0.103.0', address),
   },
   {
     id: 'floor-node',
     label: 'floor (node:crypto)',
     group: 'floor',
     protocol: 'v3 schedule',
+    parleyCounterpart: 'parley-node',
     speed: 'fast',
+    store: 'no store: state in a Map of plain objects, mutated in place',
     createParty: async (address) => createNodeFloorParty(address),
   },
   {
@@ -216,7 +265,9 @@ export const LIBS: readonly BenchLib[] = [
     label: 'floor (noble)',
     group: 'floor',
     protocol: 'v3 schedule',
+    parleyCounterpart: 'parley-portable',
     speed: 'medium',
+    store: 'no store: state in a Map of plain objects, mutated in place',
     createParty: async (address) => createNobleFloorParty(address),
   },
 ];

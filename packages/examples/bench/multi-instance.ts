@@ -41,15 +41,16 @@ export interface MultiInstanceBenchConfig {
 
 export const MULTI_FULL: MultiInstanceBenchConfig = {
   people: 100,
-  messages: 2_000,
+  messages: 1_000,
   concurrency: 64,
   instances: [1, 2, 3],
 };
+/** The smoke run inside `pnpm bench --quick` (which has a minute in all): one and two instances. */
 export const MULTI_QUICK: MultiInstanceBenchConfig = {
-  people: 40,
-  messages: 200,
+  people: 10,
+  messages: 40,
   concurrency: 16,
-  instances: [1, 2, 3],
+  instances: [1, 2],
 };
 
 export interface PhaseResult {

@@ -1,12 +1,16 @@
 /**
- * `pnpm bench`: Parley next to libsignal-client, libsignal (node) and privacyresearch on the
- * same workloads, plus the bare-primitive floors. Interleaved rounds, medians, Parley ÷ peer
- * ratios; results as JSON and an SVG chart in bench/results/. With PARLEY_PG_URL set, also
- * messages per second through one, two and three gateway processes over one PostgreSQL
- * (bench/multi-instance.ts).
+ * `pnpm bench`: Parley beside libsignal-client (0.23.1; 0.90.0 and 0.103.0), libsignal 6.0.0 and
+ * privacyresearch on the same workloads, every library as a user runs it (its public API and
+ * the store it ships or recommends, records in that store's form; see libs.ts), plus the
+ * bare-primitive floors. Ratios are like for like: v3 Parley ÷ the v3 libraries, v4 + SPQR
+ * Parley ÷ the v4 libraries. Interleaved rounds, medians, Parley ÷ peer; memory per held
+ * session from child processes (rss-child.ts); the gateway's own rows on each store
+ * (gateway.ts); groups and media; with PARLEY_PG_URL set, PostgreSQL rows and messages per
+ * second through one, two and three gateway processes over one PostgreSQL (multi-instance.ts).
+ * Results as JSON and an SVG chart in bench/results/.
  *
- *   pnpm bench                 full run (several minutes)
- *   pnpm bench --quick         CI smoke run (under a minute; results go to *.tmp files)
+ *   pnpm bench                 full run (about a quarter of an hour on a shared 2-core machine)
+ *   pnpm bench --quick         CI smoke run (under a minute; says so; results go to *.tmp files)
  *   options: --rounds=N  --only=parley-node,lsc-0.23.1  --skip-rss
  *
  * Measures only: nothing here compares against a threshold or fails on a slow number.
@@ -23,6 +27,7 @@ import type { Store } from '@parley/core';
 import type { PeerAddress } from '../../core/test/peers/types.js';
 import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
+import { GATEWAY_FULL, GATEWAY_QUICK, type GatewayRow, gatewayLines, runGatewayBench } from './gateway.js';
 import {
   GROUP_SEND_FULL,
   GROUP_SEND_QUICK,
@@ -99,7 +104,8 @@ const libs: readonly BenchLib[] = only ? only.map(libById) : LIBS;
 const skipRss = flags['skip-rss'];
 const PARLEY = 'parley-node';
 const PORTABLE = 'parley-portable';
-const PEERS = LIBS.filter((lib) => lib.group === 'peer').map((lib) => lib.id);
+const PARLEY_V4 = 'parley-node-v4-spqr';
+const present = (id: string) => libs.some((lib) => lib.id === id);
 
 // ── Samples ─────────────────────────────────────────────────────────────────────────
 
@@ -107,6 +113,7 @@ type Metric = 'sessions' | 'encrypt' | 'decrypt' | 'reverse' | 'reverseRatio' | 
 const METRICS: readonly Metric[] = ['sessions', 'encrypt', 'decrypt', 'pingPong', 'reverse', 'reverseRatio'];
 const samples = new Map<Metric, Map<string, number[]>>(METRICS.map((m) => [m, new Map()]));
 const storageSamples = new Map<string, number[]>();
+const storageCpuSamples = new Map<string, number[]>();
 const groupSamples = new Map<string, { encrypt: number[]; decrypt: number[] }>();
 const failures = new Map<string, string>();
 const notes: string[] = [];
@@ -161,7 +168,9 @@ try {
   sqliteMissing = describeError(error);
 }
 
-async function storageRun(variant: StoreVariant, count: number): Promise<number> {
+type StorageResult = Awaited<ReturnType<typeof persistedDecryptsPerSecond>>;
+
+async function storageRun(variant: StoreVariant, count: number): Promise<StorageResult> {
   const lib = libById(PARLEY);
   const crypto = parleyCrypto('node');
   if (variant === 'memory') {
@@ -185,7 +194,7 @@ async function storageRun(variant: StoreVariant, count: number): Promise<number>
   }
 }
 
-async function postgresRun(count: number): Promise<number> {
+async function postgresRun(count: number): Promise<StorageResult> {
   const { createPostgresStore } = await import('@parley/storage-adapters/postgres');
   const { default: pg } = await import('pg');
   const lib = libById(PARLEY);
@@ -261,11 +270,10 @@ async function round(index: number, warmup: boolean): Promise<void> {
           ? config.storage.sqliteFile
           : config.storage.sqliteMemory;
     await attempt(`storage`, variant, async () => {
-      const rate = await storageRun(variant, warmup ? Math.min(50, count) : count);
+      const result = await storageRun(variant, warmup ? Math.min(50, count) : count);
       if (warmup) return;
-      const list = storageSamples.get(variant) ?? [];
-      list.push(rate);
-      storageSamples.set(variant, list);
+      storageSamples.set(variant, [...(storageSamples.get(variant) ?? []), result.rate]);
+      storageCpuSamples.set(variant, [...(storageCpuSamples.get(variant) ?? []), result.cpuMicros]);
     });
   }
 }
@@ -277,7 +285,7 @@ interface RssResult {
   readonly sessions: number;
   readonly seconds: number;
   readonly rssPerSession: number;
-  readonly rssPerSessionSecondHalf: number;
+  readonly rawRssPerSession: number;
   readonly heapPerSession: number;
 }
 
@@ -287,6 +295,11 @@ function rssChild(lib: BenchLib, count: number): Promise<RssResult> {
       process.execPath,
       [
         '--expose-gc',
+        // A small, fixed young generation: its size (V8 grows and shrinks it on its own) is not sessions.
+        '--max-semi-space-size=1',
+        // Without this, V8 drops the bytecode of functions not run lately (module set-up code) at
+        // every few collections: memory falls steadily while the sessions grow, whatever they hold.
+        '--no-flush-bytecode',
         '--conditions=parley-source',
         '--import',
         'tsx',
@@ -320,7 +333,9 @@ function rssChild(lib: BenchLib, count: number): Promise<RssResult> {
 
 async function measureRss(): Promise<Map<string, RssResult>> {
   const results = new Map<string, RssResult>();
-  const queue = libs.filter((lib) => lib.group !== 'floor');
+  const queue = libs.filter(
+    (lib) => lib.group !== 'floor' && (!config.rssLibs || config.rssLibs.includes(lib.id)),
+  );
   const worker = async () => {
     for (let lib = queue.shift(); lib; lib = queue.shift()) {
       const count = config.rssOverrides[lib.id] ?? config.rssSessions[lib.speed];
@@ -340,11 +355,26 @@ async function measureRss(): Promise<Map<string, RssResult>> {
 const startedAt = performance.now();
 const elapsed = () => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
 print(
-  `Parley bench (${config.mode}): ${config.rounds} interleaved rounds, ${MESSAGE_BYTES}-byte messages, ` +
+  config.mode === 'quick'
+    ? 'Parley bench, QUICK run (CI smoke run: small counts, few rounds; its figures are not measurements; `pnpm bench` for those)'
+    : 'Parley bench, full run',
+);
+print(
+  `${config.rounds} interleaved rounds, medians; ${MESSAGE_BYTES}-byte messages; ` +
     `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}`,
 );
 const loadAtStart = loadavg()[0]!;
-print(`libraries: ${libs.map((lib) => `${lib.id} (${lib.protocol})`).join(', ')}`);
+print(`load average (1 min) at start: ${loadAtStart.toFixed(2)}`);
+print(
+  'Every library is measured as a user uses it: its public API, with the store it ships or recommends, records kept in the',
+);
+print(
+  'form that store keeps them (a store that decodes on every load does so here); Parley likewise (its real store, commits',
+);
+print(
+  'included, its cache as configured by default). Ratios are Parley ÷ peer, like for like (same protocol):',
+);
+for (const lib of libs) print(`  ${lib.label} — ${lib.protocol}; ${lib.store}`);
 
 await round(0, true);
 print(`warm-up done (${elapsed()})`);
@@ -379,6 +409,16 @@ await attempt('parley-node', 'group sends', async () => {
   groupSends = await runGroupSendBench(groupSendConfig);
 });
 print(`group sends done (${elapsed()})`);
+
+// One gateway in this process on each store, 1 and 200 people (bench/gateway.ts).
+const gatewayConfig = config.mode === 'full' ? GATEWAY_FULL : GATEWAY_QUICK;
+let gatewayRows: GatewayRow[] | undefined;
+if (present(PARLEY)) {
+  await attempt('gateway', 'throughput', async () => {
+    gatewayRows = await runGatewayBench(gatewayConfig, PG_URL);
+  });
+  print(`gateway done (${elapsed()})`);
+}
 
 // Several gateway processes over one PostgreSQL (bench/multi-instance.ts), when a server is set.
 const multiConfig = config.mode === 'full' ? MULTI_FULL : MULTI_QUICK;
@@ -447,7 +487,6 @@ const rows: Row[] = [
     : []),
 ];
 
-const present = (id: string) => libs.some((lib) => lib.id === id);
 print();
 print('Medians (higher is better, except memory and record size)');
 for (const line of table(
@@ -462,23 +501,33 @@ const ratio = (row: Row, a: string, b: string) => {
   const y = row.value(b);
   return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
 };
-const comparators = [
-  ...PEERS.filter(present).map((peer) => ({ id: peer, label: `÷ ${libById(peer).label}`, of: PARLEY })),
-  ...(present('floor-node') ? [{ id: 'floor-node', label: '÷ node floor', of: PARLEY }] : []),
-  ...(present('floor-noble') && present(PORTABLE)
-    ? [{ id: 'floor-noble', label: 'portable ÷ noble floor', of: PORTABLE }]
-    : []),
-];
+const shortLabel = (id: string) =>
+  id === PARLEY ? 'v3' : id === PARLEY_V4 ? 'v4+SPQR' : id === PORTABLE ? 'portable' : libById(id).label;
+// Each peer against the Parley that speaks its protocol; the floors against the Parley on their primitives.
+const comparators = libs
+  .filter((lib) => lib.group !== 'parley' && lib.parleyCounterpart && present(lib.parleyCounterpart))
+  .map((lib) => ({
+    id: lib.id,
+    of: lib.parleyCounterpart!,
+    label: `${shortLabel(lib.parleyCounterpart!)} ÷ ${lib.label}`,
+  }));
 const ratioRows = rows.filter((row) => !row.label.startsWith('  '));
-if (present(PARLEY) || present(PORTABLE)) {
+if (comparators.length > 0) {
   print();
-  print('Ratios: Parley (node) ÷ peer, Parley ÷ floor (memory and record size: lower is better)');
+  print(
+    'Ratios: Parley ÷ peer, like for like (v3 Parley ÷ the v3 libraries, v4+SPQR Parley ÷ libsignal-client 0.90.0 and 0.103.0, ' +
+      'which run PQXDH + SPQR with themselves); > 1 is Parley ahead on rates, behind on memory and record size',
+  );
   for (const line of table(
     ['workload', ...comparators.map((c) => c.label)],
     ratioRows.map((row) => [row.label, ...comparators.map((c) => formatRatio(ratio(row, c.of, c.id)))]),
   )) {
     print(line);
   }
+  const own = [PARLEY, PARLEY_V4]
+    .filter(present)
+    .map((id) => `${shortLabel(id)} ${medianOf('reverseRatio', id)?.toFixed(2) ?? '—'}`);
+  if (own.length > 0) print(`Parley's reverse-order decrypt ÷ its own in-order rate: ${own.join(', ')}`);
 }
 
 const storageMedians = Object.fromEntries(
@@ -487,10 +536,10 @@ const storageMedians = Object.fromEntries(
 if (present(PARLEY)) {
   print();
   print(
-    `Storage (Parley node, decrypt + persist, one commit per message): memory ${formatRate(storageMedians.memory)} msgs/s, ` +
-      `SQLite file ${formatRate(storageMedians['sqlite-file'])} msgs/s, SQLite :memory: ${formatRate(storageMedians['sqlite-memory'])} msgs/s, ` +
-      `PostgreSQL ${PG_URL ? `${formatRate(storageMedians.postgres)} msgs/s` : 'skipped (PARLEY_PG_URL not set)'}; ` +
-      'batched: n/a (the session API commits once per decrypt)',
+    `SessionManager.decrypt with its store (Parley node, one commit per message; msgs/s, CPU µs per message): ${STORE_VARIANTS.map(
+      (v) =>
+        `${v} ${formatRate(storageMedians[v])}, ${median(storageCpuSamples.get(v) ?? [])?.toFixed(0) ?? '—'} µs`,
+    ).join('; ')}${PG_URL ? '' : '; PostgreSQL skipped (PARLEY_PG_URL not set)'}`,
   );
 }
 
@@ -528,11 +577,22 @@ if (present(PARLEY)) {
 }
 
 notes.push(
-  `lsc-0.103.0 and Parley v4+SPQR speak PQXDH + SPQR (v4), Parley v4 PQXDH alone, each against itself; every other library runs v3 (X3DH).`,
+  'lsc 0.90.0, lsc 0.103.0 and Parley v4+SPQR speak PQXDH + SPQR (v4), Parley v4 PQXDH alone, each against itself; every other library runs v3 (X3DH).',
   'Sessions/s: a new initiator per session and one responder with bundles made beforehand; timed: process bundle, encrypt, decrypt.',
-  `Memory: ${[...rss.values()].map((r) => `${r.lib} ${r.sessions} sessions`).join(', ') || 'skipped'}; one child process per library.`,
+  `Memory: RSS growth of a child process (one per library) while it comes to hold N more established sessions, after GC, ` +
+    "without V8's committed-but-free heap pages at either end, ÷ N; " +
+    `N = ${[...rss.values()].map((r) => `${r.sessions} (${r.lib})`).join(', ') || 'skipped'}.`,
+  ...[...rss.values()]
+    .filter((r) => r.rssPerSession < r.heapPerSession)
+    .map(
+      (r) =>
+        `Memory, ${r.lib}: RSS growth (${formatKiB(r.rssPerSession)}) below its own heap growth (${formatKiB(r.heapPerSession)}): ` +
+        'noise at this N, not a measurement.',
+    ),
   ...(config.mode === 'quick'
-    ? ['Quick run: memory from a few hundred sessions is noise, not a measurement.']
+    ? [
+        'Quick run: memory from a few dozen sessions is noise, not a measurement; every quick figure is a smoke check.',
+      ]
     : []),
   'libsignal 6.0.0 does not verify the signed-prekey signature; the floors verify Ed25519 without the XEdDSA key conversion.',
 );
@@ -549,6 +609,17 @@ if (groupSends) {
   print();
   for (const line of groupSendLines(groupSends, groupSendConfig)) print(line);
 }
+if (gatewayRows) {
+  const decryptCpu = Object.fromEntries(
+    (['memory', 'sqlite-file', 'postgres'] as const).map((kind) => [
+      kind,
+      median(storageCpuSamples.get(kind) ?? []),
+    ]),
+  );
+  print();
+  for (const line of gatewayLines(gatewayRows, gatewayConfig, decryptCpu)) print(line);
+}
+if (!PG_URL) notes.push('PostgreSQL rows skipped: PARLEY_PG_URL not set.');
 if (multiInstance) {
   print();
   for (const line of multiInstanceLines(multiInstance, multiConfig)) print(line);
@@ -562,9 +633,7 @@ for (const [key, message] of failures) print(`failed: ${key}: ${message}`);
 
 // ── Files ───────────────────────────────────────────────────────────────────────────
 
-const chartSeries = comparators.map((c) =>
-  c.of === PORTABLE ? 'Parley (portable) ÷ noble floor' : `Parley ÷ ${libById(c.id).label}`,
-);
+const chartSeries = comparators.map((c) => `Parley ${c.label}`);
 const chartGroups: ChartGroup[] = ratioRows.map((row) => ({
   label: row.label.replace(/ \(\d+\)$/, ''),
   bars: comparators.map((c, i) => {
@@ -586,7 +655,14 @@ const results = {
   messageBytes: MESSAGE_BYTES,
   rounds: config.rounds,
   config,
-  libraries: libs.map(({ id, label, group, protocol }) => ({ id, label, group, protocol })),
+  libraries: libs.map(({ id, label, group, protocol, store, parleyCounterpart }) => ({
+    id,
+    label,
+    group,
+    protocol,
+    store,
+    parleyCounterpart: parleyCounterpart ?? null,
+  })),
   medians: Object.fromEntries(
     rows.map((row) => [
       row.label.trim(),
@@ -600,7 +676,12 @@ const results = {
     ]),
   ),
   samples: Object.fromEntries([...samples].map(([metric, byLib]) => [metric, Object.fromEntries(byLib)])),
-  storage: { medians: storageMedians, samples: Object.fromEntries(storageSamples) },
+  storage: {
+    medians: storageMedians,
+    samples: Object.fromEntries(storageSamples),
+    cpuMicrosPerMessage: Object.fromEntries(storageCpuSamples),
+  },
+  gateway: gatewayRows ? { config: gatewayConfig, rows: gatewayRows } : null,
   groups: { medians: groupMedians, samples: Object.fromEntries(groupSamples) },
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),

@@ -164,22 +164,26 @@ export async function recordSizes(lib: BenchLib, checkpoints: readonly number[])
 }
 
 /**
- * Decrypt-and-persist msgs/s: B's session lives in the given store and every decrypt is one
- * commit (the session API has no batched decrypt, so there is no batched variant).
+ * Decrypt-and-persist msgs/s and CPU µs per message: B's session lives in the given store and
+ * every decrypt is one commit (the session API has no batched decrypt, so there is no batched
+ * variant).
  */
 export async function persistedDecryptsPerSecond(
   lib: BenchLib,
   createB: (address: PeerAddress) => Promise<BenchParty>,
   count: number,
-): Promise<number> {
+): Promise<{ readonly rate: number; readonly cpuMicros: number }> {
   const { a, b } = await establishedPair(lib, createB);
   const texts = plaintexts(count);
   const messages: unknown[] = [];
   for (let i = 0; i < count; i++) messages.push(await settle(a.encrypt(b.address, texts[i]!)));
+  const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i++)
     expectSame(await settle(b.decrypt(a.address, messages[i])), texts[i]!, 'storage');
-  return count / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rate: count / seconds, cpuMicros: (used.user + used.system) / count };
 }
 
 /**

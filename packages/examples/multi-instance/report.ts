@@ -16,13 +16,19 @@ export interface Comparison {
 }
 
 /**
- * HyperLogLog at the default precision (256 registers) is "near exact below ~640 recipients"
- * (linear counting); the recipient-lookback bitmap is fill-corrected. Two runs hash under two
- * different sketch keys, so collisions differ: allow 6.5 % (the stated error above that range),
- * at least 2.
+ * The two runs hash under two different sketch keys, so their estimates are two independent
+ * draws. HyperLogLog at the default precision (m = 256 registers) uses linear counting below
+ * 2.5·m, whose standard error is √(m·(e^t − t − 1)) at t = n/m (Whang et al. 1990: ~11 at
+ * n = 200, 5.5 %), and 1.04·n/√m above. The difference of two draws has √2 times that error;
+ * allowed: three of those (a correct run fails about once in 370), at least 2.
  */
-export function sketchTolerance(value: number): number {
-  return Math.max(2, Math.ceil(value * 0.065));
+export function sketchTolerance(value: number, registers = 256): number {
+  const t = value / registers;
+  const error =
+    value <= 2.5 * registers
+      ? Math.sqrt(registers * (Math.exp(t) - t - 1))
+      : (1.04 * value) / Math.sqrt(registers);
+  return Math.max(2, Math.ceil(3 * Math.SQRT2 * error));
 }
 
 export function compareExports(one: InstanceFigures, many: InstanceFigures): Comparison[] {

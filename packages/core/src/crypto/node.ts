@@ -1,6 +1,6 @@
 /**
  * The Node provider: node:crypto (OpenSSL) for X25519, Ed25519 signing and verification,
- * hashes, HMAC, HKDF and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
+ * hashes, HMAC, HKDF (short inputs in JavaScript, see short-hmac.ts) and AES. XEdDSA signing stays on the portable code (OpenSSL has no XEdDSA).
  *
  * Keys cross into OpenSSL as raw JWK: measured on Node 20, JWK import is 8–37 µs where DER
  * costs 120–525 µs. `generateKeyPairSync` is never used: exporting its keys in a loop deadlocks
@@ -25,12 +25,23 @@ import { assertBytes } from './guards.js';
 import { endedError, guardedHash } from './incremental.js';
 import { checkGcmArguments, checkHkdfArguments, decryptionFailed, invalidKey } from './portable.js';
 import type { CryptoProvider, IncrementalCipher } from './provider.js';
-import { xeddsaSign, xeddsaToEd25519 } from './xeddsa.js';
+import { fitsShortHkdf, fitsShortHmac, shortHkdfSha256, shortHmacSha256 } from './short-hmac.js';
+import { montgomeryToEdwards, xeddsaSign, xeddsaToEd25519 } from './xeddsa.js';
 
 /** Node's `hkdfSync` refuses an info longer than this; longer ones take the HMAC path. */
 const NODE_HKDF_MAX_INFO = 1024;
+/** RFC 5869's default salt (never written to). */
+const ZERO_SALT = new Uint8Array(32);
 /** Identity keys and signed prekeys of a few hundred peers; enough to skip most re-imports. */
 const PUBLIC_KEY_CACHE_SIZE = 256;
+/**
+ * Own private keys by content, for the same key arriving in a new array (a signed prekey read
+ * from the store for every session it answers, then copied into the session as its first
+ * ratchet key). Small: it only has to bridge the few operations between such reads.
+ */
+const PRIVATE_KEY_CACHE_SIZE = 64;
+/** XEdDSA public keys converted to Edwards form (identity keys of peers whose bundles we verify). */
+const EDWARDS_KEY_CACHE_SIZE = 256;
 
 function base64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
@@ -110,6 +121,15 @@ export function createNodeCrypto(): CryptoProvider {
   const ed25519PublicKeys = new BoundedCache<KeyObject>(PUBLIC_KEY_CACHE_SIZE);
 
   const ed25519Seeds = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+  // Importing a private key makes OpenSSL derive its public half (a scalar multiplication,
+  // ~35 µs): a key seen before in another array is found by content. The map is keyed by a
+  // one-way tag of the key (HMAC-SHA256 under a fixed label; no randomness is read here), so no
+  // key bytes become a string; the stored copy is compared in constant time.
+  const privateKeysByContent = new BoundedCache<{ bytes: Uint8Array; key: KeyObject }>(
+    PRIVATE_KEY_CACHE_SIZE,
+  );
+  const contentTagKey = new TextEncoder().encode('parley node provider key cache v1');
+  const edwardsKeys = new BoundedCache<Uint8Array | null>(EDWARDS_KEY_CACHE_SIZE);
 
   function importPrivate(privateKey: Uint8Array): KeyObject {
     return importOkpPrivate(privateKeys, 'X25519', privateKey);
@@ -122,14 +142,33 @@ export function createNodeCrypto(): CryptoProvider {
   ): KeyObject {
     const cached = cache.get(privateKey);
     if (cached !== undefined && constantTimeEqual(cached.bytes, privateKey)) return cached.key;
+    const tag = `${crv}:${base64url(shortHmacSha256(contentTagKey, privateKey).subarray(0, 16))}`;
+    const known = privateKeysByContent.get(tag);
+    if (known !== undefined && constantTimeEqual(known.bytes, privateKey)) {
+      cache.set(privateKey, known);
+      return known.key;
+    }
     // Node reads only `d` for a private OKP key (OpenSSL derives the public half); `x` must
     // merely be a string.
     const key = createPrivateKey({
       key: { kty: 'OKP', crv, d: base64url(privateKey), x: '' },
       format: 'jwk',
     });
-    cache.set(privateKey, { bytes: Uint8Array.from(privateKey), key });
+    const entry = { bytes: Uint8Array.from(privateKey), key };
+    cache.set(privateKey, entry);
+    privateKeysByContent.set(tag, entry);
     return key;
+  }
+
+  /** `montgomeryToEdwards`, remembered per public key and sign (a modular inversion each, ~100 µs). */
+  function cachedEdwards(u: Uint8Array, signBit: number): Uint8Array | undefined {
+    const id = `${signBit & 1}${base64url(u)}`;
+    let edwards = edwardsKeys.get(id);
+    if (edwards === undefined) {
+      edwards = montgomeryToEdwards(u, signBit) ?? null;
+      edwardsKeys.set(id, edwards);
+    }
+    return edwards ?? undefined;
   }
 
   function importPublic(
@@ -186,7 +225,7 @@ export function createNodeCrypto(): CryptoProvider {
       assertBytes(publicKey, 'publicKey', 32);
       assertBytes(message, 'message');
       assertBytes(signature, 'signature');
-      const parts = xeddsaToEd25519(publicKey, signature);
+      const parts = xeddsaToEd25519(publicKey, signature, cachedEdwards);
       if (parts === undefined) return false;
       // `parts` is a canonical Edwards key and an s < ℓ: on those inputs OpenSSL's cofactorless
       // RFC 8032 check is libsignal's equation (cross-checked in the tests).
@@ -224,11 +263,15 @@ export function createNodeCrypto(): CryptoProvider {
     hmacSha256(key, data) {
       assertBytes(key, 'key');
       assertBytes(data, 'data');
+      if (fitsShortHmac(key, data)) return shortHmacSha256(key, data);
       return view(createHmac('sha256', key).update(data).digest());
     },
     hkdfSha256(ikm, salt, info, length) {
       checkHkdfArguments(ikm, salt, info, length);
-      const effectiveSalt = salt === undefined || salt.length === 0 ? new Uint8Array(32) : salt;
+      const effectiveSalt = salt === undefined || salt.length === 0 ? ZERO_SALT : salt;
+      if (fitsShortHkdf(ikm, effectiveSalt, info, length)) {
+        return shortHkdfSha256(ikm, effectiveSalt, info, length);
+      }
       if (info.length <= NODE_HKDF_MAX_INFO) {
         return new Uint8Array(hkdfSync('sha256', ikm, effectiveSalt, info, length));
       }

@@ -135,12 +135,14 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, random: 
 export function xeddsaToEd25519(
   publicKey: Uint8Array,
   signature: Uint8Array,
+  /** `montgomeryToEdwards` or a cache of it (the node provider keeps one per identity key). */
+  toEdwards: (u: Uint8Array, signBit: number) => Uint8Array | undefined = montgomeryToEdwards,
 ): { publicKey: Uint8Array; signature: Uint8Array; s: bigint } | undefined {
   if (signature.length !== 64) return undefined;
   const sBytes = signature.slice(32, 64);
   sBytes[31]! &= 0x7f;
   if (sBytes[31]! & 0xe0) return undefined;
-  const edPublicKey = montgomeryToEdwards(publicKey, signature[63]! >> 7);
+  const edPublicKey = toEdwards(publicKey, signature[63]! >> 7);
   if (edPublicKey === undefined) return undefined;
   // libsignal reduces s mod ℓ; RFC 8032 verifiers refuse s ≥ ℓ. sB is the same point either
   // way, so reducing here keeps both providers equal to libsignal.

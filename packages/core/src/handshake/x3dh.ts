@@ -3,6 +3,7 @@ import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { agree, generateKeyPair, type KeyPair } from '../keys/curve.js';
 import { ratchetRootKey } from '../ratchet/root-key.js';
 import type { PendingPreKey, SessionState } from '../ratchet/session-state.js';
+import { SkippedKeys } from '../ratchet/skipped-keys.js';
 import { initialPqRatchetState, type PqRatchetState, type SpqrMode } from '../spqr/pq-ratchet.js';
 
 /** X3DH spec 2.2: 32 0xFF bytes ahead of the DH outputs (the curve's "F"). */
@@ -130,7 +131,7 @@ export function initiateSession(ctx: HandshakeContext, params: InitiatorParamete
       {
         ratchetKey: params.remoteSignedPreKey,
         chainKey: { key: derived.chainKey, index: 0 },
-        skipped: new Map(),
+        skipped: SkippedKeys.empty(),
       },
     ],
     pendingPreKey,

@@ -17,7 +17,7 @@
  * distributed as round-3 keys, so peers cannot tell them apart.
  */
 import { sha3_256, shake256 } from '@noble/hashes/sha3.js';
-import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
+import { type KEMPrepared, ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { constantTimeEqual } from '../crypto/constant-time.js';
 import { assertBytes } from '../crypto/guards.js';
 import type { RandomSource } from '../crypto/provider.js';
@@ -42,6 +42,44 @@ const ENCAPSULATION_RANDOM_LENGTH = 32;
 /** Offsets inside the raw secret key dk_pke(1536) ‖ ek(1568) ‖ H(ek)(32) ‖ z(32). */
 const SK_PUBLIC_KEY_OFFSET = 1536;
 const SK_HASH_OFFSET = SK_PUBLIC_KEY_OFFSET + RAW_PUBLIC_KEY_LENGTH;
+
+/**
+ * Kyber public keys expanded for repeated use (noble's `prepare`: the matrix Â, t̂ and H(ek),
+ * ~0.3 ms of SHAKE-128 per operation otherwise): a last-resort Kyber prekey answers many
+ * sessions, and a peer's last-resort key is encapsulated to for each of ours. Public data
+ * only; a few entries of ~11 KiB each.
+ */
+const PREPARED_KEY_CACHE_SIZE = 16;
+type PreparedKey = KEMPrepared;
+const preparedKeys = new Map<string, PreparedKey>();
+
+/** The prepared form of a raw public key (ek), from the cache when `id` was seen before. */
+function preparedKey(id: string, ek: Uint8Array): PreparedKey {
+  let prepared = preparedKeys.get(id);
+  if (prepared !== undefined && !equalPublic(prepared.publicKey, ek)) prepared = undefined;
+  if (prepared === undefined) {
+    prepared = ml_kem1024.prepare(ek) as KEMPrepared;
+    if (preparedKeys.size >= PREPARED_KEY_CACHE_SIZE) preparedKeys.delete(preparedKeys.keys().next().value!);
+  } else {
+    preparedKeys.delete(id);
+  }
+  preparedKeys.set(id, prepared);
+  return prepared;
+}
+
+/** Byte equality of public data (no need for constant time). */
+function equalPublic(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A cache id for a public key: its length and first bytes (equality is checked on use). */
+function publicKeyId(ek: Uint8Array): string {
+  let id = `${ek.length}:`;
+  for (let i = 0; i < 48 && i < ek.length; i++) id += ek[i]!.toString(16).padStart(2, '0');
+  return id;
+}
 
 export interface KyberKeyPair {
   /** 1569 bytes, `0x08 ‖ ek`. */
@@ -156,7 +194,8 @@ export function kyberEncapsulate(publicKey: Uint8Array, random: RandomSource): K
   entropy.fill(0);
   let result: { cipherText: Uint8Array; sharedSecret: Uint8Array };
   try {
-    result = ml_kem1024.encapsulate(publicKey.subarray(1), m);
+    const ek = publicKey.subarray(1);
+    result = preparedKey(publicKeyId(ek), ek).encapsulate(m);
   } catch (error) {
     throw new ParleyError(
       'ERR_INVALID_KEY',
@@ -187,7 +226,10 @@ export function kyberDecapsulate(secretKey: Uint8Array, ciphertext: Uint8Array):
   const rawCiphertext = ciphertext.subarray(1);
   let k: Uint8Array;
   try {
-    k = ml_kem1024.decapsulate(rawCiphertext, secretKey.subarray(1));
+    const raw = secretKey.subarray(1);
+    const ek = raw.subarray(SK_PUBLIC_KEY_OFFSET, SK_HASH_OFFSET);
+    // Checks that `raw` embeds `ek` and the hash stored with it: FIPS 203's input check.
+    k = preparedKey(publicKeyId(ek), ek).decapsulate(rawCiphertext, raw);
   } catch (error) {
     throw new ParleyError(
       'ERR_INVALID_KEY',

@@ -10,6 +10,7 @@ import { MAX_FORWARD_JUMPS, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limi
 import { deriveMessageKeys } from './message-keys.js';
 import { ratchetRootKey } from './root-key.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
+import { SkippedKeys } from './skipped-keys.js';
 import {
   CHAIN_STEP_COST,
   DH_STEP_COST,
@@ -173,12 +174,9 @@ export function ratchetDecrypt(
   if (source.kind === 'skipped') {
     chain.skipped.delete(message.counter);
   } else {
-    const newSkipped = source.newSkipped ?? skippedSeeds(ctx, chain.chainKey, message.counter);
-    for (const [index, seed] of newSkipped) chain.skipped.set(index, seed);
-    for (const index of chain.skipped.keys()) {
-      if (chain.skipped.size <= MAX_MESSAGE_KEYS) break;
-      chain.skipped.delete(index);
-    }
+    // Walks only go forward, past every key held: appending keeps them ascending.
+    chain.skipped.append(source.newSkipped ?? skippedSeeds(ctx, chain.chainKey, message.counter));
+    chain.skipped.trimTo(MAX_MESSAGE_KEYS);
     chain.chainKey = nextChainKey(crypto, source.at);
   }
   // A reply from the responder proves our prekey message arrived.
@@ -215,7 +213,7 @@ function computeRatchetStep(
     sendingChainKey: sending.chainKey.key,
   });
   return {
-    chain: { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: new Map() },
+    chain: { ratchetKey: theirRatchetKey, chainKey: receiving.chainKey, skipped: SkippedKeys.empty() },
     rootKey: sending.rootKey,
     sender: { ratchetKeyPair: ourNewRatchet, chainKey: sending.chainKey },
   };
@@ -227,7 +225,7 @@ function stepFromRemembered(theirRatchetKey: Uint8Array, step: RememberedStep): 
     chain: {
       ratchetKey: theirRatchetKey,
       chainKey: { key: step.receivingChainKey, index: 0 },
-      skipped: new Map(),
+      skipped: SkippedKeys.empty(),
     },
     rootKey: step.rootKey,
     sender: {

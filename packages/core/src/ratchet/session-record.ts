@@ -4,6 +4,7 @@ import { ParleyError } from '../errors.js';
 import { decodePqRatchetState, encodePqRatchetState } from '../spqr/state-codec.js';
 import { ARCHIVED_STATES_MAX_LENGTH, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
+import { SKIPPED_ENTRY_SIZE, SkippedKeys } from './skipped-keys.js';
 
 /**
  * Parley's session record format. Version 2 (version 1 is read as well):
@@ -50,7 +51,7 @@ export function emptyRecord(): SessionRecord {
 function sessionStateSize(state: SessionState, spqr: Uint8Array | undefined): number {
   let size = 247; // fixed fields, receiver count and flags byte
   if (spqr) size += 4 + spqr.length;
-  for (const chain of state.receivers) size += 73 + chain.skipped.size * 36;
+  for (const chain of state.receivers) size += 73 + chain.skipped.size * SKIPPED_ENTRY_SIZE;
   const pending = state.pendingPreKey;
   if (pending) {
     size += 12;
@@ -76,7 +77,7 @@ function writeSessionState(w: ByteWriter, state: SessionState, spqr: Uint8Array 
     .u8(state.receivers.length);
   for (const chain of state.receivers) {
     w.fixed(chain.ratchetKey).fixed(chain.chainKey.key).u32(chain.chainKey.index).u32(chain.skipped.size);
-    for (const [index, seed] of chain.skipped) w.u32(index).fixed(seed);
+    w.fixed(chain.skipped.encoded());
   }
   const pending = state.pendingPreKey;
   let flags = spqr ? FLAG_SPQR : 0;
@@ -131,9 +132,8 @@ export function decodeSessionState(bytes: Uint8Array): SessionState {
     const index = r.u32();
     const skippedCount = r.u32();
     if (skippedCount > MAX_MESSAGE_KEYS) r.fail('too many skipped keys');
-    const skipped = new Map<number, Uint8Array>();
-    for (let j = 0; j < skippedCount; j++) skipped.set(r.u32(), r.fixed(SECRET_LENGTH));
-    if (skipped.size !== skippedCount) r.fail('repeated skipped key');
+    const skipped = SkippedKeys.decode(r.fixed(skippedCount * SKIPPED_ENTRY_SIZE), skippedCount);
+    if (typeof skipped === 'string') return r.fail(skipped);
     receivers.push({ ratchetKey, chainKey: { key, index }, skipped });
   }
   const flags = r.u8();

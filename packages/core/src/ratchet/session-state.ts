@@ -1,6 +1,7 @@
 import type { KeyPair } from '../keys/curve.js';
 import type { PqRatchetState } from '../spqr/pq-ratchet.js';
 import type { ChainKey } from './chain-key.js';
+import type { SkippedKeys } from './skipped-keys.js';
 
 /** Our side of the symmetric-key ratchet: the ratchet key pair we advertise and its chain. */
 export interface SenderChain {
@@ -10,13 +11,12 @@ export interface SenderChain {
 
 /**
  * The remote side's chain for one of their ratchet keys. Skipped message keys are kept as
- * 32-byte seeds by counter until the late message arrives; the Map's insertion order is the
- * eviction order (oldest first).
+ * 32-byte seeds by counter until the late message arrives, oldest (smallest) evicted first.
  */
 export interface ReceiverChain {
   readonly ratchetKey: Uint8Array;
   chainKey: ChainKey;
-  readonly skipped: Map<number, Uint8Array>;
+  readonly skipped: SkippedKeys;
 }
 
 /** What an initiator repeats in every message until the responder's first reply proves receipt. */

@@ -1,9 +1,15 @@
 import { ByteWriter } from '../binary.js';
-import { isParleyError } from '../errors.js';
-import { generateKeyPair } from '../keys/curve.js';
-import { generateRegistrationId } from '../keys/identity.js';
+import { assertInteger } from '../crypto/guards.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import { assertKeyBytes, generateKeyPair, SERIALIZED_PUBLIC_KEY_LENGTH } from '../keys/curve.js';
+import {
+  generateRegistrationId,
+  isValidRegistrationId,
+  MAX_REGISTRATION_ID,
+  MIN_REGISTRATION_ID,
+} from '../keys/identity.js';
 import { decodeKyberPreKeyRecord } from '../keys/kyber-prekeys.js';
-import type { PreKeyBundle } from '../keys/prekeys.js';
+import { MAX_UINT32, type PreKeyBundle } from '../keys/prekeys.js';
 import {
   decodeOneTimePreKeyRecord as decodeOneTimePreKey,
   decodeSignedPreKeyRecord as decodeSignedPreKey,
@@ -23,6 +29,7 @@ export async function initializeIdentity(
   ctx: SessionContext,
   given?: Partial<LocalIdentity>,
 ): Promise<LocalIdentity> {
+  checkGivenIdentity(given);
   const existing = await ctx.findLocalIdentity();
   if (existing) return existing;
   const identity: LocalIdentity = {
@@ -110,6 +117,12 @@ export async function removePreKey(
   kind: 'one-time' | 'signed' | 'kyber',
   id: number,
 ): Promise<void> {
+  if (kind !== 'one-time' && kind !== 'signed' && kind !== 'kyber') {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"kind" expected "one-time", "signed" or "kyber"', {
+      field: 'kind',
+    });
+  }
+  assertInteger(id, 'id', 0, MAX_UINT32);
   const writes =
     kind === 'kyber'
       ? await kyberPreKeyRemovals(ctx, id)
@@ -130,6 +143,18 @@ export async function createBundle(
   ctx: SessionContext,
   options: { deviceId: number; signedPreKeyId: number; preKeyId?: number; kyberPreKeyId?: number },
 ): Promise<PreKeyBundle> {
+  if (typeof options !== 'object' || options === null) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"options" expected { deviceId, signedPreKeyId, preKeyId?, kyberPreKeyId? }',
+      { field: 'options' },
+    );
+  }
+  assertInteger(options.deviceId, 'deviceId', 1, 0x7fff_ffff);
+  assertInteger(options.signedPreKeyId, 'signedPreKeyId', 0, MAX_UINT32);
+  if (options.preKeyId !== undefined) assertInteger(options.preKeyId, 'preKeyId', 0, MAX_UINT32);
+  if (options.kyberPreKeyId !== undefined)
+    assertInteger(options.kyberPreKeyId, 'kyberPreKeyId', 0, MAX_UINT32);
   const identity = await ctx.localIdentity();
   const signed = await ctx.records.read('prekeys', ctx.records.preKeyKey('signed', options.signedPreKeyId));
   if (!signed.bytes) throw preKeyNotFound('signed', options.signedPreKeyId);
@@ -159,4 +184,37 @@ export async function createBundle(
     kyberPreKey: kyber?.publicKey,
     kyberPreKeySignature: kyber?.signature,
   };
+}
+
+/** An identity given to `initializeIdentity` (importing one): checked before anything is stored. */
+function checkGivenIdentity(given: unknown): void {
+  if (given === undefined) return;
+  if (typeof given !== 'object' || given === null) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"identity" expected { identityKeyPair?, registrationId? }',
+      {
+        field: 'identity',
+      },
+    );
+  }
+  const { identityKeyPair, registrationId } = given as Partial<LocalIdentity>;
+  if (registrationId !== undefined && !isValidRegistrationId(registrationId)) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      `"registrationId" expected an integer from ${MIN_REGISTRATION_ID} to ${MAX_REGISTRATION_ID}`,
+      {
+        field: 'registrationId',
+      },
+    );
+  }
+  if (identityKeyPair !== undefined) {
+    if (typeof identityKeyPair !== 'object' || identityKeyPair === null) {
+      throw new ParleyError('ERR_INVALID_ARGUMENT', '"identityKeyPair" expected { publicKey, privateKey }', {
+        field: 'identityKeyPair',
+      });
+    }
+    assertKeyBytes(identityKeyPair.publicKey, 'identityKeyPair.publicKey', SERIALIZED_PUBLIC_KEY_LENGTH);
+    assertKeyBytes(identityKeyPair.privateKey, 'identityKeyPair.privateKey', 32);
+  }
 }

@@ -1,6 +1,7 @@
 import { utf8 } from '../bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import type { ChainPosition, ChainWalks } from '../ratchet/chain-walks.js';
+import { SkippedKeys } from '../ratchet/skipped-keys.js';
 import { SPQR_CHAIN_STEP_COST, unmetered, type WorkMeter } from '../ratchet/work-meter.js';
 import { pqRatchetError } from './refusal.js';
 
@@ -31,7 +32,7 @@ export interface EpochDirection {
   /** Undefined once the epoch can no longer send (older send epochs are cleared). */
   readonly next: Uint8Array | undefined;
   /** Keys produced but not yet used, by index (ascending insertion). */
-  readonly kept: ReadonlyMap<number, Uint8Array>;
+  readonly kept: SkippedKeys;
 }
 
 export interface ChainLink {
@@ -59,7 +60,7 @@ const WALK_DOMAIN = 'spqr';
 function linkFor(okm: Uint8Array, direction: Direction): ChainLink {
   const a2b = okm.slice(32, 64);
   const b2a = okm.slice(64, 96);
-  const fresh = (next: Uint8Array): EpochDirection => ({ counter: 0, next, kept: new Map() });
+  const fresh = (next: Uint8Array): EpochDirection => ({ counter: 0, next, kept: SkippedKeys.empty() });
   return direction === 'A2B'
     ? { send: fresh(a2b), receive: fresh(b2a) }
     : { send: fresh(b2a), receive: fresh(a2b) };
@@ -250,14 +251,15 @@ export function receiveKey(
   checkReceive(chain, direction, index);
   const { maxOooKeys } = chain.params;
   if (index < direction.counter) {
-    const kept = new Map(direction.kept);
+    // Chains are immutable values here: a copy (one memcpy of the stored form) is changed.
+    const kept = direction.kept.clone();
     const key = kept.get(index)!;
     kept.delete(index);
     const updated = { ...link, receive: { ...direction, kept } };
     return { chain: { ...chain, links: replaceLink(chain, at, updated) }, key };
   }
-  const kept =
-    index > direction.counter + maxOooKeys ? new Map<number, Uint8Array>() : new Map(direction.kept);
+  const kept = index > direction.counter + maxOooKeys ? SkippedKeys.empty() : direction.kept.clone();
+  const walked: [number, Uint8Array][] = [];
   const start: ChainPosition = { index: direction.counter, key: direction.next! };
   // Keys before index − maxOooKeys would be dropped at once: start the walk past them.
   const firstKept = index - maxOooKeys;
@@ -266,13 +268,15 @@ export function receiveKey(
   while (position.index < index - 1) {
     const next = step(crypto, position);
     position = next.position;
-    if (position.index >= firstKept) kept.set(position.index, next.key);
+    if (position.index >= firstKept) walked.push([position.index, next.key]);
   }
+  // The walk starts at the counter, past every key kept: appending keeps them ascending.
+  kept.append(walked);
   const last = step(crypto, position);
   // SPQR collects garbage only when the history has grown 10 % past its size.
   if (kept.size >= Math.floor((maxOooKeys * 11) / 10) + 1) {
     const horizon = position.index - maxOooKeys;
-    for (const k of kept.keys()) if (k < horizon) kept.delete(k);
+    kept.dropBelow(horizon);
   }
   const updated = {
     ...link,

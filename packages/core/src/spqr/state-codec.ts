@@ -1,4 +1,5 @@
 import { ByteReader, ByteWriter } from '../binary.js';
+import { SKIPPED_ENTRY_SIZE, SkippedKeys } from '../ratchet/skipped-keys.js';
 import {
   type BraidState,
   type BraidStateKind,
@@ -67,8 +68,7 @@ function writeHalf(w: ByteWriter, half: EpochDirection): void {
   w.u32(half.counter);
   if (half.next) w.u8(1).fixed(half.next);
   else w.u8(0);
-  w.u32(half.kept.size);
-  for (const [index, key] of half.kept) w.u32(index).fixed(key);
+  w.u32(half.kept.size).fixed(half.kept.encoded());
 }
 
 function writeEncoder(w: ByteWriter, encoder: ChunkEncoder, length: number): void {
@@ -136,8 +136,15 @@ function writeBraid(w: ByteWriter, braid: BraidState): void {
   }
 }
 
+/**
+ * Reused by every encode (synchronous, so never shared by two at once): SPQR states are a few
+ * KiB and are written with every message of an SPQR session.
+ */
+const scratch = new ByteWriter(4_096);
+
 export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
-  const w = new ByteWriter(4_096);
+  const w = scratch;
+  w.reset();
   let flags = 0;
   if (state.negotiation) flags |= FLAG_NEGOTIATION;
   if (state.chain) flags |= FLAG_CHAIN;
@@ -163,7 +170,7 @@ export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
     }
   }
   writeBraid(w, state.braid);
-  return w.finish();
+  return w.takeAndReset();
 }
 
 function readDirection(r: ByteReader): Direction {
@@ -187,13 +194,12 @@ function readHalf(r: ByteReader): EpochDirection {
   const next = hasNext ? r.fixed(32) : undefined;
   const count = r.u32();
   if (count > MAX_KEPT) r.fail('too many SPQR keys kept');
-  const kept = new Map<number, Uint8Array>();
-  for (let i = 0; i < count; i++) {
-    const index = r.u32();
-    if (index >= counter) r.fail('SPQR key kept ahead of its chain');
-    kept.set(index, r.fixed(32));
-  }
-  if (kept.size !== count) r.fail('repeated SPQR key');
+  const kept = SkippedKeys.decode(r.fixed(count * SKIPPED_ENTRY_SIZE), count);
+  if (typeof kept === 'string') return r.fail(`SPQR ${kept}`);
+  // Ascending: the last is the largest.
+  let last = -1;
+  for (const index of kept.keys()) last = index;
+  if (last >= counter) r.fail('SPQR key kept ahead of its chain');
   return { counter, next, kept };
 }
 

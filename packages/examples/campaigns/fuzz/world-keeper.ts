@@ -115,5 +115,9 @@ export function family(change: string): string {
     .replace(/\/\*(\/\*)+/g, '/*');
 }
 
-/** Retry-request markers: the one write an undecryptable frame is meant to leave (rate limit). */
-export const RETRY_MARKER = /^added meta:gw\/b\/[^/]+\/r\//;
+/**
+ * Retry-request markers: the one write an undecryptable frame is meant to leave — the rate
+ * limit's count of decryption errors sent to that device in the retry interval (added, or
+ * counted up), and its session-reset marker.
+ */
+export const RETRY_MARKER = /^(added|changed) meta:gw\/b\/[^/]+\/r\//;

@@ -43,8 +43,13 @@ export async function commitWithTimestamp(
     lastClaimed.set(g, remembered);
   }
   const person = `${ctx.id}/${message.pseudonym}`;
-  let timestamp = Math.max(now, (remembered.get(person) ?? -1) + 1);
-  for (let claim = 0; claim < MAX_CLAIMS; claim++, timestamp++) {
+  for (let claim = 0; claim < MAX_CLAIMS; claim++) {
+    // Taken in this instance before the commit is awaited: concurrent sends to one person in
+    // this instance each get their own millisecond (only other instances can conflict).
+    const timestamp = Math.max(now, (remembered.get(person) ?? -1) + 1);
+    remembered.delete(person);
+    remembered.set(person, timestamp);
+    if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
     const key = timestampKey(ctx.id, message.pseudonym, timestamp);
     try {
       await g.store.commit(
@@ -57,9 +62,6 @@ export async function commitWithTimestamp(
       if (alsoExpect.length > 0 && !(await g.store.get('meta', key))) throw error;
       continue;
     }
-    remembered.delete(person);
-    remembered.set(person, timestamp);
-    if (remembered.size > MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
     return timestamp;
   }
   throw new ParleyError(

@@ -349,7 +349,9 @@ function planCall(rng: Rng): Plan {
         const value = arg(rng, 'number', IDS, BAD_IDS, 0.4);
         fields[field] = value.value;
         labels.push(`${field}=${value.label}`);
-        invalid ||= value.invalid === true;
+        // The one-time and Kyber prekey ids are optional: `undefined` there means "none".
+        const optional = field === 'preKeyId' || field === 'kyberPreKeyId';
+        invalid ||= value.invalid === true && !(optional && value.value === undefined);
       }
       return { op, args: [{ value: fields, label: `{${labels.join(', ')}}`, invalid }] };
     }
