@@ -347,6 +347,8 @@ describe('gateway statistics export', () => {
         // person 0's prekey message; outbound sessions to persons 1 and 2 (built before the
         // transport refused person 2's frames)
         sessionsEstablished: 3,
+        groupMessagesIn: 0,
+        groupMessagesOut: 0,
         breakdown: [{ category: 'other', messagesIn: 1, messagesOut: 3 }],
       },
     ]);
@@ -357,6 +359,7 @@ describe('gateway statistics export', () => {
         businessInitiatedDelivered: 1,
         conversationsOpened: 2,
         conversationsOpenedBy: { business: 1, person: 1 },
+        groupMessagesDelivered: 0,
       },
     ]);
     // The export has the two views and nothing else; the signals reader only `signal`.

@@ -63,7 +63,12 @@ describe('gateway media with Baileys on the person’s side', () => {
     await world.gateway.idle();
     // The frame as the person's device gets it, decrypted with the device's own session.
     const [packet] = world.network.pending({ direction: 'to-person' });
-    if (packet?.kind !== 'frame' || packet.direction !== 'to-person' || packet.frame.type === 8)
+    if (
+      packet?.kind !== 'frame' ||
+      packet.direction !== 'to-person' ||
+      packet.frame.type === 8 ||
+      packet.frame.type === 7
+    )
       throw new Error('no frame to the person');
     const { plaintext } = await world.person
       .device(packet.frame.deviceId)

@@ -49,3 +49,29 @@ describe('SimulatedGroup', () => {
     );
   });
 });
+
+describe('a test world in groups', () => {
+  it.each(['signal', 'whatsapp'] as const)(
+    '%s: the world’s people take part in the gateway’s groups in the gateway’s format',
+    async (format) => {
+      const { createTestWorld } = await import('@parley/core/testing');
+      const world = await createTestWorld({ seed: `kit-groups-${format}`, gateway: { groups: { format } } });
+      const friend = await world.addPerson('+15550124');
+      const groupId = await world.gateway.createGroup({
+        from: world.business.number,
+        members: [world.person.phoneNumber, friend.phoneNumber],
+      });
+      await world.gateway.sendToGroup({ groupId, content: 'to both' });
+      await friend.sendToGroup(world.business.number, groupId, 'from the friend');
+      await world.network.flush();
+      expect(world.person.received.map((message) => [message.text, message.group])).toEqual([
+        ['to both', groupId],
+      ]);
+      expect(world.business.messages.map((message) => [message.text, message.group])).toEqual([
+        ['from the friend', groupId],
+      ]);
+      expect(world.errors).toEqual([]);
+      await world.close();
+    },
+  );
+});

@@ -43,6 +43,8 @@ const statistics: BusinessStatistics = {
   failed: 0,
   expired: 0,
   sessionsEstablished: 1,
+  groupMessagesIn: 0,
+  groupMessagesOut: 0,
   breakdown: [{ category: region, messagesIn: 1, messagesOut: 2 }],
 };
 
@@ -92,6 +94,7 @@ describe('branded personal data cannot enter billing snapshots', () => {
       businessInitiatedDelivered: 4,
       conversationsOpened: 2,
       conversationsOpenedBy: { business: 1, person: 1 },
+      groupMessagesDelivered: 0,
     };
     const rows: BusinessBilling[] = [
       // @ts-expect-error a phone number is not a business id

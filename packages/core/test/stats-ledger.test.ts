@@ -118,6 +118,38 @@ describe('statistics per business and day', () => {
   });
 });
 
+describe('group messages', () => {
+  it('count once per message in and out, bill once per delivered group message, and keep no member', () => {
+    const { recorder, statistics, billing } = setup();
+    recorder.recordGroupSent({ businessId: 'shop', messageId: 'g1' });
+    recorder.recordGroupSent({ businessId: 'shop', messageId: 'g2' });
+    recorder.recordGroupSent({ businessId: 'shop', messageId: 'g3' });
+    recorder.recordGroupDelivered({ businessId: 'shop', messageId: 'g1' });
+    recorder.recordFailed({ businessId: 'shop', messageId: 'g2' });
+    recorder.recordGroupReceived({ businessId: 'shop' });
+    recorder.recordSent({ businessId: 'shop', messageId: 'm1', recipient: person('a') });
+    recorder.recordDelivered({ businessId: 'shop', messageId: 'm1', recipient: person('a') });
+    const today = day('2025-03-03');
+    expect(statistics.snapshot(today).businesses[0]).toMatchObject({
+      messagesOut: 4,
+      groupMessagesOut: 3,
+      messagesIn: 1,
+      groupMessagesIn: 1,
+      delivered: 2,
+      failed: 1,
+      // The breakdown is of 1:1 messages: a group message has no person to tally.
+      breakdown: [{ category: 'other', messagesIn: 0, messagesOut: 1 }],
+    });
+    expect(billing.snapshot(today).businesses[0]).toMatchObject({
+      groupMessagesDelivered: 1,
+      businessInitiatedDelivered: 1,
+      conversationsOpened: 1,
+    });
+    // Only the 1:1 recipient has a window; group messages open none.
+    expect(recorder.heldPeople('shop')).toBe(1);
+  });
+});
+
 describe('billing per business and day', () => {
   it('bills business-initiated deliveries, not replies within 24 h of the person writing', () => {
     const { clock, recorder, billing } = setup();
@@ -142,6 +174,7 @@ describe('billing per business and day', () => {
         businessInitiatedDelivered: 1,
         conversationsOpened: 2,
         conversationsOpenedBy: { business: 1, person: 1 },
+        groupMessagesDelivered: 0,
       },
     ]);
     expect(billing.snapshot(day('2025-03-04')).businesses[0]).toMatchObject({

@@ -50,20 +50,23 @@ const dayState: fc.Arbitrary<DayState> = fc
   .record({
     day: dayArb,
     counts: fc.tuple(count, count, count, count, count, count, count, count, count),
+    // Absent when all zero (as the ledger exports it).
+    groupCounts: fc.option(
+      fc.tuple(count, count, count).filter((counts) => counts.some((n) => n > 0)),
+      { nil: undefined },
+    ),
     folded: fc.boolean(),
     rows,
     flags: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
   })
-  .map(({ day, counts, folded, rows, flags }) =>
-    folded
-      ? { day, counts, tallies: undefined, breakdown: rows }
-      : {
-          day,
-          counts,
-          tallies: rows.map((row, i) => ({ ...row, atLeastK: flags[i]! })),
-          breakdown: undefined,
-        },
-  );
+  .map(({ day, counts, groupCounts, folded, rows, flags }) => ({
+    day,
+    counts,
+    ...(groupCounts ? { groupCounts } : {}),
+    ...(folded
+      ? { tallies: undefined, breakdown: rows }
+      : { tallies: rows.map((row, i) => ({ ...row, atLeastK: flags[i]! })), breakdown: undefined }),
+  }));
 const tag = fc.uint8Array({ minLength: 8, maxLength: 8 }).map(toHex);
 const time = fc.integer({ min: 0, max: 2 ** 50 });
 const peopleState: fc.Arbitrary<PeopleState> = fc.record({
@@ -105,6 +108,16 @@ describe('statistics state encoding', () => {
         expect(decodePeopleState(encodePeopleState(state))).toEqual(state);
       }),
     );
+  });
+
+  it('a days record of version 1 (before group messages) still reads, with no group counts', () => {
+    // Hand-built from the version-1 layout: magic "PSD" 1, one day (2025-03-03 is day 20150),
+    // nine counts 1…9, a folded breakdown with no rows.
+    const day = [(20_150 % 128) | 0x80, ((20_150 >> 7) % 128) | 0x80, 20_150 >> 14]; // LEB128
+    const v1 = Uint8Array.from([0x50, 0x53, 0x44, 0x01, 1, ...day, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 0]);
+    expect(decodeDaysState(v1)).toEqual([
+      { day: '2025-03-03', counts: [1, 2, 3, 4, 5, 6, 7, 8, 9], tallies: undefined, breakdown: [] },
+    ]);
   });
 
   it('decoders fed random or mutated bytes throw only ERR_INVALID_RECORD', () => {

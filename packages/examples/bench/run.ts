@@ -28,6 +28,13 @@ import type { PeerAddress } from '../../core/test/peers/types.js';
 import { commandLineOrExit, positiveInteger } from '../src/cli.js';
 import { type BenchConfig, countsFor, FULL, QUICK } from './config.js';
 import { GATEWAY_FULL, GATEWAY_QUICK, type GatewayRow, gatewayLines, runGatewayBench } from './gateway.js';
+import {
+  GROUP_SEND_FULL,
+  GROUP_SEND_QUICK,
+  type GroupSendRow,
+  groupSendLines,
+  runGroupSendBench,
+} from './group-sends.js';
 import { GROUP_LIBS, groupRates } from './groups.js';
 import { type BenchLib, type BenchParty, createParleyParty, LIBS, libById, parleyCrypto } from './libs.js';
 import { MEDIA_FULL, MEDIA_QUICK, mediaBenchLines, runMediaBench } from './media.js';
@@ -395,6 +402,14 @@ await attempt('media', 'encrypt/decrypt', async () => {
 });
 print(`media done (${elapsed()})`);
 
+// A business's sends to groups of 2, 32 and 256 member devices (bench/group-sends.ts).
+const groupSendConfig = config.mode === 'full' ? GROUP_SEND_FULL : GROUP_SEND_QUICK;
+let groupSends: GroupSendRow[] | undefined;
+await attempt('parley-node', 'group sends', async () => {
+  groupSends = await runGroupSendBench(groupSendConfig);
+});
+print(`group sends done (${elapsed()})`);
+
 // One gateway in this process on each store, 1 and 200 people (bench/gateway.ts).
 const gatewayConfig = config.mode === 'full' ? GATEWAY_FULL : GATEWAY_QUICK;
 let gatewayRows: GatewayRow[] | undefined;
@@ -590,6 +605,10 @@ if (media) {
   print();
   for (const line of mediaBenchLines(media)) print(line);
 }
+if (groupSends) {
+  print();
+  for (const line of groupSendLines(groupSends, groupSendConfig)) print(line);
+}
 if (gatewayRows) {
   const decryptCpu = Object.fromEntries(
     (['memory', 'sqlite-file', 'postgres'] as const).map((kind) => [
@@ -667,6 +686,7 @@ const results = {
   memory: Object.fromEntries(rss),
   recordSizes: Object.fromEntries(sizes),
   media: media ?? null,
+  groupSends: groupSends ?? null,
   multiInstance: multiInstance ? { config: multiConfig, rows: multiInstance } : null,
   notes,
   failures: Object.fromEntries(failures),

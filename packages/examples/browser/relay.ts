@@ -14,7 +14,7 @@ import { deviceKey, MemoryNetwork } from '../src/shared/memory-network.js';
 export interface RelayLogEntry {
   readonly direction: 'to-business' | 'to-person';
   readonly frameId: string;
-  readonly type: 2 | 3 | 8;
+  readonly type: 2 | 3 | 7 | 8;
 }
 
 type Listener = (frame: OutboundFrame) => void;

@@ -338,7 +338,9 @@ export async function startBrowserExample(options: BrowserExampleOptions = {}): 
   });
 
   function serveInbox(ws: WebSocket, phoneNumber: string, deviceId: number): void {
-    const push = (frame: { frameId: string; from: string; type: 2 | 3 | 8; body: Uint8Array }) => {
+    const push = (frame: { frameId: string; from: string; type: 2 | 3 | 7 | 8; body: Uint8Array }) => {
+      // The browser person takes part in no group: it is only ever sent 1:1 frames.
+      if (frame.type === 7) return;
       const message: PushedFrame = {
         kind: 'frame',
         frameId: frame.frameId,

@@ -289,6 +289,7 @@ export const BUSINESS_ROUTES: readonly RouteSpec<BusinessContext>[] = [
           business_id: record.businessId,
           message_id: record.messageId ?? null,
           person: record.person ?? null,
+          group: record.group ?? null,
           outcome: record.outcome,
           previous_at: record.previousAt,
           previous_mac: record.previousMac,

@@ -222,6 +222,12 @@ export const ACCESS_OPERATION_NAMES = [
   'download-media',
   'media-info',
   'delete-media',
+  'group-create',
+  'group-add',
+  'group-remove',
+  'group-send',
+  'group-info',
+  'group-delete',
 ] as const;
 
 export const AccessLogQuerySchema = z.strictObject({
@@ -252,6 +258,7 @@ export const AccessRecordSchema = z.object({
     .string()
     .nullable()
     .describe('The person concerned as the business’s pseudonym; never a phone number.'),
+  group: z.string().nullable().describe('The group of a group operation (a random id).'),
   outcome: z.string().describe('"ok" or the Parley error code the operation ended with.'),
   previous_at: z.number().int(),
   previous_mac: z.string().regex(/^[0-9a-f]{64}$/),
@@ -309,11 +316,12 @@ export const InboundFrameSchema = z.strictObject({
   from: E164.describe("The person's number, as the network attributes the sender."),
   deviceId: z.number().int().min(1).max(0x7fff_ffff),
   type: z
-    .union([z.literal(2), z.literal(3), z.literal(8)])
+    .union([z.literal(2), z.literal(3), z.literal(7), z.literal(8)])
     .describe(
-      '2 = SignalMessage, 3 = PreKeySignalMessage, 8 = plaintext content: a decryption-error message about a frame of the business.',
+      '2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message), 8 = plaintext content: a decryption-error message about a frame of the business.',
     ),
   body: BASE64.describe('The ciphertext (or, type 8, the plaintext content), base64.'),
+  groupId: z.string().min(1).max(256).optional().describe('Type 7 only: the group.'),
   timestamp: z
     .number()
     .int()
@@ -325,6 +333,7 @@ export const InboundFrameSchema = z.strictObject({
 
 export const ReceiveOutcomeSchema = z.union([
   z.object({ kind: z.literal('accepted'), messageId: MessageIdSchema }),
+  z.object({ kind: z.literal('distribution') }),
   z.object({ kind: z.literal('duplicate') }),
   z.object({ kind: z.literal('undecryptable'), reason: z.string(), retryRequested: z.boolean() }),
   z.object({

@@ -162,6 +162,7 @@ export async function runLibsignalPeerExample(
         throw new Error(`expected ${texts.length} frames, got ${frames.length}`);
       if (order === 'reversed') frames.reverse();
       for (const frame of frames) {
+        if (frame.type === 7) throw new Error('the business sent a group message to a 1:1 conversation');
         if (frame.type === 8) throw new Error('the business could not decrypt a frame (a decryption error)');
         const plaintext = await person.device.decrypt(
           { name: frame.from, deviceId: 1 },

@@ -2,8 +2,9 @@
  * `pnpm demo`: the whole story on an embedded default — a SQLite message database and key
  * vault (and a filesystem blob store) in a temporary folder, no server to start. A business with
  * a phone number, a person with two devices, a handshake, messages both ways, delivery receipts,
- * a photo each way, a failed delivery retried, an integrity signal (a burst to every contact), retention after 30 days and the
- * non-personal statistics and billing export. Prints what happened — never keys, content on the wire
+ * a photo each way, a failed delivery retried, an integrity signal (a burst to every contact),
+ * retention after 30 days, a group (one sender-key encryption for every member device, rotation
+ * on removal) and the non-personal statistics and billing export. Prints what happened — never keys, content on the wire
  * or full phone numbers.
  *
  *   pnpm demo [--transport inproc|http|ws] [--peer parley|libsignal] [--store sqlite|postgres] [--help]
@@ -22,6 +23,7 @@ import {
   decryptMedia,
   defaultRandom,
   encryptMedia,
+  type Gateway,
   type IntegrityLevel,
   isParleyError,
   type MediaPointer,
@@ -50,6 +52,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSINESS_ID = 'acme-bikes';
 const BUSINESS_NUMBER = '+15550100';
 const PERSON_NUMBER = '+15550123';
+/** Two more customers in section 8's group. */
+const DANA_NUMBER = '+15550131';
+const ELI_NUMBER = '+15550132';
 /** Customers who wrote in earlier (section 6): enough for the contact-share rule (≥ 50 known contacts). */
 const CUSTOMERS = 60;
 
@@ -83,7 +88,7 @@ export const DEMO_FLAGS = {
 const DEMO_SUMMARY =
   'Runs the whole story on SQLite in a temporary folder (or on PostgreSQL: --store postgres) and prints\n' +
   'a transcript: a business number, a person with two devices, messages both ways, receipts, a photo\n' +
-  'each way, a retried delivery, an integrity signal, retention 31 days later, statistics and billing.';
+  'each way, a retried delivery, an integrity signal, retention 31 days later, a group, statistics and billing.';
 
 /** Strict: an unknown flag or value throws a `UsageError`; `--help` gives `undefined`. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
@@ -104,8 +109,16 @@ export interface DemoSummary {
   readonly retransmitAfterRetention: string;
   /** Integrity levels the burst went through, in order (section 6). */
   readonly integrityLevels: readonly IntegrityLevel[];
-  /** Messages the business sent, from the statistics export (section 8). */
+  /** Messages the business sent, from the statistics export (section 9). */
   readonly messagesOut: number;
+  /** Section 8: what the group's member devices read, and what the removed member could read after. */
+  readonly group: {
+    readonly memberDevices: number;
+    readonly read: number;
+    readonly distributions: readonly number[];
+    readonly businessReceived: readonly string[];
+    readonly removedMemberReads: string;
+  };
   /** Section 4: each device decrypted the business's photo, and the business the person's, byte for byte. */
   readonly photos: { readonly toPerson: boolean; readonly toBusiness: boolean };
   /** Media blobs the retention sweep deleted (section 7). */
@@ -152,6 +165,7 @@ export async function runDemo(
   const statuses = new Map<MessageId, OutboundStatus>();
   const history = new Map<MessageId, OutboundStatus[]>();
   const received: string[] = [];
+  const groupReceived: string[] = [];
   const photosIn: DemoMedia[] = [];
   try {
     print('Parley demo');
@@ -167,6 +181,8 @@ export async function runDemo(
     const business = await wiring.business(gateway, BUSINESS_ID);
     await business.onMessage((message) => {
       // The demo's person; the customers of section 6 are counted by the statistics export.
+      // Section 8: a group member's message.
+      if (message.from === DANA_NUMBER) groupReceived.push(message.text);
       if (message.from !== PERSON_NUMBER) return;
       if (message.media) photosIn.push(message.media);
       else received.push(message.text);
@@ -352,7 +368,10 @@ export async function runDemo(
     );
     step(`retransmitting message ${shortId(reply)} is refused`, retransmit);
 
-    section('8. Statistics and billing (all the rest of the platform gets: counts per business and day)');
+    section('8. A group: one encryption for every member device');
+    const group = await runGroupSection({ gateway, network, person, crypto, clock, step, groupReceived });
+
+    section('9. Statistics and billing (all the rest of the platform gets: counts per business and day)');
     const { statistics, billing } = gateway.statisticsExport();
     let messagesOut = 0;
     const quiet = { days: 0, messagesIn: 0, sessions: 0, opened: 0 };
@@ -371,7 +390,13 @@ export async function runDemo(
       }
       print(
         `  ${day}  ${row.messagesIn} in, ${row.messagesOut} out, ${row.delivered} delivered, ${row.failed} failed, ${row.expired} expired, ${row.sessionsEstablished} sessions established` +
-          `\n              billing: ${bill.businessInitiatedDelivered} business-initiated delivered, ${bill.conversationsOpened} conversations opened (${bill.conversationsOpenedBy.business} by the business, ${bill.conversationsOpenedBy.person} by people)`,
+          (row.groupMessagesOut + row.groupMessagesIn > 0
+            ? ` (group messages: ${row.groupMessagesOut} out, ${row.groupMessagesIn} in, each counted once)`
+            : '') +
+          `\n              billing: ${bill.businessInitiatedDelivered} business-initiated delivered, ${bill.conversationsOpened} conversations opened (${bill.conversationsOpenedBy.business} by the business, ${bill.conversationsOpenedBy.person} by people)` +
+          (bill.groupMessagesDelivered > 0
+            ? `, ${bill.groupMessagesDelivered} group messages delivered`
+            : ''),
       );
     }
     print(
@@ -380,12 +405,14 @@ export async function runDemo(
     print(`\nDone in ${(performance.now() - started).toFixed(0)} ms.`);
     return {
       businessReceived: before,
-      personReceived: person.received.length,
+      // 1:1 messages (section 8's group messages are counted there).
+      personReceived: person.received.filter((message) => message.group === undefined).length,
       statuses: Object.fromEntries([reply, retried].map((id) => [id, statuses.get(id)])),
       sweptRecords: swept.records,
       retransmitAfterRetention: retransmit,
       integrityLevels: levels,
       messagesOut,
+      group,
       photos: { toPerson, toBusiness },
       sweptBlobs: swept.blobs,
     };
@@ -395,6 +422,88 @@ export async function runDemo(
     await stores.close();
   }
 }
+
+/**
+ * Section 8: the business in a group with the demo's person (when their client takes part in
+ * groups: Parley's or libsignal-client's; libsignal@6.0.0 has no group code) and two more
+ * customers. The business acts through its scoped handle (groups are not in the cloud API).
+ */
+async function runGroupSection(context: {
+  readonly gateway: Gateway;
+  readonly network: TestNetwork;
+  readonly person: Awaited<ReturnType<typeof addDemoPerson>>;
+  readonly crypto: CryptoProvider;
+  readonly clock: ManualClock;
+  readonly step: (what: string, detail?: string) => void;
+  /** Filled by the business's message listener (section 1). */
+  readonly groupReceived: readonly string[];
+}): Promise<DemoSummary['group']> {
+  const { gateway, network, person, crypto, clock, step } = context;
+  const club = gateway.forBusiness(BUSINESS_ID, { principal: 'demo-groups' });
+  const dana = network.addPerson(await createSimulatedPerson({ phoneNumber: DANA_NUMBER, crypto, clock }));
+  const eli = network.addPerson(await createSimulatedPerson({ phoneNumber: ELI_NUMBER, crypto, clock }));
+  const members: GroupMemberClient[] = 'sendToGroup' in person ? [person, dana, eli] : [dana, eli];
+  const businessReceived = context.groupReceived;
+  const groupId = await club.createGroup({
+    from: BUSINESS_NUMBER,
+    members: members.map((member) => member.phoneNumber),
+  });
+  const devices = members.reduce((sum, member) => sum + member.deviceIds.length, 0);
+  const distributions: number[] = [];
+  const send = async (content: string) => {
+    const mark = network.sent.length;
+    const id = await club.sendToGroup({ groupId, content });
+    await network.flush();
+    const wire = network.sent.slice(mark);
+    const groupFrames = wire.filter((frame) => frame.type === 7);
+    distributions.push(wire.length - groupFrames.length);
+    const states = (await club.status(id)).devices.map((device) => device.state);
+    return { groupFrames, states };
+  };
+  const first = await send('Group ride on Sunday, 9:00 at the bridge!');
+  step(
+    `group of ${members.length} customers (${devices} devices) created; the business sent to it`,
+    `one sender-key encryption: ${first.groupFrames.length} type-7 frames with the same ${first.groupFrames[0]?.body.length ?? 0} bytes, ` +
+      `${distributions[0]} distribution messages over 1:1 sessions; devices: ${first.states.join(', ')}`,
+  );
+  const second = await send('Bring lights, it gets dark early.');
+  step(
+    'a second message: the devices hold the chain',
+    `${second.groupFrames.length} type-7 frames, ${distributions[1]} distribution messages`,
+  );
+  await dana.sendToGroup(BUSINESS_NUMBER, groupId, 'Count me in!');
+  await network.flush();
+  step(
+    'a member wrote to the group (her distribution message first, over 1:1)',
+    `business handler received "${businessReceived.at(-1)}"`,
+  );
+  await club.removeGroupMembers(groupId, [ELI_NUMBER]);
+  const third = await send('Route: along the river.');
+  let removedMemberReads = 'read it';
+  try {
+    await eli.decrypt({ ...third.groupFrames[0]!, to: ELI_NUMBER, deviceId: 1 });
+  } catch (error) {
+    removedMemberReads = isParleyError(error) ? error.code : 'refused';
+  }
+  step(
+    'a member removed: the business rotated its chain and sent the next message',
+    `${third.groupFrames.length} type-7 frames, ${distributions[2]} distribution messages (the new chain); the removed member's device: ${removedMemberReads}`,
+  );
+  const read = members.reduce(
+    (sum, member) => sum + member.received.filter((message) => message.group === groupId).length,
+    0,
+  );
+  return {
+    memberDevices: devices,
+    read,
+    distributions,
+    businessReceived: [...businessReceived],
+    removedMemberReads,
+  };
+}
+
+/** What section 8 needs of a person's client. */
+type GroupMemberClient = Pick<SimulatedPerson, 'phoneNumber' | 'deviceIds' | 'received'>;
 
 function kilobytes(bytes: number): string {
   return `${(bytes / 1000).toFixed(1)} kB`;

@@ -2,9 +2,12 @@
  * A person whose devices run the current Signal library, `@signalapp/libsignal-client@0.103.0`
  * (installed as `lsc-0-103`): PQXDH with a Kyber prekey and, as every libsignal since 0.92, the
  * sparse post-quantum ratchet (SPQR) required. The gateway's default (`spqr: 'offer'`) meets it.
+ * In groups the devices use the library's sender keys (`SenderKeyDistributionMessage`,
+ * `groupEncrypt`/`groupDecrypt`, the `signal` format): a distribution message travels in the
+ * content envelope over the 1:1 session, group messages as type-7 frames naming the group.
  * In-memory stores on the library's abstract store classes; the devices share one identity key.
  */
-import type { OutboundFrame, PreKeyBundle } from '@parley/core';
+import type { InboundFrame, OutboundFrame, PreKeyBundle } from '@parley/core';
 import {
   type ContentEnvelope,
   contentBytes,
@@ -25,6 +28,11 @@ interface Device {
   readonly preKeyStore: lsc.PreKeyStore;
   readonly signedPreKeyStore: lsc.SignedPreKeyStore;
   readonly kyberPreKeyStore: lsc.KyberPreKeyStore;
+  readonly senderKeyStore: lsc.SenderKeyStore;
+  /** The device's distribution id per group (one chain per group; Signal keeps one per conversation). */
+  readonly distributionIds: Map<string, string>;
+  /** Chains this device sent to a business number: `number/group/chainId`. */
+  readonly distributed: Set<string>;
   nextKeyId: number;
 }
 
@@ -119,9 +127,23 @@ function createDevice(phoneNumber: string, deviceId: number, identity: lsc.Ident
     }
   }
 
+  const senderKeys = new Map<string, Uint8Array>();
+  class SenderKeyStore extends lsc.SenderKeyStore {
+    async saveSenderKey(sender: lsc.ProtocolAddress, distributionId: string, record: lsc.SenderKeyRecord) {
+      senderKeys.set(`${key(sender)}::${distributionId}`, record.serialize());
+    }
+    async getSenderKey(sender: lsc.ProtocolAddress, distributionId: string) {
+      const bytes = senderKeys.get(`${key(sender)}::${distributionId}`);
+      return bytes ? lsc.SenderKeyRecord.deserialize(u8(bytes)) : null;
+    }
+  }
+
   return {
     deviceId,
     address: lsc.ProtocolAddress.new(phoneNumber, deviceId),
+    senderKeyStore: new SenderKeyStore(),
+    distributionIds: new Map(),
+    distributed: new Set(),
     sessionStore: new SessionStore(),
     identityStore: new IdentityKeyStore(),
     preKeyStore: new PreKeyStore(),
@@ -204,9 +226,67 @@ export class LibsignalCurrentPerson implements NetworkPerson {
     content: string | ContentEnvelope,
     options: { readonly deviceId?: number } = {},
   ): Promise<OutboundFrame> {
-    const link = this.link;
-    if (!link) throw new Error('the person is not on a network');
+    const frame = await this.encryptTo(
+      this.device(options.deviceId ?? 1),
+      to,
+      encodeMessagePlaintext(typeof content === 'string' ? { text: content } : content),
+    );
+    await this.requireLink().submitFrame(frame);
+    return frame;
+  }
+
+  /**
+   * A group message from one device: the device's distribution message for the group over the
+   * 1:1 session first (once per chain), then `groupEncrypt` — one type-7 frame naming the group.
+   */
+  async sendToGroup(
+    to: string,
+    group: string,
+    text: string,
+    options: { readonly deviceId?: number } = {},
+  ): Promise<InboundFrame> {
+    const link = this.requireLink();
     const device = this.device(options.deviceId ?? 1);
+    let distributionId = device.distributionIds.get(group);
+    if (!distributionId) {
+      distributionId = globalThis.crypto.randomUUID();
+      device.distributionIds.set(group, distributionId);
+    }
+    const distribution = await lsc.SenderKeyDistributionMessage.create(
+      device.address,
+      distributionId,
+      device.senderKeyStore,
+    );
+    const sent = `${to}/${group}/${distribution.chainId()}`;
+    if (!device.distributed.has(sent)) {
+      const envelope = { senderKeyDistribution: { groupId: group, message: u8(distribution.serialize()) } };
+      await link.submitFrame(await this.encryptTo(device, to, encodeMessagePlaintext(envelope)));
+      device.distributed.add(sent);
+    }
+    const message = await lsc.groupEncrypt(
+      device.address,
+      distributionId,
+      device.senderKeyStore,
+      u8(encodeMessagePlaintext({ text, group: { groupId: group } })),
+    );
+    this.frames += 1;
+    const frame: InboundFrame = {
+      frameId: `lsc-${this.frames}`,
+      to,
+      from: this.phoneNumber,
+      deviceId: device.deviceId,
+      type: 7,
+      groupId: group,
+      body: u8(message.serialize()),
+      timestamp: Date.now(),
+    };
+    await link.submitFrame(frame);
+    return frame;
+  }
+
+  /** A 1:1 frame to a business number, starting the session from the directory's bundle if needed. */
+  private async encryptTo(device: Device, to: string, plaintext: Uint8Array): Promise<OutboundFrame> {
+    const link = this.requireLink();
     const business = lsc.ProtocolAddress.new(to, 1);
     const record = await device.sessionStore.getSession(business);
     if (!record?.hasCurrentState()) {
@@ -236,14 +316,14 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       );
     }
     const message = await lsc.signalEncrypt(
-      u8(encodeMessagePlaintext(typeof content === 'string' ? { text: content } : content)),
+      u8(plaintext),
       business,
       device.address,
       device.sessionStore,
       device.identityStore,
     );
     this.frames += 1;
-    const frame = {
+    return {
       frameId: `lsc-${this.frames}`,
       to,
       from: this.phoneNumber,
@@ -252,51 +332,93 @@ export class LibsignalCurrentPerson implements NetworkPerson {
       body: u8(message.serialize()),
       timestamp: Date.now(),
     };
-    await link.submitFrame(frame);
-    return frame;
   }
 
+  /**
+   * A frame from the gateway: a 1:1 message (a distribution message in its envelope is given to
+   * `processSenderKeyDistributionMessage`) or a group message (`groupDecrypt`). A group message
+   * the device has no sender key for is reported to the business, as a Signal client answers
+   * with a decryption-error message.
+   */
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
     const from = lsc.ProtocolAddress.new(frame.from, 1);
     const body = u8(frame.body);
     if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
-    const padded =
-      frame.type === 3
-        ? await lsc.signalDecryptPreKey(
-            lsc.PreKeySignalMessage.deserialize(body),
-            from,
-            device.address,
-            device.sessionStore,
-            device.identityStore,
-            device.preKeyStore,
-            device.signedPreKeyStore,
-            device.kyberPreKeyStore,
-          )
-        : await lsc.signalDecrypt(
-            lsc.SignalMessage.deserialize(body),
-            from,
-            device.address,
-            device.sessionStore,
-            device.identityStore,
-          );
+    let padded: Uint8Array;
+    if (frame.type === 7) {
+      try {
+        padded = await lsc.groupDecrypt(from, device.senderKeyStore, body);
+      } catch (error) {
+        if (/sender key/i.test(String((error as Error)?.message))) {
+          await this.link?.reportMissingSenderKey?.({
+            frameId: frame.frameId,
+            from: this.phoneNumber,
+            deviceId: frame.deviceId,
+          });
+        }
+        throw error;
+      }
+    } else {
+      padded =
+        frame.type === 3
+          ? await lsc.signalDecryptPreKey(
+              lsc.PreKeySignalMessage.deserialize(body),
+              from,
+              device.address,
+              device.sessionStore,
+              device.identityStore,
+              device.preKeyStore,
+              device.signedPreKeyStore,
+              device.kyberPreKeyStore,
+            )
+          : await lsc.signalDecrypt(
+              lsc.SignalMessage.deserialize(body),
+              from,
+              device.address,
+              device.sessionStore,
+              device.identityStore,
+            );
+    }
     const envelope = decodeMessagePlaintext(u8(padded));
+    const distribution = frame.type === 7 ? undefined : envelope.senderKeyDistribution;
+    if (distribution) {
+      await lsc.processSenderKeyDistributionMessage(
+        from,
+        lsc.SenderKeyDistributionMessage.deserialize(u8(distribution.message)),
+        device.senderKeyStore,
+      );
+    }
+    const group = frame.type === 7 ? frame.groupId : envelope.group?.groupId;
     const content = contentBytes(envelope);
+    const only = distribution !== undefined && envelope.text === undefined && envelope.bytes === undefined;
     const message: PersonMessage = {
       from: frame.from,
       deviceId: device.deviceId,
       frameId: frame.frameId,
       content,
       text: envelope.text ?? new TextDecoder().decode(content),
+      ...(group === undefined || only ? {} : { group }),
+      ...(only ? { distribution: distribution.groupId } : {}),
       ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
-    this.received.push(message);
+    if (!only) this.received.push(message);
     await this.link?.submitReceipt({ frameId: frame.frameId });
     return message;
   }
 
+  /** Texts of one group, in the order the devices read them. */
+  textsOf(group: string): string[] {
+    return this.received.filter((message) => message.group === group).map((message) => message.text);
+  }
+
   textsFrom(number: string): string[] {
     return this.received.filter((message) => message.from === number).map((message) => message.text);
+  }
+
+  private requireLink(): PersonLink {
+    if (!this.link) throw new Error('the person is not on a network');
+    return this.link;
   }
 
   private device(deviceId: number): Device {

@@ -104,6 +104,7 @@ export class LibsignalPerson implements NetworkPerson {
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
     const from = new libsignal.ProtocolAddress(frame.from, 1);
+    if (frame.type === 7) throw new Error('this person takes part in no group');
     if (frame.type === 8) throw new Error('this client does not read decryption-error messages (type 8)');
     const padded = await decrypt(device.storage, from, frame.type, Buffer.from(frame.body));
     const envelope = decodeMessagePlaintext(new Uint8Array(padded));

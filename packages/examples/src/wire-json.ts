@@ -3,7 +3,7 @@
  * WebSocket). Bodies travel as base64. Every decoder checks each field and throws a
  * {@link BadRequest} naming it, so a server answers 400 instead of crashing.
  */
-import type { DeliveryReceipt, InboundFrame, OutboundFrame, RetryRequest } from '@parley/core';
+import type { DeliveryReceipt, FrameType, InboundFrame, OutboundFrame, RetryRequest } from '@parley/core';
 
 /** A request the peer got wrong: becomes a 4xx with a JSON error body. */
 export class BadRequest extends Error {
@@ -22,9 +22,11 @@ export interface FrameJson {
   readonly to: string;
   readonly from: string;
   readonly deviceId: number;
-  /** 2 whisper, 3 prekey, 8 plaintext content (a decryption-error message). */
-  readonly type: 2 | 3 | 8;
+  /** 2 whisper, 3 prekey, 7 sender key (a group message), 8 plaintext content (a decryption-error message). */
+  readonly type: FrameType;
   readonly body: string;
+  /** Type 7 (a group message) only. */
+  readonly groupId?: string | undefined;
   /** The message's timestamp (epoch ms); optional inbound (read as 0). */
   readonly timestamp?: number;
 }
@@ -46,6 +48,7 @@ export function frameFromJson(value: unknown): InboundFrame & OutboundFrame {
     deviceId: integer(object.deviceId, 'deviceId'),
     type: messageType(object.type),
     body: base64(object.body, 'body'),
+    ...(object.groupId === undefined ? {} : { groupId: text(object.groupId, 'groupId') }),
     timestamp: object.timestamp === undefined ? 0 : integer(object.timestamp, 'timestamp'),
   };
 }
@@ -62,6 +65,7 @@ export function retryRequestFromJson(value: unknown): RetryRequest {
     deviceId: integer(object.deviceId, 'deviceId'),
     frameId: text(object.frameId, 'frameId'),
     reason: text(object.reason, 'reason') as RetryRequest['reason'],
+    ...(object.groupId === undefined ? {} : { groupId: text(object.groupId, 'groupId') }),
   };
 }
 
@@ -95,12 +99,12 @@ function integer(value: unknown, field: string): number {
   return value as number;
 }
 
-function messageType(value: unknown): 2 | 3 | 8 {
-  if (value !== 2 && value !== 3 && value !== 8) {
+function messageType(value: unknown): FrameType {
+  if (value !== 2 && value !== 3 && value !== 7 && value !== 8) {
     throw new BadRequest(
       400,
       'ERR_INVALID_ARGUMENT',
-      '"type" expected 2 (whisper), 3 (prekey) or 8 (a decryption-error message)',
+      '"type" expected 2 (whisper), 3 (prekey), 7 (sender key) or 8 (a decryption-error message)',
     );
   }
   return value;

@@ -24,6 +24,14 @@ describe('pnpm demo', () => {
     expect(Object.values(summary.statuses)).toEqual(['delivered', 'delivered']);
     expect(summary.sweptRecords).toBeGreaterThan(0);
     expect(summary.retransmitAfterRetention).toBe('ERR_RETENTION_EXPIRED');
+    // The group: the person (when their client does groups) and two customers, 3 messages read
+    // on every member device; distribution messages on the first send and after the removal.
+    const inGroup = peer === 'libsignal' ? 2 : 4;
+    expect(summary.group.memberDevices).toBe(inGroup);
+    expect(summary.group.distributions).toEqual([inGroup, 0, inGroup - 1]);
+    expect(summary.group.read).toBe(3 * inGroup - 1);
+    expect(summary.group.businessReceived).toEqual(['Count me in!']);
+    expect(summary.group.removedMemberReads).toBe('ERR_SENDER_KEY_NOT_FOUND');
     const transcript = lines.join('\n');
     expect(transcript).toContain('accepted → sent → delivered');
     expect(transcript).toContain('4. A photo each way');

@@ -1,5 +1,5 @@
 /**
- * The gateway's scenario suite on PostgreSQL: the message store in a schema of the database of
+ * The gateway's scenario suites (1:1 and groups) on PostgreSQL: the message store in a schema of the database of
  * PARLEY_PG_URL, the key vault on a database of its own (made for this file and dropped after
  * it), as a deployment should keep it (see the storage-adapters README on backups). The
  * crypto-shredding scenario copies a store's rows into a fresh schema — what a logical backup
@@ -8,6 +8,7 @@
 import type { Store } from '@parley/core';
 import { createPostgresStore } from '@parley/storage-adapters/postgres';
 import { describe, it } from 'vitest';
+import { describeGatewayGroupScenarios } from '../../core/test/support/gateway-group-scenarios.js';
 import type { GatewayStoreFactory } from '../../core/test/support/gateway-network.js';
 import { describeGatewayScenarios } from '../../core/test/support/gateway-scenarios.js';
 import { FakeClock } from '../../core/test/support/parties.js';
@@ -84,4 +85,5 @@ if (PG_URL === undefined) {
   };
 
   describeGatewayScenarios(postgresStores);
+  describeGatewayGroupScenarios(postgresStores);
 }

@@ -17,13 +17,24 @@ import {
 } from './durable/access-log.js';
 import { mediaIndexDeadline } from './durable/media-store.js';
 import { messageIndex } from './durable/message-store.js';
+import { sendToGroup } from './group-outbound.js';
+import { addMembers, createGroup, deleteGroup, groupBusiness, groupInfo, removeMembers } from './groups.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { deleteMedia, downloadMedia, mediaInfo, uploadMedia } from './media.js';
 import { assertMediaId } from './media-content.js';
 import type { DownloadMediaOptions, MediaInfo, UploadMediaOptions } from './media-types.js';
 import { messageStatus, retransmit, send } from './outbound.js';
 import { erase } from './retention.js';
-import type { EventHandler, MessageHandler, MessageId, MessageStatus, SendRequest } from './types.js';
+import type {
+  CreateGroupRequest,
+  EventHandler,
+  GroupInfo,
+  GroupSendRequest,
+  MessageHandler,
+  MessageId,
+  MessageStatus,
+  SendRequest,
+} from './types.js';
 import { assertArgumentObject, assertBusinessId, assertPhoneNumber, MESSAGE_ID } from './validation.js';
 
 /** Who acts through a handle: a name for the access log (an API token's label, a user id). */
@@ -107,6 +118,61 @@ export class BusinessHandle {
       assertPhoneNumber(phoneNumber, 'phoneNumber');
       note.person = this.#g.pseudonym(await business(this.#g, this.businessId), phoneNumber);
       await erase(this.#g, this.businessId, phoneNumber);
+    });
+  }
+
+  // ── Groups ──────────────────────────────────────────────────────────────────────
+
+  /** Creates a group on one of this business's numbers (see `Gateway.createGroup`); one record per member. */
+  createGroup(request: CreateGroupRequest): Promise<string> {
+    return this.#logged('group-create', async (note) => {
+      assertArgumentObject(request, 'request', 'a group { from, members }');
+      await this.#ownNumber(request.from);
+      const group = await createGroup(this.#g, request);
+      note.group = group;
+      note.people = await this.#pseudonyms(request.members);
+      return group;
+    });
+  }
+
+  /** Adds members to one of this business's groups (one access-log record per member added). */
+  addGroupMembers(groupId: string, phoneNumbers: readonly string[]): Promise<void> {
+    return this.#logged('group-add', async (note) => {
+      note.group = await this.#ownGroup(groupId);
+      note.people = await addMembers(this.#g, groupId, phoneNumbers, this.businessId);
+    });
+  }
+
+  /** Removes members (the group's chain rotates; one access-log record per member removed). */
+  removeGroupMembers(groupId: string, phoneNumbers: readonly string[]): Promise<void> {
+    return this.#logged('group-remove', async (note) => {
+      note.group = await this.#ownGroup(groupId);
+      note.people = await removeMembers(this.#g, groupId, phoneNumbers, this.businessId);
+    });
+  }
+
+  /** One message to a group of this business, encrypted once for every member device. */
+  sendToGroup(request: GroupSendRequest): Promise<MessageId> {
+    return this.#logged('group-send', async (note) => {
+      assertArgumentObject(request, 'request', 'a group message { groupId, content }');
+      note.group = await this.#ownGroup(request.groupId);
+      const id = await sendToGroup(this.#g, request, this.businessId);
+      note.messageId = id;
+      return id;
+    });
+  }
+
+  group(groupId: string): Promise<GroupInfo> {
+    return this.#logged('group-info', async (note) => {
+      note.group = await this.#ownGroup(groupId);
+      return groupInfo(this.#g, groupId, this.businessId);
+    });
+  }
+
+  deleteGroup(groupId: string): Promise<void> {
+    return this.#logged('group-delete', async (note) => {
+      note.group = await this.#ownGroup(groupId);
+      await deleteGroup(this.#g, groupId, this.businessId);
     });
   }
 
@@ -201,15 +267,31 @@ export class BusinessHandle {
       outcome = outcomeOf(error);
       throw error;
     } finally {
-      await appendAccess(this.#g, {
-        principal: this.principal,
-        operation,
-        businessId: this.businessId,
-        messageId: note.messageId,
-        person: note.person,
-        outcome,
-      });
+      // A group change names each member it changed in a record of its own.
+      const people = note.people?.length ? note.people : [note.person];
+      for (const person of people) {
+        await appendAccess(this.#g, {
+          principal: this.principal,
+          operation,
+          businessId: this.businessId,
+          messageId: note.messageId,
+          person,
+          ...(note.group === undefined ? {} : { group: note.group }),
+          outcome,
+        });
+      }
     }
+  }
+
+  /** A group of this business; another business's reads exactly like a missing one. */
+  async #ownGroup(groupId: unknown): Promise<string> {
+    await groupBusiness(this.#g, groupId, this.businessId);
+    return groupId as string;
+  }
+
+  async #pseudonyms(phoneNumbers: readonly string[]): Promise<string[]> {
+    const ctx = await business(this.#g, this.businessId);
+    return [...new Set(phoneNumbers)].map((phoneNumber) => this.#g.pseudonym(ctx, phoneNumber));
   }
 
   /**

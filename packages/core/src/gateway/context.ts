@@ -13,6 +13,7 @@ import { acceptIdentityChanges } from '../session/trust.js';
 import { UnverifiedWorkBudget } from '../session/unverified-work.js';
 import { createStatistics, type UsageLedger } from '../stats/ledger.js';
 import { type Clock, type Store, systemClock } from '../storage/contract.js';
+import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
@@ -21,6 +22,7 @@ import { ViewClock } from './cache/view-clock.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
 import type { BusinessConfig } from './durable/records.js';
+import type { GroupHooks } from './group-hooks.js';
 import type { KeyProvider } from './key-provider.js';
 import { errorCode, type GatewayLogger, type LogFields, type LogLevel, logTo } from './logger.js';
 import { type GatewayMedia, resolveMediaOptions } from './media-options.js';
@@ -84,6 +86,10 @@ export class GatewayContext {
   readonly random: RandomSource;
   readonly clock: Clock;
   readonly paddingBlock: number | false;
+  /** The network's sender-key format for group messages. */
+  readonly groupFormat: SenderKeyFormat;
+  /** Group work the 1:1 paths hand over (registered by the Gateway; see group-hooks.ts). */
+  groupHooks: GroupHooks | undefined;
   readonly periodKeys: PeriodKeys;
   readonly redeliveryLimitMs: number;
   readonly redeliveryBackoff: BackoffPolicy;
@@ -170,6 +176,7 @@ export class GatewayContext {
     this.clock = options.clock ?? systemClock;
     this.unverifiedWork = new UnverifiedWorkBudget(this.clock);
     this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
+    this.groupFormat = options.groups?.format ?? 'signal';
     const periodMs = positive(options.periodMs ?? DEFAULT_PERIOD_MS, 'periodMs');
     this.periodKeys = new PeriodKeys({
       vaultStore: this.vaultStore,

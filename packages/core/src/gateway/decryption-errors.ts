@@ -71,11 +71,14 @@ export interface FailedFrame {
   /** The transport's frame id (for the `requestRetry` hook). */
   readonly frameId: string;
   readonly reason: ErrorCode;
+  /** A group message's group (type 7), for the `requestRetry` hook. */
+  readonly groupId?: string | undefined;
 }
 
 /**
- * Asks the device to resend a 1:1 frame the gateway could not decrypt; true when a
- * decryption-error frame went out or the transport's hook was told.
+ * Asks the device to resend a frame the gateway could not decrypt (1:1, or a group message
+ * whose sender key is missing); true when a decryption-error frame went out or the transport's
+ * hook was told.
  */
 export function requestRetry(
   g: GatewayContext,
@@ -89,11 +92,12 @@ export function requestRetry(
     phoneNumber: frame.from,
     pseudonym,
     deviceId: frame.deviceId,
-    type: frame.type as 2 | 3,
+    type: frame.type as FailedMessageType,
     body: frame.body,
     timestamp: frame.timestamp ?? 0,
     frameId: frame.frameId,
     reason,
+    ...(frame.groupId === undefined ? {} : { groupId: frame.groupId }),
   });
 }
 
@@ -144,6 +148,7 @@ export async function sendDecryptionError(
         deviceId: failed.deviceId,
         frameId: failed.frameId,
         reason: failed.reason,
+        ...(failed.groupId === undefined ? {} : { groupId: failed.groupId }),
       });
       asked = true;
     } catch (error) {
@@ -384,14 +389,13 @@ async function resendWrites(
 }
 
 /**
- * A decryption error without a ratchet key is about a group (sender-key) message. Group
- * messages are not yet sent through the gateway, so there is nothing to resend; the groups
- * wiring puts its resend (the message again, with the sender key's distribution message) here.
+ * A decryption error without a ratchet key is about a group (sender-key) message: the groups
+ * resend it (the message again over 1:1, with the current chain's distribution message).
  */
-export async function resendGroupMessage(
-  _g: GatewayContext,
-  _ctx: BusinessContext,
-  _request: { readonly pseudonym: string; readonly deviceId: number; readonly timestamp: number },
+function resendGroupMessage(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  request: { readonly pseudonym: string; readonly deviceId: number; readonly timestamp: number },
 ): Promise<boolean> {
-  return false;
+  return g.groupHooks?.resendNamed(ctx, request) ?? Promise.resolve(false);
 }

@@ -12,6 +12,15 @@ import { type AccessLog, createAccessLog } from './durable/access-log.js';
 import { setDevices } from './durable/device-lists.js';
 import { forgetHandedOver, redeliverAllEvents } from './durable/event-outbox.js';
 import { tryLease } from './durable/leases.js';
+import { receiveGroupFrame, storeDistributions, takeDistribution } from './group-inbound.js';
+import {
+  attemptGroupMessage,
+  receiveGroupReceipt,
+  resendAfterMissingKey,
+  resendNamedGroupMessage,
+  sendToGroup,
+} from './group-outbound.js';
+import { addMembers, createGroup, deleteGroup, groupErasure, groupInfo, removeMembers } from './groups.js';
 import { registerEventHandler, registerMessageHandler } from './handlers.js';
 import { receiveFrame } from './inbound.js';
 import { readSignal } from './integrity-counters.js';
@@ -25,14 +34,18 @@ import { receiveSpamReport } from './spam-reports.js';
 import { foldAll } from './tally.js';
 import type {
   BusinessRegistration,
+  CreateGroupRequest,
   DeliveryReceipt,
   EventHandler,
+  GroupInfo,
+  GroupSendRequest,
   InboundFrame,
   MessageHandler,
   MessageId,
   MessageStatus,
   PlatformExport,
   ReceiveOutcome,
+  SenderKeyMissingReport,
   SendRequest,
   SpamReport,
 } from './types.js';
@@ -122,6 +135,18 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.g = new GatewayContext(options);
+    // Groups build on the 1:1 paths, which hand group work back through these hooks.
+    const g = this.g;
+    g.groupHooks = {
+      receiveFrame: (frame) => receiveGroupFrame(g, frame),
+      takeDistribution: (ctx, taken) => takeDistribution(ctx, taken),
+      storeDistributions: (ctx, number, sender) =>
+        storeDistributions(g, ctx, number, sender).then(() => undefined),
+      attempt: (ctx, id, record, open) => attemptGroupMessage(g, ctx, id, record, open),
+      resendNamed: (ctx, named) => resendNamedGroupMessage(g, ctx, named),
+      receipt: (parsed) => receiveGroupReceipt(g, parsed),
+      erase: (ctx, pseudonym) => groupErasure(g, ctx, pseudonym),
+    };
     if (this.g.integrityConfig) {
       this.signalsReader = Object.freeze({
         signal: (businessId: string): IntegritySignal => {
@@ -261,6 +286,58 @@ export class Gateway {
   /** A delivery receipt from a person's device for one outbound frame. */
   async receiveReceipt(receipt: DeliveryReceipt): Promise<void> {
     return receiveReceipt(this.g, receipt);
+  }
+
+  // ── Groups ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Creates a group of people the business's number takes part in, and returns its id (random:
+   * it names no one). Members are kept by the business's pseudonym of each; nothing is sent
+   * until the first `sendToGroup`.
+   */
+  async createGroup(request: CreateGroupRequest): Promise<string> {
+    return createGroup(this.g, request);
+  }
+
+  /** Adds members: they read the group's messages from the next one on, never earlier ones. */
+  async addGroupMembers(groupId: string, phoneNumbers: readonly string[]): Promise<void> {
+    await addMembers(this.g, groupId, phoneNumbers);
+  }
+
+  /**
+   * Removes members: their keys go, and the business's sending chain is rotated, so none of
+   * their devices reads anything sent afterwards.
+   */
+  async removeGroupMembers(groupId: string, phoneNumbers: readonly string[]): Promise<void> {
+    await removeMembers(this.g, groupId, phoneNumbers);
+  }
+
+  /** The group's number, members and current chain (no key material). */
+  async group(groupId: string): Promise<GroupInfo> {
+    return groupInfo(this.g, groupId);
+  }
+
+  /** Deletes the group: its members and every sender key of it. Its stored messages expire as usual. */
+  async deleteGroup(groupId: string): Promise<void> {
+    return deleteGroup(this.g, groupId);
+  }
+
+  /**
+   * Sends one message to a group: encrypted once with the business's sender key and handed to
+   * the transport for every member device (type 7), after the chain's distribution message
+   * over the 1:1 session of each device that lacks it. Statuses cover every member device.
+   */
+  async sendToGroup(request: GroupSendRequest): Promise<MessageId> {
+    return sendToGroup(this.g, request);
+  }
+
+  /**
+   * A member device could not read a group message for want of the sender key (the transport
+   * relays the device's report; Signal's decryption-error message is meant to end up here): the
+   * message is resent to that device over its 1:1 session with the current chain.
+   */
+  async receiveSenderKeyMissing(report: SenderKeyMissingReport): Promise<'resent' | 'ignored'> {
+    return resendAfterMissingKey(this.g, report);
   }
 
   // ── Media ─────────────────────────────────────────────────────────────────────────

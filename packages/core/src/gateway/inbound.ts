@@ -1,7 +1,7 @@
 import { toHex, utf8, wipe } from '../bytes.js';
 import { contentBytes, decodeMessagePlaintext } from '../content/message-plaintext.js';
 import { unpadContent } from '../content/padding.js';
-import { isParleyError } from '../errors.js';
+import { isParleyError, ParleyError } from '../errors.js';
 import type { ProtocolAddress } from '../session/address.js';
 import type { IdentityChange } from '../session/session-manager.js';
 import type { WriteOperation } from '../storage/contract.js';
@@ -21,6 +21,7 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import type { GroupHooks } from './group-hooks.js';
 import { inboundMedia, inboundMediaWrites } from './media-content.js';
 import { expire } from './retention.js';
 import { applyAheadLoaded, loadTallyEngines, newTally, type PendingTally, settleTallies } from './tally.js';
@@ -30,6 +31,7 @@ import { assertFrame } from './validation.js';
 export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Promise<ReceiveOutcome> {
   g.assertOpen();
   assertFrame(frame);
+  if (frame.type === 7) return groupHooks(g).receiveFrame(frame);
   const businessId = await businessOfNumber(g, frame.to);
   const ctx = await business(g, businessId);
   const pseudonym = g.pseudonym(ctx, frame.from);
@@ -41,7 +43,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
     return outcome;
   }
   const now = g.clock.now();
-  const seen = seenKey(businessId, pseudonym, toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32));
+  const digest = toHex(g.crypto.sha256(utf8(frame.frameId))).slice(0, 32);
+  const seen = seenKey(businessId, pseudonym, digest);
   if (await g.store.get('meta', seen)) {
     await acknowledge(g, frame.frameId);
     return { kind: 'duplicate' };
@@ -53,6 +56,8 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
 
   let identityChange: IdentityChange | undefined;
   let newSession = false;
+  // A group member's distribution message in the envelope (group-inbound.ts).
+  let distribution: { readonly write: WriteOperation; readonly only: boolean } | undefined;
   // The events counted with this message, applied to this instance's view right before each
   // commit attempt (as a send does): the engines load first, so an unreadable counter key
   // refuses the frame before anything is stored.
@@ -66,6 +71,13 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
         alsoWrite: (decrypted) => {
           const content =
             g.paddingBlock === false ? decrypted.plaintext.slice() : unpadContent(decrypted.plaintext);
+          distribution = g.groupHooks?.takeDistribution(ctx, {
+            content,
+            pseudonym,
+            deviceId: frame.deviceId,
+            deadline,
+            frameDigest: digest,
+          });
           const record: MessageRecord = {
             direction: 'inbound',
             status: 'pending',
@@ -100,8 +112,12 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
           // Nothing holds plaintext while the commit is awaited.
           wipe(content, decrypted.plaintext);
           const writes = [
-            // This instance hands it to the handler at once: the entry is written claimed.
-            ...messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline })),
+            // Nothing for the business when the envelope carried only the distribution message;
+            // otherwise this instance hands it to the handler at once: the entry is written claimed.
+            ...(distribution?.only
+              ? []
+              : messageWrites(ctx, id, record, now, claimedEntry(g, { direction: 'inbound', deadline }))),
+            ...(distribution ? [distribution.write] : []),
             sealedPut(ctx, 'meta', seen, new Uint8Array(0), deadline),
             ...media,
           ];
@@ -115,7 +131,10 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
               }),
             );
           }
-          const tallies = [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
+          // An envelope with only a distribution message is no message of the person's.
+          const tallies: PendingTally[] = distribution?.only
+            ? []
+            : [newTally(g, ctx, { kind: 'received', at: now, person: pseudonym })];
           if (decrypted.newSession) tallies.push(newTally(g, ctx, { kind: 'session', at: now }));
           applyAheadLoaded(g, tallies);
           attempts.push(tallies);
@@ -132,6 +151,13 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
   } catch (error) {
     for (const tallies of attempts) settleTallies(g, tallies, false);
     return undecryptable(g, ctx, frame, pseudonym, error);
+  }
+  if (distribution) {
+    await groupHooks(g).storeDistributions(ctx, frame.to, { pseudonym, deviceId: frame.deviceId });
+    if (distribution.only) {
+      await acknowledge(g, frame.frameId);
+      return { kind: 'distribution' };
+    }
   }
   g.log('debug', 'inbound message stored', { businessId, messageId: id, newSession });
   await acknowledge(g, frame.frameId);
@@ -209,6 +235,7 @@ export function deliver(g: GatewayContext, businessId: string, id: MessageId): P
         receivedAt: record.createdAt,
         attempt: record.attempts,
         ...(envelope.text === undefined ? {} : { text: envelope.text }),
+        ...(record.group === undefined ? {} : { group: record.group }),
         ...(envelope.media === undefined ? {} : { media: inboundMedia(id, envelope.media) }),
         content,
       };
@@ -276,6 +303,12 @@ export async function callHandler(
   const delivered = await Promise.race([settled, lease.expired.then(() => false)]);
   lease.handOver();
   return delivered && !lease.revoked;
+}
+
+/** Group work, registered by the Gateway (group-hooks.ts). */
+function groupHooks(g: GatewayContext): GroupHooks {
+  if (!g.groupHooks) throw new ParleyError('ERR_CONFIGURATION', 'this gateway does not handle groups');
+  return g.groupHooks;
 }
 
 export async function acknowledge(g: GatewayContext, frameId: string): Promise<void> {

@@ -23,11 +23,12 @@ export async function wasDeliveredTo(
   const ctx = await business(g, query.businessId);
   const stored = await readMessage(g, ctx, query.messageId as MessageId);
   const record = stored?.record;
-  return (
-    record?.direction === 'outbound' &&
-    record.pseudonym === query.reporter &&
-    record.devices.some((device) => device.state === 'delivered')
-  );
+  if (record?.direction !== 'outbound') return false;
+  // A group message: the reporter is a member one of whose devices confirmed it.
+  if (record.group !== undefined) {
+    return record.devices.some((device) => device.member === query.reporter && device.state === 'delivered');
+  }
+  return record.pseudonym === query.reporter && record.devices.some((device) => device.state === 'delivered');
 }
 
 /**

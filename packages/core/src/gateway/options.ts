@@ -12,6 +12,7 @@ import { ParleyError } from '../errors.js';
 import type { IntegrityConfigInput } from '../integrity/thresholds.js';
 import type { StatisticsOptions } from '../stats/ledger.js';
 import type { Clock, Store } from '../storage/contract.js';
+import { isSenderKeyFormat, type SenderKeyFormat } from '../wire/sender-key-format.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { KeyProvider } from './key-provider.js';
 import type { GatewayLogger } from './logger.js';
@@ -112,6 +113,11 @@ export interface GatewayOptions {
   readonly clock?: Clock;
   /** Padding block size before encryption (default 160); `false` for peers that do not pad. */
   readonly padding?: number | false;
+  /**
+   * Group messages: the network's sender-key format — `signal` (libsignal, with distribution
+   * ids; the default) or `whatsapp` (the WhatsApp family's, as Baileys writes it).
+   */
+  readonly groups?: { readonly format?: SenderKeyFormat };
   /** Length of a retention period (one content key each). Default one day. */
   readonly periodMs?: number;
   readonly redelivery?: { readonly limitMs?: number; readonly backoff?: BackoffPolicy };
@@ -267,6 +273,20 @@ export function checkGatewayOptions(options: unknown): asserts options is Gatewa
   const timer = o.timer as { intervalMs?: unknown } | false | undefined;
   if (timer && !isIntegerIn(timer.intervalMs, 1, MAX_TIMER_MS)) {
     throw configurationError('timer.intervalMs', `an integer from 1 to ${MAX_TIMER_MS} ms`, timer.intervalMs);
+  }
+  if (o.groups !== undefined) {
+    const format = (o.groups as { readonly format?: unknown } | null)?.format;
+    if (
+      typeof o.groups !== 'object' ||
+      o.groups === null ||
+      (format !== undefined && !isSenderKeyFormat(format))
+    ) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        '"groups.format" expected "signal" (libsignal) or "whatsapp" (the WhatsApp family)',
+        { field: 'groups.format' },
+      );
+    }
   }
   if (o.logger !== undefined) {
     assertMethods(

@@ -20,7 +20,15 @@ import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/cla
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
-import { dueKey, frameKey, messageIndexKey, messageKey, outboxKey, throttleKey } from './durable/layout.js';
+import {
+  dueKey,
+  frameKey,
+  groupFrameKey,
+  messageIndexKey,
+  messageKey,
+  outboxKey,
+  throttleKey,
+} from './durable/layout.js';
 import {
   del,
   dueAt,
@@ -41,9 +49,11 @@ import {
   encodeMessageRecord,
   encodeTimestamp,
   type MessageRecord,
+  type OutboxEntry,
   openContent,
   sealContent,
 } from './durable/records.js';
+import { memberTag } from './group-frames.js';
 import { checkSend } from './integrity-counters.js';
 import { checkMediaContent, loadAttachment } from './media-content.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
@@ -168,7 +178,7 @@ export async function send(g: GatewayContext, request: SendRequest): Promise<Mes
  * race reads the slot again) — and waits for the due-time index; any other message is written
  * claimed by this instance, which works on it at once. Returns when it may first go out.
  */
-async function commitSend(
+export async function commitSend(
   g: GatewayContext,
   ctx: BusinessContext,
   id: MessageId,
@@ -176,15 +186,33 @@ async function commitSend(
   now: number,
   permit: SendPermit | undefined,
   extra: readonly WriteOperation[],
+  // A group message has writes of its own (group-outbound.ts): no person index or contact;
+  // and it must not land in a group deleted meanwhile (`alsoExpect`).
+  group?: {
+    readonly writesFor: (
+      record: MessageRecord,
+      first: Pick<OutboxEntry, 'nextAttemptAt' | 'claimedBy'>,
+    ) => WriteOperation[];
+    readonly alsoExpect: readonly ExpectedVersion[];
+  },
 ): Promise<number> {
+  const writesFor =
+    group?.writesFor ??
+    ((record: MessageRecord, first: Pick<OutboxEntry, 'nextAttemptAt' | 'claimedBy'>) =>
+      messageWrites(ctx, id, record, now, first));
+  const alsoExpect = group?.alsoExpect ?? [];
   const message = { id, pseudonym: stored.pseudonym, deadline: stored.deadline };
   const interval = permit?.level === 'throttle' ? permit.minIntervalMs : undefined;
   if (interval === undefined) {
     const first = claimedEntry(g, { direction: 'outbound', deadline: stored.deadline });
-    await commitWithTimestamp(g, ctx, message, now, (createdAt) => [
-      ...messageWrites(ctx, id, { ...stored, createdAt }, now, first),
-      ...extra,
-    ]);
+    await commitWithTimestamp(
+      g,
+      ctx,
+      message,
+      now,
+      (createdAt) => [...writesFor({ ...stored, createdAt }, first), ...extra],
+      alsoExpect,
+    );
     return now;
   }
   const key = throttleKey(ctx.id);
@@ -205,12 +233,12 @@ async function commitSend(
           message,
           now,
           (createdAt) => [
-            ...messageWrites(ctx, id, { ...stored, createdAt }, now, first),
+            ...writesFor({ ...stored, createdAt }, first),
             // The slot record outlives the throttle a little; an absent slot means "now".
             put('counters', key, encodeTimestamp(next), next + THROTTLE_SLOT_GRACE_MS),
             ...extra,
           ],
-          [{ namespace: 'counters', key, version: slot?.version ?? 0 }],
+          [{ namespace: 'counters', key, version: slot?.version ?? 0 }, ...alsoExpect],
         );
         return notBefore;
       } catch (error) {
@@ -270,6 +298,7 @@ export async function receiveReceipt(g: GatewayContext, receipt: DeliveryReceipt
   const parsed = parseFrameId(receipt.frameId);
   if (!parsed)
     throw new ParleyError('ERR_INVALID_ARGUMENT', '"frameId" is not a frame id this gateway issued');
+  if (parsed.member !== undefined) return g.groupHooks?.receipt(parsed);
   const index = await g.store.get('meta', messageIndexKey(parsed.id));
   if (!index) return;
   const { businessId } = decodeMessageIndex(index.value);
@@ -383,7 +412,12 @@ export async function messageStatus(g: GatewayContext, messageId: string): Promi
     businessId: ctx.id,
     direction: record.direction,
     status: record.status,
-    devices: record.devices.map((device) => ({ deviceId: device.id, state: device.state })),
+    devices: record.devices.map((device) => ({
+      deviceId: device.id,
+      state: device.state,
+      ...(device.member === undefined ? {} : { member: device.member }),
+    })),
+    ...(record.group === undefined ? {} : { group: record.group }),
     attempts: record.attempts,
     createdAt: record.createdAt,
     deadline: record.deadline,
@@ -440,6 +474,9 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     // One person at a time: an erasure waits for this attempt, and this attempt, once it
     // runs after an erasure, finds the message gone and builds no session.
     const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
+      // A group message goes to its members' devices instead (group-outbound.ts, by the Gateway's hook).
+      if (record.group !== undefined)
+        return groupAttempt(g, ctx, id, record, open, (code) => (failure ??= code));
       if (!(await g.store.get('messages', messageKey(businessId, id)))) return true;
       try {
         addressDevices(record, await currentDevices(g, ctx, phoneNumber, record.pseudonym));
@@ -483,7 +520,10 @@ function mergeAttempt(fresh: MessageRecord, attempt: MessageRecord): void {
   fresh.attempts = Math.max(fresh.attempts, attempt.attempts);
   if (fresh.firstAttemptAt === 0) fresh.firstAttemptAt = attempt.firstAttemptAt;
   for (const device of attempt.devices) {
-    const known = fresh.devices.find((candidate) => candidate.id === device.id);
+    // A group message's devices are told apart by their member too.
+    const known = fresh.devices.find(
+      (candidate) => candidate.id === device.id && candidate.member === device.member,
+    );
     if (!known) fresh.devices.push({ ...device });
     else if (known.state === 'pending') known.state = device.state;
   }
@@ -523,8 +563,15 @@ async function endAttempt(
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
   // Frames of devices that confirmed while this claim was held were left for it (applyReceipt).
-  for (const device of record.devices)
-    if (device.state === 'delivered') writes.push(del('outbox', frameKey(businessId, id, device.id)));
+  for (const device of record.devices) {
+    if (device.state !== 'delivered') continue;
+    // A group message's member device: its stored distribution frame (group-frames.ts).
+    const stored =
+      device.member === undefined
+        ? frameKey(businessId, id, device.id)
+        : groupFrameKey(businessId, id, memberTag(g, id, device.member), device.id);
+    writes.push(del('outbox', stored));
+  }
   const event = status && statusEvent(g, ctx, id, status, record, status === 'failed' ? failure : undefined);
   if (event) writes.push(event.write);
   const tallies =
@@ -734,6 +781,21 @@ export async function startSession(
       deviceId: address.deviceId,
     });
   }
+}
+
+/** A group message's attempt (group-outbound.ts): true when the message was erased meanwhile. */
+async function groupAttempt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  id: MessageId,
+  record: MessageRecord,
+  open: OpenContent,
+  failed: (code: ErrorCode) => void,
+): Promise<boolean> {
+  if (!g.groupHooks) throw new ParleyError('ERR_CONFIGURATION', 'this gateway does not handle groups');
+  const attempt = await g.groupHooks.attempt(ctx, id, record, open);
+  if (attempt.failure) failed(attempt.failure);
+  return attempt.erased === true;
 }
 
 export const BUSINESS_DEVICE_ID = 1;

@@ -1,5 +1,5 @@
-import { ParleyError } from '../errors.js';
-import type { WriteOperation } from '../storage/contract.js';
+import { isParleyError, ParleyError } from '../errors.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { allBusinesses, business, numbers } from './businesses.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
 import { handOver, newEvent, statusEvent } from './durable/event-outbox.js';
@@ -19,6 +19,7 @@ import {
 import { deleteBlobs, personMediaErasure } from './durable/media-store.js';
 import { del } from './durable/message-store.js';
 import { type Direction, decodeTimestamp } from './durable/records.js';
+import type { GroupErasure } from './groups.js';
 import {
   commitExpectingWithTallies,
   commitWithTallies,
@@ -84,9 +85,31 @@ export async function erasePseudonym(
   pseudonym: string,
   withMessages: boolean,
 ): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await erasePseudonymOnce(g, ctx, pseudonym, withMessages);
+      return;
+    } catch (error) {
+      // A group or one of its messages changed while the erasure was read: read it again.
+      if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= ERASE_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Erasures read again after a conflict with a concurrent group change before giving up. */
+const ERASE_ATTEMPTS = 8;
+
+async function erasePseudonymOnce(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  pseudonym: string,
+  withMessages: boolean,
+): Promise<void> {
   const biz = ctx.id;
   const writes: WriteOperation[] = [];
+  const expectVersions: ExpectedVersion[] = [];
   let blobIds: string[] = [];
+  let groups: GroupErasure | undefined;
   if (withMessages) {
     const prefix = personIndexPrefix(biz, pseudonym);
     for (const entry of await g.store.list('meta', { prefix })) {
@@ -107,6 +130,12 @@ export async function erasePseudonym(
     const media = await personMediaErasure(g, biz, pseudonym);
     writes.push(...media.writes);
     blobIds = media.blobIds;
+    // Out of the business's groups in the same commit (each group's chain rotates after it).
+    groups = await g.groupHooks?.erase(ctx, pseudonym);
+    if (groups) {
+      writes.push(...groups.writes);
+      expectVersions.push(...groups.expect);
+    }
   }
   for (const entry of await g.store.list('meta', { prefix: seenPrefix(biz, pseudonym) }))
     writes.push(del('meta', entry.key));
@@ -125,13 +154,17 @@ export async function erasePseudonym(
   }
   // Statistics drop the person's billing windows when the journal's fold reaches this event.
   // (Integrity keeps nothing per person: keyed hashes folded into shared sketches.)
-  await commitWithTallies(g, writes, [
-    newTally(g, ctx, { kind: 'forget', at: g.clock.now(), person: pseudonym }),
-  ]);
+  await commitWithTallies(
+    g,
+    writes,
+    [newTally(g, ctx, { kind: 'forget', at: g.clock.now(), person: pseudonym })],
+    expectVersions.length > 0 ? { expectVersions } : undefined,
+  );
   // After the commit: a blob whose record is gone is noise (its key went with the record).
   await deleteBlobs(g, blobIds);
   // The session managers may still hold the person's decoded sessions in memory.
   for (const sessions of ctx.numbers.values()) sessions.forgetName(pseudonym);
+  await groups?.rotate();
 }
 
 export async function sweep(g: GatewayContext): Promise<SweepResult> {

@@ -440,6 +440,18 @@ function applyEvent(
       case 'forget':
         ledger?.forgetPerson(businessId, brandPseudonym(event.person));
         return;
+      case 'group-sent':
+        for (const person of event.people)
+          monitor?.recordSent({ businessId, recipient: brandPseudonym(person) });
+        ledger?.recordGroupSent({ businessId, messageId: event.messageId });
+        return;
+      case 'group-delivered':
+        monitor?.recordDelivered({ businessId });
+        ledger?.recordGroupDelivered({ businessId, messageId: event.messageId });
+        return;
+      case 'group-received':
+        ledger?.recordGroupReceived({ businessId });
+        return;
     }
   });
 }

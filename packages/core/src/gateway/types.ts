@@ -31,6 +31,8 @@ export interface InboundMessage {
   readonly content: Uint8Array;
   /** The text, when the person sent text. */
   readonly text?: string | undefined;
+  /** The group it was sent to (a group message), as `createGroup` named it; absent for 1:1. */
+  readonly group?: string | undefined;
   /** A media file the person sent: what it is, and the id `downloadMedia` takes (docs/media.md). */
   readonly media?: InboundMedia | undefined;
 }
@@ -42,6 +44,11 @@ export interface DeviceDelivery {
   readonly deviceId: number;
   /** pending: not yet handed to the transport; sent: handed over; delivered: the device confirmed. */
   readonly state: 'pending' | 'sent' | 'delivered';
+  /**
+   * Group messages: the member the device belongs to, as the business's pseudonym of the
+   * member (the `member` of `GroupInfo.members`; the access log names people the same way).
+   */
+  readonly member?: string | undefined;
 }
 
 /**
@@ -100,8 +107,10 @@ export interface MessageStatus {
   readonly businessId: string;
   readonly direction: 'inbound' | 'outbound';
   readonly status: OutboundStatus | InboundStatus;
-  /** Outbound: each device the message was addressed to. Inbound: empty. */
+  /** Outbound: each device the message was addressed to (every member device of a group). Inbound: empty. */
   readonly devices: readonly DeviceDelivery[];
+  /** The group of a group message; absent for 1:1. */
+  readonly group?: string | undefined;
   /** Sending (outbound) or delivery-to-handler (inbound) attempts so far. */
   readonly attempts: number;
   readonly createdAt: number;
@@ -119,12 +128,14 @@ export interface InboundFrame {
   readonly from: string;
   readonly deviceId: number;
   /**
-   * 2 = SignalMessage, 3 = PreKeySignalMessage, 8 = plaintext content: a decryption-error
-   * message about a frame of the business's that the device could not decrypt (libsignal
-   * numbering).
+   * 2 = SignalMessage, 3 = PreKeySignalMessage, 7 = SenderKeyMessage (a group message),
+   * 8 = plaintext content: a decryption-error message about a frame of the business's that the
+   * device could not decrypt (libsignal numbering).
    */
-  readonly type: 2 | 3 | 8;
+  readonly type: FrameType;
   readonly body: Uint8Array;
+  /** Type 7 only: the group the sender-key message belongs to (`createGroup`'s id). */
+  readonly groupId?: string | undefined;
   /**
    * The message's timestamp as the sender's device stamped it (epoch ms; Signal's envelope
    * timestamp). The gateway names it in the decryption-error message it sends back when the
@@ -134,8 +145,16 @@ export interface InboundFrame {
   readonly timestamp?: number | undefined;
 }
 
+/** libsignal's ciphertext message types a frame can carry. */
+export type FrameType = 2 | 3 | 7 | 8;
+
 export type ReceiveOutcome =
   | { readonly kind: 'accepted'; readonly messageId: MessageId }
+  /**
+   * A sender-key distribution message over 1:1: stored when its sender is a member of its
+   * group (else dropped); nothing for the business.
+   */
+  | { readonly kind: 'distribution' }
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'undecryptable'; readonly reason: ErrorCode; readonly retryRequested: boolean }
   /**
@@ -160,13 +179,16 @@ export interface OutboundFrame {
   readonly to: string;
   readonly deviceId: number;
   /**
-   * 2 = SignalMessage, 3 = PreKeySignalMessage, 8 = plaintext content: the gateway's
-   * decryption-error message about a frame from this device it could not decrypt (Signal
-   * clients answer it by resending that message, from a new session when the error names their
-   * current one). Type-8 frames carry no content and get no delivery receipt.
+   * 2, 3 (a 1:1 message, or a group's distribution message over 1:1), 7 (a group message) or
+   * 8 = plaintext content: the gateway's decryption-error message about a frame from this
+   * device it could not decrypt (Signal clients answer it by resending that message, from a new
+   * session when the error names their current one). Type-8 frames carry no content and get no
+   * delivery receipt.
    */
-  readonly type: 2 | 3 | 8;
+  readonly type: FrameType;
   readonly body: Uint8Array;
+  /** Type 7 only: the group; the same sender-key message goes to every member device. */
+  readonly groupId?: string | undefined;
   /**
    * The message's timestamp (epoch ms), the same in every frame of one message (each device,
    * each attempt) and unique per person: what the network puts in Signal's envelope, and what a
@@ -189,7 +211,13 @@ export interface RetryRequest {
   readonly deviceId: number;
   /** The frame that could not be decrypted. */
   readonly frameId: string;
+  /**
+   * `ERR_SENDER_KEY_NOT_FOUND` for a group message (type 7) whose sender's chain the gateway
+   * does not hold: the device should send its distribution message again.
+   */
   readonly reason: ErrorCode;
+  /** A group message's group. */
+  readonly groupId?: string | undefined;
 }
 
 export interface DeliveryReceipt {
@@ -293,4 +321,61 @@ export interface SpamReport {
 export interface PlatformExport {
   readonly statistics: StatisticsExport;
   readonly billing: BillingExport;
+}
+
+// ── Groups ─────────────────────────────────────────────────────────────────────────
+
+/** A group the business takes part in: its number and the people in it. */
+export interface CreateGroupRequest {
+  /** The business number the group's messages come from. */
+  readonly from: string;
+  /** The members' phone numbers (at least one; at most `MAX_GROUP_MEMBERS`). */
+  readonly members: readonly string[];
+}
+
+export interface GroupSendRequest {
+  /** A group id `createGroup` returned. */
+  readonly groupId: string;
+  readonly content: Uint8Array | string;
+}
+
+/** One member of a group. */
+export interface GroupMember {
+  readonly phoneNumber: string;
+  /**
+   * The business's pseudonym of the member: what the access log records and what group message
+   * statuses name each device by (`DeviceDelivery.member`).
+   */
+  readonly member: string;
+  /** When the member was added (injected clock). */
+  readonly addedAt: number;
+}
+
+/** What `group(groupId)` reports: no key material. */
+export interface GroupInfo {
+  readonly groupId: string;
+  readonly businessId: string;
+  /** The business number the group's messages come from. */
+  readonly number: string;
+  readonly createdAt: number;
+  readonly members: readonly GroupMember[];
+  /**
+   * The business's current sending chain in the group (undefined before the first send): a
+   * new chain id after every removal.
+   */
+  readonly chain?: { readonly chainId: number; readonly createdAt: number } | undefined;
+}
+
+/**
+ * A member device reports that it could not read one of the business's group messages: it has
+ * no sender key for it (the distribution message was lost, or the device was restored). The
+ * transport relays it, attributed to the device (Signal's decryption-error message will map
+ * onto it; see issue 19).
+ */
+export interface SenderKeyMissingReport {
+  /** The group message's frame id, as the device received it. */
+  readonly frameId: string;
+  /** The reporting device's phone number (the transport's sender attribution). */
+  readonly from: string;
+  readonly deviceId: number;
 }

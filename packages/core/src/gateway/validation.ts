@@ -6,11 +6,39 @@ export const MESSAGE_ID = /^m[0-9a-f]{32}$/;
 /** Frame ids of decryption-error frames (type 8): `r` and 32 hex digits, random. */
 export const DECRYPTION_ERROR_FRAME_ID = /^r[0-9a-f]{32}$/;
 
-/** Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal). */
-export function parseFrameId(frameId: unknown): { id: MessageId; deviceId: number } | undefined {
+/** What an outbound frame id names. */
+export interface ParsedFrameId {
+  readonly id: MessageId;
+  readonly deviceId: number;
+  /** Group messages: the member's tag within this message (see group-frames.ts). */
+  readonly member?: string | undefined;
+  /** Group messages: the frame carried the distribution message over 1:1, not the content. */
+  readonly distribution?: boolean | undefined;
+}
+
+/**
+ * Outbound frame ids: `{messageId}.{deviceId}.{attempt}` (random id: nothing personal); a
+ * group message's frames add the member's tag, and `.k` for its distribution message.
+ */
+export function parseFrameId(frameId: unknown): ParsedFrameId | undefined {
   if (typeof frameId !== 'string') return undefined;
-  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}$/.exec(frameId);
-  return match ? { id: match[1] as MessageId, deviceId: Number(match[2]) } : undefined;
+  const match = /^(m[0-9a-f]{32})\.(\d{1,10})\.\d{1,10}(?:\.([0-9a-f]{16})(\.k)?)?$/.exec(frameId);
+  if (!match) return undefined;
+  const parsed = { id: match[1] as MessageId, deviceId: Number(match[2]) };
+  return match[3] === undefined
+    ? parsed
+    : { ...parsed, member: match[3], distribution: match[4] !== undefined };
+}
+
+/** Group ids the gateway issues: random, so they reveal nothing about the members. */
+export const GROUP_ID = /^g[0-9a-f]{32}$/;
+
+export function assertGroupIdArgument(value: unknown, field = 'groupId'): asserts value is string {
+  if (typeof value !== 'string' || !GROUP_ID.test(value)) {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', `"${field}" expected a group id this gateway issued`, {
+      field,
+    });
+  }
 }
 
 export function positive(value: number, field: string): number {
@@ -57,10 +85,18 @@ export function assertFrame(frame: InboundFrame): void {
   assertPhoneNumber(frame.to, 'to');
   assertPhoneNumber(frame.from, 'from');
   assertDeviceId(frame.deviceId);
-  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 8) {
+  if (frame.type !== 2 && frame.type !== 3 && frame.type !== 7 && frame.type !== 8) {
     throw new ParleyError(
       'ERR_INVALID_ARGUMENT',
-      '"type" expected 2 (whisper), 3 (prekey) or 8 (plaintext content: a decryption error)',
+      '"type" expected 2 (whisper), 3 (prekey), 7 (sender key) or 8 (plaintext content: a decryption error)',
+    );
+  }
+  // A group message names its group (the WhatsApp format has none on the wire); others do not.
+  if (frame.type === 7 ? !isFrameGroupId(frame.groupId) : frame.groupId !== undefined) {
+    throw new ParleyError(
+      'ERR_INVALID_ARGUMENT',
+      '"groupId" expected a group id of 1–256 characters on a type-7 frame, and none on others',
+      { field: 'groupId' },
     );
   }
   if (!(frame.body instanceof Uint8Array))
@@ -75,6 +111,10 @@ export function assertFrame(frame: InboundFrame): void {
       },
     );
   }
+}
+
+function isFrameGroupId(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
 }
 
 /** An argument that must be a plain object (a request, a registration, a frame). */

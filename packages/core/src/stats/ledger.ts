@@ -67,6 +67,9 @@ class DayCounters {
   businessInitiatedDelivered = 0;
   openedByBusiness = 0;
   openedByPerson = 0;
+  groupMessagesOut = 0;
+  groupMessagesIn = 0;
+  groupMessagesDelivered = 0;
   /** Live tallies while the day runs; replaced by `breakdown` once it is over. */
   tallies: Map<Category, MutableTally> | undefined = new Map();
   breakdown: CategoryStatistics[] | undefined;
@@ -202,6 +205,39 @@ export class UsageLedger implements StatisticsExport {
     }
   }
 
+  /**
+   * A group message the business sent, once per message (whatever the number of members): no
+   * recipient, no conversation window, no breakdown row — member lists stay out of statistics.
+   */
+  recordGroupSent(event: { readonly businessId: string; readonly messageId: string }): void {
+    checkId(event.businessId, 'businessId');
+    checkId(event.messageId, 'messageId');
+    const now = this.#clock.now();
+    const { ledger, today } = this.#open(event.businessId, now);
+    today.messagesOut++;
+    today.groupMessagesOut++;
+    // Pending like a 1:1 message, so that a failure or expiry resolves it; never business-initiated.
+    ledger.pending.set(event.messageId, { initiated: false, sentAt: now });
+  }
+
+  /** A group message reached its first member device (billed once per group message). */
+  recordGroupDelivered(event: { readonly businessId: string; readonly messageId: string }): void {
+    checkId(event.businessId, 'businessId');
+    checkId(event.messageId, 'messageId');
+    const { ledger, today } = this.#open(event.businessId, this.#clock.now());
+    ledger.pending.delete(event.messageId);
+    today.delivered++;
+    today.groupMessagesDelivered++;
+  }
+
+  /** A member's group message reached the business (no sender kept: it opens no conversation). */
+  recordGroupReceived(event: { readonly businessId: string }): void {
+    checkId(event.businessId, 'businessId');
+    const { today } = this.#open(event.businessId, this.#clock.now());
+    today.messagesIn++;
+    today.groupMessagesIn++;
+  }
+
   recordFailed(event: { readonly businessId: string; readonly messageId: string }): void {
     this.#resolve(event, 'failed');
   }
@@ -245,6 +281,8 @@ export class UsageLedger implements StatisticsExport {
         failed: c.failed,
         expired: c.expired,
         sessionsEstablished: c.sessionsEstablished,
+        groupMessagesIn: c.groupMessagesIn,
+        groupMessagesOut: c.groupMessagesOut,
         breakdown: c.breakdown ?? foldSmallCounts(this.#tallyList(c), this.k),
       });
     }
@@ -272,6 +310,7 @@ export class UsageLedger implements StatisticsExport {
           businessInitiatedDelivered: c.businessInitiatedDelivered,
           conversationsOpened: c.openedByBusiness + c.openedByPerson,
           conversationsOpenedBy: { business: c.openedByBusiness, person: c.openedByPerson },
+          groupMessagesDelivered: c.groupMessagesDelivered,
         });
       }
       return { day, businesses };
@@ -364,6 +403,9 @@ export class UsageLedger implements StatisticsExport {
           c.openedByBusiness,
           c.openedByPerson,
         ],
+        ...(c.groupMessagesOut + c.groupMessagesIn + c.groupMessagesDelivered > 0
+          ? { groupCounts: [c.groupMessagesOut, c.groupMessagesIn, c.groupMessagesDelivered] as const }
+          : {}),
         tallies,
         breakdown: c.breakdown,
       });
@@ -419,6 +461,7 @@ export class UsageLedger implements StatisticsExport {
         c.openedByBusiness,
         c.openedByPerson,
       ] = entry.counts;
+      [c.groupMessagesOut, c.groupMessagesIn, c.groupMessagesDelivered] = entry.groupCounts ?? [0, 0, 0];
       if (entry.tallies) {
         c.tallies = new Map();
         for (const tally of entry.tallies)

@@ -26,6 +26,12 @@ export interface BusinessStatistics {
   readonly expired: Unbranded<number>;
   readonly sessionsEstablished: Unbranded<number>;
   /**
+   * Group messages, counted once per message whatever the number of members (they are in
+   * `messagesIn` / `messagesOut` too; the breakdown covers 1:1 messages). No member is kept.
+   */
+  readonly groupMessagesIn: Unbranded<number>;
+  readonly groupMessagesOut: Unbranded<number>;
+  /**
    * By category, each describing at least k people; the rest is folded into "other" (and
    * if "other" alone would describe fewer than k, the smallest category joins it).
    */
@@ -49,6 +55,8 @@ export interface BusinessBilling {
   /** 24-hour conversation windows opened this day (per person, counted, never listed). */
   readonly conversationsOpened: Unbranded<number>;
   readonly conversationsOpenedBy: { readonly [opener in ConversationOpener]: Unbranded<number> };
+  /** Group messages the business sent that reached at least one member device: billed per message. */
+  readonly groupMessagesDelivered: Unbranded<number>;
 }
 
 export interface BillingSnapshot {

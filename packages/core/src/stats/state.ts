@@ -10,7 +10,8 @@
  *   day's small breakdown rows. Stored with the tag key's fingerprint (never the key) and
  *   expiring with the newest window, so no tag outlives it in the store.
  *
- * Layout: 4-byte magic ("PSD"/"PSP" ‖ version 1), then unsigned LEB128 varints for counts and
+ * Layout: 4-byte magic ("PSD" ‖ version 2, which added three group counts after the nine;
+ * version 1 is still read / "PSP" ‖ version 1), then unsigned LEB128 varints for counts and
  * days (days since the epoch), f64 for times, u8 length-prefixed UTF-8 for category labels and
  * 8 raw bytes per tag. Decoders check everything and throw only `ERR_INVALID_RECORD`.
  */
@@ -21,7 +22,9 @@ import { type Day, dayOf, dayStart } from './day.js';
 import type { UsageLedger } from './ledger.js';
 import type { CategoryStatistics } from './snapshots.js';
 
-const DAYS_MAGIC = [0x50, 0x53, 0x44, 0x01] as const;
+/** Version 1 predates group messages (read as none); version 2 adds their three counts. */
+const DAYS_MAGIC_V1 = [0x50, 0x53, 0x44, 0x01] as const;
+const DAYS_MAGIC = [0x50, 0x53, 0x44, 0x02] as const;
 const PEOPLE_MAGIC = [0x50, 0x53, 0x50, 0x01] as const;
 const DAY_MS = 86_400_000;
 const TAG_BYTES = 8;
@@ -30,10 +33,14 @@ const FINGERPRINT_BYTES = 8;
 export const DAY_COUNTS = 9;
 
 export type DayCounts = readonly [number, number, number, number, number, number, number, number, number];
+/** Group messages out, in, delivered (version 2). */
+export type GroupDayCounts = readonly [number, number, number];
 
 export interface DayState {
   readonly day: Day;
   readonly counts: DayCounts;
+  /** Absent when all three are zero. */
+  readonly groupCounts?: GroupDayCounts | undefined;
   /** The running day's tallies (people only as "reached k or not"); undefined once folded. */
   readonly tallies:
     | readonly {
@@ -127,12 +134,16 @@ class Reader {
   readonly #bytes: Uint8Array;
   readonly #view: DataView;
 
-  constructor(bytes: unknown, magic: readonly number[]) {
+  /** The index in `magics` of the one the record starts with. */
+  readonly version: number;
+
+  constructor(bytes: unknown, ...magics: (readonly number[])[]) {
     if (!(bytes instanceof Uint8Array)) throw invalidRecord('not bytes');
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const head = this.raw(magic.length);
-    if (magic.some((byte, i) => head[i] !== byte)) throw invalidRecord('unknown format or version');
+    const head = this.raw(magics[0]!.length);
+    this.version = magics.findIndex((magic) => magic.every((byte, i) => head[i] === byte));
+    if (this.version < 0) throw invalidRecord('unknown format or version');
   }
 
   raw(length: number): Uint8Array {
@@ -238,6 +249,7 @@ export function encodeDaysState(days: readonly DayState[]): Uint8Array {
   for (const entry of days) {
     w.day(entry.day);
     for (const count of entry.counts) w.varint(count);
+    for (const count of entry.groupCounts ?? [0, 0, 0]) w.varint(count);
     if (entry.tallies) {
       w.raw([0]);
       writeRows(w, entry.tallies);
@@ -264,8 +276,9 @@ function readRows(r: Reader): { category: Category; messagesIn: number; messages
 }
 
 export function decodeDaysState(bytes: Uint8Array): DayState[] {
-  const r = new Reader(bytes, DAYS_MAGIC);
-  const n = r.length(DAY_COUNTS + 2);
+  const r = new Reader(bytes, DAYS_MAGIC_V1, DAYS_MAGIC);
+  const withGroups = r.version === 1;
+  const n = r.length(DAY_COUNTS + (withGroups ? 3 : 0) + 2);
   const days: DayState[] = [];
   const seen = new Set<Day>();
   for (let i = 0; i < n; i++) {
@@ -273,13 +286,15 @@ export function decodeDaysState(bytes: Uint8Array): DayState[] {
     if (seen.has(day)) throw invalidRecord('duplicate day');
     seen.add(day);
     const counts = Array.from({ length: DAY_COUNTS }, () => r.varint()) as unknown as DayCounts;
+    const group = withGroups ? ([r.varint(), r.varint(), r.varint()] as const) : undefined;
+    const groupCounts = group?.some((count) => count > 0) ? { groupCounts: group } : {};
     const folded = r.bool();
     const rows = readRows(r);
     if (folded) {
-      days.push({ day, counts, tallies: undefined, breakdown: rows });
+      days.push({ day, counts, ...groupCounts, tallies: undefined, breakdown: rows });
     } else {
       const tallies = rows.map((row) => ({ ...row, atLeastK: r.bool() }));
-      days.push({ day, counts, tallies, breakdown: undefined });
+      days.push({ day, counts, ...groupCounts, tallies, breakdown: undefined });
     }
   }
   r.end();

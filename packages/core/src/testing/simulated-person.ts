@@ -11,7 +11,14 @@ import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
 import { isParleyError, ParleyError } from '../errors.js';
 import type { MediaTransport } from '../gateway/media-options.js';
-import type { DeliveryReceipt, InboundFrame, OutboundFrame } from '../gateway/types.js';
+import type {
+  DeliveryReceipt,
+  InboundFrame,
+  OutboundFrame,
+  SenderKeyMissingReport,
+} from '../gateway/types.js';
+import { GroupSessions } from '../groups/group-sessions.js';
+import type { MembershipPolicy } from '../groups/membership.js';
 import type { PreKeyBundle } from '../keys/prekeys.js';
 import { readBytes } from '../media/byte-source.js';
 import { decryptMedia, encryptMedia } from '../media/media-bytes.js';
@@ -23,6 +30,7 @@ import { type Clock, type Store, systemClock } from '../storage/contract.js';
 import { createMemoryStore } from '../storage/memory.js';
 import { decryptionErrorFor } from '../wire/decryption-error-message.js';
 import { decodeDecryptionErrorContent, encodeDecryptionErrorContent } from '../wire/plaintext-content.js';
+import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 
 /** A business number's only device: the gateway publishes every number as device 1. */
 const BUSINESS_DEVICE_ID = 1;
@@ -31,6 +39,8 @@ const BUSINESS_DEVICE_ID = 1;
 export interface PersonDevice {
   readonly deviceId: number;
   readonly sessions: SessionManager;
+  /** Sender keys of the groups the device is in (its own chains and the business's). */
+  readonly groups: GroupSessions;
 }
 
 /** A message one of the person's devices decrypted. */
@@ -42,6 +52,13 @@ export interface PersonMessage {
   readonly content: Uint8Array;
   /** `content` as UTF-8. */
   readonly text: string;
+  /** A group message: its group (a type-7 frame, or one resent over 1:1 with the group context). */
+  readonly group?: string | undefined;
+  /**
+   * Set when the frame carried only a sender-key distribution message (of this group): it is
+   * stored, and not in {@link SimulatedPerson.received}.
+   */
+  readonly distribution?: string | undefined;
   /** A media file's pointer, when the message carried one (fetch it with `downloadMedia`). */
   readonly media?: MediaPointer | undefined;
 }
@@ -52,6 +69,11 @@ export interface PersonLink {
   businessBundle(number: string): PreKeyBundle | Promise<PreKeyBundle>;
   submitFrame(frame: InboundFrame): void | Promise<void>;
   submitReceipt(receipt: DeliveryReceipt): void | Promise<void>;
+  /**
+   * A group message could not be read for want of the sender key: the device tells the
+   * business (where Signal clients send a decryption-error message; see issue 19).
+   */
+  reportMissingSenderKey?(report: SenderKeyMissingReport): void | Promise<void>;
   /** The network's media host, where a client puts the blobs it sends and gets the ones it receives. */
   readonly media?: MediaTransport;
 }
@@ -89,6 +111,8 @@ export interface SimulatedPersonOptions {
   readonly padding?: number | false;
   /** Send a delivery receipt for each decrypted frame (default true). */
   readonly autoReceipts?: boolean;
+  /** The network's sender-key format for group messages (default `signal`). */
+  readonly groupFormat?: SenderKeyFormat;
   /**
    * Answer a frame that does not decrypt with a decryption-error message (a type-8 frame), as
    * Signal clients do (default true); `false` only refuses it.
@@ -126,6 +150,12 @@ export interface PersonMediaOptions extends SendOptions {
 }
 
 /**
+ * The person's devices take a group's distribution message from anyone who reaches them over
+ * a 1:1 session — here only business numbers do; a real client checks its group's member list.
+ */
+const reachableOverOneToOne: MembershipPolicy = { name: 'simulated-person', isMember: () => true };
+
+/**
  * A person's messaging client: several devices, each its own {@link SessionManager}, sharing
  * one identity key as linked Signal devices do. It starts sessions from a business number's
  * bundle, encrypts to the business, decrypts what the gateway sends and answers with
@@ -144,6 +174,8 @@ export class SimulatedPerson implements NetworkPerson {
   private readonly crypto: CryptoProvider;
   private readonly padding: number | false;
   private readonly preKeyIds = new Map<number, number>();
+  /** Chains each device sent to a business number (`device/number/group/chain`). */
+  private readonly distributed = new Set<string>();
   /** By `${to}/${deviceId}/${timestamp}`, oldest first. */
   private readonly sentLog = new Map<string, SentMessage>();
   private lastTimestamp = 0;
@@ -312,7 +344,11 @@ export class SimulatedPerson implements NetworkPerson {
     return decryptMedia(concatBytes(...parts), pointer, { crypto: this.crypto, random: this.random });
   }
 
-  /** Decrypts a frame from the gateway on the device it is addressed to and records it in {@link received}. */
+  /**
+   * Decrypts a frame from the gateway on the device it is addressed to and records it in
+   * {@link received}: a 1:1 message (a distribution message in it is stored for its group) or a
+   * group message (type 7, with the group's sender key).
+   */
   async decrypt(frame: OutboundFrame): Promise<PersonMessage> {
     const device = this.device(frame.deviceId);
     if (frame.type === 8) {
@@ -321,22 +357,101 @@ export class SimulatedPerson implements NetworkPerson {
         'a type-8 frame is a decryption-error message, not a message: receiveDecryptionError() takes it',
       );
     }
-    const result = await device.sessions.decrypt(businessAddress(frame.from), {
-      type: frame.type,
-      body: frame.body,
-    });
-    const envelope = decodeMessagePlaintext(result.plaintext, this.padding);
+    const sender = businessAddress(frame.from);
+    let group: string | undefined;
+    let plaintext: Uint8Array;
+    if (frame.type === 7) {
+      group = frame.groupId;
+      if (group === undefined) throw new ParleyError('ERR_INVALID_MESSAGE', 'a group message names no group');
+      plaintext = (await device.groups.decrypt(group, sender, frame.body)).plaintext;
+    } else {
+      plaintext = (await device.sessions.decrypt(sender, { type: frame.type, body: frame.body })).plaintext;
+    }
+    const envelope = decodeMessagePlaintext(plaintext, this.padding);
+    const distribution = frame.type === 7 ? undefined : envelope.senderKeyDistribution;
+    if (distribution)
+      await device.groups.processDistribution(distribution.groupId, sender, distribution.message);
+    // Over 1:1, a group context says which group the content belongs to (a resend to this device).
+    group ??= envelope.group?.groupId;
     const content = contentBytes(envelope);
+    const only = distribution !== undefined && envelope.text === undefined && envelope.bytes === undefined;
     const message: PersonMessage = {
       from: frame.from,
       deviceId: device.deviceId,
       frameId: frame.frameId,
       content,
       text: envelope.text ?? new TextDecoder().decode(content),
+      ...(group === undefined || only ? {} : { group }),
+      ...(only ? { distribution: distribution.groupId } : {}),
       ...(envelope.media === undefined ? {} : { media: envelope.media }),
     };
-    this.received.push(message);
+    if (!only) this.received.push(message);
     return message;
+  }
+
+  /**
+   * Sends a group message to a business number from one device: first, over the 1:1 session,
+   * the device's distribution message for the group (once per chain), then the sender-key
+   * message itself (type 7, naming the group).
+   */
+  async sendToGroup(
+    to: string,
+    group: string,
+    content: string | Uint8Array,
+    options: SendOptions = {},
+  ): Promise<InboundFrame> {
+    const link = this.requireLink();
+    const device = this.device(options.deviceId);
+    const chain = await device.groups.createDistribution(group);
+    const sentKey = `${device.deviceId}/${to}/${group}/${chain.chainId}`;
+    if (!this.distributed.has(sentKey)) {
+      await this.sendDistribution(to, group, options);
+    }
+    const envelope = typeof content === 'string' ? { text: content } : { bytes: content };
+    const message = await device.groups.encrypt(
+      group,
+      encodeMessagePlaintext({ ...envelope, group: { groupId: group } }, this.padding),
+    );
+    const frame: InboundFrame = {
+      frameId: `f${toHex(this.random(12))}`,
+      to,
+      from: this.phoneNumber,
+      deviceId: device.deviceId,
+      type: 7,
+      groupId: group,
+      body: message.body,
+    };
+    await link.submitFrame(frame);
+    return frame;
+  }
+
+  /**
+   * Sends this device's distribution message for a group to a business number over the 1:1
+   * session (again, e.g. after the gateway's retry request said it lacks the key).
+   */
+  async sendDistribution(to: string, group: string, options: SendOptions = {}): Promise<InboundFrame> {
+    const link = this.requireLink();
+    const device = this.device(options.deviceId);
+    if (!(await this.hasSession(to, device.deviceId))) {
+      await this.startSession(to, await link.businessBundle(to), device.deviceId);
+    }
+    const chain = await device.groups.createDistribution(group);
+    const plaintext = encodeMessagePlaintext(
+      { senderKeyDistribution: { groupId: group, message: chain.body } },
+      this.padding,
+    );
+    const message = await device.sessions.encrypt(businessAddress(to), plaintext);
+    const frame: InboundFrame = {
+      frameId: `f${toHex(this.random(12))}`,
+      to,
+      from: this.phoneNumber,
+      deviceId: device.deviceId,
+      type: message.type,
+      body: message.body,
+    };
+    this.distributed.add(`${device.deviceId}/${to}/${group}/${chain.chainId}`);
+    await link.submitFrame(frame);
+    return frame;
   }
 
   /** The delivery receipt for a frame this person decrypted. */
@@ -346,17 +461,26 @@ export class SimulatedPerson implements NetworkPerson {
 
   /**
    * Called by the network for each message frame addressed to this person: decrypts, then sends
-   * a receipt. A frame that does not decrypt is answered with a decryption-error message (unless
-   * `decryptionErrors` is off), and its error is thrown.
+   * a receipt. A group message the device has no sender key for is reported to the business; any
+   * other frame that does not decrypt is answered with a decryption-error message (unless
+   * `decryptionErrors` is off). The error is thrown.
    */
   async receive(frame: OutboundFrame): Promise<PersonMessage> {
     let message: PersonMessage;
     try {
       message = await this.decrypt(frame);
     } catch (error) {
-      // A frame seen before is no loss: nothing to ask for.
-      if (this.decryptionErrors && this.link && !isParleyError(error, 'ERR_DUPLICATE_MESSAGE'))
+      if (frame.type === 7 && isParleyError(error, 'ERR_SENDER_KEY_NOT_FOUND')) {
+        // The business answers this report with the message over 1:1 and the current chain.
+        await this.link?.reportMissingSenderKey?.({
+          frameId: frame.frameId,
+          from: this.phoneNumber,
+          deviceId: frame.deviceId,
+        });
+      } else if (this.decryptionErrors && this.link && !isParleyError(error, 'ERR_DUPLICATE_MESSAGE')) {
+        // A frame seen before is no loss: nothing to ask for.
         await this.askForResend(frame);
+      }
       throw error;
     }
     if (this.autoReceipts && this.link) await this.link.submitReceipt(this.receipt(frame));
@@ -444,16 +568,21 @@ export async function createSimulatedPerson(options: SimulatedPersonOptions): Pr
   const devices: PersonDevice[] = [];
   let identityKeyPair: Awaited<ReturnType<SessionManager['localIdentity']>>['identityKeyPair'] | undefined;
   for (const deviceId of ids) {
-    const sessions = new SessionManager({
-      store: options.createStore?.(deviceId) ?? createMemoryStore({ clock }),
+    const store = options.createStore?.(deviceId) ?? createMemoryStore({ clock });
+    const scope = `person-device-${deviceId}`;
+    const sessions = new SessionManager({ store, crypto, random, clock, scope });
+    const identity = await sessions.initializeIdentity(identityKeyPair ? { identityKeyPair } : undefined);
+    identityKeyPair ??= identity.identityKeyPair;
+    const groups = new GroupSessions({
+      store,
+      membership: reachableOverOneToOne,
+      format: options.groupFormat,
       crypto,
       random,
       clock,
-      scope: `person-device-${deviceId}`,
+      scope,
     });
-    const identity = await sessions.initializeIdentity(identityKeyPair ? { identityKeyPair } : undefined);
-    identityKeyPair ??= identity.identityKeyPair;
-    devices.push({ deviceId, sessions });
+    devices.push({ deviceId, sessions, groups });
   }
   return new SimulatedPerson({ ...options, devices, random, crypto });
 }

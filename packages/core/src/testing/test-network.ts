@@ -8,6 +8,7 @@ import type {
   PreKeyUpload,
   ReceiveOutcome,
   RetryRequest,
+  SenderKeyMissingReport,
   SignedPublicPreKey,
   SpamReport,
   Transport,
@@ -25,6 +26,8 @@ export interface GatewayEndpoint {
   idle?(): Promise<void>;
   /** A person's spam report relayed by the network (a `Gateway` takes them; other endpoints may not). */
   receiveSpamReport?(report: SpamReport): Promise<SpamReportOutcome>;
+  /** A member device lacked the sender key of a group message (a `Gateway` resends it). */
+  receiveSenderKeyMissing?(report: SenderKeyMissingReport): Promise<unknown>;
 }
 
 export type PacketDirection = 'to-gateway' | 'to-person';
@@ -51,12 +54,20 @@ export type Packet =
       readonly kind: 'receipt';
       readonly receipt: DeliveryReceipt;
       holdSteps: number;
+    }
+  | {
+      readonly seq: number;
+      readonly direction: 'to-gateway';
+      /** A device's report that it lacked a group message's sender key. */
+      readonly kind: 'key-missing';
+      readonly report: SenderKeyMissingReport;
+      holdSteps: number;
     };
 
 /** Which packets a fault applies to (all when empty). */
 export interface PacketFilter {
   readonly direction?: PacketDirection;
-  readonly kind?: 'frame' | 'receipt';
+  readonly kind?: 'frame' | 'receipt' | 'key-missing';
 }
 
 /** What happened to one packet in a delivery step. */
@@ -66,6 +77,8 @@ export type Delivery =
   | { readonly packet: Packet; readonly result: 'answered'; readonly answer: DecryptionErrorAnswer }
   | { readonly packet: Packet; readonly result: 'accepted'; readonly outcome: ReceiveOutcome }
   | { readonly packet: Packet; readonly result: 'receipt' }
+  /** A `key-missing` report reached the gateway. */
+  | { readonly packet: Packet; readonly result: 'reported' }
   /** The recipient refused it (person: undecryptable; gateway: threw). Not retried. */
   | { readonly packet: Packet; readonly result: 'refused'; readonly code: string }
   /** The gateway endpoint was unreachable; the packet stays queued for the next step. */
@@ -151,6 +164,8 @@ export class TestNetwork implements Transport, Directory {
       businessBundle: (number) => this.businessBundle(number),
       submitFrame: (frame) => this.enqueue({ direction: 'to-gateway', kind: 'frame', frame }),
       submitReceipt: (receipt) => this.enqueue({ direction: 'to-gateway', kind: 'receipt', receipt }),
+      reportMissingSenderKey: (report) =>
+        this.enqueue({ direction: 'to-gateway', kind: 'key-missing', report }),
       media: this.media,
     };
     person.attach(link);
@@ -276,6 +291,12 @@ export class TestNetwork implements Transport, Directory {
       if (packet.kind === 'receipt') {
         await endpoint.receiveReceipt(packet.receipt);
         return { packet, result: 'receipt' };
+      }
+      if (packet.kind === 'key-missing') {
+        if (!endpoint.receiveSenderKeyMissing)
+          return { packet, result: 'refused', code: 'ERR_CONFIGURATION' };
+        await endpoint.receiveSenderKeyMissing(packet.report);
+        return { packet, result: 'reported' };
       }
       return { packet, result: 'accepted', outcome: await endpoint.receiveFrame(packet.frame) };
     } catch (error) {

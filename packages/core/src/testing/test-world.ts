@@ -126,6 +126,8 @@ export async function createTestWorld(options: TestWorldOptions = {}): Promise<T
         clock,
         random: createDeterministicRandom(`${seed}/person/${phoneNumber}`),
         padding: options.gateway?.padding,
+        // The people's group format follows the gateway's (the network's).
+        groupFormat: options.gateway?.groups?.format,
       }),
     );
   const person = await addPerson(options.personNumber ?? TEST_PERSON_NUMBER, options.personDevices ?? 1);

@@ -243,6 +243,8 @@ export class FakeNetwork implements Transport, Directory {
     this.undelivered = [];
     const out: DeliveredFrame[] = [];
     for (const frame of frames) {
+      // These devices are 1:1 peers; group scenarios run on the testing kit's network.
+      if (frame.type === 7) throw new Error('a group message reached a 1:1 test peer');
       if (frame.type === 8) {
         // A decryption-error message: the peers here have no retry logic; tests read them.
         this.decryptionErrors.push(frame);

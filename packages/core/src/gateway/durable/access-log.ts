@@ -40,7 +40,13 @@ export type AccessOperation =
   | 'upload-media'
   | 'download-media'
   | 'media-info'
-  | 'delete-media';
+  | 'delete-media'
+  | 'group-create'
+  | 'group-add'
+  | 'group-remove'
+  | 'group-send'
+  | 'group-info'
+  | 'group-delete';
 
 export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
   'send',
@@ -57,6 +63,12 @@ export const ACCESS_OPERATIONS: readonly AccessOperation[] = [
   'download-media',
   'media-info',
   'delete-media',
+  'group-create',
+  'group-add',
+  'group-remove',
+  'group-send',
+  'group-info',
+  'group-delete',
 ];
 
 /** What the caller of an operation tells the log. */
@@ -65,6 +77,10 @@ export interface AccessNote {
   messageId?: string | undefined;
   /** The person, as the business's pseudonym. */
   person?: string | undefined;
+  /** The group, for a group operation. */
+  group?: string | undefined;
+  /** People a group operation changed: one record each (instead of `person`). */
+  people?: string[] | undefined;
 }
 
 export interface AccessRecord {
@@ -77,6 +93,8 @@ export interface AccessRecord {
   readonly messageId: string | undefined;
   /** The person concerned, as the business's pseudonym (never a phone number). */
   readonly person: string | undefined;
+  /** The group concerned (group operations; a random id, naming no one). */
+  readonly group?: string | undefined;
   /** `ok`, or the error code the operation ended with (`ERR_UNEXPECTED`: not a Parley error). */
   readonly outcome: 'ok' | ErrorCode | 'ERR_UNEXPECTED';
   /** Time of the record before (0 for the first). */
@@ -122,6 +140,8 @@ export interface AccessLog {
 }
 
 const RECORD_FORMAT = 1;
+/** Format 2: a record of a group operation, with its group (records of other operations stay format 1). */
+const GROUP_RECORD_FORMAT = 2;
 const MAC_LENGTH = 32;
 const ZERO_MAC = new Uint8Array(MAC_LENGTH);
 const APPEND_ATTEMPTS = 20;
@@ -305,24 +325,23 @@ function checkQuery(query: AccessLogQuery): void {
 function encodeBody(
   fields: Omit<AccessRecord, 'mac' | 'previousMac'> & { readonly previousMac: Uint8Array },
 ): Uint8Array {
-  return new ByteWriter(160)
-    .u8(RECORD_FORMAT)
+  const w = new ByteWriter(160)
+    .u8(fields.group === undefined ? RECORD_FORMAT : GROUP_RECORD_FORMAT)
     .u64(fields.seq)
     .u64(fields.at)
     .bytes(utf8(fields.principal))
     .u8(ACCESS_OPERATIONS.indexOf(fields.operation))
     .bytes(utf8(fields.businessId))
     .bytes(utf8(fields.messageId ?? ''))
-    .bytes(utf8(fields.person ?? ''))
-    .bytes(utf8(fields.outcome))
-    .u64(fields.previousAt)
-    .fixed(fields.previousMac)
-    .finish();
+    .bytes(utf8(fields.person ?? ''));
+  if (fields.group !== undefined) w.bytes(utf8(fields.group));
+  return w.bytes(utf8(fields.outcome)).u64(fields.previousAt).fixed(fields.previousMac).finish();
 }
 
 export function decodeRecord(bytes: Uint8Array, businessId: string): AccessRecord {
   const r = new ByteReader(bytes, 'access log');
-  if (r.u8() !== RECORD_FORMAT) r.fail('unknown format');
+  const format = r.u8();
+  if (format !== RECORD_FORMAT && format !== GROUP_RECORD_FORMAT) r.fail('unknown format');
   const seq = r.u64();
   const at = r.u64();
   const principal = r.text();
@@ -331,6 +350,7 @@ export function decodeRecord(bytes: Uint8Array, businessId: string): AccessRecor
   if (recordBusiness !== businessId) r.fail('record of another business');
   const messageId = r.text();
   const person = r.text();
+  const group = format === GROUP_RECORD_FORMAT ? r.text() : undefined;
   const outcome = r.text() as AccessRecord['outcome'];
   const previousAt = r.u64();
   const previousMac = toHex(r.fixed(MAC_LENGTH));
@@ -344,6 +364,7 @@ export function decodeRecord(bytes: Uint8Array, businessId: string): AccessRecor
     businessId,
     messageId: messageId === '' ? undefined : messageId,
     person: person === '' ? undefined : person,
+    ...(group === undefined ? {} : { group }),
     outcome,
     previousAt,
     previousMac,

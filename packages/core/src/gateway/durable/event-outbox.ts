@@ -69,7 +69,11 @@ export function statusEvent(
     businessId: ctx.id,
     messageId,
     status,
-    devices: record.devices.map((device) => ({ deviceId: device.id, state: device.state })),
+    devices: record.devices.map((device) => ({
+      deviceId: device.id,
+      state: device.state,
+      ...(device.member === undefined ? {} : { member: device.member }),
+    })),
     ...(reason === undefined ? {} : { reason }),
   });
 }
@@ -141,13 +145,16 @@ async function callEventHandlers(g: GatewayContext, event: GatewayEvent): Promis
 // ── Encoding ──────────────────────────────────────────────────────────────────────
 
 const EVENT_FORMAT = 1;
+/** Format 2: a group message's status event, each device with its member. */
+const GROUP_EVENT_FORMAT = 2;
 const TYPES = ['status', 'dropped'] as const;
 const STATUSES: readonly OutboundStatus[] = ['accepted', 'sent', 'delivered', 'failed', 'expired'];
 const DEVICE_STATES: readonly DeviceState[] = ['pending', 'sent', 'delivered'];
 
 export function encodeEvent(event: DurableEvent): Uint8Array {
+  const grouped = event.type === 'status' && event.devices.some((device) => device.member !== undefined);
   const w = new ByteWriter(96)
-    .u8(EVENT_FORMAT)
+    .u8(grouped ? GROUP_EVENT_FORMAT : EVENT_FORMAT)
     .u8(TYPES.indexOf(event.type))
     .bytes(new TextEncoder().encode(event.eventId))
     .u64(event.at)
@@ -155,13 +162,17 @@ export function encodeEvent(event: DurableEvent): Uint8Array {
   if (event.type === 'dropped') return w.u32(event.attempts).finish();
   w.u8(STATUSES.indexOf(event.status)).bytes(new TextEncoder().encode(event.reason ?? ''));
   w.u32(event.devices.length);
-  for (const device of event.devices) w.u32(device.deviceId).u8(DEVICE_STATES.indexOf(device.state));
+  for (const device of event.devices) {
+    w.u32(device.deviceId).u8(DEVICE_STATES.indexOf(device.state));
+    if (grouped) w.bytes(new TextEncoder().encode(device.member ?? ''));
+  }
   return w.finish();
 }
 
 export function decodeEvent(bytes: Uint8Array, businessId: string): DurableEvent {
   const r = new ByteReader(bytes, 'event');
-  if (r.u8() !== EVENT_FORMAT) r.fail('unknown format');
+  const format = r.u8();
+  if (format !== EVENT_FORMAT && format !== GROUP_EVENT_FORMAT) r.fail('unknown format');
   const type = TYPES[r.u8()] ?? r.fail('unknown event type');
   const eventId = r.text();
   const at = r.u64();
@@ -182,7 +193,9 @@ export function decodeEvent(bytes: Uint8Array, businessId: string): DurableEvent
   const count = r.u32();
   const devices: DeviceDelivery[] = [];
   for (let i = 0; i < count; i++) {
-    devices.push({ deviceId: r.u32(), state: DEVICE_STATES[r.u8()] ?? r.fail('unknown device state') });
+    const deviceId = r.u32();
+    const state = DEVICE_STATES[r.u8()] ?? r.fail('unknown device state');
+    devices.push(format === GROUP_EVENT_FORMAT ? { deviceId, state, member: r.text() } : { deviceId, state });
   }
   r.end();
   return { type, eventId, at, businessId, messageId, status, devices, ...(reason ? { reason } : {}) };

@@ -1,7 +1,8 @@
 /**
  * Where the gateway keeps its records (besides the SessionManager's own layout, scoped per
- * business number). Nothing outside `m/` (message records, content sealed) is keyed by or
- * holds a person's phone number: person-related keys use the per-business pseudonym.
+ * business number, which GroupSessions shares for sender keys). Nothing outside `m/` (message
+ * records, content sealed) and `gm/` (a group member: the group sends to the number) is keyed
+ * by or holds a person's phone number: person-related keys use the per-business pseudonym.
  *
  *   meta      gw/business/{biz}                 business config (retention, region, wrapped keys)
  *   meta      gw/number/{number}                business number → business id
@@ -38,6 +39,15 @@
  *   meta      gw/access-log/key                 access-log MAC key (wrapped by the key provider)
  *   meta      gw/b/{biz}/log/{seq}              access-log record (seq: 16 digits; expires after accessLog.retentionMs)
  *   meta      gw/b/{biz}/log-head               newest access-log sequence number and MAC
+ *   meta      gw/group/{group}                  group id → business id (group ids are the gateway's, random)
+ *   meta      gw/b/{biz}/grp/{group}            a group: business number, creation time, rotation due (sealed)
+ *   meta      gw/b/{biz}/gm/{group}/{pseud}     a member: phone number, when added, the chain each device was sent (sealed)
+ *   meta      gw/b/{biz}/pg/{pseud}/{group}     a person's groups (erasure removes the person from each)
+ *   meta      gw/b/{biz}/gx/{group}/{messageId} a group's outbound messages (erasure strips the person; expires with them)
+ *   messages  gw/b/{biz}/gc/{messageId}         a group message's sender-key ciphertext and its chain's distribution message (sealed under its period key)
+ *   outbox    gw/b/{biz}/f/{messageId}/{tag}/{device}  a group message's distribution frame for one member device, resent as is (sealed)
+ *   meta      gw/b/{biz}/gd/{pseud}/{device}/{digest}  a member's distribution message taken over 1:1, not yet stored (sealed)
+ *   meta      gw/b/{biz}/gr/{messageId}/{tag}/{device} a group message resent to a device that lacked the key (rate limit)
  */
 export const businessKey = (biz: string) => `gw/business/${biz}`;
 export const BUSINESS_PREFIX = 'gw/business/';
@@ -103,6 +113,27 @@ export const accessRecordKey = (biz: string, seq: number) =>
   `gw/b/${biz}/log/${String(seq).padStart(16, '0')}`;
 export const accessRecordPrefix = (biz: string) => `gw/b/${biz}/log/`;
 export const accessHeadKey = (biz: string) => `gw/b/${biz}/log-head`;
+export const groupIndexKey = (group: string) => `gw/group/${group}`;
+export const groupKey = (biz: string, group: string) => `gw/b/${biz}/grp/${group}`;
+export const groupMemberKey = (biz: string, group: string, pseud: string) =>
+  `gw/b/${biz}/gm/${group}/${pseud}`;
+export const groupMemberPrefix = (biz: string, group: string) => `gw/b/${biz}/gm/${group}/`;
+export const personGroupKey = (biz: string, pseud: string, group: string) =>
+  `gw/b/${biz}/pg/${pseud}/${group}`;
+export const personGroupPrefix = (biz: string, pseud: string) => `gw/b/${biz}/pg/${pseud}/`;
+export const groupMessageIndexKey = (biz: string, group: string, id: string) =>
+  `gw/b/${biz}/gx/${group}/${id}`;
+export const groupMessageIndexPrefix = (biz: string, group: string) => `gw/b/${biz}/gx/${group}/`;
+export const groupCiphertextKey = (biz: string, id: string) => `gw/b/${biz}/gc/${id}`;
+/** Under the message's `framePrefix`, so an erasure of its frames takes these too. */
+export const groupFrameKey = (biz: string, id: string, tag: string, deviceId: number) =>
+  `gw/b/${biz}/f/${id}/${tag}/${deviceId}`;
+export const pendingDistributionKey = (biz: string, pseud: string, deviceId: number, digest: string) =>
+  `gw/b/${biz}/gd/${pseud}/${deviceId}/${digest}`;
+export const pendingDistributionPrefix = (biz: string, pseud: string, deviceId?: number) =>
+  deviceId === undefined ? `gw/b/${biz}/gd/${pseud}/` : `gw/b/${biz}/gd/${pseud}/${deviceId}/`;
+export const groupResendKey = (biz: string, id: string, tag: string, deviceId: number) =>
+  `gw/b/${biz}/gr/${id}/${tag}/${deviceId}`;
 /** Ordered by time, then by instance and its sequence (an instance's events keep their order). */
 export const tallyJournalKey = (biz: string, time: number, instance: string, seq: number) =>
   `gw/j/${biz}/${String(Math.max(0, Math.floor(time))).padStart(15, '0')}/${instance}-${String(seq).padStart(8, '0')}`;

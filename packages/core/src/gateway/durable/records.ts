@@ -174,18 +174,33 @@ export interface MessageRecord {
   readonly deadline: number;
   /** Business number. */
   readonly number: string;
+  /** The person; an outbound group message has none and holds its group id here. */
   readonly pseudonym: string;
   /** Inbound: the sender's device. Outbound: 0. */
   readonly deviceId: number;
   attempts: number;
   /** When delivery (inbound) or sending (outbound) was first tried; 0 = not yet. */
   firstAttemptAt: number;
-  /** Outbound: the person's devices and how far each got. */
-  devices: { id: number; state: DeviceState }[];
+  /** Outbound: the person's devices (a group message: every member device) and how far each got. */
+  devices: MessageDevice[];
   /** Retention period whose key encrypts `content`. */
   readonly period: number;
-  /** nonce ‖ AES-256-GCM(period key, phone number ‖ content). */
+  /** nonce ‖ AES-256-GCM(period key, phone number ‖ content); a group message has no number. */
   readonly content: Uint8Array;
+  /** A group message (either direction): the group. */
+  readonly group?: string | undefined;
+  /**
+   * An outbound group message: the members (pseudonyms) it was sent to, fixed when it was
+   * accepted — a member added later never gets it; one removed since is dropped.
+   */
+  recipients?: string[] | undefined;
+}
+
+export interface MessageDevice {
+  id: number;
+  state: DeviceState;
+  /** Group messages: the member (pseudonym) the device belongs to. */
+  member?: string | undefined;
 }
 
 const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
@@ -200,9 +215,16 @@ const STATUSES: readonly (InboundStatus | OutboundStatus)[] = [
 ];
 const DEVICE_STATES: readonly DeviceState[] = ['pending', 'sent', 'delivered'];
 
+/**
+ * Format 1: 1:1 messages. Format 2 (group messages) adds the member of each device, and after
+ * the content the group and the recipients.
+ */
+const GROUP_MESSAGE_FORMAT = 2;
+
 export function encodeMessageRecord(record: MessageRecord): Uint8Array {
+  const grouped = record.group !== undefined;
   const w = new ByteWriter(256)
-    .u8(FORMAT)
+    .u8(grouped ? GROUP_MESSAGE_FORMAT : FORMAT)
     .u8(DIRECTIONS.indexOf(record.direction))
     .u8(STATUSES.indexOf(record.status))
     .u64(record.createdAt)
@@ -213,13 +235,24 @@ export function encodeMessageRecord(record: MessageRecord): Uint8Array {
     .u32(record.attempts)
     .u64(record.firstAttemptAt)
     .u32(record.devices.length);
-  for (const device of record.devices) w.u32(device.id).u8(DEVICE_STATES.indexOf(device.state));
-  return w.u32(record.period).bytes(record.content).finish();
+  for (const device of record.devices) {
+    w.u32(device.id).u8(DEVICE_STATES.indexOf(device.state));
+    if (grouped) w.bytes(utf8(device.member ?? ''));
+  }
+  w.u32(record.period).bytes(record.content);
+  if (!grouped) return w.finish();
+  w.bytes(utf8(record.group!));
+  const recipients = record.recipients ?? [];
+  w.u32(recipients.length);
+  for (const member of recipients) w.bytes(utf8(member));
+  return w.finish();
 }
 
 export function decodeMessageRecord(bytes: Uint8Array): MessageRecord {
   const r = new ByteReader(bytes, 'message record');
-  if (r.u8() !== FORMAT) r.fail('unknown format');
+  const format = r.u8();
+  if (format !== FORMAT && format !== GROUP_MESSAGE_FORMAT) r.fail('unknown format');
+  const grouped = format === GROUP_MESSAGE_FORMAT;
   const direction = DIRECTIONS[r.u8()] ?? r.fail('unknown direction');
   const status = STATUSES[r.u8()] ?? r.fail('unknown status');
   const createdAt = r.u64();
@@ -230,13 +263,30 @@ export function decodeMessageRecord(bytes: Uint8Array): MessageRecord {
   const attempts = r.u32();
   const firstAttemptAt = r.u64();
   const count = r.u32();
-  const devices: { id: number; state: DeviceState }[] = [];
-  for (let i = 0; i < count; i++)
-    devices.push({ id: r.u32(), state: DEVICE_STATES[r.u8()] ?? r.fail('unknown device state') });
+  if (count > r.remaining / 5) r.fail('device count out of range');
+  const devices: MessageDevice[] = [];
+  for (let i = 0; i < count; i++) {
+    const device: MessageDevice = {
+      id: r.u32(),
+      state: DEVICE_STATES[r.u8()] ?? r.fail('unknown device state'),
+    };
+    if (grouped) device.member = r.text();
+    devices.push(device);
+  }
   const period = r.u32();
   const content = r.bytes();
+  let group: string | undefined;
+  let recipients: string[] | undefined;
+  if (grouped) {
+    group = r.text();
+    const members = r.u32();
+    if (members > r.remaining / 4) r.fail('recipient count out of range');
+    recipients = [];
+    for (let i = 0; i < members; i++) recipients.push(r.text());
+  }
   r.end();
   return {
+    ...(grouped ? { group, recipients } : {}),
     direction,
     status,
     createdAt,

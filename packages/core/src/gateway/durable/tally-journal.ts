@@ -28,7 +28,19 @@ export type TallyEvent =
   | { readonly kind: 'session'; readonly at: number }
   | { readonly kind: 'spam'; readonly at: number; readonly messageId: string }
   | { readonly kind: 'contacts'; readonly at: number; readonly count: number }
-  | { readonly kind: 'forget'; readonly at: number; readonly person: string };
+  | { readonly kind: 'forget'; readonly at: number; readonly person: string }
+  /**
+   * A group message: one per message (statistics, billing), every member a recipient of it
+   * (integrity). `people` are pseudonyms, as `person` elsewhere.
+   */
+  | {
+      readonly kind: 'group-sent';
+      readonly at: number;
+      readonly messageId: string;
+      readonly people: readonly string[];
+    }
+  | { readonly kind: 'group-delivered'; readonly at: number; readonly messageId: string }
+  | { readonly kind: 'group-received'; readonly at: number };
 
 const KINDS = [
   'sent',
@@ -40,6 +52,10 @@ const KINDS = [
   'spam',
   'contacts',
   'forget',
+  // Appended only: records store a kind's index in this list.
+  'group-sent',
+  'group-delivered',
+  'group-received',
 ] as const;
 const JOURNAL_FORMAT = 1;
 
@@ -47,7 +63,8 @@ const JOURNAL_FORMAT = 1;
 export const JOURNAL_TTL_MS = 30 * DAY_MS;
 
 export function encodeTallyEvent(event: TallyEvent): Uint8Array {
-  const person = 'person' in event ? event.person : '';
+  // A group's recipients ride in the person field (pseudonyms are hex: a comma never occurs).
+  const person = 'person' in event ? event.person : 'people' in event ? event.people.join(',') : '';
   const messageId = 'messageId' in event ? event.messageId : '';
   const number = event.kind === 'contacts' ? event.count : event.kind === 'failed' && event.integrity ? 1 : 0;
   return new ByteWriter(96)
@@ -85,6 +102,12 @@ export function decodeTallyEvent(bytes: Uint8Array): TallyEvent {
       return { kind, at };
     case 'contacts':
       return { kind, at, count: number };
+    case 'group-sent':
+      return { kind, at, messageId, people: person === '' ? [] : person.split(',') };
+    case 'group-delivered':
+      return { kind, at, messageId };
+    case 'group-received':
+      return { kind, at };
   }
 }
 

@@ -102,7 +102,7 @@ export const gatewayFramesTarget: FuzzTarget<FrameInput> = {
           if (result.kind === 'accepted') {
             outcome = 'accepted';
             refused = false;
-          } else outcome = result.kind === 'duplicate' ? 'duplicate' : (result.reason ?? result.kind);
+          } else outcome = 'reason' in result ? (result.reason ?? result.kind) : result.kind;
           depth = result.kind === 'duplicate' ? 2 : messageDepth(frame.type, frame.body, outcome);
         } catch (error) {
           thrown = error;
