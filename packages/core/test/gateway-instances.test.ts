@@ -240,4 +240,42 @@ describe('due work across instances', () => {
     expect(stamps).toHaveLength(64);
     expect(new Set(stamps).size).toBe(64);
   });
+
+  it('an attempt that overran its lease does not encrypt again once another instance finished the message', async () => {
+    const w = await setUp();
+    const b = w.instance('b');
+    const c = w.instance('c');
+    w.person.autoReceipts = false;
+    let stalled = false;
+    // Instance s stalls right before it looks for the device's stored frame: meanwhile its
+    // lease runs out, c takes the message over and sends it, and the device's receipt reaches b.
+    const stalling: Store = Object.create(w.store, {
+      get: {
+        value: async (...args: Parameters<Store['get']>) => {
+          const [namespace, key] = args;
+          if (!stalled && namespace === 'outbox' && /^gw\/b\/acme\/f\//.test(key)) {
+            stalled = true;
+            const id = key.split('/')[4]!;
+            w.clock.advance(LEASE_MS + 1);
+            await c.runDue();
+            await c.idle();
+            await b.receiveReceipt({ frameId: `${id}.1.1` });
+          }
+          return w.store.get(...args);
+        },
+      },
+    });
+    const s = w.instance('s', stalling);
+    const id = await s.send({ from: NUMBER, to: PERSON, content: 'once' });
+    await s.idle();
+    expect(stalled).toBe(true);
+    const bodies = new Set(
+      w.network.sends
+        .filter((sent) => sent.frame.frameId.startsWith(id))
+        .map((sent) => Buffer.from(sent.frame.body).toString('hex')),
+    );
+    // One ciphertext of the message for the device, whoever sent it.
+    expect(bodies.size).toBe(1);
+    expect((await b.status(id)).status).toBe('delivered');
+  });
 });

@@ -484,7 +484,15 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
         for (const device of record.devices) {
           if (device.state !== 'pending') continue;
           try {
-            const frame = await deviceFrame(g, ctx, sessions, record, id, device.id, phoneNumber, open);
+            const frame = await deviceFrame(
+              g,
+              ctx,
+              sessions,
+              { record, id, claim },
+              device.id,
+              phoneNumber,
+              open,
+            );
             await g.transport.send(frame);
             device.state = 'sent';
           } catch (error) {
@@ -648,12 +656,12 @@ async function deviceFrame(
   g: GatewayContext,
   ctx: BusinessContext,
   sessions: SessionManager,
-  record: MessageRecord,
-  id: MessageId,
+  attempt: { readonly record: MessageRecord; readonly id: MessageId; readonly claim: Claim },
   deviceId: number,
   phoneNumber: string,
   open: OpenContent,
 ): Promise<OutboundFrame> {
+  const { record, id, claim } = attempt;
   const key = frameKey(ctx.id, id, deviceId);
   const storedFrame = await readSealed(g, ctx, 'outbox', key);
   // Every frame of a message carries its timestamp (what a decryption error about it names).
@@ -666,7 +674,13 @@ async function deviceFrame(
     alsoWrite: (encrypted) => [
       sealedPut(ctx, 'outbox', key, encodeStoredFrame({ frameId, ...encrypted }), record.deadline),
     ],
-    alsoExpect: [{ namespace: 'outbox', key, version: 0 }],
+    // No frame stored yet, and this attempt still holds its claim: an attempt that overran its
+    // lease (another instance took the message over, maybe finished it and dropped the frames
+    // of confirmed devices) must not encrypt the message again.
+    alsoExpect: [
+      { namespace: 'outbox', key, version: 0 },
+      { namespace: 'outbox', key: outboxKey(ctx.id, id), version: claim.version },
+    ],
   });
   return {
     frameId,
