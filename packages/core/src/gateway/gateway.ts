@@ -142,7 +142,7 @@ export class Gateway {
       takeDistribution: (ctx, taken) => takeDistribution(ctx, taken),
       storeDistributions: (ctx, number, sender) =>
         storeDistributions(g, ctx, number, sender).then(() => undefined),
-      attempt: (ctx, id, record, open) => attemptGroupMessage(g, ctx, id, record, open),
+      attempt: (ctx, id, record, open, claim) => attemptGroupMessage(g, ctx, id, record, open, claim),
       resendNamed: (ctx, named) => resendNamedGroupMessage(g, ctx, named),
       receipt: (parsed) => receiveGroupReceipt(g, parsed),
       erase: (ctx, pseudonym) => groupErasure(g, ctx, pseudonym),

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { WriteOperation } from '../storage/contract.js';
+import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { BusinessContext } from './context.js';
 import type { MessageRecord } from './durable/records.js';
 import type { GroupErasure } from './groups.js';
@@ -47,6 +47,8 @@ export interface GroupHooks {
     id: MessageId,
     record: MessageRecord,
     open: OpenContent,
+    /** The attempt's claim: the commits that store frames expect it still holds. */
+    claim: ExpectedVersion,
   ): Promise<{ readonly erased?: boolean; readonly failure?: ErrorCode | undefined }>;
   /**
    * A member device's decryption-error message naming a group message by its timestamp: that

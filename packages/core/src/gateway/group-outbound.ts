@@ -198,6 +198,7 @@ export function attemptGroupMessage(
   id: MessageId,
   record: MessageRecord,
   open: OpenContent,
+  claim: ExpectedVersion,
 ): Promise<{ erased?: boolean; failure?: ErrorCode | undefined }> {
   const group = record.group!;
   return g.queue.run(groupQueueKey(ctx.id, group), async () => {
@@ -281,7 +282,8 @@ export function attemptGroupMessage(
                     record.deadline,
                   ),
                 ],
-                alsoExpect: [{ namespace: 'outbox', key: frameKey, version: 0 }],
+                // Not stored yet, and this attempt still holds its claim (as for 1:1 frames).
+                alsoExpect: [{ namespace: 'outbox', key: frameKey, version: 0 }, claim],
               },
             );
             await g.transport.send({

@@ -476,7 +476,7 @@ export function processOutbound(g: GatewayContext, businessId: string, id: Messa
     const erased = await g.queue.run(personQueueKey(businessId, record.pseudonym), async () => {
       // A group message goes to its members' devices instead (group-outbound.ts, by the Gateway's hook).
       if (record.group !== undefined)
-        return groupAttempt(g, ctx, id, record, open, (code) => (failure ??= code));
+        return groupAttempt(g, ctx, id, record, open, claim, (code) => (failure ??= code));
       if (!(await g.store.get('messages', messageKey(businessId, id)))) return true;
       try {
         addressDevices(record, await currentDevices(g, ctx, phoneNumber, record.pseudonym));
@@ -804,10 +804,15 @@ async function groupAttempt(
   id: MessageId,
   record: MessageRecord,
   open: OpenContent,
+  claim: Claim,
   failed: (code: ErrorCode) => void,
 ): Promise<boolean> {
   if (!g.groupHooks) throw new ParleyError('ERR_CONFIGURATION', 'this gateway does not handle groups');
-  const attempt = await g.groupHooks.attempt(ctx, id, record, open);
+  const attempt = await g.groupHooks.attempt(ctx, id, record, open, {
+    namespace: 'outbox',
+    key: outboxKey(ctx.id, id),
+    version: claim.version,
+  });
   if (attempt.failure) failed(attempt.failure);
   return attempt.erased === true;
 }
