@@ -106,7 +106,8 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
         value: arg(
           rng,
           'object',
-          [ok(world.clock, 'the clock')],
+          // Absent: the system clock.
+          [ok(world.clock, 'the clock'), ok(undefined, 'absent')],
           [bad({}, '{}'), bad({ now: () => Number.NaN }, 'now() = NaN')],
           P_INVALID,
         ),
@@ -117,7 +118,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
         value: arg(
           rng,
           'number',
-          [ok(false, 'false'), ok(1, '1'), ok(65_536, '65536')],
+          [ok(false, 'false'), ok(1, '1'), ok(65_536, '65536'), ok(undefined, 'absent')],
           [bad(0, '0'), bad(1.5, '1.5'), bad(70_000, '70000')],
           P_INVALID,
         ),
@@ -162,7 +163,7 @@ function gatewayOption(rng: Rng, world: GatewayWorld): { name: string; value: Ar
         value: arg(
           rng,
           'object',
-          [ok(false, 'false'), ok({ intervalMs: 60_000 }, '{intervalMs: 60000}')],
+          [ok(false, 'false'), ok({ intervalMs: 60_000 }, '{intervalMs: 60000}'), ok(undefined, 'absent')],
           [
             bad({ intervalMs: 0 }, '{intervalMs: 0}'),
             bad({ intervalMs: 2 ** 40 }, '{intervalMs: 2^40}'),
