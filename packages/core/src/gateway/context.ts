@@ -3,6 +3,7 @@ import { DEFAULT_PADDING_BLOCK } from '../content/padding.js';
 import { defaultCrypto } from '../crypto/default.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { defaultRandom } from '../crypto/random.js';
+import { pooledRandom } from '../crypto/random-pool.js';
 import { ParleyError } from '../errors.js';
 import type { IntegrityMonitor } from '../integrity/monitor.js';
 import type { IntegrityLevel } from '../integrity/signal.js';
@@ -172,7 +173,20 @@ export class GatewayContext {
     this.transport = options.transport;
     this.directory = options.directory;
     this.crypto = options.crypto ?? defaultCrypto();
-    this.random = options.random ?? defaultRandom;
+    const source = options.random ?? defaultRandom;
+    const drawn: unknown = source(8);
+    // The first draw: a random source that does not return bytes is a configuration mistake.
+    if (!(drawn instanceof Uint8Array) || drawn.length !== 8) {
+      throw new ParleyError(
+        'ERR_CONFIGURATION',
+        '"random" expected a random source: (length) => Uint8Array of that length',
+        { field: 'random' },
+      );
+    }
+    this.instanceId = toHex(drawn);
+    // Drawn from a pool filled in large blocks (one native call serves many requests), the same
+    // pool the session managers use for this source: one stream, in order.
+    this.random = pooledRandom(source);
     this.clock = options.clock ?? systemClock;
     this.unverifiedWork = new UnverifiedWorkBudget(this.clock);
     this.paddingBlock = options.padding === false ? false : (options.padding ?? DEFAULT_PADDING_BLOCK);
@@ -225,16 +239,6 @@ export class GatewayContext {
     );
     this.logger = options.logger;
     this.media = resolveMediaOptions(options.media);
-    const drawn: unknown = this.random(8);
-    // The first draw: a random source that does not return bytes is a configuration mistake.
-    if (!(drawn instanceof Uint8Array) || drawn.length !== 8) {
-      throw new ParleyError(
-        'ERR_CONFIGURATION',
-        '"random" expected a random source: (length) => Uint8Array of that length',
-        { field: 'random' },
-      );
-    }
-    this.instanceId = toHex(drawn);
     this.claimLeaseMs = positive(options.claims?.leaseMs ?? DEFAULT_CLAIM_LEASE_MS, 'claims.leaseMs');
     this.accessLogRetentionMs =
       options.accessLog === false
