@@ -9,6 +9,7 @@ import type { ProtocolAddress } from '../session/address.js';
 import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import { business } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
+import { receiptOutboxChanges } from './durable/claims.js';
 import { currentDevices, readDeviceList } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
@@ -20,7 +21,6 @@ import {
 } from './durable/group-records.js';
 import { memberPut, readGroup, readMember, readMembers, type StoredMember } from './durable/group-store.js';
 import {
-  dueKey,
   groupCiphertextKey,
   groupFrameKey,
   groupKey,
@@ -29,13 +29,10 @@ import {
   groupResendKey,
   messageIndexKey,
   messageKey,
-  outboxKey,
   personGroupPrefix,
 } from './durable/layout.js';
 import {
   commitIfUnchanged,
-  del,
-  dueAt,
   INDEX_GRACE_MS,
   outboxPut,
   put,
@@ -47,7 +44,6 @@ import { messageAt } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
-  decodeOutboxEntry,
   encodeMessageIndex,
   encodeMessageRecord,
   type MessageDevice,
@@ -512,24 +508,15 @@ async function applyGroupReceipt(
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  // While another instance holds a live claim, its attempt may resend this device's stored
-  // distribution frame: the frame and the entry stay for it to end. Otherwise the frame goes,
-  // and the entry with its due-time hint once nothing is left to send (not when the device was
-  // unlisted: the next attempt sets the list right). The entry's version is expected.
-  const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
-  const due = entry && decodeOutboxEntry(entry.value);
-  const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
-  if (entry)
-    expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
-  if (!held) {
-    writes.push(del('outbox', groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId)));
-    if (due && !unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
-      writes.push(
-        del('outbox', outboxKey(businessId, parsed.id)),
-        del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
-      );
-    }
-  }
+  // The outbox entry and the device's stored frame (durable/claims.ts); not the entry when the
+  // device was unlisted: a list that missed one device may miss others, and the next attempt
+  // sets it right.
+  const outbox = await receiptOutboxChanges(g, businessId, parsed.id, {
+    frameKey: groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId),
+    nothingLeft: !unlisted && record.devices.every((candidate) => candidate.state !== 'pending'),
+  });
+  writes.push(...outbox.writes);
+  expect.push(...outbox.expect);
   // As for 1:1: `delivered` once, at the first member device; status() shows every device;
   // billed once per group message.
   const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;

@@ -16,12 +16,11 @@ import { backoffDelay } from './backoff.js';
 import { business, businessOfNumber } from './businesses.js';
 import type { PlaintextLease } from './cache/plaintext-leases.js';
 import { type BusinessContext, type GatewayContext, personQueueKey } from './context.js';
-import { type Claim, claimDue, claimedEntry, releaseWrites } from './durable/claims.js';
+import { type Claim, claimDue, claimedEntry, receiptOutboxChanges, releaseWrites } from './durable/claims.js';
 import { currentDevices } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
 import {
-  dueKey,
   frameKey,
   groupFrameKey,
   messageIndexKey,
@@ -31,7 +30,6 @@ import {
 } from './durable/layout.js';
 import {
   del,
-  dueAt,
   messageIndex,
   messageWrites,
   outboxPut,
@@ -44,7 +42,6 @@ import { commitWithTimestamp } from './durable/message-timestamps.js';
 import {
   contentAad,
   decodeMessageIndex,
-  decodeOutboxEntry,
   decodeTimestamp,
   encodeMessageRecord,
   encodeTimestamp,
@@ -349,28 +346,15 @@ async function applyReceipt(
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
   const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  // An instance holding a live claim on the message may be in the middle of an attempt that
-  // read the record before this receipt (the device still pending there): it must find the
-  // stored frame and resend those bytes, never encrypt the message again. So while a claim is
-  // live the frame and the entry stay (the holder's attempt ends them); otherwise the device's
-  // frame goes now, and the entry with its due-time hint once nothing is left to send (not
-  // when the device was unlisted: a list that missed one device may miss others, and the next
-  // attempt sets it right). The entry's version is expected, so a claim taken meanwhile makes
-  // this commit read again.
-  const entry = await g.store.get('outbox', outboxKey(businessId, parsed.id));
-  const due = entry && decodeOutboxEntry(entry.value);
-  const held = due !== undefined && due.claimedBy !== '' && due.nextAttemptAt > g.clock.now();
-  if (entry)
-    expect.push({ namespace: 'outbox', key: outboxKey(businessId, parsed.id), version: entry.version });
-  if (!held) {
-    writes.push(del('outbox', frameKey(businessId, parsed.id, parsed.deviceId)));
-    if (due && !unlisted && record.devices.every((candidate) => candidate.state !== 'pending')) {
-      writes.push(
-        del('outbox', outboxKey(businessId, parsed.id)),
-        del('outbox', dueKey(dueAt(due), businessId, parsed.id)),
-      );
-    }
-  }
+  // The outbox entry and the device's stored frame (durable/claims.ts); not the entry when the
+  // device was unlisted: a list that missed one device may miss others, and the next attempt
+  // sets it right.
+  const outbox = await receiptOutboxChanges(g, businessId, parsed.id, {
+    frameKey: frameKey(businessId, parsed.id, parsed.deviceId),
+    nothingLeft: !unlisted && record.devices.every((candidate) => candidate.state !== 'pending'),
+  });
+  writes.push(...outbox.writes);
+  expect.push(...outbox.expect);
   // `delivered` is reported once, when the first device confirms; later devices show in
   // the record (the status query) — see README "Delivery guarantees".
   const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;

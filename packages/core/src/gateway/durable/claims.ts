@@ -1,3 +1,4 @@
+import type { ExpectedVersion, WriteOperation } from '../../storage/contract.js';
 import type { GatewayContext } from '../context.js';
 import type { MessageId } from '../types.js';
 import { dueKey, outboxKey } from './layout.js';
@@ -82,4 +83,30 @@ export function releaseWrites(
   if (next === undefined) writes.push(del('outbox', outboxKey(biz, id)));
   else writes.push(...outboxPut(biz, id, { ...claim.entry, nextAttemptAt: next, claimedBy: '' }));
   return writes;
+}
+
+/**
+ * What a delivery receipt does to its message's outbox entry and the device's stored frame.
+ * An instance holding a live claim may be in the middle of an attempt that read the record
+ * before the receipt (the device still pending there): it must find the stored frame and
+ * resend those bytes, never encrypt again. So while a claim is live the frame and the entry
+ * stay (the holder's attempt ends them); otherwise the device's frame goes now, and the entry
+ * with its due-time hint once `nothingLeft` (nothing is left to send). The entry's version is
+ * expected, so a claim taken meanwhile makes the receipt's commit read again.
+ */
+export async function receiptOutboxChanges(
+  g: GatewayContext,
+  biz: string,
+  id: MessageId,
+  options: { readonly frameKey: string; readonly nothingLeft: boolean },
+): Promise<{ readonly writes: WriteOperation[]; readonly expect: ExpectedVersion[] }> {
+  const key = outboxKey(biz, id);
+  const entry = await g.store.get('outbox', key);
+  if (!entry) return { writes: [del('outbox', options.frameKey)], expect: [] };
+  const due = decodeOutboxEntry(entry.value);
+  const expect: ExpectedVersion[] = [{ namespace: 'outbox', key, version: entry.version }];
+  if (due.claimedBy !== '' && due.nextAttemptAt > g.clock.now()) return { writes: [], expect };
+  const writes = [del('outbox', options.frameKey)];
+  if (options.nothingLeft) writes.push(del('outbox', key), del('outbox', dueKey(dueAt(due), biz, id)));
+  return { writes, expect };
 }
