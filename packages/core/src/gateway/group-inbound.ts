@@ -10,9 +10,9 @@ import { deviceListWrite, readDeviceList } from './durable/device-lists.js';
 import { decodePendingDistribution, encodePendingDistribution } from './durable/group-records.js';
 import { pendingDistributionKey, pendingDistributionPrefix, seenKey } from './durable/layout.js';
 import { del, messageWrites, sealedPut } from './durable/message-store.js';
-import { contentAad, type MessageRecord, sealContent } from './durable/records.js';
+import type { MessageRecord } from './durable/records.js';
 import { groupSessions } from './group-keys.js';
-import { acknowledge, deliver, undecryptable } from './inbound.js';
+import { acknowledge, deliver, inboundRecord, undecryptable } from './inbound.js';
 import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, ReceiveOutcome } from './types.js';
 
@@ -55,25 +55,15 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
         const content =
           g.paddingBlock === false ? decrypted.plaintext.slice() : unpadContent(decrypted.plaintext);
         const record: MessageRecord = {
-          direction: 'inbound',
-          status: 'pending',
-          createdAt: now,
-          deadline,
-          number: frame.to,
-          pseudonym,
-          deviceId: frame.deviceId,
-          attempts: 0,
-          firstAttemptAt: 0,
-          devices: [],
-          period,
-          content: sealContent(
-            g.crypto,
-            g.random,
+          ...inboundRecord(g, frame, id, {
+            businessId,
+            pseudonym,
+            now,
+            deadline,
+            period,
             periodKey,
-            contentAad(businessId, id),
-            frame.from,
             content,
-          ),
+          }),
           // The group whose chain opened it — not whatever the envelope inside claims.
           group,
         };

@@ -78,27 +78,15 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
             deadline,
             frameDigest: digest,
           });
-          const record: MessageRecord = {
-            direction: 'inbound',
-            status: 'pending',
-            createdAt: now,
-            deadline,
-            number: frame.to,
+          const record = inboundRecord(g, frame, id, {
+            businessId,
             pseudonym,
-            deviceId: frame.deviceId,
-            attempts: 0,
-            firstAttemptAt: 0,
-            devices: [],
+            now,
+            deadline,
             period,
-            content: sealContent(
-              g.crypto,
-              g.random,
-              periodKey,
-              contentAad(businessId, id),
-              frame.from,
-              content,
-            ),
-          };
+            periodKey,
+            content,
+          });
           // A media pointer gets its media record in the same commit (media-content.ts).
           const media = inboundMediaWrites(g, ctx, {
             messageId: id,
@@ -318,4 +306,45 @@ export async function acknowledge(g: GatewayContext, frameId: string): Promise<v
     // The message is stored; an unacknowledged frame comes back and is recognised as a duplicate.
     g.reportError(error);
   }
+}
+
+/**
+ * The record of a person's message as received: its content sealed under the period key with
+ * the sender's number (the number is kept only there, inside the seal).
+ */
+export function inboundRecord(
+  g: GatewayContext,
+  frame: InboundFrame,
+  id: MessageId,
+  fields: {
+    readonly businessId: string;
+    readonly pseudonym: string;
+    readonly now: number;
+    readonly deadline: number;
+    readonly period: number;
+    readonly periodKey: Uint8Array;
+    readonly content: Uint8Array;
+  },
+): MessageRecord {
+  return {
+    direction: 'inbound',
+    status: 'pending',
+    createdAt: fields.now,
+    deadline: fields.deadline,
+    number: frame.to,
+    pseudonym: fields.pseudonym,
+    deviceId: frame.deviceId,
+    attempts: 0,
+    firstAttemptAt: 0,
+    devices: [],
+    period: fields.period,
+    content: sealContent(
+      g.crypto,
+      g.random,
+      fields.periodKey,
+      contentAad(fields.businessId, id),
+      frame.from,
+      fields.content,
+    ),
+  };
 }
