@@ -13,7 +13,7 @@ import { del, messageWrites, sealedPut } from './durable/message-store.js';
 import type { MessageRecord } from './durable/records.js';
 import { groupSessions } from './group-keys.js';
 import { acknowledge, deliver, inboundRecord, undecryptable } from './inbound.js';
-import { applyAhead, newTally, type PendingTally, settleTallies } from './tally.js';
+import { applyAheadLoaded, loadTallyEngines, newTally, type PendingTally, settleTallies } from './tally.js';
 import type { InboundFrame, ReceiveOutcome } from './types.js';
 
 /**
@@ -47,8 +47,10 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
   const deadline = now + ctx.retentionMs;
   const { period, key: periodKey } = await g.periodKeys.forDeadline(businessId, deadline);
   const known = await readDeviceList(g, ctx, pseudonym);
-  // The events counted with this message, from the attempt whose commit landed.
-  let tallies: PendingTally[] = [];
+  // As for 1:1 (inbound.ts): counted in the commit and applied to the view right before it,
+  // the engines loaded first; only the attempt whose commit landed stays applied.
+  const attempts: PendingTally[][] = [];
+  await loadTallyEngines(g);
   const decrypt = () =>
     keys.decrypt(group, sender, frame.body, {
       alsoWrite: (decrypted) => {
@@ -82,7 +84,9 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
           );
         }
         // Counted once per group message, naming no sender (statistics keep no member).
-        tallies = [newTally(g, ctx, { kind: 'group-received', at: now })];
+        const tallies = [newTally(g, ctx, { kind: 'group-received', at: now })];
+        applyAheadLoaded(g, tallies);
+        attempts.push(tallies);
         return [...writes, ...tallies.map((tally) => tally.write)];
       },
     });
@@ -96,6 +100,7 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
       await decrypt();
     }
   } catch (error) {
+    for (const tallies of attempts) settleTallies(g, tallies, false);
     if (isParleyError(error, 'ERR_NOT_GROUP_MEMBER')) {
       // Not a member (or no such group of this number): nothing to ask the device for.
       g.log('warn', 'group message from a device that is not a member refused', {
@@ -107,9 +112,7 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
     }
     return undecryptable(g, ctx, frame, pseudonym, error);
   }
-  // Committed with the message: applied to this instance's view now.
-  await applyAhead(g, tallies);
-  settleTallies(g, tallies, true);
+  for (const [index, tallies] of attempts.entries()) settleTallies(g, tallies, index === attempts.length - 1);
   g.log('debug', 'inbound group message stored', { businessId, messageId: id });
   await acknowledge(g, frame.frameId);
   g.track(deliver(g, businessId, id));
