@@ -5,9 +5,15 @@
  * - WAL journal, `synchronous=FULL` (a commit that returned survives power loss),
  *   `secure_delete=ON` (freed cells and pages are zeroed), and `sweepExpired` ends with a
  *   TRUNCATE checkpoint so swept bytes are gone from both the database file and the WAL.
- * - `commit` is one `BEGIN IMMEDIATE` transaction: it takes the write lock first, then checks
- *   versions, then writes, so two processes sharing the file cannot interleave a check and a
- *   write. Waiting for the lock is bounded by `busyTimeoutMs`.
+ * - Group commit: the commits called during one turn of the event loop are applied together,
+ *   in call order, in one `BEGIN IMMEDIATE` transaction (so one WAL sync for all of them). Each
+ *   is still all-or-nothing: it runs in a savepoint of its own — its version checks see the
+ *   commits queued before it — and a conflict or failure rolls back that commit alone. No commit
+ *   resolves before the transaction holding it is durable. `groupCommit: false` gives every
+ *   commit a transaction of its own, run at once.
+ * - The transaction takes the write lock first, then checks versions, then writes, so two
+ *   processes sharing the file cannot interleave a check and a write. Waiting for the lock is
+ *   bounded by `busyTimeoutMs`.
  * - Keys are stored as UTF-16BE blobs: byte order then equals JavaScript string order (the
  *   order the contract promises), and lone surrogates survive (UTF-8 text would merge them).
  * - better-sqlite3 is synchronous, so each call blocks the event loop for the duration of one
@@ -53,8 +59,22 @@ export interface SqliteStoreOptions {
   readonly region?: string;
   /** How long a statement waits for another connection's lock before failing. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Apply the commits of one event-loop turn in one transaction (one sync to disk), each still
+   * atomic on its own. Default true; false runs every commit in a transaction of its own.
+   */
+  readonly groupCommit?: boolean;
   /** Testing only: see `StoreTestHooks` (fault injection inside the commit transaction). */
   readonly testHooks?: StoreTestHooks;
+}
+
+interface QueuedCommit {
+  readonly mutation: Mutation;
+  readonly options: CommitOptions;
+  readonly resolve: (result: CommitResult) => void;
+  readonly reject: (error: unknown) => void;
+  versions?: CommitResult['versions'];
+  error?: unknown;
 }
 
 /** Schema version this build writes. Bump it and append to MIGRATIONS together. */
@@ -108,6 +128,12 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   }
   assertOptionalClock(options.clock, 'clock');
   assertOptionalString(options.region, 'region', 'a region name such as "eu"');
+  if (options.groupCommit !== undefined && typeof options.groupCommit !== 'boolean') {
+    throw new ParleyError('ERR_INVALID_ARGUMENT', '"groupCommit" expected true or false', {
+      field: 'groupCommit',
+    });
+  }
+  const groupCommit = options.groupCommit ?? true;
   const inMemory = options.path === ':memory:';
   const expiry = new ExpiryClock(options.clock ?? systemClock);
   const beforeWrite = options.testHooks?.beforeWrite;
@@ -177,6 +203,41 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return versions;
   });
 
+  // Nested inside applyBatch, better-sqlite3 runs applyCommit in a savepoint: a throw rolls back
+  // that commit's writes only. An error after which SQLite has ended the whole transaction
+  // (it does so on some I/O and out-of-memory errors) fails every commit of the batch.
+  const applyBatch = db.transaction((batch: readonly QueuedCommit[], now: number) => {
+    for (const entry of batch) {
+      try {
+        entry.versions = applyCommit(entry.mutation, entry.options, now);
+      } catch (error) {
+        if (!db.inTransaction) throw error;
+        entry.error = error;
+      }
+    }
+  });
+
+  let queue: QueuedCommit[] = [];
+  let flushScheduled = false;
+
+  function flush(): void {
+    flushScheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    try {
+      applyBatch.immediate(batch, expiry.now());
+    } catch (error) {
+      const failure = commitFailure(error);
+      for (const entry of batch) entry.reject(failure);
+      return;
+    }
+    for (const entry of batch) {
+      if (entry.versions !== undefined) entry.resolve({ versions: entry.versions });
+      else entry.reject(commitFailure(entry.error));
+    }
+  }
+
   const sweep = db.transaction((bound: number) => statements.sweep.run({ bound }).changes);
 
   function assertOpen(): void {
@@ -234,13 +295,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       assertOpen();
       checkMutation(mutation);
       checkExpectations(commitOptions.expectVersions);
-      const now = expiry.now();
-      try {
-        return { versions: applyCommit.immediate(mutation, commitOptions, now) };
-      } catch (error) {
-        if (error instanceof ParleyError) throw error;
-        throw storeFailure(error, 'committing', 'the commit was rolled back; nothing was written.');
+      if (!groupCommit) {
+        try {
+          return { versions: applyCommit.immediate(mutation, commitOptions, expiry.now()) };
+        } catch (error) {
+          throw commitFailure(error);
+        }
       }
+      return new Promise<CommitResult>((resolve, reject) => {
+        queue.push({ mutation, options: commitOptions, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
 
     async sweepExpired(now) {
@@ -257,9 +325,16 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async close() {
       if (closed) return;
       closed = true;
+      // Commits already accepted are applied before the database closes.
+      flush();
       db.close();
     },
   };
+}
+
+function commitFailure(error: unknown): ParleyError {
+  if (error instanceof ParleyError) return error;
+  return storeFailure(error, 'committing', 'the commit was rolled back; nothing was written.');
 }
 
 function run<T>(action: string, body: () => T): T {

@@ -108,6 +108,107 @@ describe('sqlite schema', () => {
     expect((await errorOf(() => createSqliteStore({ path, busyTimeoutMs: -1 }))).code).toBe(
       'ERR_INVALID_ARGUMENT',
     );
+    const notBoolean = { path, groupCommit: 'yes' } as unknown as Parameters<typeof createSqliteStore>[0];
+    expect((await errorOf(() => createSqliteStore(notBoolean))).code).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('sqlite group commit', () => {
+  const put = (key: string, value = key) =>
+    ({ type: 'put', namespace: 'messages', key, value: bytes(value) }) as const;
+
+  /** Frames in the WAL now (each transaction appends the pages it changed, ending in a commit frame). */
+  function walFrames(file: string): number {
+    const db = new Database(file);
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    db.close();
+    return row!.log;
+  }
+
+  it('commits called together share one transaction, each answered with its own versions', async () => {
+    const frames: Record<string, number> = {};
+    for (const groupCommit of [true, false]) {
+      const file = join(directory, `group-${groupCommit}.db`);
+      const store = openStore({ path: file, groupCommit });
+      await store.commit([put('first')]);
+      const before = walFrames(file);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.commit([put(`k${i}`), put(`other${i}`)])),
+      );
+      frames[String(groupCommit)] = walFrames(file) - before;
+      const versions = results.flatMap((result) => result.versions.map((entry) => entry.version));
+      expect(new Set(versions).size).toBe(80);
+      for (const [i, result] of results.entries()) {
+        expect(result.versions.map((entry) => entry.key)).toEqual([`k${i}`, `other${i}`]);
+        expect((await store.get('messages', `k${i}`))?.version).toBe(result.versions[0]!.version);
+      }
+    }
+    // One transaction writes each changed page once; forty write their pages forty times.
+    expect(frames.true! * 10).toBeLessThan(frames.false!);
+  });
+
+  it('a conflict in a group fails that commit alone, checked against the commits queued before it', async () => {
+    const store = openStore();
+    const existing = await store.commit([put('shared', 'v0')]);
+    const base = existing.versions[0]!.version;
+    const outcomes = await Promise.allSettled([
+      store.commit([put('shared', 'a')], {
+        expectVersions: [{ namespace: 'messages', key: 'shared', version: base }],
+      }),
+      // Read the same version as the first, so it lost the race: nothing of it may land.
+      store.commit([put('shared', 'b'), put('b-only')], {
+        expectVersions: [{ namespace: 'messages', key: 'shared', version: base }],
+      }),
+      store.commit([put('c-only')]),
+      store.commit([put('fresh')], { expectVersions: [{ namespace: 'messages', key: 'fresh', version: 0 }] }),
+      store.commit([put('fresh', 'again')], {
+        expectVersions: [{ namespace: 'messages', key: 'fresh', version: 0 }],
+      }),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+    ]);
+    for (const at of [1, 4]) {
+      const reason = (outcomes[at] as PromiseRejectedResult).reason;
+      expect(isParleyError(reason, 'ERR_STORE_CONFLICT')).toBe(true);
+    }
+    expect(new TextDecoder().decode((await store.get('messages', 'shared'))?.value)).toBe('a');
+    expect(await store.get('messages', 'b-only')).toBeUndefined();
+    expect(await store.get('messages', 'c-only')).toBeDefined();
+    expect(new TextDecoder().decode((await store.get('messages', 'fresh'))?.value)).toBe('fresh');
+  });
+
+  it('a commit that fails mid-write in a group is rolled back alone', async () => {
+    const store = openStore({
+      testHooks: {
+        beforeWrite: (op) => {
+          if (op.type === 'put' && op.key === 'poison') throw new Error('injected');
+        },
+      },
+    });
+    const outcomes = await Promise.allSettled([
+      store.commit([put('before')]),
+      store.commit([put('half'), put('poison')]),
+      store.commit([put('after')]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (outcomes[1] as PromiseRejectedResult).reason;
+    expect(isParleyError(reason, 'ERR_STORE_FAILURE')).toBe(true);
+    const keys = (await store.list('messages')).map((record) => record.key);
+    expect(keys).toEqual(['after', 'before']);
+  });
+
+  it('close applies the commits already called before it closes the file', async () => {
+    const store = createSqliteStore({ path });
+    const pending = store.commit([put('late')]);
+    await store.close();
+    await expect(pending).resolves.toMatchObject({ versions: [{ key: 'late' }] });
+    const again = openStore();
+    expect(await again.get('messages', 'late')).toBeDefined();
   });
 });
 
