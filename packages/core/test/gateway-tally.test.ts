@@ -220,21 +220,22 @@ describe('counts over all instances', () => {
     expect(after.devices.map((device) => device.state)).toEqual(['delivered', 'delivered']);
   });
 
-  it('a refresh that listed the journal before another send committed does not make that send count twice', async () => {
-    const w = await world(1, 4);
-    // The first send's refresh lists the journal, and its answer arrives late: meanwhile a
-    // second send refreshes, commits its count and settles it.
+  /** A store whose first listing of the tally journal answers only when the test says so. */
+  function heldJournalListing(inner: Store) {
     let held = false;
     let listed!: () => void;
     let answer!: () => void;
+    let lists = 0;
     const hasListed = new Promise<void>((resolve) => {
       listed = resolve;
     });
-    const slow: Store = Object.create(w.store, {
+    const store: Store = Object.create(inner, {
       list: {
         value: async (...args: Parameters<Store['list']>) => {
-          const result = await w.store.list(...args);
-          if (!held && args[0] === 'counters' && args[1]?.prefix?.startsWith('gw/j/')) {
+          const journal = args[0] === 'counters' && args[1]?.prefix?.startsWith('gw/j/');
+          if (journal) lists += 1;
+          const result = await inner.list(...args);
+          if (!held && journal) {
             held = true;
             listed();
             await new Promise<void>((resolve) => {
@@ -245,19 +246,52 @@ describe('counts over all instances', () => {
         },
       },
     });
-    const gateway = w.make('slow', slow);
+    return { store, hasListed, answer: () => answer(), lists: () => lists };
+  }
+
+  it('a refresh that listed the journal before another event committed does not make that event count twice', async () => {
+    const w = await world(1, 4);
+    const sender = w.persons[3]!;
+    await sender.startSession(NUMBER, w.network.businessBundle(NUMBER));
+    const frame = await sender.encrypt(NUMBER, 'in between');
+    // The first send's refresh lists the journal, and its answer arrives late: meanwhile an
+    // inbound message (no refresh of its own) commits its count and settles it.
+    const slow = heldJournalListing(w.store);
+    const gateway = w.make('slow', slow.store);
     const first = gateway.send({ from: NUMBER, to: person(0), content: 'first' });
-    await hasListed;
-    await gateway.send({ from: NUMBER, to: person(1), content: 'second' });
-    answer();
+    await slow.hasListed;
+    await gateway.receiveFrame(frame);
+    slow.answer();
     await first;
     // A third send refreshes from the store before the fold.
     await gateway.send({ from: NUMBER, to: person(2), content: 'third' });
     await gateway.idle();
     await gateway.tick();
     const day = dayOf(w.clock.now());
-    expect(gateway.statisticsExport().statistics.snapshot(day).businesses[0]?.messagesOut).toBe(3);
-    expect(gateway.integritySignals().signal('acme').snapshot.sent).toBe(3);
+    const counted = gateway.statisticsExport().statistics.snapshot(day).businesses[0];
+    expect(counted?.messagesOut).toBe(2);
+    expect(counted?.messagesIn).toBe(1);
+    expect(gateway.integritySignals().signal('acme').snapshot.sent).toBe(2);
+  });
+
+  it('sends that arrive during a refresh share the next one, which sees what another instance committed meanwhile', async () => {
+    const w = await world(2, 8);
+    const slow = heldJournalListing(w.store);
+    const a = w.make('slow', slow.store);
+    const b = w.gateways[1]!;
+    const first = a.send({ from: NUMBER, to: person(0), content: 'first' });
+    await slow.hasListed;
+    // Committed by another instance after the held refresh listed the journal.
+    await b.send({ from: NUMBER, to: person(1), content: 'from b' });
+    // Arrive while the refresh is held: they wait for the next one instead of starting their own.
+    const more = [2, 3, 4, 5].map((i) => a.send({ from: NUMBER, to: person(i), content: `more ${i}` }));
+    const listsWhileHeld = slow.lists();
+    slow.answer();
+    await Promise.all([first, ...more]);
+    expect(listsWhileHeld).toBe(1);
+    expect(slow.lists()).toBe(2);
+    // Before any tick: the shared refresh began after the four asked, so it saw b's send.
+    expect(a.integritySignals().signal('acme').snapshot.sent).toBe(6);
   });
 
   it('two instances sending at once to a person without a session start one session, counted once', async () => {

@@ -18,7 +18,7 @@ import type { SenderKeyFormat } from '../wire/sender-key-format.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
-import type { TallyView } from './cache/tally-view.js';
+import type { TallyRefreshes, TallyView } from './cache/tally-view.js';
 import { ViewClock } from './cache/view-clock.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
@@ -142,6 +142,8 @@ export class GatewayContext {
   readonly viewClock: ViewClock;
   /** Per business: what the view was built on and which journal events it holds (tally.ts). */
   readonly tallyViews = new Map<string, TallyView>();
+  /** Per business: the refresh under way and the one queued behind it (tally.ts). */
+  readonly tallyRefreshes = new Map<string, TallyRefreshes>();
   /** Orders the journal events this instance writes within one millisecond. */
   tallySequence = 0;
   readonly platformExport: PlatformExport | undefined;

@@ -161,8 +161,40 @@ export async function refreshedLevel(
   return readLevel(g, g.monitor!, ctx.id);
 }
 
-/** Brings this instance's view of a business up to the store: the folded state plus the journal. */
-export async function refreshTally(g: GatewayContext, ctx: BusinessContext, fold = true): Promise<void> {
+/**
+ * Brings this instance's view of a business up to the store: the folded state plus the journal.
+ * Concurrent callers share refreshes (`TallyRefreshes`); each still gets one that began after it
+ * asked. `fold: false` (from `foldAll`, which has just folded) runs a refresh of its own.
+ */
+export function refreshTally(g: GatewayContext, ctx: BusinessContext, fold = true): Promise<void> {
+  if (!fold) return refreshOnce(g, ctx, false);
+  let slot = g.tallyRefreshes.get(ctx.id);
+  if (!slot) {
+    slot = {};
+    g.tallyRefreshes.set(ctx.id, slot);
+  }
+  const shared = slot;
+  const start = (): Promise<void> => {
+    const running = refreshOnce(g, ctx, true).finally(() => {
+      if (shared.running === running) shared.running = undefined;
+    });
+    shared.running = running;
+    return running;
+  };
+  if (!shared.running) return start();
+  shared.queued ??= shared.running
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(() => {
+      shared.queued = undefined;
+      return start();
+    });
+  return shared.queued;
+}
+
+async function refreshOnce(g: GatewayContext, ctx: BusinessContext, fold: boolean): Promise<void> {
   const { monitor, ledger } = await engines(g);
   if (!monitor && !ledger) return;
   const keys = STATE_KEYS(ctx.id);

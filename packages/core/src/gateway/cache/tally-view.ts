@@ -17,3 +17,13 @@ export interface TallyView {
    */
   readonly inFlight: Set<string>;
 }
+
+/**
+ * Refreshes of one business's view, coalesced: callers that arrive while a refresh is under way
+ * share the next one, which starts when it ends — so each caller's refresh reads the store after
+ * the caller asked, and 64 concurrent sends cost two refreshes instead of 64.
+ */
+export interface TallyRefreshes {
+  running?: Promise<void> | undefined;
+  queued?: Promise<void> | undefined;
+}
