@@ -115,6 +115,11 @@ export class GatewayContext {
   readonly eventHandlers = new Map<string, Set<EventHandler>>();
   readonly errorHandlers = new Set<(error: unknown) => void>();
   readonly queue = new KeyedQueue();
+  /**
+   * First deliveries of one person's messages (per business), one after another in the order
+   * they were received: a slow first delivery does not let the next message overtake it.
+   */
+  readonly arrivals = new KeyedQueue();
   readonly inFlight = new Set<Promise<unknown>>();
   readonly logger: GatewayLogger | undefined;
   readonly integrityConfig: IntegrityConfig | undefined;

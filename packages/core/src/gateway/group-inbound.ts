@@ -115,7 +115,7 @@ export async function receiveGroupFrame(g: GatewayContext, frame: InboundFrame):
   for (const [index, tallies] of attempts.entries()) settleTallies(g, tallies, index === attempts.length - 1);
   g.log('debug', 'inbound group message stored', { businessId, messageId: id });
   await acknowledge(g, frame.frameId);
-  g.track(deliver(g, businessId, id));
+  g.track(g.arrivals.run(`${businessId}/${pseudonym}`, () => deliver(g, businessId, id)));
   return { kind: 'accepted', messageId: id };
 }
 

@@ -161,7 +161,7 @@ export async function receiveFrame(g: GatewayContext, frame: InboundFrame): Prom
       deviceId: frame.deviceId,
     });
   }
-  g.track(deliver(g, businessId, id));
+  g.track(g.arrivals.run(`${businessId}/${pseudonym}`, () => deliver(g, businessId, id)));
   return { kind: 'accepted', messageId: id };
 }
 
