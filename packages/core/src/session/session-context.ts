@@ -6,7 +6,7 @@ import { ChainWalks } from '../ratchet/chain-walks.js';
 import type { RatchetContext } from '../ratchet/double-ratchet.js';
 import { decodeSessionRecord, type SessionRecord } from '../ratchet/session-record.js';
 import type { SpqrMode } from '../spqr/pq-ratchet.js';
-import type { Clock, ExpectedVersion, WriteOperation } from '../storage/contract.js';
+import type { Clock, CommitResult, ExpectedVersion, WriteOperation } from '../storage/contract.js';
 import type { ProtocolAddress } from './address.js';
 import type { CommitRetry } from './commit-retry.js';
 import type { ProtocolStore, VersionedBytes } from './protocol-store.js';
@@ -206,13 +206,20 @@ export class SessionContext {
     read: ReadSet,
     extra: readonly ExpectedVersion[] = [],
   ): Promise<void> {
-    const result = await this.records.store.commit(writes, {
-      expectVersions: [
-        { namespace: 'sessions', key: read.sessionKey, version: read.sessionVersion },
-        { namespace: 'identities', key: read.identityKeyName, version: read.identity.version },
-        ...extra,
-      ],
-    });
+    let result: CommitResult;
+    try {
+      result = await this.records.store.commit(writes, {
+        expectVersions: [
+          { namespace: 'sessions', key: read.sessionKey, version: read.sessionVersion },
+          { namespace: 'identities', key: read.identityKeyName, version: read.identity.version },
+          ...extra,
+        ],
+      });
+    } catch (error) {
+      if (isParleyError(error, 'ERR_STORE_CONFLICT') && extra.length > 0)
+        await this.checkCallerRecords(extra, error);
+      throw error;
+    }
     if (this.cacheSize === 0) return;
     let identity = read.identity;
     for (const written of result.versions) {
@@ -228,6 +235,25 @@ export class SessionContext {
       }
     }
     remember(this.identityCache, read.identityKeyName, identity, this.cacheSize);
+  }
+
+  /**
+   * After a conflict: when a record the caller expected (`alsoExpect`) is no longer at the
+   * version it named, re-running the operation from fresh reads cannot succeed — its version
+   * does not come back — so the conflict is final (`details.final`), not retried.
+   */
+  private async checkCallerRecords(extra: readonly ExpectedVersion[], conflict: ParleyError): Promise<void> {
+    for (const expected of extra) {
+      const current = await this.records.store.get(expected.namespace, expected.key);
+      if ((current?.version ?? 0) !== expected.version) {
+        throw new ParleyError(
+          'ERR_STORE_CONFLICT',
+          `a record the caller expected in "${expected.namespace}" (alsoExpect) changed; retrying cannot succeed`,
+          { ...conflict.details, final: true },
+          { cause: conflict },
+        );
+      }
+    }
   }
 
   /**
@@ -295,7 +321,7 @@ export class SessionContext {
         const dirty = this.touched.delete(key);
         if (isParleyError(error, 'ERR_STORE_CONFLICT')) {
           this.forget(address);
-          if (await schedule.backOff()) continue;
+          if (error.details.final !== true && (await schedule.backOff())) continue;
           throw error;
         }
         // The operation changed the cached record before failing: drop it.

@@ -59,7 +59,11 @@ export interface EncryptOptions {
    * same bytes).
    */
   readonly alsoWrite?: (message: CiphertextMessage) => readonly WriteOperation[];
-  /** Versions the commit must also find (e.g. "this frame was not stored yet": version 0). */
+  /**
+   * Versions the commit must also find (e.g. "this frame was not stored yet": version 0). When
+   * one of them has moved, the operation fails at once with a final `ERR_STORE_CONFLICT`
+   * (`details.final`), without the re-runs a conflict on the session gets.
+   */
   readonly alsoExpect?: readonly ExpectedVersion[];
 }
 
