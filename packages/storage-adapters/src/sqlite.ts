@@ -26,6 +26,7 @@ import {
   type Clock,
   type CommitOptions,
   type CommitResult,
+  isParleyError,
   type ListedRecord,
   type ListOptions,
   type Mutation,
@@ -175,13 +176,18 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     return out;
   });
 
-  const applyCommit = db.transaction((mutation: Mutation, commitOptions: CommitOptions, now: number) => {
+  /**
+   * Checks one commit's versions, then writes it, numbering its puts from `sequence`; returns
+   * the versions and the sequence after it. Every check comes before the first write, so a
+   * conflict leaves nothing of the commit behind.
+   */
+  function applyOne(mutation: Mutation, commitOptions: CommitOptions, now: number, sequence: number) {
     for (const expected of checkExpectations(commitOptions.expectVersions)) {
       const current = statements.version.get({ ns: expected.namespace, key: encodeKey(expected.key), now });
       const actual = typeof current === 'number' ? current : 0;
       if (actual !== expected.version) throw conflictError('sqlite', expected, actual);
     }
-    let sequence = Number(statements.readSequence.get());
+    let next = sequence;
     const versions: { namespace: Namespace; key: string; version: number }[] = [];
     mutation.forEach((op, index) => {
       beforeWrite?.(op, index);
@@ -189,33 +195,55 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
         statements.delete.run({ ns: op.namespace, key: encodeKey(op.key) });
         return;
       }
-      sequence += 1;
+      next += 1;
       statements.upsert.run({
         ns: op.namespace,
         key: encodeKey(op.key),
         value: op.value,
-        version: sequence,
+        version: next,
         expiresAt: op.expiresAt ?? null,
       });
-      versions.push({ namespace: op.namespace, key: op.key, version: sequence });
+      versions.push({ namespace: op.namespace, key: op.key, version: next });
     });
+    return { versions, sequence: next };
+  }
+
+  const applyCommit = db.transaction((mutation: Mutation, commitOptions: CommitOptions, now: number) => {
+    const { versions, sequence } = applyOne(mutation, commitOptions, now, readSequence());
     statements.writeSequence.run({ value: sequence });
     return versions;
   });
 
-  // Nested inside applyBatch, better-sqlite3 runs applyCommit in a savepoint: a throw rolls back
-  // that commit's writes only. An error after which SQLite has ended the whole transaction
-  // (it does so on some I/O and out-of-memory errors) fails every commit of the batch.
-  const applyBatch = db.transaction((batch: readonly QueuedCommit[], now: number) => {
+  // Called inside a transaction, better-sqlite3 runs this in a savepoint: a throw rolls back
+  // that commit's writes alone.
+  const applyIsolated = db.transaction(applyOne);
+
+  /**
+   * A batch in one transaction; the store-wide sequence is read and written once. Fast path
+   * (`isolate` false): no savepoints — a conflict is found before its commit writes anything;
+   * any other failure aborts the whole transaction (`Isolate`) and fails that commit; the others
+   * run again with a savepoint each, so that a further failure rolls back only its own commit. An error after which
+   * SQLite has ended the transaction itself (some I/O and out-of-memory errors) fails them all.
+   */
+  const applyBatch = db.transaction((batch: readonly QueuedCommit[], now: number, isolate: boolean) => {
+    let sequence = readSequence();
     for (const entry of batch) {
       try {
-        entry.versions = applyCommit(entry.mutation, entry.options, now);
+        const applied = (isolate ? applyIsolated : applyOne)(entry.mutation, entry.options, now, sequence);
+        entry.versions = applied.versions;
+        sequence = applied.sequence;
       } catch (error) {
         if (!db.inTransaction) throw error;
         entry.error = error;
+        if (!isolate && !isParleyError(error, 'ERR_STORE_CONFLICT')) throw new Isolate(entry);
       }
     }
+    statements.writeSequence.run({ value: sequence });
   });
+
+  function readSequence(): number {
+    return Number(statements.readSequence.get());
+  }
 
   let queue: QueuedCommit[] = [];
   let flushScheduled = false;
@@ -225,8 +253,20 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
+    const now = expiry.now();
     try {
-      applyBatch.immediate(batch, expiry.now());
+      try {
+        applyBatch.immediate(batch, now, false);
+      } catch (error) {
+        if (!(error instanceof Isolate)) throw error;
+        // The failed commit keeps its error; the others run again, each in a savepoint.
+        const others = batch.filter((entry) => entry !== error.failed);
+        for (const entry of others) {
+          entry.versions = undefined;
+          entry.error = undefined;
+        }
+        applyBatch.immediate(others, now, true);
+      }
     } catch (error) {
       const failure = commitFailure(error);
       for (const entry of batch) entry.reject(failure);
@@ -330,6 +370,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       db.close();
     },
   };
+}
+
+/** Aborts a batch's fast path: a commit failed after it began writing (see applyBatch). */
+class Isolate extends Error {
+  constructor(readonly failed: QueuedCommit) {
+    super('a commit of the batch failed after it began writing');
+  }
 }
 
 function commitFailure(error: unknown): ParleyError {

@@ -202,6 +202,44 @@ describe('sqlite group commit', () => {
     expect(keys).toEqual(['after', 'before']);
   });
 
+  it('a failure that would pass on a second try still fails its commit; two failing commits fail alone', async () => {
+    const failures = new Map<string, number>();
+    const store = openStore({
+      testHooks: {
+        beforeWrite: (op) => {
+          // Each poisoned key fails the first time it is written, never again.
+          if (op.type === 'put' && op.key.startsWith('poison') && !failures.has(op.key)) {
+            failures.set(op.key, 1);
+            throw new Error('injected');
+          }
+        },
+      },
+    });
+    const outcomes = await Promise.allSettled([
+      store.commit([put('one')]),
+      store.commit([put('half-1'), put('poison-1')]),
+      store.commit([put('two')]),
+      store.commit([put('half-2'), put('poison-2')]),
+      store.commit([put('three')]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect([...failures.keys()]).toEqual(['poison-1', 'poison-2']);
+    const keys = (await store.list('messages')).map((record) => record.key);
+    expect(keys).toEqual(['one', 'three', 'two']);
+    const versions = outcomes.flatMap((outcome) =>
+      outcome.status === 'fulfilled' ? outcome.value.versions.map((entry) => entry.version) : [],
+    );
+    for (const [i, key] of ['one', 'two', 'three'].entries()) {
+      expect((await store.get('messages', key))?.version).toBe(versions[i]);
+    }
+  });
+
   it('close applies the commits already called before it closes the file', async () => {
     const store = createSqliteStore({ path });
     const pending = store.commit([put('late')]);
