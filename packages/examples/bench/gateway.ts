@@ -53,6 +53,8 @@ export interface GatewayBenchConfig {
   readonly messages: Readonly<Record<GatewayStoreKind, number>>;
   /** Messages of the one-in-flight breakdown pass, per phase. */
   readonly breakdownMessages: number;
+  /** Only these stores (profiling); default: memory, SQLite file and, with a URL, PostgreSQL. */
+  readonly stores?: readonly GatewayStoreKind[];
 }
 
 export const GATEWAY_FULL: GatewayBenchConfig = {
@@ -520,7 +522,11 @@ export async function runGatewayBench(
   pgUrl: string | undefined,
   log: (line: string) => void = () => undefined,
 ): Promise<GatewayRow[]> {
-  const kinds: GatewayStoreKind[] = ['memory', 'sqlite-file', ...(pgUrl ? (['postgres'] as const) : [])];
+  const kinds: readonly GatewayStoreKind[] = config.stores ?? [
+    'memory',
+    'sqlite-file',
+    ...(pgUrl ? (['postgres'] as const) : []),
+  ];
   const deployments: Deployment[] = [];
   const rows: GatewayRow[] = [];
   try {
@@ -633,8 +639,25 @@ export function gatewayLines(
   ];
 }
 
+/**
+ * Alone, for profiling one row: `tsx --conditions=parley-source bench/gateway.ts [--quick]
+ * [--stores=memory,sqlite-file,postgres] [--people=200]`.
+ */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const config = process.argv.includes('--quick') ? GATEWAY_QUICK : GATEWAY_FULL;
+  const option = (name: string) =>
+    process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) || undefined;
+  const base = process.argv.includes('--quick') ? GATEWAY_QUICK : GATEWAY_FULL;
+  const stores = option('stores')?.split(',') as GatewayStoreKind[] | undefined;
+  const people = option('people');
+  if (people && !/^\d+(,\d+)*$/.test(people)) throw new Error(`--people: expected counts such as 1,200`);
+  for (const kind of stores ?? []) {
+    if (!(kind in STORE_LABEL)) throw new Error(`--stores: unknown store "${kind}"`);
+  }
+  const config: GatewayBenchConfig = {
+    ...base,
+    ...(stores ? { stores } : {}),
+    ...(people ? { people: people.split(',').map(Number) } : {}),
+  };
   const rows = await runGatewayBench(config, process.env.PARLEY_PG_URL, print);
   for (const line of gatewayLines(rows, config, {})) print(line);
 }
