@@ -9,6 +9,7 @@ import { utf8 } from '../src/bytes.js';
 import { createPortableCrypto } from '../src/crypto/portable.js';
 import { createDeterministicRandom } from '../src/crypto/random.js';
 import { isParleyError } from '../src/errors.js';
+import { accessHeadKey } from '../src/gateway/durable/layout.js';
 import { createGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import type { MessageId } from '../src/gateway/types.js';
@@ -198,6 +199,43 @@ describe('the access log', () => {
       expect(verification.problem?.seq, name).toBe(expected.seq);
       expect(verification.problem?.reason, name).toMatch(expected.reason);
     }
+  });
+
+  it('an append that keeps losing the chain head to other instances waits and retries instead of failing the call', async () => {
+    const clock = new ManualClock();
+    const inner = createMemoryStore({ clock });
+    const head = accessHeadKey('a');
+    let interfere = 0;
+    let interfered = 0;
+    // Another instance appends (the head's version moves) right before each of this one's tries.
+    const contended: Store = Object.create(inner, {
+      commit: {
+        value: async (...args: Parameters<Store['commit']>) => {
+          if (interfere > 0 && args[0].some((op) => op.type === 'put' && op.key === head)) {
+            interfere -= 1;
+            interfered += 1;
+            const stored = await inner.get('meta', head);
+            await inner.commit([{ type: 'put', namespace: 'meta', key: head, value: stored!.value }]);
+          }
+          return inner.commit(...args);
+        },
+      },
+    });
+    const w = await twoBusinesses({
+      store: contended,
+      vaultStore: createMemoryStore({ clock }),
+      clock,
+      network: new TestNetwork({ random: createDeterministicRandom('net') }),
+    });
+    await w.gateway.registerBusiness({ businessId: 'a' });
+    await w.gateway.addNumber('a', A_NUMBER);
+    const a = w.gateway.forBusiness('a', { principal: 'p' });
+    await a.numbers();
+    // More lost races in a row than a fixed number of immediate retries allowed (20).
+    interfere = 21;
+    await expect(a.numbers()).resolves.toEqual([A_NUMBER]);
+    expect(interfered).toBe(21);
+    expect(await w.gateway.accessLog().verify('a')).toMatchObject({ ok: true, records: 2, lastSeq: 2 });
   });
 
   it('records expire after 90 days and the rest still verifies; two instances append to one chain', async () => {

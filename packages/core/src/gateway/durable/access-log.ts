@@ -2,6 +2,7 @@ import { ByteReader, ByteWriter } from '../../binary.js';
 import { fromHex, toHex, utf8 } from '../../bytes.js';
 import { constantTimeEqual } from '../../crypto/constant-time.js';
 import { type ErrorCode, isParleyError, ParleyError } from '../../errors.js';
+import { CommitRetry } from '../../session/commit-retry.js';
 import type { GatewayContext } from '../context.js';
 import { ACCESS_LOG_KEY, accessHeadKey, accessRecordKey, accessRecordPrefix } from './layout.js';
 import { put } from './message-store.js';
@@ -144,7 +145,6 @@ const RECORD_FORMAT = 1;
 const GROUP_RECORD_FORMAT = 2;
 const MAC_LENGTH = 32;
 const ZERO_MAC = new Uint8Array(MAC_LENGTH);
-const APPEND_ATTEMPTS = 20;
 export const ACCESS_LOG_KEY_CONTEXT = 'parley/access-log/mac-key';
 
 interface Head {
@@ -160,7 +160,10 @@ export async function appendAccess(
   if (!g.accessLogRetentionMs) return;
   const key = await accessLogKey(g);
   await g.queue.run(`access-log/${fields.businessId}`, async () => {
-    for (let attempt = 1; ; attempt++) {
+    // Instances appending at once race for the head: a loser waits a jittered, growing delay
+    // and chains onto the winner's record, until the time budget is spent.
+    const schedule = new CommitRetry(g.clock, g.random).start();
+    for (;;) {
       const stored = await g.store.get('meta', accessHeadKey(fields.businessId));
       const head = stored ? decodeHead(stored.value) : undefined;
       const at = Math.max(g.clock.now(), head?.at ?? 0);
@@ -189,7 +192,7 @@ export async function appendAccess(
         return;
       } catch (error) {
         // Another instance appended first: chain onto its record.
-        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || attempt >= APPEND_ATTEMPTS) throw error;
+        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || !(await schedule.backOff())) throw error;
       }
     }
   });
