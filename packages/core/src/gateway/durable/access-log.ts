@@ -145,6 +145,8 @@ const RECORD_FORMAT = 1;
 const GROUP_RECORD_FORMAT = 2;
 const MAC_LENGTH = 32;
 const ZERO_MAC = new Uint8Array(MAC_LENGTH);
+/** How long an append may keep losing the chain head to other instances before it fails. */
+const APPEND_BUDGET_MS = 30_000;
 export const ACCESS_LOG_KEY_CONTEXT = 'parley/access-log/mac-key';
 
 interface Head {
@@ -161,8 +163,9 @@ export async function appendAccess(
   const key = await accessLogKey(g);
   await g.queue.run(`access-log/${fields.businessId}`, async () => {
     // Instances appending at once race for the head: a loser waits a jittered, growing delay
-    // and chains onto the winner's record, until the time budget is spent.
-    const schedule = new CommitRetry(g.clock, g.random).start();
+    // and chains onto the winner's record. The budget is long: the record is written after the
+    // operation it logs, and giving up would report a send that happened as failed.
+    const schedule = new CommitRetry(g.clock, g.random, { budgetMs: APPEND_BUDGET_MS }).start();
     for (;;) {
       const stored = await g.store.get('meta', accessHeadKey(fields.businessId));
       const head = stored ? decodeHead(stored.value) : undefined;
