@@ -759,6 +759,20 @@ export function runStoreConformance(
         expect(mutation).toHaveLength(1);
       });
 
+      it('what commit stores is what it was given when called, even if the caller changes it before it settles', async () => {
+        const store = await open();
+        const value = Uint8Array.of(1, 2, 3);
+        const mutation: WriteOperation[] = [put('sessions', 's', value)];
+        const expectVersions = [{ namespace: 'sessions' as const, key: 's', version: 0 }];
+        const pending = store.commit(mutation, { expectVersions });
+        value.fill(0);
+        mutation[0] = put('sessions', 'other', 'x');
+        expectVersions[0] = { namespace: 'sessions', key: 's', version: 99 };
+        await pending;
+        expect((await store.get('sessions', 's'))?.value).toEqual(Uint8Array.of(1, 2, 3));
+        expect(await store.get('sessions', 'other')).toBeUndefined();
+      });
+
       it('mutating a returned array does not change the record or other readers', async () => {
         const store = await open();
         await store.commit([put('sessions', 's', Uint8Array.of(1, 2, 3))]);

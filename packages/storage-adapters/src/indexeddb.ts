@@ -47,6 +47,7 @@ import {
   ExpiryClock,
   isLive,
   type StoreTestHooks,
+  stagedMutation,
 } from '@parley/core/storage';
 import { get as idbGet, getMany as idbGetMany, type UseStore } from 'idb-keyval';
 
@@ -231,7 +232,7 @@ export async function createIndexedDbStore(options: IndexedDbStoreOptions): Prom
       const expectations = checkExpectations(commitOptions.expectVersions);
       const now = expiry.now();
       // Copies taken before the transaction starts: the caller may reuse its arrays at once.
-      const staged = mutation.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : op));
+      const staged = stagedMutation(mutation);
 
       return new Promise<CommitResult>((resolve, reject) => {
         let tx: IDBTransaction;

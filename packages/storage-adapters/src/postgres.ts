@@ -35,6 +35,7 @@ import {
   checkSweepNow,
   closedError,
   ExpiryClock,
+  stagedMutation,
 } from '@parley/core/storage';
 import pg from 'pg';
 import { type CommitContext, commitMutation } from './postgres-commit.js';
@@ -190,7 +191,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       assertOpen();
       checkMutation(mutation);
       const expectations = checkExpectations(commitOptions.expectVersions);
-      return commitMutation(commitContext, mutation, expectations, expiry.now());
+      // Written after awaits (a connection, the first round trip): copies taken now.
+      return commitMutation(commitContext, stagedMutation(mutation), expectations, expiry.now());
     },
 
     async sweepExpired(now) {

@@ -7,10 +7,11 @@
  *   TRUNCATE checkpoint so swept bytes are gone from both the database file and the WAL.
  * - Group commit: the commits called during one turn of the event loop are applied together,
  *   in call order, in one `BEGIN IMMEDIATE` transaction (so one WAL sync for all of them). Each
- *   is still all-or-nothing: it runs in a savepoint of its own — its version checks see the
- *   commits queued before it — and a conflict or failure rolls back that commit alone. No commit
- *   resolves before the transaction holding it is durable. `groupCommit: false` gives every
- *   commit a transaction of its own, run at once.
+ *   is still all-or-nothing: its version checks run before its first write and see the commits
+ *   queued before it, so a conflict leaves nothing of it behind; a commit that fails after it
+ *   began writing fails alone (the others run again, each in a savepoint). No commit resolves
+ *   before the transaction holding it is durable. `groupCommit: false` gives every commit a
+ *   transaction of its own, run at once.
  * - The transaction takes the write lock first, then checks versions, then writes, so two
  *   processes sharing the file cannot interleave a check and a write. Waiting for the lock is
  *   bounded by `busyTimeoutMs`.
@@ -50,6 +51,7 @@ import {
   conflictError,
   ExpiryClock,
   type StoreTestHooks,
+  stagedMutation,
 } from '@parley/core/storage';
 import Database from 'better-sqlite3';
 
@@ -221,9 +223,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   /**
    * A batch in one transaction; the store-wide sequence is read and written once. Fast path
    * (`isolate` false): no savepoints — a conflict is found before its commit writes anything;
-   * any other failure aborts the whole transaction (`Isolate`) and fails that commit; the others
-   * run again with a savepoint each, so that a further failure rolls back only its own commit. An error after which
-   * SQLite has ended the transaction itself (some I/O and out-of-memory errors) fails them all.
+   * any other failure aborts the whole transaction (`Isolate`) and fails that commit; the
+   * others run again with a savepoint each, so that a further failure rolls back only its own
+   * commit. An error after which SQLite has ended the transaction itself (some I/O and
+   * out-of-memory errors) fails them all.
    */
   const applyBatch = db.transaction((batch: readonly QueuedCommit[], now: number, isolate: boolean) => {
     let sequence = readSequence();
@@ -334,7 +337,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     async commit(mutation: Mutation, commitOptions: CommitOptions = {}): Promise<CommitResult> {
       assertOpen();
       checkMutation(mutation);
-      checkExpectations(commitOptions.expectVersions);
+      const expectVersions = checkExpectations(commitOptions.expectVersions);
       if (!groupCommit) {
         try {
           return { versions: applyCommit.immediate(mutation, commitOptions, expiry.now()) };
@@ -342,8 +345,10 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
           throw commitFailure(error);
         }
       }
+      // Applied later in this turn: copies taken now (a caller may reuse or zero its buffers).
+      const staged = stagedMutation(mutation);
       return new Promise<CommitResult>((resolve, reject) => {
-        queue.push({ mutation, options: commitOptions, resolve, reject });
+        queue.push({ mutation: staged, options: { expectVersions }, resolve, reject });
         if (!flushScheduled) {
           flushScheduled = true;
           setImmediate(flush);

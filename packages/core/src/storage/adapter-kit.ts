@@ -69,6 +69,15 @@ export function checkMutation(mutation: Mutation): void {
   });
 }
 
+/**
+ * A copy of a checked mutation, values included, for an adapter that writes it after an await:
+ * what it stores is what the caller passed when it called `commit`, whatever the caller does
+ * with its arrays afterwards.
+ */
+export function stagedMutation(mutation: Mutation): Mutation {
+  return mutation.map((op) => (op.type === 'put' ? { ...op, value: op.value.slice() } : { ...op }));
+}
+
 export function checkExpectations(
   expectations: readonly ExpectedVersion[] | undefined,
 ): readonly ExpectedVersion[] {
@@ -81,7 +90,8 @@ export function checkExpectations(
       throw invalid(`"expectVersions[${i}].version" expected a non-negative integer`);
     }
   });
-  return expectations;
+  // Copies: an adapter that checks them after an await reads what the caller passed.
+  return expectations.map(({ namespace, key, version }) => ({ namespace, key, version }));
 }
 
 export function checkSweepNow(now: unknown): asserts now is number {
