@@ -268,7 +268,7 @@ export async function createIndexedDbStore(options: IndexedDbStoreOptions): Prom
               if (actual !== expected.version) throw conflictError('indexeddb', expected, actual);
             });
             staged.forEach((op, index) => {
-              beforeWrite?.(op, index);
+              beforeWrite?.(mutation[index]!, index);
               if (op.type === 'delete') {
                 recordStore.delete([op.namespace, op.key]);
                 return;

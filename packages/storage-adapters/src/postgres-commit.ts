@@ -50,10 +50,13 @@ const NOTHING_WRITTEN = 'the commit was rolled back; nothing was written.';
 const TERMINATE_WAIT_MS = 5_000;
 
 interface Encoded {
+  /** The caller's operation (what the test hooks see). */
   readonly op: WriteOperation;
   readonly key: Buffer;
   /** namespace + key, for grouping. */
   readonly id: string;
+  /** A put's value, copied when `commit` was called (the caller may reuse its buffer). */
+  readonly value: Uint8Array | undefined;
 }
 
 type PutVersion = { namespace: Namespace; key: string; version: number };
@@ -73,14 +76,20 @@ export async function commitMutation(
     if (expectations.length > 0) await checkOnly(ctx, expectations, now);
     return { versions: [] };
   }
+  // Before any await: the values as the caller passed them.
+  const ops: Encoded[] = mutation.map((op) => {
+    const key = encodeKey(op.key);
+    const value = op.type === 'put' ? op.value.slice() : undefined;
+    return { op, key, id: `${op.namespace}\u0000${key.toString('hex')}`, value };
+  });
   try {
-    return await attempt(ctx, mutation, expectations, now);
+    return await attempt(ctx, ops, expectations, now);
   } catch (error) {
     if (!(error instanceof NotSent)) throw error;
     // The pool handed out a connection that had died (a restarted server, a cut idle socket) before
     // COMMIT was sent: nothing can have been written, so one more attempt on a new connection is safe.
     try {
-      return await attempt(ctx, mutation, expectations, now);
+      return await attempt(ctx, ops, expectations, now);
     } catch (again) {
       throw again instanceof NotSent ? ctx.failure(again.error, 'committing', 'nothing was written.') : again;
     }
@@ -89,20 +98,16 @@ export async function commitMutation(
 
 async function attempt(
   ctx: CommitContext,
-  mutation: Mutation,
+  ops: readonly Encoded[],
   expectations: readonly ExpectedVersion[],
   now: number,
 ): Promise<CommitResult> {
-  const ops: Encoded[] = mutation.map((op) => {
-    const key = encodeKey(op.key);
-    return { op, key, id: `${op.namespace}\u0000${key.toString('hex')}` };
-  });
   const expected = expectations.map((e) => ({ ...e, encoded: encodeKey(e.key) }));
   const plan = planLocks(ctx.schema, [
     ...ops.map((o) => ({ namespace: o.op.namespace, key: o.key })),
     ...expected.map((e) => ({ namespace: e.namespace, key: e.encoded })),
   ]);
-  const puts = mutation.filter((op) => op.type === 'put').length;
+  const puts = ops.filter((encoded) => encoded.op.type === 'put').length;
   const commitId = randomBytes(16);
   // Visible in pg_stat_activity while (and only while) this transaction runs.
   const tag = `parley-commit-${commitId.toString('hex')}`;
@@ -204,7 +209,7 @@ async function attempt(
     run.keys.push(encoded.key);
     if (op.type === 'put') {
       const version = versions[result.length]!;
-      run.values.push(op.value);
+      run.values.push(encoded.value!);
       run.versions.push(version);
       run.expiries.push(op.expiresAt ?? null);
       result.push({ namespace: op.namespace, key: op.key, version });

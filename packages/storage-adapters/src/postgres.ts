@@ -35,7 +35,6 @@ import {
   checkSweepNow,
   closedError,
   ExpiryClock,
-  stagedMutation,
 } from '@parley/core/storage';
 import pg from 'pg';
 import { type CommitContext, commitMutation } from './postgres-commit.js';
@@ -191,8 +190,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       assertOpen();
       checkMutation(mutation);
       const expectations = checkExpectations(commitOptions.expectVersions);
-      // Written after awaits (a connection, the first round trip): copies taken now.
-      return commitMutation(commitContext, stagedMutation(mutation), expectations, expiry.now());
+      return commitMutation(commitContext, mutation, expectations, expiry.now());
     },
 
     async sweepExpired(now) {

@@ -72,7 +72,9 @@ export interface SqliteStoreOptions {
 }
 
 interface QueuedCommit {
+  /** Copied at the call; `caller` is what the caller passed (what the test hooks see). */
   readonly mutation: Mutation;
+  readonly caller: Mutation;
   readonly options: CommitOptions;
   readonly resolve: (result: CommitResult) => void;
   readonly reject: (error: unknown) => void;
@@ -183,7 +185,13 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
    * the versions and the sequence after it. Every check comes before the first write, so a
    * conflict leaves nothing of the commit behind.
    */
-  function applyOne(mutation: Mutation, commitOptions: CommitOptions, now: number, sequence: number) {
+  function applyOne(
+    mutation: Mutation,
+    commitOptions: CommitOptions,
+    now: number,
+    sequence: number,
+    caller: Mutation = mutation,
+  ) {
     for (const expected of checkExpectations(commitOptions.expectVersions)) {
       const current = statements.version.get({ ns: expected.namespace, key: encodeKey(expected.key), now });
       const actual = typeof current === 'number' ? current : 0;
@@ -192,7 +200,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     let next = sequence;
     const versions: { namespace: Namespace; key: string; version: number }[] = [];
     mutation.forEach((op, index) => {
-      beforeWrite?.(op, index);
+      beforeWrite?.(caller[index]!, index);
       if (op.type === 'delete') {
         statements.delete.run({ ns: op.namespace, key: encodeKey(op.key) });
         return;
@@ -232,7 +240,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     let sequence = readSequence();
     for (const entry of batch) {
       try {
-        const applied = (isolate ? applyIsolated : applyOne)(entry.mutation, entry.options, now, sequence);
+        const apply = isolate ? applyIsolated : applyOne;
+        const applied = apply(entry.mutation, entry.options, now, sequence, entry.caller);
         entry.versions = applied.versions;
         sequence = applied.sequence;
       } catch (error) {
@@ -348,7 +357,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
       // Applied later in this turn: copies taken now (a caller may reuse or zero its buffers).
       const staged = stagedMutation(mutation);
       return new Promise<CommitResult>((resolve, reject) => {
-        queue.push({ mutation: staged, options: { expectVersions }, resolve, reject });
+        queue.push({ mutation: staged, caller: mutation, options: { expectVersions }, resolve, reject });
         if (!flushScheduled) {
           flushScheduled = true;
           setImmediate(flush);

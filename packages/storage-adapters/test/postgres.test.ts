@@ -3,7 +3,7 @@
  * the indexes the queries use, region, pool settings, the sweep's batches, corrupted rows, and
  * commits from several store instances (separate pools, so separate server sessions) at once.
  */
-import { isParleyError, type ParleyError, type Store } from '@parley/core';
+import { isParleyError, type ParleyError, type Store, type WriteOperation } from '@parley/core';
 import { afterEach, expect, it } from 'vitest';
 import { createFakeClock } from '../src/conformance.js';
 import { createPostgresStore, POSTGRES_SCHEMA_VERSION, type PostgresStoreOptions } from '../src/postgres.js';
@@ -178,6 +178,19 @@ describePostgres('postgres settings, sweeping and stored rows', () => {
     );
     expect(sessions[0]!.n).toBeGreaterThan(0);
     expect(sessions[0]!.n).toBeLessThanOrEqual(2);
+  });
+
+  it('the beforeWrite test hook sees the operations the caller passed (the same objects), in order', async () => {
+    const seen: WriteOperation[] = [];
+    const store = await open({ testHooks: { beforeWrite: (op) => seen.push(op) } });
+    const mutation: WriteOperation[] = [
+      { type: 'put', namespace: 'messages', key: 'a', value: bytes('a') },
+      { type: 'delete', namespace: 'messages', key: 'b' },
+    ];
+    await store.commit(mutation);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toBe(mutation[0]);
+    expect(seen[1]).toBe(mutation[1]);
   });
 
   it('sweeps in bounded batches and prunes nothing that is live', async () => {

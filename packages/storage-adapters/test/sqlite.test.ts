@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isParleyError, type ParleyError, type Store } from '@parley/core';
+import { isParleyError, type ParleyError, type Store, type WriteOperation } from '@parley/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFakeClock } from '../src/conformance.js';
@@ -237,6 +237,22 @@ describe('sqlite group commit', () => {
     );
     for (const [i, key] of ['one', 'two', 'three'].entries()) {
       expect((await store.get('messages', key))?.version).toBe(versions[i]);
+    }
+  });
+
+  it('the beforeWrite test hook sees the operations the caller passed (the same objects), grouped or not', async () => {
+    for (const groupCommit of [true, false]) {
+      const seen: WriteOperation[] = [];
+      const store = openStore({
+        path: join(directory, `hooks-${groupCommit}.db`),
+        groupCommit,
+        testHooks: { beforeWrite: (op) => seen.push(op) },
+      });
+      const mutation: WriteOperation[] = [put('a'), { type: 'delete', namespace: 'messages', key: 'b' }];
+      await store.commit(mutation);
+      expect(seen).toHaveLength(2);
+      expect(seen[0]).toBe(mutation[0]);
+      expect(seen[1]).toBe(mutation[1]);
     }
   });
 

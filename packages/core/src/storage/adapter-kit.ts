@@ -140,6 +140,9 @@ export function isLive(expiresAt: number | undefined | null, now: number): boole
 
 /** Testing hook shape accepted by every adapter (see the conformance suite's fault injector). */
 export interface StoreTestHooks {
-  /** Called inside `commit` before each write, after the version checks. Throwing aborts the commit. */
+  /**
+   * Called inside `commit` before each write, after the version checks, with the operation the
+   * caller passed (the same object) and its index. Throwing aborts the commit.
+   */
   readonly beforeWrite?: (operation: WriteOperation, index: number) => void;
 }
