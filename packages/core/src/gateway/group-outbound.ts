@@ -6,10 +6,9 @@ import { isParleyError, ParleyError } from '../errors.js';
 import type { GroupDistribution, GroupSessions } from '../groups/group-sessions.js';
 import type { SendPermit } from '../integrity/monitor.js';
 import type { ProtocolAddress } from '../session/address.js';
-import type { ExpectedVersion, WriteOperation } from '../storage/contract.js';
+import type { ExpectedVersion } from '../storage/contract.js';
 import { business } from './businesses.js';
 import type { BusinessContext, GatewayContext } from './context.js';
-import { receiptOutboxChanges } from './durable/claims.js';
 import { currentDevices, readDeviceList } from './durable/device-lists.js';
 import { handOver, statusEvent } from './durable/event-outbox.js';
 import { decodeStoredFrame, encodeStoredFrame } from './durable/frames.js';
@@ -57,6 +56,7 @@ import { groupBusiness, groupQueueKey, noSuchGroup, rotateIfDue } from './groups
 import { checkSend } from './integrity-counters.js';
 import { MAX_CONTENT_LENGTH } from './options.js';
 import {
+  commitReceipt,
   commitSend,
   encryptFor,
   failureReason,
@@ -65,13 +65,7 @@ import {
   utf8Length,
 } from './outbound.js';
 import { expired } from './retention.js';
-import {
-  applyAheadLoaded,
-  commitExpectingWithTallies,
-  newTally,
-  refreshTally,
-  settleTallies,
-} from './tally.js';
+import { applyAheadLoaded, newTally, refreshTally, settleTallies } from './tally.js';
 import type { GroupSendRequest, MessageId, SenderKeyMissingReport } from './types.js';
 import {
   assertArgumentObject,
@@ -499,35 +493,13 @@ async function applyGroupReceipt(
     device = { id: parsed.deviceId, state: 'pending', member };
     record.devices.push(device);
   }
-  if (device.state === 'delivered') return 'done';
-  device.state = 'delivered';
-  const first = record.status !== 'delivered';
-  record.status = 'delivered';
-  const key = messageKey(businessId, parsed.id);
-  const writes: WriteOperation[] = [
-    sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
-  ];
-  const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  // The outbox entry and the device's stored frame (durable/claims.ts); not the entry when the
-  // device was unlisted: a list that missed one device may miss others, and the next attempt
-  // sets it right.
-  const outbox = await receiptOutboxChanges(g, businessId, parsed.id, {
-    frameKey: groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId),
-    nothingLeft: !unlisted && record.devices.every((candidate) => candidate.state !== 'pending'),
-  });
-  writes.push(...outbox.writes);
-  expect.push(...outbox.expect);
   // As for 1:1: `delivered` once, at the first member device; status() shows every device;
   // billed once per group message.
-  const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
-  if (delivered) writes.push(delivered.write);
-  const tallies = delivered
-    ? [newTally(g, ctx, { kind: 'group-delivered', at: g.clock.now(), messageId: parsed.id })]
-    : [];
-  const committed = await commitExpectingWithTallies(g, writes, tallies, expect);
-  if (!committed) return 'conflict';
-  if (delivered) await handOver(g, [delivered.pending]);
-  return 'done';
+  return commitReceipt(g, ctx, { id: parsed.id, record, version: stored.version }, device, {
+    unlisted,
+    frameKey: groupFrameKey(businessId, parsed.id, parsed.member!, parsed.deviceId),
+    delivered: { kind: 'group-delivered', at: g.clock.now(), messageId: parsed.id },
+  });
 }
 
 /**

@@ -50,6 +50,7 @@ import {
   openContent,
   sealContent,
 } from './durable/records.js';
+import type { TallyEvent } from './durable/tally-journal.js';
 import { memberTag } from './group-frames.js';
 import { checkSend } from './integrity-counters.js';
 import { checkMediaContent, loadAttachment } from './media-content.js';
@@ -337,38 +338,46 @@ async function applyReceipt(
     device = { id: parsed.deviceId, state: 'pending' };
     record.devices.push(device);
   }
+  return commitReceipt(g, ctx, { id: parsed.id, record, version: stored.version }, device, {
+    unlisted,
+    frameKey: frameKey(businessId, parsed.id, parsed.deviceId),
+    delivered: { kind: 'delivered', at: g.clock.now(), person: record.pseudonym, messageId: parsed.id },
+  });
+}
+
+/**
+ * What a device's receipt commits, for a 1:1 or a group message: the device marked delivered,
+ * the outbox entry and the device's stored frame settled (durable/claims.ts) — not the entry
+ * when the device was unlisted: a list that missed one device may miss others, and the next
+ * attempt sets it right — and, at the first device, the `delivered` status event (reported
+ * once; later devices show in the status query — README "Delivery guarantees") with its count.
+ */
+export async function commitReceipt(
+  g: GatewayContext,
+  ctx: BusinessContext,
+  message: { readonly id: MessageId; readonly record: MessageRecord; readonly version: number },
+  device: MessageRecord['devices'][number],
+  receipt: { readonly unlisted: boolean; readonly frameKey: string; readonly delivered: TallyEvent },
+): Promise<'done' | 'conflict'> {
+  const { id, record } = message;
   if (device.state === 'delivered') return 'done';
   device.state = 'delivered';
   const first = record.status !== 'delivered';
   record.status = 'delivered';
-  const key = messageKey(businessId, parsed.id);
+  const key = messageKey(ctx.id, id);
   const writes: WriteOperation[] = [
     sealedPut(ctx, 'messages', key, encodeMessageRecord(record), record.deadline),
   ];
-  const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: stored.version }];
-  // The outbox entry and the device's stored frame (durable/claims.ts); not the entry when the
-  // device was unlisted: a list that missed one device may miss others, and the next attempt
-  // sets it right.
-  const outbox = await receiptOutboxChanges(g, businessId, parsed.id, {
-    frameKey: frameKey(businessId, parsed.id, parsed.deviceId),
-    nothingLeft: !unlisted && record.devices.every((candidate) => candidate.state !== 'pending'),
+  const expect: ExpectedVersion[] = [{ namespace: 'messages', key, version: message.version }];
+  const outbox = await receiptOutboxChanges(g, ctx.id, id, {
+    frameKey: receipt.frameKey,
+    nothingLeft: !receipt.unlisted && record.devices.every((candidate) => candidate.state !== 'pending'),
   });
   writes.push(...outbox.writes);
   expect.push(...outbox.expect);
-  // `delivered` is reported once, when the first device confirms; later devices show in
-  // the record (the status query) — see README "Delivery guarantees".
-  const delivered = first ? statusEvent(g, ctx, parsed.id, 'delivered', record) : undefined;
+  const delivered = first ? statusEvent(g, ctx, id, 'delivered', record) : undefined;
   if (delivered) writes.push(delivered.write);
-  const tallies = delivered
-    ? [
-        newTally(g, ctx, {
-          kind: 'delivered',
-          at: g.clock.now(),
-          person: record.pseudonym,
-          messageId: parsed.id,
-        }),
-      ]
-    : [];
+  const tallies = delivered ? [newTally(g, ctx, receipt.delivered)] : [];
   const committed = await commitExpectingWithTallies(g, writes, tallies, expect);
   if (!committed) return 'conflict';
   if (delivered) await handOver(g, [delivered.pending]);
