@@ -159,5 +159,7 @@ describe('sqlite across processes', () => {
     const db = new Database(path, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
-  });
+    // 25 child processes, each starting tsx: ~20 s alone, over 60 s beside the rest of the suite
+    // on a loaded 2-core machine (CI once timed out here at the default 60 s).
+  }, 300_000);
 });
