@@ -1,23 +1,27 @@
 /**
- * `commit` on PostgreSQL: one transaction on one connection, in two round trips (`pg` pipeline
- * mode sends each batch without waiting between statements):
+ * `commit` on PostgreSQL: one transaction on one connection for one commit or a group of them
+ * (group commit, see postgres.ts), in two round trips (`pg` pipeline mode sends each batch
+ * without waiting between statements):
  *
- *   1. BEGIN; advisory locks (see postgres-locks.ts); the expected records' versions, read
- *      FOR UPDATE after the locks are held; versions for the puts from the store-wide sequence.
- *   2. (versions checked here, in JavaScript; a mismatch rolls back with ERR_STORE_CONFLICT)
- *      the writes, grouped into as few statements as order allows; the commit id; COMMIT.
+ *   1. BEGIN; advisory locks (see postgres-locks.ts) on every record the commits check or write;
+ *      the expected records' versions, read FOR UPDATE after the locks are held; versions for the
+ *      puts from the store-wide sequence.
+ *   2. (each commit's versions checked here, in JavaScript and in call order, against the
+ *      database and the commits before it; a mismatch leaves that commit out with
+ *      ERR_STORE_CONFLICT) what the remaining commits leave behind — one DELETE and one upsert,
+ *      each record once, with its last write; the commit id; COMMIT.
  *
  * READ COMMITTED is enough: the record locks serialize every commit touching a record (checked
  * or written), and each statement sees everything committed before it started, so the version
  * check reads the state left by the previous lock holder. A serialization failure or deadlock
  * (not expected with ordered locks, but a server may still report one) is ERR_STORE_CONFLICT.
  *
- * Outcome unknown: if the connection dies after the second batch was sent, COMMIT may or may not
- * have happened. The commit is never sent again. Instead a fresh connection ends the old session
- * if it is still inside this transaction (found by the transaction's application_name), takes the
- * same locks (which the old transaction held until it ended), and looks for the commit id that the
- * transaction wrote: present, the commit happened and its versions are returned; absent, nothing
- * was written and the caller may retry.
+ * Outcome unknown: if the connection dies after the second round trip was sent, COMMIT may or may
+ * not have happened. The transaction is never sent again. Instead a fresh connection ends the old
+ * session if it is still inside this transaction (found by the transaction's application_name),
+ * takes the same locks (which the old transaction held until it ended), and looks for the commit
+ * id that the transaction wrote: present, its commits happened and their versions are returned;
+ * absent, nothing was written and the callers may retry.
  */
 import { randomBytes } from 'node:crypto';
 import { ParleyError } from '@parley/core';
@@ -33,7 +37,7 @@ import { conflictError } from '@parley/core/storage';
 import type pg from 'pg';
 import { isConnectionLoss } from './postgres-errors.js';
 import { type LockPlan, lockStatement, planLocks } from './postgres-locks.js';
-import { encodeKey, parseVersion } from './postgres-rows.js';
+import { encodeKey, parseVersion, recordId } from './postgres-rows.js';
 import type { Tables } from './postgres-schema.js';
 
 export interface CommitContext {
@@ -53,17 +57,51 @@ interface Encoded {
   /** The caller's operation (what the test hooks see). */
   readonly op: WriteOperation;
   readonly key: Buffer;
-  /** namespace + key, for grouping. */
+  /** namespace + key: the record's identity inside a transaction. */
   readonly id: string;
   /** A put's value, copied when `commit` was called (the caller may reuse its buffer). */
   readonly value: Uint8Array | undefined;
 }
+
+interface Expected extends ExpectedVersion {
+  readonly encoded: Buffer;
+  readonly id: string;
+}
+
+/** One caller's commit, taken at the call: its operations and expectations, values copied. */
+export interface StagedCommit {
+  readonly ops: readonly Encoded[];
+  readonly expected: readonly Expected[];
+}
+
+/** What became of one commit of a transaction. */
+export type CommitOutcome = { readonly versions: PutVersion[] } | { readonly error: ParleyError };
 
 type PutVersion = { namespace: Namespace; key: string; version: number };
 
 /** Thrown by the first round trip when the connection died before anything could commit. */
 class NotSent {
   constructor(readonly error: unknown) {}
+}
+
+/** The server refused a write statement: the transaction rolled back, nothing was written. */
+class Refused {
+  constructor(readonly error: ParleyError) {}
+}
+
+/** Before any await: the values and versions as the caller passed them. */
+export function stageCommit(mutation: Mutation, expectations: readonly ExpectedVersion[]): StagedCommit {
+  return {
+    ops: mutation.map((op) => {
+      const key = encodeKey(op.key);
+      const value = op.type === 'put' ? op.value.slice() : undefined;
+      return { op, key, id: recordId(op.namespace, key), value };
+    }),
+    expected: expectations.map((e) => {
+      const encoded = encodeKey(e.key);
+      return { ...e, encoded, id: recordId(e.namespace, encoded) };
+    }),
+  };
 }
 
 export async function commitMutation(
@@ -76,20 +114,54 @@ export async function commitMutation(
     if (expectations.length > 0) await checkOnly(ctx, expectations, now);
     return { versions: [] };
   }
-  // Before any await: the values as the caller passed them.
-  const ops: Encoded[] = mutation.map((op) => {
-    const key = encodeKey(op.key);
-    const value = op.type === 'put' ? op.value.slice() : undefined;
-    return { op, key, id: `${op.namespace}\u0000${key.toString('hex')}`, value };
-  });
+  const [outcome] = await commitBatch(ctx, [stageCommit(mutation, expectations)], now);
+  if ('error' in outcome!) throw outcome.error;
+  return { versions: outcome!.versions };
+}
+
+/**
+ * Commits in one transaction (group commit), in order: each sees the ones before it, and each
+ * is all-or-nothing on its own — a version conflict or a fault before its first write leaves it
+ * out and fails it alone. A write the server refuses rolls back the transaction; then each
+ * commit runs again in a transaction of its own, so the one at fault fails alone. Rejects only
+ * when every commit failed the same way (the connection, the locks, an outcome in doubt).
+ */
+export async function commitBatch(
+  ctx: CommitContext,
+  batch: readonly StagedCommit[],
+  now: number,
+): Promise<CommitOutcome[]> {
   try {
-    return await attempt(ctx, ops, expectations, now);
+    return await attemptTwice(ctx, batch, now);
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    if (batch.length === 1) return [{ error: error.error }];
+  }
+  const outcomes: CommitOutcome[] = [];
+  for (const staged of batch) {
+    try {
+      outcomes.push(...(await attemptTwice(ctx, [staged], now)));
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      outcomes.push({ error: error.error });
+    }
+  }
+  return outcomes;
+}
+
+async function attemptTwice(
+  ctx: CommitContext,
+  batch: readonly StagedCommit[],
+  now: number,
+): Promise<CommitOutcome[]> {
+  try {
+    return await attempt(ctx, batch, now);
   } catch (error) {
     if (!(error instanceof NotSent)) throw error;
     // The pool handed out a connection that had died (a restarted server, a cut idle socket) before
     // COMMIT was sent: nothing can have been written, so one more attempt on a new connection is safe.
     try {
-      return await attempt(ctx, ops, expectations, now);
+      return await attempt(ctx, batch, now);
     } catch (again) {
       throw again instanceof NotSent ? ctx.failure(again.error, 'committing', 'nothing was written.') : again;
     }
@@ -98,11 +170,11 @@ export async function commitMutation(
 
 async function attempt(
   ctx: CommitContext,
-  ops: readonly Encoded[],
-  expectations: readonly ExpectedVersion[],
+  batch: readonly StagedCommit[],
   now: number,
-): Promise<CommitResult> {
-  const expected = expectations.map((e) => ({ ...e, encoded: encodeKey(e.key) }));
+): Promise<CommitOutcome[]> {
+  const ops = batch.flatMap((staged) => staged.ops);
+  const expected = [...new Map(batch.flatMap((s) => s.expected).map((e) => [e.id, e])).values()];
   const plan = planLocks(ctx.schema, [
     ...ops.map((o) => ({ namespace: o.op.namespace, key: o.key })),
     ...expected.map((e) => ({ namespace: e.namespace, key: e.encoded })),
@@ -121,6 +193,10 @@ async function attempt(
   const release = () => {
     client.removeListener('error', onError);
     client.release(broken ? true : undefined);
+  };
+  const rollback = async () => {
+    await client.query('ROLLBACK').catch(() => (broken = true));
+    release();
   };
 
   // ── Round trip 1: transaction, locks, current versions, new versions ──
@@ -151,80 +227,65 @@ async function attempt(
       release();
       throw new NotSent(firstError);
     }
-    await client.query('ROLLBACK').catch(() => (broken = true));
-    release();
+    await rollback();
     throw ctx.failure(firstError, 'committing', NOTHING_WRITTEN);
   }
   const current = (first[2] as PromiseFulfilledResult<pg.QueryResult | undefined>).value;
   const sequence = (first[3] as PromiseFulfilledResult<pg.QueryResult<{ v: string }> | undefined>).value;
-  const found = new Map<string, number>();
+  /** Each record's version as the commits so far leave it (0: absent or expired). */
+  const versionOf = new Map<string, number>();
   for (const row of current?.rows ?? []) {
-    found.set(
-      `${row.namespace}\u0000${(row.key as Buffer).toString('hex')}`,
-      parseVersion(row.version) ?? -1,
-    );
+    versionOf.set(recordId(row.namespace, row.key as Buffer), parseVersion(row.version) ?? -1);
   }
-  for (const e of expected) {
-    const actual = found.get(`${e.namespace}\u0000${e.encoded.toString('hex')}`) ?? 0;
-    if (actual !== e.version) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
-      release();
-      throw conflictError('postgres', e, actual);
+  const newVersions = (sequence?.rows ?? []).map((row) => parseVersion(row.v)!);
+
+  // ── Checked in order, in JavaScript: what each commit leaves, per record (the last write wins) ──
+  const outcomes: CommitOutcome[] = [];
+  const writes = new Map<string, { readonly encoded: Encoded; readonly version: number }>();
+  let used = 0;
+  for (const staged of batch) {
+    const conflict = staged.expected.find((e) => (versionOf.get(e.id) ?? 0) !== e.version);
+    if (conflict !== undefined) {
+      outcomes.push({ error: conflictError('postgres', conflict, versionOf.get(conflict.id) ?? 0) });
+      continue;
     }
+    try {
+      for (const [index, encoded] of staged.ops.entries()) ctx.beforeWrite?.(encoded.op, index);
+    } catch (error) {
+      outcomes.push({ error: ctx.failure(error, 'committing', NOTHING_WRITTEN) });
+      continue;
+    }
+    const versions: PutVersion[] = [];
+    for (const encoded of staged.ops) {
+      const { op } = encoded;
+      const version = op.type === 'put' ? newVersions[used++]! : 0;
+      const live = op.type === 'put' && (op.expiresAt === undefined || op.expiresAt > now);
+      versionOf.set(encoded.id, live ? version : 0);
+      writes.set(encoded.id, { encoded, version });
+      if (op.type === 'put') versions.push({ namespace: op.namespace, key: op.key, version });
+    }
+    outcomes.push({ versions });
   }
-  const versions = (sequence?.rows ?? []).map((row) => parseVersion(row.v)!);
+  if (writes.size === 0) {
+    await rollback();
+    return outcomes;
+  }
 
   // ── Round trip 2: writes, commit id, COMMIT ──
-  const pending: Promise<unknown>[] = [];
-  const result: PutVersion[] = [];
-  let injected: { error: unknown } | undefined;
-  let run: Run | undefined;
-  const flush = () => {
-    if (run !== undefined) pending.push(writeRun(ctx, client, run));
-    run = undefined;
-  };
-  for (const [index, encoded] of ops.entries()) {
-    try {
-      ctx.beforeWrite?.(encoded.op, index);
-    } catch (error) {
-      injected = { error };
-      break;
-    }
-    const { op } = encoded;
-    // One statement may not touch a row twice (ON CONFLICT DO UPDATE refuses it), and deletes
-    // and puts must stay in mutation order: either starts a new statement.
-    if (run !== undefined && (run.type !== op.type || (op.type === 'put' && run.ids.has(encoded.id))))
-      flush();
-    run ??= {
-      type: op.type,
-      ids: new Set(),
-      namespaces: [],
-      keys: [],
-      values: [],
-      versions: [],
-      expiries: [],
-    };
-    run.ids.add(encoded.id);
-    run.namespaces.push(op.namespace);
-    run.keys.push(encoded.key);
-    if (op.type === 'put') {
-      const version = versions[result.length]!;
-      run.values.push(encoded.value!);
-      run.versions.push(version);
-      run.expiries.push(op.expiresAt ?? null);
-      result.push({ namespace: op.namespace, key: op.key, version });
-    }
-  }
-  flush();
-  if (injected !== undefined) {
-    // The writes before the fault are applied inside the transaction; ROLLBACK undoes them.
-    pending.push(client.query('ROLLBACK'));
-    const settled = await Promise.allSettled(pending);
-    if (settled.some((r) => r.status === 'rejected' && isConnectionLoss(r.reason))) broken = true;
-    release();
-    throw ctx.failure(injected.error, 'committing', NOTHING_WRITTEN);
-  }
-  pending.push(client.query(`INSERT INTO ${ctx.tables.commits} (id) VALUES ($1)`, [commitId]));
+  const net = [...writes.values()];
+  const pending = [
+    writeDeletes(
+      ctx,
+      client,
+      net.filter((w) => w.encoded.op.type === 'delete'),
+    ),
+    writePuts(
+      ctx,
+      client,
+      net.filter((w) => w.encoded.op.type === 'put'),
+    ),
+    client.query(`INSERT INTO ${ctx.tables.commits} (id) VALUES ($1)`, [commitId]),
+  ];
   const commit = client.query('COMMIT');
   const settled = await Promise.allSettled([...pending, commit]);
   const failed = settled.find((r) => r.status === 'rejected')?.reason;
@@ -235,13 +296,13 @@ async function attempt(
     // so this cannot happen — but never report a rolled-back commit as written.
     if (tagOfCommit !== 'COMMIT')
       throw ctx.failure(new Error(`COMMIT answered ${tagOfCommit}`), 'committing', NOTHING_WRITTEN);
-    return { versions: result };
+    return outcomes;
   }
   if (!isConnectionLoss(failed)) {
     // The server refused a statement before COMMIT: the transaction is aborted and COMMIT rolls it back.
     if (settled.some((r) => r.status === 'rejected' && isConnectionLoss(r.reason))) broken = true;
     release();
-    throw ctx.failure(failed, 'committing', NOTHING_WRITTEN);
+    throw new Refused(ctx.failure(failed, 'committing', NOTHING_WRITTEN));
   }
   broken = true;
   const pid = (client as unknown as { processID: number | null }).processID;
@@ -249,51 +310,56 @@ async function attempt(
   const committed = await resolveOutcome(ctx, { commitId, tag, pid, plan }).catch((error: unknown) => {
     throw unknownOutcome(ctx, failed, error);
   });
-  if (committed) return { versions: result };
-  throw ctx.failure(
+  if (committed) return outcomes;
+  const lost = ctx.failure(
     failed,
     'committing',
     'the connection was lost during the commit; a fresh connection verified that it was not applied: nothing was written.',
   );
+  return outcomes.map((outcome) => ('error' in outcome ? outcome : { error: lost }));
 }
 
-interface Run {
-  readonly type: WriteOperation['type'];
-  readonly ids: Set<string>;
-  readonly namespaces: string[];
-  readonly keys: Buffer[];
-  readonly values: Uint8Array[];
-  readonly versions: number[];
-  readonly expiries: (number | null)[];
+type NetWrite = { readonly encoded: Encoded; readonly version: number };
+
+function writeDeletes(ctx: CommitContext, client: pg.PoolClient, deletes: readonly NetWrite[]) {
+  if (deletes.length === 0) return Promise.resolve(undefined);
+  return client.query(
+    `DELETE FROM ${ctx.tables.records} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))`,
+    [deletes.map((w) => w.encoded.op.namespace), deletes.map((w) => w.encoded.key)],
+  );
 }
 
-function writeRun(ctx: CommitContext, client: pg.PoolClient, run: Run): Promise<unknown> {
+/** Each record once (the net write per record), so ON CONFLICT never meets a row twice. */
+function writePuts(ctx: CommitContext, client: pg.PoolClient, puts: readonly NetWrite[]) {
+  if (puts.length === 0) return Promise.resolve(undefined);
   const t = ctx.tables;
-  if (run.type === 'delete') {
-    return client.query(
-      `DELETE FROM ${t.records} WHERE (namespace, key) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))`,
-      [run.namespaces, run.keys],
-    );
-  }
+  const expiry = (w: NetWrite) => (w.encoded.op.type === 'put' ? (w.encoded.op.expiresAt ?? null) : null);
   const upsert = `ON CONFLICT (namespace, key) DO UPDATE
      SET value = EXCLUDED.value, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at`;
-  if (run.keys.length === 1) {
+  if (puts.length === 1) {
     // One row: plain parameters, so the value travels as binary rather than hex in an array literal.
+    const [w] = puts as [NetWrite];
     return client.query(
       `INSERT INTO ${t.records} (namespace, key, value, version, expires_at) VALUES ($1, $2, $3, $4, $5) ${upsert}`,
-      [run.namespaces[0], run.keys[0], toBuffer(run.values[0]!), run.versions[0], run.expiries[0]],
+      [w.encoded.op.namespace, w.encoded.key, toBuffer(w.encoded.value!), w.version, expiry(w)],
     );
   }
   return client.query(
     `INSERT INTO ${t.records} (namespace, key, value, version, expires_at)
      SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bigint[], $5::float8[]) ${upsert}`,
-    [run.namespaces, run.keys, run.values.map(toBuffer), run.versions, run.expiries],
+    [
+      puts.map((w) => w.encoded.op.namespace),
+      puts.map((w) => w.encoded.key),
+      puts.map((w) => toBuffer(w.encoded.value!)),
+      puts.map((w) => w.version),
+      puts.map(expiry),
+    ],
   );
 }
 
-/** `pg` sends Buffers as bytea; a copy also freezes the bytes at the moment of the commit. */
+/** `pg` sends Buffers as bytea: a view of the copy taken at the call (stageCommit). */
 function toBuffer(value: Uint8Array): Buffer {
-  return Buffer.from(value);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 async function connect(ctx: CommitContext, action: string, outcome: string): Promise<pg.PoolClient> {

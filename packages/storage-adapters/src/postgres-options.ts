@@ -56,6 +56,13 @@ export interface PostgresStoreOptions {
   readonly applicationName?: string;
   /** Expired records deleted per statement by `sweepExpired`. Default 1000. */
   readonly sweepBatchSize?: number;
+  /**
+   * Group commit (default true): the commits called during one turn of the event loop share one
+   * transaction — two round trips and one WAL flush for all of them — each still all-or-nothing
+   * and checked against the ones before it (a conflict fails that commit alone). `false` gives
+   * every commit a transaction of its own.
+   */
+  readonly groupCommit?: boolean;
   /** Testing only: fault injection inside the commit transaction and sweep observation. */
   readonly testHooks?: PostgresTestHooks;
 }
@@ -69,6 +76,7 @@ export interface CheckedPostgresOptions {
   readonly applicationName: string;
   readonly sweepBatchSize: number;
   readonly region: string | undefined;
+  readonly groupCommit: boolean;
 }
 
 /** What error messages may say about the server: everything in the URL but the password. */
@@ -117,6 +125,10 @@ export function checkPostgresOptions(options: PostgresStoreOptions): CheckedPost
   if (region !== undefined && (typeof region !== 'string' || region.length === 0)) {
     throw invalid('"region" expected a non-empty string', { field: 'region' });
   }
+  const groupCommit = options.groupCommit ?? true;
+  if (typeof groupCommit !== 'boolean') {
+    throw invalid('"groupCommit" expected true or false', { field: 'groupCommit' });
+  }
   return {
     url: options.url,
     schema,
@@ -136,6 +148,7 @@ export function checkPostgresOptions(options: PostgresStoreOptions): CheckedPost
     applicationName,
     sweepBatchSize: integer(options.sweepBatchSize, 'sweepBatchSize', DEFAULTS.sweepBatchSize, 1),
     region,
+    groupCommit,
   };
 }
 

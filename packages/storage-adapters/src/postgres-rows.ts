@@ -28,6 +28,11 @@ export function decodeKey(row: RecordRow, namespace: Namespace): string {
   return key;
 }
 
+/** namespace + encoded key: one record's identity, as a map key. */
+export function recordId(namespace: string, key: Buffer): string {
+  return `${namespace}\u0000${key.toString('hex')}`;
+}
+
 /** Smallest byte string greater than every string starting with `prefix`; undefined if none. */
 export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
   let end = prefix.length;

@@ -6,6 +6,13 @@
  * - `commit` is one transaction with per-record advisory locks and version checks; a commit whose
  *   connection is lost after COMMIT was sent is resolved by looking up its commit id, never
  *   replayed (postgres-commit.ts).
+ * - The `get` calls of one turn of the event loop are answered by one query (one round trip
+ *   and one connection instead of one each); each still sees what had committed before it was
+ *   called.
+ * - Group commit: the commits called during one turn of the event loop share that transaction
+ *   (at most `MAX_GROUP` of them), applied in call order, each all-or-nothing and checked against
+ *   the ones before it. No commit resolves before the transaction holding it has committed;
+ *   `close()` commits what was already called. `groupCommit: false` runs each one alone, at once.
  * - Versions come from a store-wide sequence, so they never repeat, across instances and restarts.
  * - Expiry is judged against the highest clock value this instance has seen, on every read and
  *   version check; `sweepExpired` deletes in bounded batches, skipping rows a commit holds.
@@ -20,6 +27,7 @@ import {
   type ListedRecord,
   type ListOptions,
   type Mutation,
+  type Namespace,
   type ParleyError,
   type Store,
   type StoredRecord,
@@ -37,14 +45,28 @@ import {
   ExpiryClock,
 } from '@parley/core/storage';
 import pg from 'pg';
-import { type CommitContext, commitMutation } from './postgres-commit.js';
+import {
+  type CommitContext,
+  type CommitOutcome,
+  commitBatch,
+  commitMutation,
+  type StagedCommit,
+  stageCommit,
+} from './postgres-commit.js';
 import { isConnectionLoss, storeError } from './postgres-errors.js';
 import {
   type CheckedPostgresOptions,
   checkPostgresOptions,
   type PostgresStoreOptions,
 } from './postgres-options.js';
-import { decodeKey, decodeRow, encodeKey, prefixSuccessor, type RecordRow } from './postgres-rows.js';
+import {
+  decodeKey,
+  decodeRow,
+  encodeKey,
+  prefixSuccessor,
+  type RecordRow,
+  recordId,
+} from './postgres-rows.js';
 import { migrate, tablesOf } from './postgres-schema.js';
 
 export type { PostgresPoolOptions, PostgresStoreOptions, PostgresTestHooks } from './postgres-options.js';
@@ -60,6 +82,25 @@ const COMMIT_ID_RETENTION = '10 minutes';
 const READ_TIMEOUT_MARGIN_MS = 5_000;
 
 const LIVE = '(expires_at IS NULL OR expires_at > $now)';
+/**
+ * Commits per group transaction. Above 64 distinct records a transaction takes the store lock
+ * exclusively (postgres-locks.ts), so a full group runs alone; this bounds how long it holds it.
+ */
+const MAX_GROUP = 256;
+
+/** A `get` waiting for this turn's read (one query for all of them). */
+interface QueuedRead {
+  readonly namespace: Namespace;
+  readonly key: Buffer;
+  readonly resolve: (record: StoredRecord | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface QueuedCommit {
+  readonly staged: StagedCommit;
+  readonly resolve: (result: CommitResult) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 /**
  * Opens (and migrates) the store. Rejects with ERR_INVALID_ARGUMENT for bad options,
@@ -110,6 +151,63 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     beforeWrite: hooks?.beforeWrite,
   };
   let closed = false;
+  let queue: QueuedCommit[] = [];
+  let flushScheduled = false;
+  const running = new Set<Promise<void>>();
+  let reads: QueuedRead[] = [];
+
+  /** Answers this turn's `get` calls with one query. */
+  function flushReads(): void {
+    const group = reads;
+    reads = [];
+    const wanted = new Map(group.map((entry) => [recordId(entry.namespace, entry.key), entry]));
+    const answer = (rows: (RecordRow & { namespace: string; key: Buffer })[]) => {
+      const found = new Map(rows.map((row) => [recordId(row.namespace, row.key), row]));
+      for (const entry of group) {
+        const row = found.get(recordId(entry.namespace, entry.key));
+        try {
+          entry.resolve(row === undefined ? undefined : decodeRow(row, entry.namespace));
+        } catch (error) {
+          entry.reject(error);
+        }
+      }
+    };
+    read<RecordRow & { namespace: string; key: Buffer }>(
+      'reading',
+      `SELECT namespace, key, value, version, expires_at FROM ${tables.records}
+       WHERE (namespace, key) IN (SELECT * FROM unnest($ns::text[], $key::bytea[])) AND ${LIVE}`,
+      [
+        [...wanted.values()].map((entry) => entry.namespace),
+        [...wanted.values()].map((entry) => entry.key),
+        expiry.now(),
+      ],
+    ).then(answer, (error: unknown) => {
+      for (const entry of group) entry.reject(error);
+    });
+  }
+
+  /** Sends the queued commits as one transaction (group commit). */
+  function flush(): void {
+    flushScheduled = false;
+    const group = queue;
+    queue = [];
+    if (group.length === 0) return;
+    const settle = (outcomes: CommitOutcome[]) =>
+      group.forEach((entry, index) => {
+        const outcome = outcomes[index]!;
+        if ('error' in outcome) entry.reject(outcome.error);
+        else entry.resolve({ versions: outcome.versions });
+      });
+    const done = commitBatch(
+      commitContext,
+      group.map((entry) => entry.staged),
+      expiry.now(),
+    ).then(settle, (error: unknown) => {
+      for (const entry of group) entry.reject(error);
+    });
+    running.add(done);
+    void done.finally(() => running.delete(done));
+  }
 
   function assertOpen(): void {
     if (closed) throw closedError('postgres', 'open it again with createPostgresStore to continue');
@@ -142,12 +240,10 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       assertOpen();
       assertNamespace(namespace);
       assertKey(key, 'key');
-      const rows = await read<RecordRow>(
-        'reading',
-        `SELECT value, version, expires_at FROM ${tables.records} WHERE namespace = $ns AND key = $key AND ${LIVE}`,
-        [namespace, encodeKey(key), expiry.now()],
-      );
-      return rows[0] === undefined ? undefined : decodeRow(rows[0], namespace);
+      return new Promise<StoredRecord | undefined>((resolve, reject) => {
+        if (reads.length === 0) setImmediate(flushReads);
+        reads.push({ namespace, key: encodeKey(key), resolve, reject });
+      });
     },
 
     async getMany(namespace, keys) {
@@ -190,7 +286,18 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
       assertOpen();
       checkMutation(mutation);
       const expectations = checkExpectations(commitOptions.expectVersions);
-      return commitMutation(commitContext, mutation, expectations, expiry.now());
+      if (!checked.groupCommit || mutation.length === 0)
+        return commitMutation(commitContext, mutation, expectations, expiry.now());
+      // Sent later in this turn: copies taken now (a caller may reuse or zero its buffers).
+      const staged = stageCommit(mutation, expectations);
+      return new Promise<CommitResult>((resolve, reject) => {
+        queue.push({ staged, resolve, reject });
+        if (queue.length >= MAX_GROUP) flush();
+        else if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
 
     async sweepExpired(now) {
@@ -230,6 +337,9 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async close() {
       if (closed) return;
       closed = true;
+      // Commits already called are sent and settled before the pool closes.
+      flush();
+      await Promise.all(running);
       await pool.end().catch(() => undefined);
     },
   };

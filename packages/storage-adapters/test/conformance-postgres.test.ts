@@ -1,6 +1,7 @@
 /**
- * The exported conformance suite, unchanged, on a real PostgreSQL: every test gets a schema of
- * its own (reopen opens the same schema again), dropped after the test.
+ * The exported conformance suite, unchanged, on a real PostgreSQL, with group commit (the
+ * default) and without: every test gets a schema of its own (reopen opens the same schema
+ * again), dropped after the test.
  */
 import { createCommitFaultInjector, runStoreConformance } from '../src/conformance.js';
 import { createPostgresStore } from '../src/postgres.js';
@@ -11,18 +12,20 @@ const schemas: string[] = [];
 
 if (PG_URL !== undefined) {
   const url = PG_URL;
-  const open = (schema: string, clock: Parameters<typeof createPostgresStore>[0]['clock']) =>
-    createPostgresStore({ url, schema, clock, testHooks: faults.hooks, pool: { max: 4 } });
+  for (const groupCommit of [true, false]) {
+    const open = (schema: string, clock: Parameters<typeof createPostgresStore>[0]['clock']) =>
+      createPostgresStore({ url, schema, clock, groupCommit, testHooks: faults.hooks, pool: { max: 4 } });
 
-  runStoreConformance('postgres', {
-    open: async (clock) => {
-      schemas.push(uniqueName('conformance'));
-      return open(schemas[schemas.length - 1]!, clock);
-    },
-    reopen: async (clock) => open(schemas[schemas.length - 1]!, clock),
-    injectCommitFailure: (_store, afterWrites) => faults.arm(afterWrites),
-    cleanup: async () => dropSchemas(schemas.splice(0)),
-  });
+    runStoreConformance(groupCommit ? 'postgres' : 'postgres (groupCommit: false)', {
+      open: async (clock) => {
+        schemas.push(uniqueName('conformance'));
+        return open(schemas[schemas.length - 1]!, clock);
+      },
+      reopen: async (clock) => open(schemas[schemas.length - 1]!, clock),
+      injectCommitFailure: (_store, afterWrites) => faults.arm(afterWrites),
+      cleanup: async () => dropSchemas(schemas.splice(0)),
+    });
+  }
 } else {
   // Locally without a server: skipped (see support/postgres-server.ts; CI=true fails instead).
   const { describe, it } = await import('vitest');

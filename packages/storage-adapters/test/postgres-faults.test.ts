@@ -221,7 +221,7 @@ describePostgres('postgres: connections dropped and terminated', () => {
     await seed(direct);
     const { store } = await open({ url: proxy.urlThrough(PG_URL!), schema });
     const cuts = proxy.cuts;
-    proxy.cutBefore('SELECT value, version, expires_at');
+    proxy.cutBefore('SELECT namespace, key, value, version, expires_at');
     expect(text((await store.get('sessions', 'alice'))?.value)).toBe('session-1');
     expect(proxy.cuts).toBe(cuts + 1);
   });
@@ -247,8 +247,8 @@ describePostgres('postgres: connections dropped and terminated', () => {
     const version = await seed(store);
     const before = await snapshot(schema);
     await withAdmin(async (admin) => {
-      // Hold the counter row: the commit's third statement (after the session put and the prekey
-      // delete were applied inside its transaction) waits for it.
+      // Hold the counter row: the commit's upsert (after its prekey delete was applied inside the
+      // transaction) waits for it.
       await admin.query('BEGIN');
       await admin.query(`SELECT 1 FROM "${schema}".parley_records WHERE namespace = 'counters' FOR UPDATE`);
       const pending = errorOf(
