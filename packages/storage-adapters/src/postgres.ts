@@ -160,30 +160,36 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   function flushReads(): void {
     const group = reads;
     reads = [];
-    const wanted = new Map(group.map((entry) => [recordId(entry.namespace, entry.key), entry]));
+    if (group.length === 0) return;
+    const wanted = [...new Map(group.map((entry) => [recordId(entry.namespace, entry.key), entry])).values()];
     const answer = (rows: (RecordRow & { namespace: string; key: Buffer })[]) => {
       const found = new Map(rows.map((row) => [recordId(row.namespace, row.key), row]));
       for (const entry of group) {
         const row = found.get(recordId(entry.namespace, entry.key));
         try {
+          // Decoded per caller: two callers of one key get copies of their own.
           entry.resolve(row === undefined ? undefined : decodeRow(row, entry.namespace));
         } catch (error) {
           entry.reject(error);
         }
       }
     };
-    read<RecordRow & { namespace: string; key: Buffer }>(
-      'reading',
-      `SELECT namespace, key, value, version, expires_at FROM ${tables.records}
-       WHERE (namespace, key) IN (SELECT * FROM unnest($ns::text[], $key::bytea[])) AND ${LIVE}`,
-      [
-        [...wanted.values()].map((entry) => entry.namespace),
-        [...wanted.values()].map((entry) => entry.key),
-        expiry.now(),
-      ],
-    ).then(answer, (error: unknown) => {
-      for (const entry of group) entry.reject(error);
-    });
+    track(
+      read<RecordRow & { namespace: string; key: Buffer }>(
+        'reading',
+        `SELECT namespace, key, value, version, expires_at FROM ${tables.records}
+         WHERE (namespace, key) IN (SELECT * FROM unnest($ns::text[], $key::bytea[])) AND ${LIVE}`,
+        [wanted.map((entry) => entry.namespace), wanted.map((entry) => entry.key), expiry.now()],
+      ).then(answer, (error: unknown) => {
+        for (const entry of group) entry.reject(error);
+      }),
+    );
+  }
+
+  /** Keeps `close()` waiting for work already sent. */
+  function track(work: Promise<void>): void {
+    running.add(work);
+    void work.finally(() => running.delete(work));
   }
 
   /** Sends the queued commits as one transaction (group commit). */
@@ -198,15 +204,15 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
         if ('error' in outcome) entry.reject(outcome.error);
         else entry.resolve({ versions: outcome.versions });
       });
-    const done = commitBatch(
-      commitContext,
-      group.map((entry) => entry.staged),
-      expiry.now(),
-    ).then(settle, (error: unknown) => {
-      for (const entry of group) entry.reject(error);
-    });
-    running.add(done);
-    void done.finally(() => running.delete(done));
+    track(
+      commitBatch(
+        commitContext,
+        group.map((entry) => entry.staged),
+        expiry.now(),
+      ).then(settle, (error: unknown) => {
+        for (const entry of group) entry.reject(error);
+      }),
+    );
   }
 
   function assertOpen(): void {
@@ -337,7 +343,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     async close() {
       if (closed) return;
       closed = true;
-      // Commits already called are sent and settled before the pool closes.
+      // Reads and commits already called are sent and settled before the pool closes.
+      flushReads();
       flush();
       await Promise.all(running);
       await pool.end().catch(() => undefined);

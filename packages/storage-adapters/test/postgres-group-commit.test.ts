@@ -178,14 +178,17 @@ describePostgres('postgres group commit', () => {
     expect(await transactions(schema)).toBe(before + 2);
   });
 
-  it('close() commits what was already called', async () => {
+  it('close() commits and reads what was already called', async () => {
     const schema = uniqueName('group');
     const { store } = await open({ schema });
+    await store.commit([put('earlier')]);
     const pending = [store.commit([put('a')]), store.commit([put('b')])];
+    const read = store.get('messages', 'earlier');
     await store.close();
     await Promise.all(pending);
+    expect(text((await read)?.value)).toBe('earlier');
     const { store: again } = await open({ schema });
-    expect((await again.list('messages')).map((record) => record.key)).toEqual(['a', 'b']);
+    expect((await again.list('messages')).map((record) => record.key)).toEqual(['a', 'b', 'earlier']);
   });
 
   it('refuses a groupCommit that is not a boolean with ERR_INVALID_ARGUMENT', async () => {
