@@ -37,8 +37,9 @@ import { conflictError } from '@parley/core/storage';
 import type pg from 'pg';
 import { isConnectionLoss } from './postgres-errors.js';
 import { type LockPlan, lockStatement, planLocks } from './postgres-locks.js';
-import { encodeKey, parseVersion, recordId } from './postgres-rows.js';
+import { parseVersion, recordId } from './postgres-rows.js';
 import type { Tables } from './postgres-schema.js';
+import { encodeKey } from './utf16-keys.js';
 
 export interface CommitContext {
   readonly pool: pg.Pool;

@@ -1,9 +1,10 @@
 /**
- * Rows of `parley_records` to records and back. Keys are stored as UTF-16BE bytes (as in the
- * SQLite adapter): bytea compares bytewise, which for UTF-16BE is JavaScript's code-unit order,
- * and `\u0000` or lone surrogates — which PostgreSQL text refuses — survive.
+ * Rows of `parley_records` to records and back. Keys are stored as UTF-16BE bytes (utf16-keys.ts,
+ * as in the SQLite adapter): bytea compares bytewise, which for UTF-16BE is JavaScript's
+ * code-unit order, and `\u0000` or lone surrogates — which PostgreSQL text refuses — survive.
  */
 import { type Namespace, ParleyError, type StoredRecord } from '@parley/core';
+import { keyFromBytes } from './utf16-keys.js';
 
 export interface RecordRow {
   readonly key?: unknown;
@@ -12,35 +13,15 @@ export interface RecordRow {
   readonly expires_at: unknown;
 }
 
-export function encodeKey(key: string): Buffer {
-  const out = Buffer.allocUnsafe(key.length * 2);
-  for (let i = 0; i < key.length; i++) out.writeUInt16BE(key.charCodeAt(i), i * 2);
-  return out;
-}
-
 export function decodeKey(row: RecordRow, namespace: Namespace): string {
-  const raw = row.key;
-  if (!(raw instanceof Uint8Array) || raw.length % 2 !== 0) {
-    throw corrupted(namespace, 'key is not UTF-16 bytes');
-  }
-  let key = '';
-  for (let i = 0; i < raw.length; i += 2) key += String.fromCharCode((raw[i]! << 8) | raw[i + 1]!);
+  const key = row.key instanceof Uint8Array ? keyFromBytes(row.key) : undefined;
+  if (key === undefined) throw corrupted(namespace, 'key is not UTF-16 bytes');
   return key;
 }
 
 /** namespace + encoded key: one record's identity, as a map key. */
 export function recordId(namespace: string, key: Buffer): string {
   return `${namespace}\u0000${key.toString('hex')}`;
-}
-
-/** Smallest byte string greater than every string starting with `prefix`; undefined if none. */
-export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
-  let end = prefix.length;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  const out = Buffer.from(prefix.subarray(0, end));
-  out[end - 1]! += 1;
-  return out;
 }
 
 /** `pg` returns bigint columns as decimal strings; versions must be positive safe integers. */

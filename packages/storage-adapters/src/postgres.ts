@@ -59,15 +59,9 @@ import {
   checkPostgresOptions,
   type PostgresStoreOptions,
 } from './postgres-options.js';
-import {
-  decodeKey,
-  decodeRow,
-  encodeKey,
-  prefixSuccessor,
-  type RecordRow,
-  recordId,
-} from './postgres-rows.js';
+import { decodeKey, decodeRow, type RecordRow, recordId } from './postgres-rows.js';
 import { migrate, tablesOf } from './postgres-schema.js';
+import { encodeKey, prefixSuccessor } from './utf16-keys.js';
 
 export type { PostgresPoolOptions, PostgresStoreOptions, PostgresTestHooks } from './postgres-options.js';
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema.js';

@@ -54,6 +54,7 @@ import {
   stagedMutation,
 } from '@parley/core/storage';
 import Database from 'better-sqlite3';
+import { encodeKey, keyFromBytes, prefixSuccessor } from './utf16-keys.js';
 
 export interface SqliteStoreOptions {
   /** Database file, or `':memory:'` for a private in-memory database. */
@@ -475,29 +476,10 @@ function migrate(db: Database.Database): void {
   upgrade.immediate();
 }
 
-function encodeKey(key: string): Buffer {
-  const out = Buffer.allocUnsafe(key.length * 2);
-  for (let i = 0; i < key.length; i++) out.writeUInt16BE(key.charCodeAt(i), i * 2);
-  return out;
-}
-
 function decodeKey(row: Row, namespace: Namespace): string {
-  const raw = row.key;
-  if (!(raw instanceof Uint8Array) || raw.length % 2 !== 0)
-    throw corrupted(row, namespace, 'key is not UTF-16 bytes');
-  let key = '';
-  for (let i = 0; i < raw.length; i += 2) key += String.fromCharCode((raw[i]! << 8) | raw[i + 1]!);
+  const key = row.key instanceof Uint8Array ? keyFromBytes(row.key) : undefined;
+  if (key === undefined) throw corrupted(row, namespace, 'key is not UTF-16 bytes');
   return key;
-}
-
-/** Smallest byte string greater than every string starting with `prefix`; undefined if none. */
-function prefixSuccessor(prefix: Buffer): Buffer | undefined {
-  let end = prefix.length;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  const out = Buffer.from(prefix.subarray(0, end));
-  out[end - 1]! += 1;
-  return out;
 }
 
 function decodeRow(row: Row, namespace: Namespace): StoredRecord {

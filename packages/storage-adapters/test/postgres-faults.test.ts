@@ -10,7 +10,7 @@ import { isParleyError, type Mutation, type ParleyError, type Store } from '@par
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresStoreOptions } from '../src/postgres.js';
 import { recordLockKey } from '../src/postgres-locks.js';
-import { encodeKey } from '../src/postgres-rows.js';
+import { encodeKey } from '../src/utf16-keys.js';
 import {
   describePostgres,
   dropSchemas,
