@@ -238,6 +238,39 @@ describe('the access log', () => {
     expect(await w.gateway.accessLog().verify('a')).toMatchObject({ ok: true, records: 2, lastSeq: 2 });
   });
 
+  it('appends made while the previous one commits share one commit, chained in call order', async () => {
+    const clock = new ManualClock();
+    const inner = createMemoryStore({ clock });
+    const head = accessHeadKey('a');
+    const appendCommits: number[] = [];
+    const counting: Store = Object.create(inner, {
+      commit: {
+        value: (...args: Parameters<Store['commit']>) => {
+          if (args[0].some((op) => op.type === 'put' && op.key === head))
+            appendCommits.push(args[0].length - 1);
+          return inner.commit(...args);
+        },
+      },
+    });
+    const w = await twoBusinesses({
+      store: counting,
+      vaultStore: createMemoryStore({ clock }),
+      clock,
+      network: new TestNetwork({ random: createDeterministicRandom('net') }),
+    });
+    await w.gateway.registerBusiness({ businessId: 'a' });
+    await w.gateway.addNumber('a', A_NUMBER);
+    const handles = Array.from({ length: 20 }, (_, i) => w.gateway.forBusiness('a', { principal: `p${i}` }));
+    await Promise.all(handles.map((handle) => handle.numbers()));
+    // One record per call, in far fewer commits than calls (one per call before).
+    expect(appendCommits.reduce((sum, records) => sum + records, 0)).toBe(20);
+    expect(appendCommits.length).toBeLessThanOrEqual(3);
+    const records = await w.gateway.accessLog().query('a');
+    expect(records.map((record) => record.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(new Set(records.map((record) => record.principal)).size).toBe(20);
+    expect(await w.gateway.accessLog().verify('a')).toMatchObject({ ok: true, records: 20, lastSeq: 20 });
+  });
+
   it('records expire after 90 days and the rest still verifies; two instances append to one chain', async () => {
     const w = await twoBusinesses();
     const a = w.gateway.forBusiness('a', { principal: 'p' });

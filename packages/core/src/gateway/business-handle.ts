@@ -267,19 +267,21 @@ export class BusinessHandle {
       outcome = outcomeOf(error);
       throw error;
     } finally {
-      // A group change names each member it changed in a record of its own.
+      // A group change names each member it changed in a record of its own (one commit for all).
       const people = note.people?.length ? note.people : [note.person];
-      for (const person of people) {
-        await appendAccess(this.#g, {
-          principal: this.principal,
-          operation,
-          businessId: this.businessId,
-          messageId: note.messageId,
-          person,
-          ...(note.group === undefined ? {} : { group: note.group }),
-          outcome,
-        });
-      }
+      await Promise.all(
+        people.map((person) =>
+          appendAccess(this.#g, {
+            principal: this.principal,
+            operation,
+            businessId: this.businessId,
+            messageId: note.messageId,
+            person,
+            ...(note.group === undefined ? {} : { group: note.group }),
+            outcome,
+          }),
+        ),
+      );
     }
   }
 

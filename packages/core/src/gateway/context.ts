@@ -20,6 +20,7 @@ import { KeyedQueue } from './cache/keyed-queue.js';
 import { PlaintextLeases } from './cache/plaintext-leases.js';
 import type { TallyRefreshes, TallyView } from './cache/tally-view.js';
 import { ViewClock } from './cache/view-clock.js';
+import type { AccessAppendBatch } from './durable/access-log.js';
 import { sessionScope } from './durable/layout.js';
 import { DEFAULT_PERIOD_MS, PeriodKeys } from './durable/period-keys.js';
 import type { BusinessConfig } from './durable/records.js';
@@ -115,6 +116,8 @@ export class GatewayContext {
   readonly eventHandlers = new Map<string, Set<EventHandler>>();
   readonly errorHandlers = new Set<(error: unknown) => void>();
   readonly queue = new KeyedQueue();
+  /** Access-log appends per business waiting for their shared commit (durable/access-log.ts). */
+  readonly accessAppends = new Map<string, AccessAppendBatch>();
   /**
    * First deliveries of one person's messages (per business), one after another in the order
    * they were received: a slow first delivery does not let the next message overtake it.

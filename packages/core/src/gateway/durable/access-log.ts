@@ -23,9 +23,10 @@ import { loadOrCreateKey } from './wrapped-keys.js';
  * consistent chain. Records expire after `accessLog.retentionMs` (default 90 days — longer than
  * messages, so an audit outlives what it audits).
  *
- * Appends are serialized per business in the process and by the head's version across
- * instances. A record is appended after its operation, with the outcome: a crash between the
- * two loses that one record (the operation's own records remain).
+ * Appends are serialized per business in the process (those made meanwhile share the next
+ * commit) and by the head's version across instances. A record is appended after its
+ * operation, with the outcome: a crash between the two loses the records not yet written (the
+ * operations' own records remain).
  */
 
 export type AccessOperation =
@@ -155,21 +156,56 @@ interface Head {
   readonly mac: Uint8Array;
 }
 
-export async function appendAccess(
-  g: GatewayContext,
-  fields: Omit<AccessRecord, 'seq' | 'at' | 'previousAt' | 'previousMac' | 'mac'>,
-): Promise<void> {
-  if (!g.accessLogRetentionMs) return;
+/** What an operation tells the log; the chain fields are added when the record is written. */
+export type AccessFields = Omit<AccessRecord, 'seq' | 'at' | 'previousAt' | 'previousMac' | 'mac'>;
+
+/** Appends of one business waiting for their commit: all of them chain in one. */
+export interface AccessAppendBatch {
+  readonly entries: AccessFields[];
+  /** False once its commit began: later appends start the next batch. */
+  taking: boolean;
+  written: Promise<void>;
+}
+
+/** Records per append commit (with the head: at most 33 records, under PostgreSQL's 64-record lock plan). */
+const MAX_APPEND_BATCH = 32;
+
+/**
+ * Appends a record. Appends of one business made while its previous commit is under way are
+ * written together, chained in call order, in one commit (one head update for all of them);
+ * each caller's promise settles with that commit.
+ */
+export function appendAccess(g: GatewayContext, fields: AccessFields): Promise<void> {
+  if (!g.accessLogRetentionMs) return Promise.resolve();
+  const { businessId } = fields;
+  const waiting = g.accessAppends.get(businessId);
+  if (waiting?.taking && waiting.entries.length < MAX_APPEND_BATCH) {
+    waiting.entries.push(fields);
+    return waiting.written;
+  }
+  const batch: AccessAppendBatch = { entries: [fields], taking: true, written: Promise.resolve() };
+  g.accessAppends.set(businessId, batch);
+  batch.written = g.queue.run(`access-log/${businessId}`, () => {
+    batch.taking = false;
+    if (g.accessAppends.get(businessId) === batch) g.accessAppends.delete(businessId);
+    return writeAppends(g, businessId, batch.entries);
+  });
+  return batch.written;
+}
+
+async function writeAppends(g: GatewayContext, businessId: string, entries: readonly AccessFields[]) {
   const key = await accessLogKey(g);
-  await g.queue.run(`access-log/${fields.businessId}`, async () => {
-    // Instances appending at once race for the head: a loser waits a jittered, growing delay
-    // and chains onto the winner's record. The budget is long: the record is written after the
-    // operation it logs, and giving up would report a send that happened as failed.
-    const schedule = new CommitRetry(g.clock, g.random, { budgetMs: APPEND_BUDGET_MS }).start();
-    for (;;) {
-      const stored = await g.store.get('meta', accessHeadKey(fields.businessId));
-      const head = stored ? decodeHead(stored.value) : undefined;
-      const at = Math.max(g.clock.now(), head?.at ?? 0);
+  const retentionMs = g.accessLogRetentionMs;
+  // Instances appending at once race for the head: a loser waits a jittered, growing delay
+  // and chains onto the winner's records. The budget is long: records are written after the
+  // operations they log, and giving up would report operations that happened as failed.
+  const schedule = new CommitRetry(g.clock, g.random, { budgetMs: APPEND_BUDGET_MS }).start();
+  for (;;) {
+    const stored = await g.store.get('meta', accessHeadKey(businessId));
+    let head = stored ? decodeHead(stored.value) : undefined;
+    const now = g.clock.now();
+    const writes = entries.map((fields) => {
+      const at = Math.max(now, head?.at ?? 0);
       const seq = (head?.seq ?? 0) + 1;
       const body = encodeBody({
         ...fields,
@@ -179,26 +215,22 @@ export async function appendAccess(
         previousMac: head?.mac ?? ZERO_MAC,
       });
       const mac = g.crypto.hmacSha256(key, body);
+      head = { seq, at, mac };
       const record = new ByteWriter(body.length + MAC_LENGTH).fixed(body).fixed(mac).finish();
-      try {
-        await g.store.commit(
-          [
-            put('meta', accessRecordKey(fields.businessId, seq), record, at + g.accessLogRetentionMs),
-            put('meta', accessHeadKey(fields.businessId), encodeHead({ seq, at, mac })),
-          ],
-          {
-            expectVersions: [
-              { namespace: 'meta', key: accessHeadKey(fields.businessId), version: stored?.version ?? 0 },
-            ],
-          },
-        );
-        return;
-      } catch (error) {
-        // Another instance appended first: chain onto its record.
-        if (!isParleyError(error, 'ERR_STORE_CONFLICT') || !(await schedule.backOff())) throw error;
-      }
+      return put('meta', accessRecordKey(businessId, seq), record, at + retentionMs);
+    });
+    try {
+      await g.store.commit([...writes, put('meta', accessHeadKey(businessId), encodeHead(head!))], {
+        expectVersions: [
+          { namespace: 'meta', key: accessHeadKey(businessId), version: stored?.version ?? 0 },
+        ],
+      });
+      return;
+    } catch (error) {
+      // Another instance appended first: chain onto its records.
+      if (!isParleyError(error, 'ERR_STORE_CONFLICT') || !(await schedule.backOff())) throw error;
     }
-  });
+  }
 }
 
 function accessLogKey(g: GatewayContext): Promise<Uint8Array> {
