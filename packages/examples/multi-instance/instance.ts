@@ -72,7 +72,7 @@ let armed: ArmRequest | undefined;
 /** The first write of each commit under way → its mutation (the adapter's hook sees writes only). */
 const inFlight = new Map<WriteOperation, Mutation>();
 /** The session commit held open for the harness (the only transaction of this process meanwhile). */
-let held: { readonly mutation: Mutation; readonly holdMs: number } | undefined;
+let held: { readonly mutation: Mutation; readonly holdMs: number; reached: boolean } | undefined;
 /** While set, new commits wait: the held commit runs alone, so its connection is the one ended. */
 let gate: Promise<void> | undefined;
 
@@ -88,6 +88,7 @@ const inner = await createPostgresStore({
       if (!mutation) return;
       if (held?.mutation === mutation) {
         // Versions checked, nothing written, the transaction open: the harness ends its connection now.
+        held.reached = true;
         signal(SIGNAL.commitHeld);
         sleepBlocking(held.holdMs);
       } else if (armed?.mode === 'kill-in-claim-commit' && finishesClaimedWork(mutation)) {
@@ -120,12 +121,18 @@ async function commitHeld(mutation: Mutation, options: CommitOptions | undefined
   });
   try {
     while (inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 2));
-    held = { mutation, holdMs };
+    held = { mutation, holdMs, reached: false };
     const result = await commitWatched(mutation, options);
     signal(`${SIGNAL.heldOutcome} ok`);
     return result;
   } catch (error) {
-    signal(`${SIGNAL.heldOutcome} ${(error as { code?: string }).code ?? 'ERR_UNKNOWN'}`);
+    if (held && !held.reached && (error as { code?: string }).code === 'ERR_STORE_CONFLICT') {
+      // Its version check failed (another instance moved the session): nothing was held. The
+      // session manager commits again at once; hold that one instead.
+      armed = { mode: 'hold-session-commit', holdMs };
+    } else {
+      signal(`${SIGNAL.heldOutcome} ${(error as { code?: string }).code ?? 'ERR_UNKNOWN'}`);
+    }
     throw error;
   } finally {
     held = undefined;
