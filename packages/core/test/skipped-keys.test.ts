@@ -123,4 +123,58 @@ describe('skipped keys', () => {
     expect(a).toEqual(a.clone());
     expect([...a]).toEqual([[1, seedOf(1)]]);
   });
+
+  it('clones share their bytes until one changes: any sequence of changes on any clone leaves the others as they were', () => {
+    const cloneSteps = fc.array(
+      fc.record({
+        on: fc.nat(),
+        kind: fc.constantFrom('walk', 'newest', 'late', 'trim', 'clone'),
+        n: fc.nat(30),
+      }),
+      { maxLength: 80 },
+    );
+    fc.assert(
+      fc.property(cloneSteps, (script) => {
+        // Each holder with the model of what it must hold; walks continue past the highest key.
+        const holders: { keys: SkippedKeys; model: Map<number, Uint8Array> }[] = [
+          { keys: SkippedKeys.empty(), model: new Map() },
+        ];
+        let next = 0;
+        for (const step of script) {
+          const holder = holders[step.on % holders.length]!;
+          const held = [...holder.model.keys()];
+          if (step.kind === 'walk') {
+            const entries: [number, Uint8Array][] = [];
+            const from = Math.max(next, ...held.map((i) => i + 1));
+            for (let i = 0; i < step.n; i++) entries.push([from + i, seedOf(from + i)]);
+            next = from + step.n;
+            holder.keys.append(entries);
+            for (const [i, seed] of entries) holder.model.set(i, seed);
+          } else if (step.kind === 'newest' || step.kind === 'late') {
+            // Late messages newest first (the shared bytes are only cut off), or any of them.
+            const index =
+              step.kind === 'newest' ? Math.max(-1, ...held) : held[step.n % Math.max(1, held.length)];
+            if (index === undefined || index < 0) continue;
+            expect(holder.keys.get(index)).toEqual(holder.model.get(index));
+            expect(holder.keys.delete(index)).toBe(holder.model.delete(index));
+          } else if (step.kind === 'trim') {
+            holder.keys.trimTo(step.n);
+            const kept = [...holder.model.keys()].sort((a, b) => a - b).slice(-step.n);
+            for (const index of [...holder.model.keys()])
+              if (!kept.includes(index)) holder.model.delete(index);
+            if (step.n === 0) holder.model.clear();
+          } else {
+            holders.push({ keys: holder.keys.clone(), model: new Map(holder.model) });
+          }
+          for (const { keys, model } of holders) {
+            const expected = [...model.entries()].sort((a, b) => a[0] - b[0]);
+            expect([...keys]).toEqual(expected);
+            const decoded = SkippedKeys.decode(keys.encoded().slice(), keys.size);
+            expect(decoded instanceof SkippedKeys && [...decoded]).toEqual(expected);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -8,7 +8,9 @@
  * - a record is written with one copy of the whole section, and read back with one copy and
  *   one pass of checks (no re-encoding of keys that did not change);
  * - a late message removes its entry by moving the entries after it down (a `copyWithin` of at
- *   most MAX_MESSAGE_KEYS × 36 bytes).
+ *   most MAX_MESSAGE_KEYS × 36 bytes);
+ * - a clone (SPQR handles its chains as immutable values) shares the bytes until one of the two
+ *   changes them: removing the newest entry (late messages arriving newest first) copies nothing.
  */
 export const SKIPPED_ENTRY_SIZE = 36;
 const SEED_LENGTH = 32;
@@ -17,6 +19,8 @@ export class SkippedKeys {
   #bytes: Uint8Array;
   #view: DataView;
   #count: number;
+  /** The bytes may be another instance's too (a clone): copied before any change but a shrink. */
+  #shared = false;
 
   private constructor(bytes: Uint8Array, count: number) {
     this.#bytes = bytes;
@@ -63,10 +67,18 @@ export class SkippedKeys {
     return this.#find(index) >= 0;
   }
 
-  /** Removes the key for `index` (its seed bytes are zeroed); false when there was none. */
+  /**
+   * Removes the key for `index`; false when there was none. Its seed bytes are zeroed, unless a
+   * clone still holds them (the newest entry of shared bytes is only cut off).
+   */
   delete(index: number): boolean {
     const at = this.#find(index);
     if (at < 0) return false;
+    if (this.#shared && at === this.#count - 1) {
+      this.#count--;
+      return true;
+    }
+    this.#own();
     const end = this.#count * SKIPPED_ENTRY_SIZE;
     this.#bytes.copyWithin(at * SKIPPED_ENTRY_SIZE, (at + 1) * SKIPPED_ENTRY_SIZE, end);
     this.#bytes.fill(0, end - SKIPPED_ENTRY_SIZE, end);
@@ -77,6 +89,7 @@ export class SkippedKeys {
   /** Adds keys above every key held (as a forward walk produces them), in ascending order. */
   append(entries: readonly (readonly [number, Uint8Array])[]): void {
     if (entries.length === 0) return;
+    this.#own();
     const needed = (this.#count + entries.length) * SKIPPED_ENTRY_SIZE;
     if (needed > this.#bytes.length) {
       const grown = new Uint8Array(Math.max(needed, 2 * this.#bytes.length));
@@ -101,9 +114,20 @@ export class SkippedKeys {
     }
   }
 
-  /** A copy (for states handled as immutable values: SPQR's chains). */
+  /** A copy (for states handled as immutable values: SPQR's chains), sharing the bytes until either changes. */
   clone(): SkippedKeys {
-    return new SkippedKeys(this.encoded().slice(), this.#count);
+    const copy = new SkippedKeys(this.#bytes, this.#count);
+    this.#shared = true;
+    copy.#shared = true;
+    return copy;
+  }
+
+  /** Bytes of its own before a change that another holder must not see. */
+  #own(): void {
+    if (!this.#shared) return;
+    this.#bytes = this.encoded().slice();
+    this.#view = new DataView(this.#bytes.buffer);
+    this.#shared = false;
   }
 
   /** Drops every key below `index`. */
@@ -122,6 +146,7 @@ export class SkippedKeys {
   trimTo(limit: number): void {
     const excess = this.#count - limit;
     if (excess <= 0) return;
+    this.#own();
     const end = this.#count * SKIPPED_ENTRY_SIZE;
     this.#bytes.copyWithin(0, excess * SKIPPED_ENTRY_SIZE, end);
     this.#bytes.fill(0, end - excess * SKIPPED_ENTRY_SIZE, end);
