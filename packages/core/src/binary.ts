@@ -63,21 +63,18 @@ export class ByteWriter {
     return this.fixed(bytes);
   }
 
-  /**
-   * For a writer kept as scratch space between calls: a copy of the written bytes, after which
-   * the used part is zeroed and the writer is empty again. (Saves allocating and zeroing a
-   * large buffer per record when the size is not known beforehand.)
-   */
-  takeAndReset(): Uint8Array {
-    const out = this.buffer.slice(0, this.length);
-    this.reset();
-    return out;
-  }
-
   /** Zeroes what was written and empties the writer (also after an encoder threw midway). */
   reset(): void {
     this.buffer.fill(0, 0, this.length);
     this.length = 0;
+  }
+
+  /**
+   * A view of the written bytes, valid until the next write or reset: for a writer kept as
+   * scratch space between calls, read (copied) by the caller, then `reset()`.
+   */
+  written(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
   }
 
   /** The written bytes; no copy when the writer was sized exactly. */

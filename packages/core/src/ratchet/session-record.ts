@@ -1,7 +1,7 @@
 import { ByteReader, ByteWriter } from '../binary.js';
 import { bytesEqual } from '../bytes.js';
 import { ParleyError } from '../errors.js';
-import { decodePqRatchetState, encodePqRatchetState } from '../spqr/state-codec.js';
+import { decodePqRatchetState, withEncodedPqRatchetState } from '../spqr/state-codec.js';
 import { ARCHIVED_STATES_MAX_LENGTH, MAX_MESSAGE_KEYS, MAX_RECEIVER_CHAINS } from './limits.js';
 import type { ReceiverChain, SessionState } from './session-state.js';
 import { SKIPPED_ENTRY_SIZE, SkippedKeys } from './skipped-keys.js';
@@ -96,15 +96,17 @@ function writeSessionState(w: ByteWriter, state: SessionState, spqr: Uint8Array 
   if (spqr) w.bytes(spqr);
 }
 
-function spqrBytes(state: SessionState): Uint8Array | undefined {
-  return state.spqr ? encodePqRatchetState(state.spqr) : undefined;
+/** `use` with the state's SPQR part encoded (a view, zeroed afterwards), or undefined. */
+function withSpqrBytes<T>(state: SessionState | undefined, use: (spqr: Uint8Array | undefined) => T): T {
+  return state?.spqr ? withEncodedPqRatchetState(state.spqr, use) : use(undefined);
 }
 
 export function encodeSessionState(state: SessionState): Uint8Array {
-  const spqr = spqrBytes(state);
-  const w = new ByteWriter(sessionStateSize(state, spqr));
-  writeSessionState(w, state, spqr);
-  return w.finish();
+  return withSpqrBytes(state, (spqr) => {
+    const w = new ByteWriter(sessionStateSize(state, spqr));
+    writeSessionState(w, state, spqr);
+    return w.finish();
+  });
 }
 
 export function decodeSessionState(bytes: Uint8Array): SessionState {
@@ -195,21 +197,22 @@ export function stateMatchesBaseKey(encoded: Uint8Array, version: number, baseKe
 }
 
 export function encodeSessionRecord(record: SessionRecord): Uint8Array {
-  const spqr = record.current ? spqrBytes(record.current) : undefined;
-  const currentSize = record.current ? sessionStateSize(record.current, spqr) : 0;
-  let size = 3 + (record.current ? 4 + currentSize : 0);
-  for (const state of record.archived) size += 4 + state.length;
-  const w = new ByteWriter(size);
-  w.u8(SESSION_RECORD_FORMAT);
-  if (record.current) {
-    w.u8(1).u32(currentSize);
-    writeSessionState(w, record.current, spqr);
-  } else {
-    w.u8(0);
-  }
-  w.u8(record.archived.length);
-  for (const state of record.archived) w.bytes(state);
-  return w.finish();
+  return withSpqrBytes(record.current, (spqr) => {
+    const currentSize = record.current ? sessionStateSize(record.current, spqr) : 0;
+    let size = 3 + (record.current ? 4 + currentSize : 0);
+    for (const state of record.archived) size += 4 + state.length;
+    const w = new ByteWriter(size);
+    w.u8(SESSION_RECORD_FORMAT);
+    if (record.current) {
+      w.u8(1).u32(currentSize);
+      writeSessionState(w, record.current, spqr);
+    } else {
+      w.u8(0);
+    }
+    w.u8(record.archived.length);
+    for (const state of record.archived) w.bytes(state);
+    return w.finish();
+  });
 }
 
 /** Decodes the current state; archived states are validated lazily when they are used. */

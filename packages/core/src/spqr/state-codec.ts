@@ -143,6 +143,14 @@ function writeBraid(w: ByteWriter, braid: BraidState): void {
 const scratch = new ByteWriter(4_096);
 
 export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
+  return withEncodedPqRatchetState(state, (bytes) => bytes.slice());
+}
+
+/**
+ * Encodes the state into the reused writer and hands `use` a view of the bytes, which are
+ * zeroed when it returns: the session record copies them straight into its own writer.
+ */
+export function withEncodedPqRatchetState<T>(state: PqRatchetState, use: (bytes: Uint8Array) => T): T {
   const w = scratch;
   w.reset();
   let flags = 0;
@@ -170,7 +178,11 @@ export function encodePqRatchetState(state: PqRatchetState): Uint8Array {
     }
   }
   writeBraid(w, state.braid);
-  return w.takeAndReset();
+  try {
+    return use(w.written());
+  } finally {
+    w.reset();
+  }
 }
 
 function readDirection(r: ByteReader): Direction {
