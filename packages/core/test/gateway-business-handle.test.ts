@@ -13,7 +13,7 @@ import { accessHeadKey } from '../src/gateway/durable/layout.js';
 import { createGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLocalKeyProvider } from '../src/gateway/key-provider.js';
 import type { MessageId } from '../src/gateway/types.js';
-import type { Store } from '../src/storage/contract.js';
+import type { Mutation, Store } from '../src/storage/contract.js';
 import { createMemoryStore } from '../src/storage/memory.js';
 import { ManualClock } from '../src/testing/manual-clock.js';
 import { createSimulatedPerson } from '../src/testing/simulated-person.js';
@@ -131,6 +131,34 @@ describe('a handle reaches its own business only', () => {
   });
 });
 
+const HEAD_A = accessHeadKey('a');
+
+/**
+ * Business "a" with a number, on a memory store whose commits that write the access-log head
+ * (appends) first go through `beforeAppend`.
+ */
+async function withAppendCommits(beforeAppend: (inner: Store, mutation: Mutation) => Promise<void>) {
+  const clock = new ManualClock();
+  const inner = createMemoryStore({ clock });
+  const watched: Store = Object.create(inner, {
+    commit: {
+      value: async (...args: Parameters<Store['commit']>) => {
+        if (args[0].some((op) => op.type === 'put' && op.key === HEAD_A)) await beforeAppend(inner, args[0]);
+        return inner.commit(...args);
+      },
+    },
+  });
+  const w = await twoBusinesses({
+    store: watched,
+    vaultStore: createMemoryStore({ clock }),
+    clock,
+    network: new TestNetwork({ random: createDeterministicRandom('net') }),
+  });
+  await w.gateway.registerBusiness({ businessId: 'a' });
+  await w.gateway.addNumber('a', A_NUMBER);
+  return w;
+}
+
 describe('the access log', () => {
   it('records every call with principal, operation, message id, pseudonym and outcome — never content or a number', async () => {
     const w = await twoBusinesses();
@@ -202,33 +230,17 @@ describe('the access log', () => {
   });
 
   it('an append that keeps losing the chain head to other instances waits and retries instead of failing the call', async () => {
-    const clock = new ManualClock();
-    const inner = createMemoryStore({ clock });
-    const head = accessHeadKey('a');
     let interfere = 0;
     let interfered = 0;
     // Another instance appends (the head's version moves) right before each of this one's tries.
-    const contended: Store = Object.create(inner, {
-      commit: {
-        value: async (...args: Parameters<Store['commit']>) => {
-          if (interfere > 0 && args[0].some((op) => op.type === 'put' && op.key === head)) {
-            interfere -= 1;
-            interfered += 1;
-            const stored = await inner.get('meta', head);
-            await inner.commit([{ type: 'put', namespace: 'meta', key: head, value: stored!.value }]);
-          }
-          return inner.commit(...args);
-        },
-      },
+    const w = await withAppendCommits(async (inner) => {
+      if (interfere > 0) {
+        interfere -= 1;
+        interfered += 1;
+        const stored = await inner.get('meta', HEAD_A);
+        await inner.commit([{ type: 'put', namespace: 'meta', key: HEAD_A, value: stored!.value }]);
+      }
     });
-    const w = await twoBusinesses({
-      store: contended,
-      vaultStore: createMemoryStore({ clock }),
-      clock,
-      network: new TestNetwork({ random: createDeterministicRandom('net') }),
-    });
-    await w.gateway.registerBusiness({ businessId: 'a' });
-    await w.gateway.addNumber('a', A_NUMBER);
     const a = w.gateway.forBusiness('a', { principal: 'p' });
     await a.numbers();
     // More lost races in a row than a fixed number of immediate retries allowed (20).
@@ -239,27 +251,10 @@ describe('the access log', () => {
   });
 
   it('appends made while the previous one commits share one commit, chained in call order', async () => {
-    const clock = new ManualClock();
-    const inner = createMemoryStore({ clock });
-    const head = accessHeadKey('a');
     const appendCommits: number[] = [];
-    const counting: Store = Object.create(inner, {
-      commit: {
-        value: (...args: Parameters<Store['commit']>) => {
-          if (args[0].some((op) => op.type === 'put' && op.key === head))
-            appendCommits.push(args[0].length - 1);
-          return inner.commit(...args);
-        },
-      },
+    const w = await withAppendCommits(async (_inner, mutation) => {
+      appendCommits.push(mutation.length - 1);
     });
-    const w = await twoBusinesses({
-      store: counting,
-      vaultStore: createMemoryStore({ clock }),
-      clock,
-      network: new TestNetwork({ random: createDeterministicRandom('net') }),
-    });
-    await w.gateway.registerBusiness({ businessId: 'a' });
-    await w.gateway.addNumber('a', A_NUMBER);
     const handles = Array.from({ length: 20 }, (_, i) => w.gateway.forBusiness('a', { principal: `p${i}` }));
     await Promise.all(handles.map((handle) => handle.numbers()));
     // One record per call, in far fewer commits than calls (one per call before).
